@@ -1,0 +1,549 @@
+//! The async driver: [`Wallet`] runs the engine's steps with an [`HttpClient`],
+//! and the high-level methods on the states (`authorize`, `request_credential`,
+//! `poll_until_ready`, `notify`) live here.
+
+use crate::error::{display_url, Endpoint, Error, Result};
+use crate::flow::credential::{
+    is_sd_jwt, CredentialOutcome, DeferredPending, DeferredStatus, IssuedCredential, MAX_NONCE_RETRIES,
+};
+use crate::flow::discovery::{select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery, JwtVcIssuerKeys};
+use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
+use crate::flow::session::{Authorized, Grant, IssuerContext, PreAuthorizedStep, ResolvedOffer};
+use crate::flow::{EngineConfig, Exchange, Progress, MAX_EXCHANGE_ROUNDS};
+use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, ReqwestClient, ReqwestConfig};
+use crate::jose::{build_proof_jwt, Signer};
+use crate::sd_jwt::SdJwt;
+use crate::types::{NotificationEvent, TxCode, TxCodeSpec};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the wallet gets the time (seconds since the Unix epoch). Replace it in
+/// tests to make proofs and expiry deterministic.
+pub trait Clock: Send + Sync {
+    /// Now, in seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// Configures a [`Wallet`]. Defaults: no client id (anonymous pre-authorized
+/// access), https only, locale `en`, 10 s connect / 30 s request timeouts,
+/// 1 MiB response cap, credential signatures checked.
+pub struct WalletBuilder {
+    client_id: Option<String>,
+    engine: EngineConfig,
+    http: Option<Arc<dyn HttpClient>>,
+    reqwest: ReqwestConfig,
+    verify_signatures: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl WalletBuilder {
+    /// The OAuth client id of this wallet (sent when the authorization server
+    /// does not allow anonymous pre-authorized access, and as proof `iss`).
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// Allows plain http to loopback hosts (127.0.0.1, ::1, localhost). For
+    /// tests and local development only.
+    pub fn dangerous_allow_http(mut self) -> Self {
+        self.engine.allow_http = true;
+        self.reqwest.allow_http = true;
+        self
+    }
+
+    /// Preferred locales for display metadata and `Accept-Language`, best first.
+    pub fn locales<S: Into<String>>(mut self, locales: impl IntoIterator<Item = S>) -> Self {
+        let list: Vec<String> = locales.into_iter().map(Into::into).collect();
+        if !list.is_empty() {
+            self.engine.locales = list;
+        }
+        self
+    }
+
+    /// Uses your own transport instead of the built-in reqwest client (the
+    /// timeouts and size cap below then are yours to enforce).
+    pub fn http_client(mut self, client: impl HttpClient + 'static) -> Self {
+        self.http = Some(Arc::new(client));
+        self
+    }
+
+    /// Connect timeout (default 10 s) and whole-request timeout (default 30 s).
+    pub fn timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.reqwest.connect_timeout = connect;
+        self.reqwest.timeout = request;
+        self
+    }
+
+    /// The largest response body accepted (default 1 MiB).
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.reqwest.max_response_bytes = bytes;
+        self
+    }
+
+    /// Whether to verify the issuer's signature on SD-JWT credentials (default
+    /// true). Turn it off only when the app resolves issuer keys itself.
+    pub fn verify_credential_signatures(mut self, on: bool) -> Self {
+        self.verify_signatures = on;
+        self
+    }
+
+    /// Replaces the clock.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the wallet.
+    pub fn build(self) -> Result<Wallet> {
+        let http = match self.http {
+            Some(h) => h,
+            None => Arc::new(ReqwestClient::new(self.reqwest).map_err(|e| Error::Config(e.to_string()))?),
+        };
+        Ok(Wallet {
+            inner: Arc::new(Inner {
+                client_id: self.client_id,
+                engine: self.engine,
+                http,
+                verify_signatures: self.verify_signatures,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    client_id: Option<String>,
+    engine: EngineConfig,
+    http: Arc<dyn HttpClient>,
+    verify_signatures: bool,
+    clock: Arc<dyn Clock>,
+}
+
+/// The wallet's entry point: configuration plus transport. Cheap to clone;
+/// holds no per-issuance state (that lives in the step values).
+#[derive(Clone)]
+pub struct Wallet {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("client_id", &self.inner.client_id)
+            .field("engine", &self.inner.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wallet {
+    /// A builder with the defaults.
+    pub fn builder() -> WalletBuilder {
+        WalletBuilder {
+            client_id: None,
+            engine: EngineConfig::default(),
+            http: None,
+            reqwest: ReqwestConfig::default(),
+            verify_signatures: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The configured client id.
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// The preferred locales.
+    pub fn locales(&self) -> &[String] {
+        &self.inner.engine.locales
+    }
+
+    /// Now, from the wallet's clock.
+    pub fn now(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    /// Parses an offer URL, fetches the offer if by reference, and discovers and
+    /// checks the issuer's and authorization server's metadata.
+    pub async fn resolve_offer(&self, offer_url: &str) -> Result<ResolvedOffer> {
+        let offer = match parse_offer_url(offer_url, &self.inner.engine)? {
+            OfferSource::ByValue(offer) => offer,
+            OfferSource::ByReference(fetch) => self.run(fetch).await?,
+        };
+        let issuer = self.run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?).await?;
+        validate_offer_against_metadata(&offer, &issuer)?;
+        let grants = offer.grants.clone().unwrap_or_default();
+        let hint = grants
+            .pre_authorized_code
+            .as_ref()
+            .and_then(|g| g.authorization_server.as_deref())
+            .or(grants.authorization_code.as_ref().and_then(|g| g.authorization_server.as_deref()));
+        let as_id = select_authorization_server(&issuer, hint)?;
+        let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
+        ResolvedOffer::new(offer, IssuerContext { issuer, authorization_server })
+    }
+
+    /// Receives every offered credential (or those named in `options`) in one
+    /// call: resolves the offer, asks `interaction` for a transaction code when
+    /// needed, requests each credential with `signer`, and waits for deferred
+    /// ones up to the options' deadline.
+    pub async fn receive(
+        &self,
+        offer_url: &str,
+        interaction: &dyn Interaction,
+        signer: &dyn Signer,
+        options: &ReceiveOptions,
+    ) -> Result<Received> {
+        let offer = self.resolve_offer(offer_url).await?;
+        let mut step = match offer.grant()? {
+            Grant::PreAuthorized(step) => step,
+            Grant::AuthorizationCode(_) => {
+                return Err(Error::Config(
+                    "this offer needs the authorization code flow, which this release cannot run".into(),
+                ))
+            }
+        };
+        if let Some(spec) = step.tx_code().cloned() {
+            step = step.with_tx_code(interaction.tx_code(&spec).await?);
+        }
+        let mut authorized = step.authorize(self).await?;
+        let ids = match &options.credential_configuration_ids {
+            Some(ids) => ids.clone(),
+            None => authorized.credential_configuration_ids().to_vec(),
+        };
+        let mut credentials = Vec::new();
+        for id in &ids {
+            match authorized.request_credential(self, id, signer).await? {
+                Issuance::Issued(list) => credentials.extend(list),
+                Issuance::Deferred(mut pending) => {
+                    credentials.extend(pending.poll_until_ready(self, options.deferred_deadline, None).await?)
+                }
+            }
+        }
+        Ok(Received { authorized, credentials })
+    }
+
+    /// Runs one exchange to completion (following its fallbacks and retries).
+    pub async fn run<E: Exchange>(&self, mut step: E) -> Result<E::Output> {
+        for _ in 0..MAX_EXCHANGE_ROUNDS {
+            let request = step.prepare_request(&self.inner.engine)?;
+            let response = self.send(step.endpoint(), request).await?;
+            match step.handle_response(response, &self.inner.engine)? {
+                Progress::Done(out) => return Ok(out),
+                Progress::Again(next) => step = next,
+            }
+        }
+        Err(Error::InvalidState(format!("{} exchange did not settle", step.endpoint())))
+    }
+
+    /// Sends one request, applying the URL policy and mapping transport errors.
+    pub(crate) async fn send(&self, endpoint: Endpoint, request: HttpRequest) -> Result<HttpResponse> {
+        let url = display_url(&request.url);
+        crate::http::check_url(&request.url, self.inner.engine.allow_http).map_err(|kind| Error::Transport {
+            endpoint,
+            url: url.clone(),
+            kind,
+        })?;
+        tracing::debug!(%endpoint, %url, method = request.method.as_str(), "request");
+        let response = self
+            .inner
+            .http
+            .send(request)
+            .await
+            .map_err(|kind| Error::Transport { endpoint, url: url.clone(), kind })?;
+        tracing::debug!(%endpoint, %url, status = response.status, bytes = response.body.len(), "response");
+        Ok(response)
+    }
+
+    /// Verifies the issuer signature of SD-JWT credentials (x5c leaf key, else
+    /// the keys at the issuer's `/.well-known/jwt-vc-issuer`).
+    async fn verify_signatures(&self, credentials: &mut [IssuedCredential]) -> Result<()> {
+        if !self.inner.verify_signatures {
+            return Ok(());
+        }
+        let mut keys_by_issuer: HashMap<String, Vec<Value>> = HashMap::new();
+        for credential in credentials.iter_mut().filter(|c| is_sd_jwt(&c.format)) {
+            let sd = credential
+                .sd_jwt()
+                .ok_or_else(|| Error::CredentialCheck("SD-JWT did not parse".into()))?;
+            let keys = match sd.x5c_leaf_jwk() {
+                Some(jwk) => vec![jwk.map_err(Error::CredentialCheck)?],
+                None => {
+                    let iss = sd
+                        .issuer()
+                        .ok_or_else(|| Error::CredentialCheck("SD-JWT has no iss to find its key".into()))?
+                        .to_string();
+                    if !keys_by_issuer.contains_key(&iss) {
+                        let keys = self.run(JwtVcIssuerKeys::new(&iss)?).await?;
+                        keys_by_issuer.insert(iss.clone(), keys);
+                    }
+                    keys_by_issuer[&iss].clone()
+                }
+            };
+            verify_with_any(&sd, &keys)?;
+            credential.signature_verified = true;
+        }
+        Ok(())
+    }
+}
+
+fn verify_with_any(sd: &SdJwt, keys: &[Value]) -> Result<()> {
+    let candidates: Vec<&Value> = match sd.kid() {
+        Some(kid) if keys.iter().any(|k| k.get("kid").and_then(Value::as_str) == Some(kid)) => keys
+            .iter()
+            .filter(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
+            .collect(),
+        _ => keys.iter().collect(),
+    };
+    let mut last = "the issuer publishes no usable key".to_string();
+    for key in candidates {
+        match sd.verify_signature(key) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(Error::CredentialCheck(last))
+}
+
+/// Options of [`Wallet::receive`].
+#[derive(Debug, Clone)]
+pub struct ReceiveOptions {
+    /// Which offered configurations to request (default: all).
+    pub credential_configuration_ids: Option<Vec<String>>,
+    /// How long to wait for deferred credentials (default 5 minutes).
+    pub deferred_deadline: Duration,
+}
+
+impl Default for ReceiveOptions {
+    fn default() -> Self {
+        Self {
+            credential_configuration_ids: None,
+            deferred_deadline: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What [`Wallet::receive`] got.
+#[derive(Debug)]
+pub struct Received {
+    /// The authorization, for notifications.
+    pub authorized: Authorized,
+    /// The credentials, in request order.
+    pub credentials: Vec<IssuedCredential>,
+}
+
+/// What the app does for the user during [`Wallet::receive`].
+pub trait Interaction: Send + Sync {
+    /// Asks the user for the transaction code described by `spec`.
+    fn tx_code<'a>(&'a self, spec: &'a TxCodeSpec) -> BoxFuture<'a, Result<TxCode>>;
+}
+
+/// The result of a credential request.
+#[derive(Debug)]
+pub enum Issuance {
+    /// Issued now.
+    Issued(Vec<IssuedCredential>),
+    /// Issued later: poll it.
+    Deferred(DeferredPending),
+}
+
+/// Cancels a running [`DeferredPending::poll_until_ready`].
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<(AtomicBool, tokio::sync::Notify)>,
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every wait on this token.
+    pub fn cancel(&self) {
+        self.inner.0.store(true, Ordering::SeqCst);
+        self.inner.1.notify_waiters();
+    }
+
+    /// Whether [`Self::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.0.load(Ordering::SeqCst)
+    }
+
+    async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl PreAuthorizedStep {
+    /// Sends the token request (with the transaction code, if the offer has one).
+    /// Keep a clone of the step to retry after a mistyped code.
+    pub async fn authorize(&self, wallet: &Wallet) -> Result<Authorized> {
+        let exchange = self.token_exchange(wallet.client_id())?;
+        let token = wallet.run(exchange).await?;
+        Ok(self.clone().into_authorized(token, wallet.client_id(), wallet.now()))
+    }
+}
+
+impl Authorized {
+    /// Requests one credential of `configuration_id`, bound to `signer`'s key
+    /// when the configuration needs key binding (fresh nonce, proof JWT).
+    pub async fn request_credential(
+        &mut self,
+        wallet: &Wallet,
+        configuration_id: &str,
+        signer: &dyn Signer,
+    ) -> Result<Issuance> {
+        self.request_credentials(wallet, configuration_id, &[signer]).await
+    }
+
+    /// Requests a batch: one credential per signer (distinct keys, at most the
+    /// issuer's `batch_size`). Credentials are matched to keys by `cnf`, not by
+    /// position.
+    pub async fn request_credentials(
+        &mut self,
+        wallet: &Wallet,
+        configuration_id: &str,
+        signers: &[&dyn Signer],
+    ) -> Result<Issuance> {
+        let plan = self.plan_credential(configuration_id, signers)?;
+        let mut given_nonce = None;
+        for attempt in 0..=MAX_NONCE_RETRIES {
+            let mut proofs = Vec::new();
+            if plan.needs_proofs() {
+                let nonce = match (given_nonce.take(), self.nonce_exchange()) {
+                    (Some(n), _) => Some(n),
+                    (None, Some(exchange)) => Some(wallet.run(exchange).await?),
+                    (None, None) => None,
+                };
+                let claims = self.proof_claims(nonce, wallet.now());
+                for signer in signers {
+                    proofs.push(build_proof_jwt(*signer, &claims)?);
+                }
+            }
+            let request = self.credential_request(&plan, proofs);
+            let response = wallet.send(Endpoint::Credential, request).await?;
+            match self.handle_credential_response(&plan, response)? {
+                CredentialOutcome::Issued(mut list) => {
+                    wallet.verify_signatures(&mut list).await?;
+                    return Ok(Issuance::Issued(list));
+                }
+                CredentialOutcome::Deferred(pending) => return Ok(Issuance::Deferred(pending)),
+                CredentialOutcome::InvalidNonce(fresh) => {
+                    if let Some(n) = &fresh {
+                        self.c_nonce = Some(n.clone());
+                    }
+                    if attempt == MAX_NONCE_RETRIES || (fresh.is_none() && self.nonce_exchange().is_none()) {
+                        break;
+                    }
+                    given_nonce = fresh;
+                }
+            }
+        }
+        Err(Error::Server {
+            endpoint: Endpoint::Credential,
+            url: display_url(&self.context.issuer.credential_endpoint),
+            status: 400,
+            error: crate::error::ServerError {
+                code: crate::error::ErrorCode::InvalidNonce,
+                description: Some(format!("nonce rejected {} times", MAX_NONCE_RETRIES + 1)),
+            },
+        })
+    }
+
+    /// Tells the issuer what became of a credential (`notification_id` from
+    /// [`IssuedCredential::notification_id`]).
+    pub async fn notify(&self, wallet: &Wallet, notification_id: &str, event: NotificationEvent) -> Result<()> {
+        self.notify_with_description(wallet, notification_id, event, None).await
+    }
+
+    /// [`Self::notify`] with an `event_description` (printable ASCII).
+    pub async fn notify_with_description(
+        &self,
+        wallet: &Wallet,
+        notification_id: &str,
+        event: NotificationEvent,
+        description: Option<&str>,
+    ) -> Result<()> {
+        let request = self.notification_request(notification_id, event, description)?;
+        let response = wallet.send(Endpoint::Notification, request).await?;
+        self.handle_notification_response(&response)
+    }
+}
+
+impl DeferredPending {
+    /// Polls once.
+    pub async fn poll(&mut self, wallet: &Wallet) -> Result<DeferredStatus> {
+        let request = self.poll_request()?;
+        let response = wallet.send(Endpoint::Deferred, request).await?;
+        match self.handle_poll_response(response)? {
+            DeferredStatus::Issued(mut list) => {
+                wallet.verify_signatures(&mut list).await?;
+                Ok(DeferredStatus::Issued(list))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Waits the issuer's interval (at least one second), polls, and repeats
+    /// until issued, failed, past `deadline` from now, or cancelled. Returns
+    /// [`Error::DeadlineExceeded`] without waiting when the next interval would
+    /// end past the deadline.
+    pub async fn poll_until_ready(
+        &mut self,
+        wallet: &Wallet,
+        deadline: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Vec<IssuedCredential>> {
+        let end = tokio::time::Instant::now() + deadline;
+        loop {
+            let wait = self.interval().max(Duration::from_secs(1));
+            let wake = tokio::time::Instant::now().checked_add(wait).filter(|w| *w <= end);
+            let Some(wake) = wake else {
+                return Err(Error::DeadlineExceeded);
+            };
+            match cancel {
+                Some(token) => tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => {}
+                    _ = token.cancelled() => return Err(Error::Cancelled),
+                },
+                None => tokio::time::sleep_until(wake).await,
+            }
+            match self.poll(wallet).await? {
+                DeferredStatus::Pending { .. } => continue,
+                DeferredStatus::Issued(list) => return Ok(list),
+                DeferredStatus::Failed(error) => {
+                    return Err(Error::Server {
+                        endpoint: Endpoint::Deferred,
+                        url: display_url(self.authorized.context.issuer.deferred_credential_endpoint.as_deref().unwrap_or_default()),
+                        status: 400,
+                        error,
+                    })
+                }
+            }
+        }
+    }
+}

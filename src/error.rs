@@ -1,0 +1,371 @@
+//! Errors: one [`Error`] type whose variants are the kinds a caller acts on.
+//!
+//! Every message says what was wrong and where (which document or endpoint, which
+//! field), quotes server text only after [`sanitize`] (control characters removed,
+//! length bounded) and never contains a secret: codes, tokens and keys are not
+//! formatted into errors anywhere in the crate.
+
+use std::fmt;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The most characters of server-provided text (error descriptions, unexpected
+/// bodies) that an error message quotes.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// Everything that can go wrong while receiving a credential.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The credential offer (URL or JSON) is malformed or violates OID4VCI.
+    #[error("invalid credential offer: {0}")]
+    InvalidOffer(String),
+
+    /// A metadata document is unusable: missing, malformed, or inconsistent.
+    #[error("{document} at {url}: {problem}")]
+    Metadata {
+        /// Which document.
+        document: Document,
+        /// The URL it was fetched from (or the issuer identifier).
+        url: String,
+        /// What was wrong, naming the field where there is one.
+        problem: String,
+    },
+
+    /// The request did not complete: connection, TLS, timeout, size limit.
+    #[error("{endpoint} request to {url} failed: {kind}")]
+    Transport {
+        /// Which endpoint was called.
+        endpoint: Endpoint,
+        /// The URL called (without query).
+        url: String,
+        /// What failed.
+        kind: TransportError,
+    },
+
+    /// The server answered with an OAuth / OID4VCI error object.
+    #[error("{endpoint} at {url} answered {status} {error}")]
+    Server {
+        /// Which endpoint answered.
+        endpoint: Endpoint,
+        /// The URL called (without query).
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The typed error code and description.
+        error: ServerError,
+    },
+
+    /// The server answered something the protocol does not allow.
+    #[error("unexpected response from {endpoint} at {url} (HTTP {status}): {problem}")]
+    UnexpectedResponse {
+        /// Which endpoint answered.
+        endpoint: Endpoint,
+        /// The URL called (without query).
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// What was wrong with it.
+        problem: String,
+    },
+
+    /// A transaction code is required by the offer but none was given, or one
+    /// was given for an offer that has none.
+    #[error("{0}")]
+    TxCode(String),
+
+    /// Building or signing a proof failed (no common algorithm, signer failure).
+    #[error("proof: {0}")]
+    Proof(String),
+
+    /// A received credential failed a check (signature, digest, key binding, type).
+    #[error("credential check failed: {0}")]
+    CredentialCheck(String),
+
+    /// The caller used a step in a way the protocol does not allow.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+
+    /// The SDK was configured in a way it cannot work with (e.g. an http URL
+    /// without `dangerous_allow_http`).
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A deferred credential was not ready before the caller's deadline.
+    #[error("deferred credential not ready before the deadline (transaction still pending)")]
+    DeadlineExceeded,
+
+    /// The caller cancelled the operation.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// The typed server error, if the server answered with one.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn metadata(document: Document, url: &str, problem: impl Into<String>) -> Self {
+        Error::Metadata {
+            document,
+            url: url.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Which metadata document an error is about.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// The credential issuer metadata (`/.well-known/openid-credential-issuer`).
+    IssuerMetadata,
+    /// The authorization server metadata (RFC 8414 or OpenID discovery).
+    AuthorizationServerMetadata,
+    /// The SD-JWT VC issuer metadata (`/.well-known/jwt-vc-issuer`).
+    JwtVcIssuerMetadata,
+}
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Document::IssuerMetadata => "credential issuer metadata",
+            Document::AuthorizationServerMetadata => "authorization server metadata",
+            Document::JwtVcIssuerMetadata => "JWT VC issuer metadata",
+        })
+    }
+}
+
+/// Which endpoint a request went to.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `credential_offer_uri`.
+    CredentialOffer,
+    /// Credential issuer metadata.
+    IssuerMetadata,
+    /// Authorization server metadata.
+    AuthorizationServerMetadata,
+    /// SD-JWT VC issuer metadata.
+    JwtVcIssuerMetadata,
+    /// Token endpoint.
+    Token,
+    /// Nonce endpoint.
+    Nonce,
+    /// Credential endpoint.
+    Credential,
+    /// Deferred credential endpoint.
+    Deferred,
+    /// Notification endpoint.
+    Notification,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Endpoint::CredentialOffer => "credential offer endpoint",
+            Endpoint::IssuerMetadata => "credential issuer metadata endpoint",
+            Endpoint::AuthorizationServerMetadata => "authorization server metadata endpoint",
+            Endpoint::JwtVcIssuerMetadata => "JWT VC issuer metadata endpoint",
+            Endpoint::Token => "token endpoint",
+            Endpoint::Nonce => "nonce endpoint",
+            Endpoint::Credential => "credential endpoint",
+            Endpoint::Deferred => "deferred credential endpoint",
+            Endpoint::Notification => "notification endpoint",
+        })
+    }
+}
+
+/// Why a request did not complete.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No connection could be made.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The request or the response took longer than allowed.
+    #[error("timed out")]
+    Timeout,
+    /// The response body exceeded the configured cap.
+    #[error("response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The server answered with a redirect, which is never followed.
+    #[error("redirect (HTTP {status}) refused")]
+    Redirect {
+        /// The 3xx status.
+        status: u16,
+    },
+    /// The URL is not allowed (e.g. http without `dangerous_allow_http`).
+    #[error("URL not allowed: {0}")]
+    UrlNotAllowed(String),
+    /// Any other I/O or protocol failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// An OAuth 2.0 / OID4VCI error response: typed code, optional description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The error code.
+    pub code: ErrorCode,
+    /// `error_description`, sanitized and truncated.
+    pub description: Option<String>,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code.as_str())?;
+        if let Some(d) = &self.description {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
+        /// OAuth 2.0 and OID4VCI error codes; unknown codes are kept verbatim.
+        #[non_exhaustive]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// A code this SDK does not know, kept as the server sent it (sanitized).
+            Other(String),
+        }
+
+        impl ErrorCode {
+            /// Parses a code; unknown ones become [`ErrorCode::Other`].
+            pub fn parse(code: &str) -> Self {
+                match code {
+                    $($text => ErrorCode::$variant,)*
+                    other => ErrorCode::Other(sanitize(other, 64)),
+                }
+            }
+
+            /// The code as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                    ErrorCode::Other(s) => s,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// `invalid_request`
+    InvalidRequest => "invalid_request",
+    /// `invalid_client`
+    InvalidClient => "invalid_client",
+    /// `invalid_grant` (e.g. wrong tx_code, expired or used pre-authorized code)
+    InvalidGrant => "invalid_grant",
+    /// `unauthorized_client`
+    UnauthorizedClient => "unauthorized_client",
+    /// `unsupported_grant_type`
+    UnsupportedGrantType => "unsupported_grant_type",
+    /// `invalid_scope`
+    InvalidScope => "invalid_scope",
+    /// `access_denied`
+    AccessDenied => "access_denied",
+    /// `authorization_pending` (draft 13)
+    AuthorizationPending => "authorization_pending",
+    /// `slow_down` (draft 13)
+    SlowDown => "slow_down",
+    /// `invalid_tx_code` (some issuers)
+    InvalidTxCode => "invalid_tx_code",
+    /// `invalid_token`
+    InvalidToken => "invalid_token",
+    /// `insufficient_scope`
+    InsufficientScope => "insufficient_scope",
+    /// `invalid_credential_request`
+    InvalidCredentialRequest => "invalid_credential_request",
+    /// `unknown_credential_configuration`
+    UnknownCredentialConfiguration => "unknown_credential_configuration",
+    /// `unknown_credential_identifier`
+    UnknownCredentialIdentifier => "unknown_credential_identifier",
+    /// `invalid_proof`
+    InvalidProof => "invalid_proof",
+    /// `invalid_nonce`
+    InvalidNonce => "invalid_nonce",
+    /// `invalid_encryption_parameters`
+    InvalidEncryptionParameters => "invalid_encryption_parameters",
+    /// `credential_request_denied`
+    CredentialRequestDenied => "credential_request_denied",
+    /// `unsupported_credential_type` (draft 13)
+    UnsupportedCredentialType => "unsupported_credential_type",
+    /// `unsupported_credential_format` (draft 13)
+    UnsupportedCredentialFormat => "unsupported_credential_format",
+    /// `issuance_pending` (draft 13 deferred)
+    IssuancePending => "issuance_pending",
+    /// `invalid_transaction_id`
+    InvalidTransactionId => "invalid_transaction_id",
+    /// `invalid_notification_id`
+    InvalidNotificationId => "invalid_notification_id",
+    /// `invalid_notification_request`
+    InvalidNotificationRequest => "invalid_notification_request",
+    /// `use_dpop_nonce`
+    UseDpopNonce => "use_dpop_nonce",
+}
+
+/// Makes server-provided text safe to quote: control characters become spaces,
+/// and the text is cut to `max` characters (with an ellipsis).
+pub fn sanitize(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 3));
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+/// A URL as it may appear in an error: without query and fragment (which may
+/// carry codes or offers).
+pub(crate) fn display_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            sanitize(u.as_str(), MAX_QUOTED_CHARS)
+        }
+        Err(_) => sanitize(url.split(['?', '#']).next().unwrap_or(""), MAX_QUOTED_CHARS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_strips_control_and_truncates() {
+        assert_eq!(sanitize("a\nb\u{7}c", 10), "a b c");
+        assert_eq!(sanitize(&"x".repeat(500), 5), "xxxxx…");
+    }
+
+    #[test]
+    fn unknown_codes_are_kept() {
+        assert_eq!(ErrorCode::parse("invalid_grant"), ErrorCode::InvalidGrant);
+        let other = ErrorCode::parse("weird_thing");
+        assert_eq!(other, ErrorCode::Other("weird_thing".into()));
+        assert_eq!(other.as_str(), "weird_thing");
+    }
+
+    #[test]
+    fn display_url_drops_query() {
+        assert_eq!(
+            display_url("https://a.example/x?pre-authorized_code=secret#f"),
+            "https://a.example/x"
+        );
+    }
+}

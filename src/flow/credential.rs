@@ -1,0 +1,524 @@
+//! Nonce, credential, deferred and notification endpoints (OID4VCI 1.0
+//! sections 7, 8, 9 and 11), and the checks on what comes back.
+
+use super::session::Authorized;
+use super::{error_from_response, expect_json, parse_error_body, EngineConfig, Exchange, Progress};
+use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::{ProofClaims, Signer};
+use crate::sd_jwt::SdJwt;
+use crate::types::{
+    CredentialRequest, CredentialResponse, DeferredRequest, NonceResponse, NotificationEvent,
+    NotificationRequest, Proofs,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// How many times a credential request is re-sent with a fresh nonce after
+/// `invalid_nonce`.
+pub const MAX_NONCE_RETRIES: usize = 1;
+
+/// The interval assumed when a deferred response gives none (draft 13's default).
+pub const DEFAULT_DEFERRED_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Fetching a fresh `c_nonce` from the nonce endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceExchange {
+    url: String,
+}
+
+impl NonceExchange {
+    /// A nonce request to the given endpoint.
+    pub fn new(url: &str) -> Self {
+        Self { url: url.to_string() }
+    }
+}
+
+impl Exchange for NonceExchange {
+    type Output = String;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Nonce
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(HttpRequest {
+            method: crate::http::Method::Post,
+            url: self.url.clone(),
+            headers: vec![("accept".into(), "application/json".into())],
+            body: Vec::new(),
+        })
+    }
+
+    fn handle_response(self, response: HttpResponse, _config: &EngineConfig) -> Result<Progress<Self, String>> {
+        let nonce: NonceResponse = expect_json(Endpoint::Nonce, &self.url, &response)?;
+        if nonce.c_nonce.is_empty() {
+            return Err(Error::UnexpectedResponse {
+                endpoint: Endpoint::Nonce,
+                url: display_url(&self.url),
+                status: response.status,
+                problem: "field c_nonce: empty".into(),
+            });
+        }
+        Ok(Progress::Done(nonce.c_nonce))
+    }
+}
+
+/// What a credential request is for, worked out from the metadata and token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialPlan {
+    /// The configuration.
+    pub configuration_id: String,
+    /// Sent instead of the configuration id when the token gave identifiers.
+    pub credential_identifier: Option<String>,
+    /// The credential format.
+    pub format: String,
+    /// The holder keys proofs are made with (empty for unbound credentials).
+    pub holder_jwks: Vec<Value>,
+}
+
+impl CredentialPlan {
+    /// Whether the request carries proofs.
+    pub fn needs_proofs(&self) -> bool {
+        !self.holder_jwks.is_empty()
+    }
+}
+
+/// How a credential request ended.
+#[derive(Debug)]
+pub enum CredentialOutcome {
+    /// Issued now.
+    Issued(Vec<IssuedCredential>),
+    /// The issuer will issue later: poll the deferred endpoint.
+    Deferred(DeferredPending),
+    /// The nonce was rejected; fetch a new one (or use the one given) and retry.
+    InvalidNonce(Option<String>),
+}
+
+impl Authorized {
+    /// Plans a request for `configuration_id` with the given keys: checks the
+    /// configuration is covered, the proof algorithm, batch size and key
+    /// distinctness. Unbound configurations ignore the signers.
+    pub fn plan_credential(&self, configuration_id: &str, signers: &[&dyn Signer]) -> Result<CredentialPlan> {
+        if !self.offered.iter().any(|id| id == configuration_id) {
+            return Err(Error::InvalidState(format!(
+                "credential configuration {:?} was not offered (offered: {})",
+                sanitize(configuration_id, 64),
+                self.offered.join(", ")
+            )));
+        }
+        let configuration = self.context.configuration(configuration_id)?;
+        let mut holder_jwks = Vec::new();
+        if let Some(types) = &configuration.proof_types_supported {
+            let jwt = types.get("jwt").ok_or_else(|| {
+                Error::Proof(format!(
+                    "the issuer accepts only proof types {:?}; this wallet makes jwt proofs",
+                    types.keys().collect::<Vec<_>>()
+                ))
+            })?;
+            if signers.is_empty() {
+                return Err(Error::Proof("this credential is key-bound: a signer is required".into()));
+            }
+            let batch = self
+                .context
+                .issuer
+                .batch_credential_issuance
+                .as_ref()
+                .map_or(1, |b| b.batch_size as usize);
+            if signers.len() > batch {
+                return Err(Error::Proof(format!(
+                    "{} keys given, but the issuer accepts at most {batch} proofs per request",
+                    signers.len()
+                )));
+            }
+            for signer in signers {
+                let alg = signer.algorithm().as_str();
+                if !jwt.proof_signing_alg_values_supported.iter().any(|a| a == alg) {
+                    return Err(Error::Proof(format!(
+                        "the issuer accepts proof algorithms {:?}; the signer uses {alg}",
+                        jwt.proof_signing_alg_values_supported
+                    )));
+                }
+                let jwk = signer.public_jwk();
+                if holder_jwks.iter().any(|k| crate::jose::same_public_key(k, &jwk)) {
+                    return Err(Error::Proof("each credential in a batch needs a distinct key".into()));
+                }
+                holder_jwks.push(jwk);
+            }
+        }
+        Ok(CredentialPlan {
+            configuration_id: configuration_id.to_string(),
+            credential_identifier: self.credential_identifiers(configuration_id).into_iter().next(),
+            format: configuration.format.clone(),
+            holder_jwks,
+        })
+    }
+
+    /// The nonce exchange to run before a credential request, if the issuer has
+    /// a nonce endpoint.
+    pub fn nonce_exchange(&self) -> Option<NonceExchange> {
+        self.context.issuer.nonce_endpoint.as_deref().map(NonceExchange::new)
+    }
+
+    /// The claims for proofs made now with `nonce` (or the draft-13 `c_nonce`).
+    pub fn proof_claims(&self, nonce: Option<String>, now: u64) -> ProofClaims {
+        ProofClaims {
+            issuer: self.client_id.clone(),
+            audience: self.context.issuer_id().to_string(),
+            issued_at: now,
+            nonce: nonce.or_else(|| self.c_nonce.clone()),
+        }
+    }
+
+    /// The credential request for a plan and its proofs.
+    pub fn credential_request(&self, plan: &CredentialPlan, proofs: Vec<String>) -> HttpRequest {
+        let body = CredentialRequest {
+            credential_configuration_id: match plan.credential_identifier {
+                Some(_) => None,
+                None => Some(plan.configuration_id.clone()),
+            },
+            credential_identifier: plan.credential_identifier.clone(),
+            proofs: (!proofs.is_empty()).then_some(Proofs { jwt: proofs }),
+        };
+        HttpRequest::post_json(&self.context.issuer.credential_endpoint, &body)
+            .header("authorization", self.bearer())
+            .header("accept", "application/json")
+    }
+
+    /// Reads the credential response.
+    pub fn handle_credential_response(&mut self, plan: &CredentialPlan, response: HttpResponse) -> Result<CredentialOutcome> {
+        let url = self.context.issuer.credential_endpoint.clone();
+        if response.status == 400 {
+            if let Some(ServerError { code: ErrorCode::InvalidNonce, .. }) = parse_error_body(&response) {
+                let fresh = serde_json::from_slice::<Value>(&response.body)
+                    .ok()
+                    .and_then(|v| v.get("c_nonce")?.as_str().map(str::to_string));
+                return Ok(CredentialOutcome::InvalidNonce(fresh));
+            }
+        }
+        let body: CredentialResponse = expect_json(Endpoint::Credential, &url, &response)?;
+        let bad = |problem: String| Error::UnexpectedResponse {
+            endpoint: Endpoint::Credential,
+            url: display_url(&url),
+            status: response.status,
+            problem,
+        };
+        if response.status == 202 {
+            let transaction_id = body
+                .transaction_id
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| bad("202 without transaction_id".into()))?;
+            if self.context.issuer.deferred_credential_endpoint.is_none() {
+                return Err(bad("deferred issuance, but the metadata has no deferred_credential_endpoint".into()));
+            }
+            let interval = interval(body.interval).map_err(bad)?;
+            return Ok(CredentialOutcome::Deferred(DeferredPending {
+                authorized: self.clone(),
+                plan: plan.clone(),
+                transaction_id,
+                interval_secs: interval.as_secs(),
+                completed: false,
+            }));
+        }
+        let credentials = issued_credentials(self, plan, body).map_err(bad)?;
+        Ok(CredentialOutcome::Issued(credentials))
+    }
+
+    /// A notification request.
+    pub fn notification_request(
+        &self,
+        notification_id: &str,
+        event: NotificationEvent,
+        description: Option<&str>,
+    ) -> Result<HttpRequest> {
+        let url = self.context.issuer.notification_endpoint.as_deref().ok_or_else(|| {
+            Error::InvalidState("the issuer has no notification_endpoint".into())
+        })?;
+        if let Some(d) = description {
+            if !d.chars().all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\') {
+                return Err(Error::InvalidState(
+                    "event_description must be printable ASCII without '\"' and '\\'".into(),
+                ));
+            }
+        }
+        let body = NotificationRequest {
+            notification_id: notification_id.to_string(),
+            event,
+            event_description: description.map(str::to_string),
+        };
+        Ok(HttpRequest::post_json(url, &body).header("authorization", self.bearer()))
+    }
+
+    /// Reads a notification response (2xx, usually 204).
+    pub fn handle_notification_response(&self, response: &HttpResponse) -> Result<()> {
+        if response.is_success() {
+            return Ok(());
+        }
+        let url = self.context.issuer.notification_endpoint.as_deref().unwrap_or_default();
+        Err(error_from_response(Endpoint::Notification, url, response))
+    }
+}
+
+fn interval(value: Option<i64>) -> std::result::Result<Duration, String> {
+    match value {
+        None => Ok(DEFAULT_DEFERRED_INTERVAL),
+        Some(n) if n < 0 => Err(format!("field interval: negative ({n})")),
+        Some(n) => Ok(Duration::from_secs(n as u64)),
+    }
+}
+
+/// A credential as received, with what the wallet checked and decoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuedCredential {
+    /// The configuration it was requested for.
+    pub configuration_id: String,
+    /// Its format.
+    pub format: String,
+    /// The credential exactly as issued (a string for SD-JWT, mdoc and JWT
+    /// formats; an object for `ldp_vc`).
+    pub credential: Value,
+    /// For the notification endpoint.
+    pub notification_id: Option<String>,
+    /// The holder key it is bound to (one of the keys the request used).
+    pub holder_jwk: Option<Value>,
+    /// SD-JWT: the disclosed claims.
+    pub claims: Option<serde_json::Map<String, Value>>,
+    /// Whether the issuer's signature was verified.
+    pub signature_verified: bool,
+}
+
+impl IssuedCredential {
+    /// The credential as a string (all formats but `ldp_vc`).
+    pub fn as_str(&self) -> Option<&str> {
+        self.credential.as_str()
+    }
+
+    /// The decoded SD-JWT, for SD-JWT formats.
+    pub fn sd_jwt(&self) -> Option<SdJwt> {
+        is_sd_jwt(&self.format).then(|| SdJwt::parse(self.as_str()?).ok())?
+    }
+
+    /// The disclosed claims with labels from the issuer metadata for the
+    /// locales: one entry per claim description whose path resolves, then the
+    /// remaining top-level claims under their own names.
+    pub fn labelled_claims(
+        &self,
+        configuration: &crate::types::CredentialConfiguration,
+        locales: &[String],
+    ) -> Vec<(String, Value)> {
+        let Some(claims) = &self.claims else { return Vec::new() };
+        let root = Value::Object(claims.clone());
+        let mut out = Vec::new();
+        let mut covered = std::collections::HashSet::new();
+        for description in configuration.claims() {
+            let Some(value) = resolve_path(&root, &description.path) else { continue };
+            if let Some(Value::String(first)) = description.path.first() {
+                covered.insert(first.clone());
+            }
+            let label = description.label_for(locales).map(str::to_string).unwrap_or_else(|| {
+                description.path.iter().map(|p| p.to_string().trim_matches('"').to_string()).collect::<Vec<_>>().join(".")
+            });
+            out.push((label, value.clone()));
+        }
+        for (k, v) in claims {
+            let technical = ["iss", "iat", "exp", "nbf", "vct", "cnf", "status", "sub"];
+            if !covered.contains(k) && !technical.contains(&k.as_str()) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
+    }
+}
+
+fn resolve_path<'a>(root: &'a Value, path: &[Value]) -> Option<&'a Value> {
+    let mut cur = root;
+    for step in path {
+        cur = match step {
+            Value::String(k) => cur.get(k)?,
+            Value::Number(n) => cur.get(usize::try_from(n.as_u64()?).ok()?)?,
+            _ => return Some(cur), // null (all elements): show the array itself
+        };
+    }
+    Some(cur)
+}
+
+pub(crate) fn is_sd_jwt(format: &str) -> bool {
+    format == "dc+sd-jwt" || format == "vc+sd-jwt"
+}
+
+/// Checks the credentials of a 200 response and decodes SD-JWTs: shape per
+/// format, count, `vct`, and the `cnf` key being one of ours (matched by key,
+/// not by position: issuers may reorder a batch).
+fn issued_credentials(
+    authorized: &Authorized,
+    plan: &CredentialPlan,
+    body: CredentialResponse,
+) -> std::result::Result<Vec<IssuedCredential>, String> {
+    let list = body.credentials.ok_or("neither credentials nor transaction_id")?;
+    if list.is_empty() {
+        return Err("field credentials: empty array".into());
+    }
+    let expected = plan.holder_jwks.len().max(1);
+    if list.len() > expected {
+        return Err(format!("{} credentials for {expected} requested", list.len()));
+    }
+    let configuration = authorized
+        .context
+        .configuration(&plan.configuration_id)
+        .map_err(|e| e.to_string())?;
+    let mut used_keys = vec![false; plan.holder_jwks.len()];
+    let mut out = Vec::with_capacity(list.len());
+    for (i, object) in list.into_iter().enumerate() {
+        let value = object.credential;
+        let string_format = plan.format != "ldp_vc";
+        if string_format && !value.as_str().is_some_and(|s| !s.is_empty()) {
+            return Err(format!("credentials[{i}].credential: expected a non-empty string for format {}", plan.format));
+        }
+        if !string_format && !value.is_object() {
+            return Err(format!("credentials[{i}].credential: expected a JSON object for ldp_vc"));
+        }
+        let mut issued = IssuedCredential {
+            configuration_id: plan.configuration_id.clone(),
+            format: plan.format.clone(),
+            credential: value,
+            notification_id: body.notification_id.clone(),
+            holder_jwk: None,
+            claims: None,
+            signature_verified: false,
+        };
+        if is_sd_jwt(&plan.format) {
+            let sd = SdJwt::parse(issued.as_str().unwrap_or_default())
+                .map_err(|e| format!("credentials[{i}]: {e}"))?;
+            if let Some(vct) = &configuration.vct {
+                if sd.vct() != Some(vct.as_str()) {
+                    return Err(format!(
+                        "credentials[{i}]: vct {:?} is not the configured {vct:?}",
+                        sd.vct().map(|v| sanitize(v, 100))
+                    ));
+                }
+            }
+            if plan.needs_proofs() {
+                let cnf = sd.holder_jwk().ok_or_else(|| format!("credentials[{i}]: no cnf.jwk (not bound to our key)"))?;
+                let slot = plan
+                    .holder_jwks
+                    .iter()
+                    .enumerate()
+                    .position(|(k, jwk)| !used_keys[k] && crate::jose::same_public_key(jwk, cnf))
+                    .ok_or_else(|| format!("credentials[{i}]: cnf.jwk is not one of the wallet's keys"))?;
+                used_keys[slot] = true;
+                issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
+            }
+            issued.claims = Some(sd.claims().clone());
+        } else if plan.holder_jwks.len() == 1 {
+            issued.holder_jwk = plan.holder_jwks.first().cloned();
+        }
+        out.push(issued);
+    }
+    Ok(out)
+}
+
+/// A credential the issuer will deliver later. Poll it with the same access
+/// token; save it (JSON) to poll after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeferredPending {
+    pub(crate) authorized: Authorized,
+    pub(crate) plan: CredentialPlan,
+    pub(crate) transaction_id: String,
+    pub(crate) interval_secs: u64,
+    pub(crate) completed: bool,
+}
+
+/// What a deferred poll found.
+#[derive(Debug)]
+pub enum DeferredStatus {
+    /// Not ready; wait at least `interval` before polling again.
+    Pending {
+        /// The issuer's requested wait.
+        interval: Duration,
+    },
+    /// Issued.
+    Issued(Vec<IssuedCredential>),
+    /// The issuer ended the transaction (`invalid_transaction_id`,
+    /// `credential_request_denied`): polling again is pointless.
+    Failed(ServerError),
+}
+
+impl DeferredPending {
+    /// The issuer's last requested wait before the next poll.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs)
+    }
+
+    /// The configuration being issued.
+    pub fn configuration_id(&self) -> &str {
+        &self.plan.configuration_id
+    }
+
+    /// The authorization this transaction belongs to (for notifications).
+    pub fn authorized(&self) -> &Authorized {
+        &self.authorized
+    }
+
+    /// The poll request.
+    pub fn poll_request(&self) -> Result<HttpRequest> {
+        if self.completed {
+            return Err(Error::InvalidState("this deferred transaction already completed".into()));
+        }
+        let url = self.endpoint()?;
+        let body = DeferredRequest {
+            transaction_id: self.transaction_id.clone(),
+        };
+        Ok(HttpRequest::post_json(url, &body)
+            .header("authorization", self.authorized.bearer())
+            .header("accept", "application/json"))
+    }
+
+    fn endpoint(&self) -> Result<&str> {
+        self.authorized
+            .context
+            .issuer
+            .deferred_credential_endpoint
+            .as_deref()
+            .ok_or_else(|| Error::InvalidState("the issuer has no deferred_credential_endpoint".into()))
+    }
+
+    /// Reads a poll response.
+    pub fn handle_poll_response(&mut self, response: HttpResponse) -> Result<DeferredStatus> {
+        let url = self.endpoint()?.to_string();
+        if !response.is_success() {
+            return match parse_error_body(&response) {
+                Some(e) if matches!(e.code, ErrorCode::InvalidTransactionId | ErrorCode::CredentialRequestDenied) => {
+                    self.completed = true;
+                    Ok(DeferredStatus::Failed(e))
+                }
+                _ => Err(error_from_response(Endpoint::Deferred, &url, &response)),
+            };
+        }
+        let body: CredentialResponse = expect_json(Endpoint::Deferred, &url, &response)?;
+        let bad = |problem: String| Error::UnexpectedResponse {
+            endpoint: Endpoint::Deferred,
+            url: display_url(&url),
+            status: response.status,
+            problem,
+        };
+        if response.status == 202 {
+            let interval = interval(body.interval).map_err(bad)?;
+            self.interval_secs = interval.as_secs();
+            return Ok(DeferredStatus::Pending { interval });
+        }
+        let credentials = issued_credentials(&self.authorized, &self.plan, body).map_err(bad)?;
+        self.completed = true;
+        Ok(DeferredStatus::Issued(credentials))
+    }
+
+    /// Saves the state as JSON (it contains the access token: store it securely).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Restores a state saved with [`Self::to_json`].
+    pub fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| Error::InvalidState(format!("saved deferred session: {e}")))
+    }
+}

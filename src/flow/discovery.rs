@@ -1,0 +1,381 @@
+//! Metadata discovery: the credential issuer's (OID4VCI 1.0 section 12.2.2) and
+//! the authorization server's (RFC 8414, with the OpenID Connect fallback).
+
+use super::{
+    accept_language, check_endpoint, describe_body, is_json, parse_json, EngineConfig, Exchange,
+    Progress,
+};
+use crate::error::{sanitize, Document, Endpoint, Error, Result};
+use crate::flow::offer::check_issuer_identifier;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::types::{AuthorizationServerMetadata, IssuerMetadata};
+
+/// The 1.0 metadata URL: `/.well-known/openid-credential-issuer` inserted
+/// between the host and the path of the identifier (a trailing slash kept).
+pub fn issuer_metadata_url(issuer: &str) -> Result<String> {
+    well_known(issuer, "openid-credential-issuer", false)
+}
+
+/// The draft-13 metadata URL: the well-known suffix appended to the identifier.
+pub fn issuer_metadata_appended_url(issuer: &str) -> String {
+    format!("{}/.well-known/openid-credential-issuer", issuer.trim_end_matches('/'))
+}
+
+/// The RFC 8414 URL: a trailing slash of the path removed, then
+/// `/.well-known/oauth-authorization-server` inserted after the host.
+pub fn as_metadata_url(issuer: &str) -> Result<String> {
+    well_known(issuer, "oauth-authorization-server", true)
+}
+
+/// The OpenID Connect discovery URL (appended), the fallback after a 404.
+pub fn openid_configuration_url(issuer: &str) -> String {
+    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+}
+
+fn well_known(issuer: &str, suffix: &str, strip_trailing_slash: bool) -> Result<String> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| Error::InvalidOffer(format!("issuer identifier is not a URL: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| Error::InvalidOffer("issuer identifier has no host".into()))?;
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let mut path = url.path();
+    if path == "/" || (strip_trailing_slash && path.ends_with('/')) {
+        path = path.strip_suffix('/').unwrap_or(path);
+    }
+    Ok(format!("{}://{host}{port}/.well-known/{suffix}{path}", url.scheme()))
+}
+
+/// Fetching and checking the credential issuer metadata. Tries the 1.0 URL and,
+/// only after a 404 there, the draft-13 appended URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerMetadataDiscovery {
+    issuer: String,
+    url: String,
+    appended: bool,
+}
+
+impl IssuerMetadataDiscovery {
+    /// Discovery for an issuer identifier.
+    pub fn new(issuer: &str) -> Result<Self> {
+        Ok(Self {
+            issuer: issuer.to_string(),
+            url: issuer_metadata_url(issuer)?,
+            appended: false,
+        })
+    }
+
+    /// The URL this step fetches.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Exchange for IssuerMetadataDiscovery {
+    type Output = IssuerMetadata;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::IssuerMetadata
+    }
+
+    fn prepare_request(&self, config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(HttpRequest::get(&self.url)
+            .header("accept", "application/json")
+            .header("accept-language", accept_language(config)))
+    }
+
+    fn handle_response(self, response: HttpResponse, config: &EngineConfig) -> Result<Progress<Self, IssuerMetadata>> {
+        let doc = Document::IssuerMetadata;
+        if response.status == 404 && !self.appended {
+            let url = issuer_metadata_appended_url(&self.issuer);
+            if url != self.url {
+                return Ok(Progress::Again(Self { url, appended: true, ..self }));
+            }
+        }
+        let metadata: IssuerMetadata = parse_document(doc, &self.url, &response)?;
+        validate_issuer_metadata(&metadata, &self.issuer, &self.url, config)?;
+        Ok(Progress::Done(metadata))
+    }
+}
+
+fn parse_document<T: serde::de::DeserializeOwned>(doc: Document, url: &str, response: &HttpResponse) -> Result<T> {
+    if !response.is_success() {
+        return Err(Error::metadata(
+            doc,
+            &crate::error::display_url(url),
+            format!("HTTP {} ({})", response.status, describe_body(response)),
+        ));
+    }
+    if !is_json(response) {
+        let what = if response.media_type().as_deref() == Some("application/jwt") {
+            "signed metadata (application/jwt) is not supported; expected application/json".to_string()
+        } else {
+            format!("expected application/json, got {}", describe_body(response))
+        };
+        return Err(Error::metadata(doc, url, what));
+    }
+    match serde_json::from_slice::<serde_json::Value>(&response.body) {
+        Ok(serde_json::Value::Object(_)) => {}
+        Ok(_) => return Err(Error::metadata(doc, url, "not a JSON object")),
+        Err(e) => {
+            return Err(Error::metadata(doc, url, format!("invalid JSON: {}", sanitize(&e.to_string(), 80))))
+        }
+    }
+    parse_json(&response.body).map_err(|e| Error::metadata(doc, url, e))
+}
+
+/// Checks issuer metadata: identifier equality and every endpoint's URL.
+pub fn validate_issuer_metadata(
+    metadata: &IssuerMetadata,
+    issuer: &str,
+    url: &str,
+    config: &EngineConfig,
+) -> Result<()> {
+    let doc = Document::IssuerMetadata;
+    if metadata.credential_issuer != issuer {
+        return Err(Error::metadata(
+            doc,
+            url,
+            format!(
+                "field credential_issuer: {:?} does not equal the issuer identifier {:?}",
+                sanitize(&metadata.credential_issuer, 200),
+                issuer
+            ),
+        ));
+    }
+    check_endpoint(doc, url, "credential_endpoint", &metadata.credential_endpoint, config)?;
+    for (field, value) in [
+        ("nonce_endpoint", &metadata.nonce_endpoint),
+        ("deferred_credential_endpoint", &metadata.deferred_credential_endpoint),
+        ("notification_endpoint", &metadata.notification_endpoint),
+    ] {
+        if let Some(v) = value {
+            check_endpoint(doc, url, field, v, config)?;
+        }
+    }
+    for server in metadata.authorization_servers.iter().flatten() {
+        check_issuer_identifier(server, config)
+            .map_err(|e| Error::metadata(doc, url, format!("field authorization_servers: {e}")))?;
+    }
+    if metadata.authorization_servers.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::metadata(doc, url, "field authorization_servers: empty array"));
+    }
+    if let Some(batch) = &metadata.batch_credential_issuance {
+        if batch.batch_size < 2 {
+            return Err(Error::metadata(doc, url, "field batch_credential_issuance.batch_size: must be at least 2"));
+        }
+    }
+    for (id, configuration) in &metadata.credential_configurations_supported {
+        if let Some(types) = &configuration.proof_types_supported {
+            if types.is_empty() {
+                return Err(Error::metadata(
+                    doc,
+                    url,
+                    format!("field credential_configurations_supported.{id}.proof_types_supported: empty object"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Picks the authorization server: the offer's hint (which must name one of the
+/// issuer's), else the first listed, else the issuer itself.
+pub fn select_authorization_server(metadata: &IssuerMetadata, hint: Option<&str>) -> Result<String> {
+    let listed = metadata
+        .authorization_servers
+        .clone()
+        .unwrap_or_else(|| vec![metadata.credential_issuer.clone()]);
+    match hint {
+        Some(h) => listed.iter().find(|s| s.as_str() == h).cloned().ok_or_else(|| {
+            Error::InvalidOffer(format!(
+                "authorization_server {:?} is not one of the issuer's authorization servers",
+                sanitize(h, 200)
+            ))
+        }),
+        None => Ok(listed[0].clone()),
+    }
+}
+
+/// Fetching and checking authorization server metadata: RFC 8414 first, the
+/// OpenID Connect discovery URL only after a 404.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsMetadataDiscovery {
+    issuer: String,
+    url: String,
+    fallback: bool,
+}
+
+impl AsMetadataDiscovery {
+    /// Discovery for an authorization server identifier.
+    pub fn new(issuer: &str) -> Result<Self> {
+        Ok(Self {
+            issuer: issuer.to_string(),
+            url: as_metadata_url(issuer)?,
+            fallback: false,
+        })
+    }
+}
+
+impl Exchange for AsMetadataDiscovery {
+    type Output = AuthorizationServerMetadata;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::AuthorizationServerMetadata
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(HttpRequest::get(&self.url).header("accept", "application/json"))
+    }
+
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        config: &EngineConfig,
+    ) -> Result<Progress<Self, AuthorizationServerMetadata>> {
+        let doc = Document::AuthorizationServerMetadata;
+        if response.status == 404 && !self.fallback {
+            let url = openid_configuration_url(&self.issuer);
+            return Ok(Progress::Again(Self { url, fallback: true, ..self }));
+        }
+        let metadata: AuthorizationServerMetadata = parse_document(doc, &self.url, &response)?;
+        if metadata.issuer != self.issuer {
+            return Err(Error::metadata(
+                doc,
+                &self.url,
+                format!(
+                    "field issuer: {:?} does not equal the authorization server identifier {:?}",
+                    sanitize(&metadata.issuer, 200),
+                    self.issuer
+                ),
+            ));
+        }
+        match &metadata.token_endpoint {
+            None => return Err(Error::metadata(doc, &self.url, "field token_endpoint: missing")),
+            Some(t) => check_endpoint(doc, &self.url, "token_endpoint", t, config)?,
+        }
+        for (field, value) in [
+            ("authorization_endpoint", &metadata.authorization_endpoint),
+            ("pushed_authorization_request_endpoint", &metadata.pushed_authorization_request_endpoint),
+            ("challenge_endpoint", &metadata.challenge_endpoint),
+        ] {
+            if let Some(v) = value {
+                check_endpoint(doc, &self.url, field, v, config)?;
+            }
+        }
+        Ok(Progress::Done(metadata))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_urls() {
+        assert_eq!(
+            issuer_metadata_url("https://i.ex/tenant").unwrap(),
+            "https://i.ex/.well-known/openid-credential-issuer/tenant"
+        );
+        assert_eq!(
+            issuer_metadata_url("https://i.ex/tenant/").unwrap(),
+            "https://i.ex/.well-known/openid-credential-issuer/tenant/"
+        );
+        assert_eq!(
+            issuer_metadata_url("https://i.ex").unwrap(),
+            "https://i.ex/.well-known/openid-credential-issuer"
+        );
+        assert_eq!(
+            issuer_metadata_url("http://127.0.0.1:8080/a/b").unwrap(),
+            "http://127.0.0.1:8080/.well-known/openid-credential-issuer/a/b"
+        );
+        assert_eq!(
+            issuer_metadata_appended_url("https://i.ex/tenant"),
+            "https://i.ex/tenant/.well-known/openid-credential-issuer"
+        );
+        assert_eq!(
+            as_metadata_url("https://as.ex/tenant/").unwrap(),
+            "https://as.ex/.well-known/oauth-authorization-server/tenant"
+        );
+        assert_eq!(
+            as_metadata_url("https://as.ex").unwrap(),
+            "https://as.ex/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            openid_configuration_url("https://as.ex/t"),
+            "https://as.ex/t/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn falls_back_only_on_404() {
+        let cfg = EngineConfig::default();
+        let step = IssuerMetadataDiscovery::new("https://i.ex/t").unwrap();
+        let next = step.clone().handle_response(HttpResponse::json(404, &serde_json::json!({})), &cfg);
+        match next.unwrap() {
+            Progress::Again(s) => assert_eq!(s.url(), "https://i.ex/t/.well-known/openid-credential-issuer"),
+            Progress::Done(_) => panic!("expected a fallback"),
+        }
+        let err = step.handle_response(HttpResponse::json(500, &serde_json::json!({})), &cfg).unwrap_err();
+        assert!(matches!(err, Error::Metadata { .. }), "{err}");
+    }
+}
+
+/// Fetching an SD-JWT VC issuer's keys from `/.well-known/jwt-vc-issuer`
+/// (inserted after the host, like the credential issuer metadata), following
+/// `jwks_uri` when the keys are not inline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtVcIssuerKeys {
+    issuer: String,
+    url: String,
+    jwks_uri: bool,
+}
+
+impl JwtVcIssuerKeys {
+    /// Key discovery for the `iss` of an SD-JWT VC.
+    pub fn new(issuer: &str) -> Result<Self> {
+        Ok(Self {
+            issuer: issuer.to_string(),
+            url: well_known(issuer, "jwt-vc-issuer", false)?,
+            jwks_uri: false,
+        })
+    }
+}
+
+impl Exchange for JwtVcIssuerKeys {
+    type Output = Vec<serde_json::Value>;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::JwtVcIssuerMetadata
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(HttpRequest::get(&self.url).header("accept", "application/json"))
+    }
+
+    fn handle_response(self, response: HttpResponse, config: &EngineConfig) -> Result<Progress<Self, Self::Output>> {
+        let doc = Document::JwtVcIssuerMetadata;
+        let value: serde_json::Value = parse_document(doc, &self.url, &response)?;
+        if !self.jwks_uri {
+            if value.get("issuer").and_then(|v| v.as_str()) != Some(self.issuer.as_str()) {
+                return Err(Error::metadata(doc, &self.url, "field issuer: does not equal the credential's iss"));
+            }
+            if let Some(uri) = value.get("jwks_uri").and_then(|v| v.as_str()) {
+                if value.get("jwks").is_none() {
+                    check_endpoint(doc, &self.url, "jwks_uri", uri, config)?;
+                    return Ok(Progress::Again(Self {
+                        url: uri.to_string(),
+                        jwks_uri: true,
+                        ..self
+                    }));
+                }
+            }
+        }
+        let set = if self.jwks_uri { Some(&value) } else { value.get("jwks") };
+        let keys = set
+            .and_then(|s| s.get("keys"))
+            .and_then(|k| k.as_array())
+            .ok_or_else(|| Error::metadata(doc, &self.url, "field jwks.keys: missing or not an array"))?;
+        Ok(Progress::Done(keys.iter().take(64).cloned().collect()))
+    }
+}

@@ -1,0 +1,334 @@
+//! The states of an issuance, each named for what comes next. Every state is
+//! `Serialize + Deserialize` so an app can save it (in secure storage: states
+//! hold codes and tokens) and resume after a restart; none holds an HTTP client
+//! or a signer.
+
+use super::token::TokenExchange;
+use crate::error::{Error, Result};
+use crate::types::{
+    AuthorizationDetail, AuthorizationServerMetadata, CredentialConfiguration, CredentialOffer, Display,
+    IssuerMetadata, IssuerState, PreAuthorizedCode, RefreshToken, TokenResponse, TxCode, TxCodeSpec,
+    AccessToken,
+};
+use serde::{Deserialize, Serialize};
+
+/// What every step after discovery needs: both metadata documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuerContext {
+    /// The credential issuer metadata (validated).
+    pub issuer: IssuerMetadata,
+    /// The chosen authorization server's metadata (validated).
+    pub authorization_server: AuthorizationServerMetadata,
+}
+
+impl IssuerContext {
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        &self.issuer.credential_issuer
+    }
+
+    /// A configuration by id, or an error naming it.
+    pub fn configuration(&self, id: &str) -> Result<&CredentialConfiguration> {
+        self.issuer.credential_configurations_supported.get(id).ok_or_else(|| {
+            Error::InvalidState(format!(
+                "credential configuration {:?} is not offered by this issuer",
+                crate::error::sanitize(id, 64)
+            ))
+        })
+    }
+}
+
+/// An offer whose issuer and authorization server metadata are fetched and
+/// checked: ready to show to the user and to pick a grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedOffer {
+    pub(crate) offer: CredentialOffer,
+    pub(crate) context: IssuerContext,
+}
+
+/// An offered credential with its configuration, for display.
+#[derive(Debug, Clone, Copy)]
+pub struct OfferedCredential<'a> {
+    /// The configuration id.
+    pub id: &'a str,
+    /// Its metadata.
+    pub configuration: &'a CredentialConfiguration,
+}
+
+impl OfferedCredential<'_> {
+    /// The display name in the best matching locale, else the id.
+    pub fn name(&self, locales: &[String]) -> String {
+        self.configuration
+            .display_for(locales)
+            .and_then(|d| d.name.clone())
+            .unwrap_or_else(|| self.id.to_string())
+    }
+}
+
+impl ResolvedOffer {
+    /// Joins an offer and its checked metadata. Fails if an offered id is unknown.
+    pub fn new(offer: CredentialOffer, context: IssuerContext) -> Result<Self> {
+        super::offer::validate_offer_against_metadata(&offer, &context.issuer)?;
+        Ok(Self { offer, context })
+    }
+
+    /// The offer as received.
+    pub fn offer(&self) -> &CredentialOffer {
+        &self.offer
+    }
+
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        self.context.issuer_id()
+    }
+
+    /// The issuer and authorization server metadata.
+    pub fn context(&self) -> &IssuerContext {
+        &self.context
+    }
+
+    /// The issuer's display entry for the locales.
+    pub fn issuer_display(&self, locales: &[String]) -> Option<&Display> {
+        self.context.issuer.display_for(locales)
+    }
+
+    /// The offered credentials, in offer order.
+    pub fn credentials(&self) -> Vec<OfferedCredential<'_>> {
+        self.offer
+            .credential_configuration_ids
+            .iter()
+            .filter_map(|id| {
+                let configuration = self.context.issuer.credential_configurations_supported.get(id)?;
+                Some(OfferedCredential { id, configuration })
+            })
+            .collect()
+    }
+
+    /// The grants the offer allows, pre-authorized first.
+    pub fn grants(&self) -> Vec<Grant> {
+        let mut out = Vec::new();
+        let grants = self.offer.grants.clone().unwrap_or_default();
+        if let Some(pre) = grants.pre_authorized_code {
+            out.push(Grant::PreAuthorized(PreAuthorizedStep {
+                context: self.context.clone(),
+                offered: self.offer.credential_configuration_ids.clone(),
+                code: pre.pre_authorized_code,
+                tx_code_spec: pre.tx_code,
+                tx_code: None,
+            }));
+        }
+        if let Some(auth) = grants.authorization_code {
+            out.push(Grant::AuthorizationCode(AuthorizationCodeOffer {
+                issuer_state: auth.issuer_state,
+                authorization_server: auth.authorization_server,
+            }));
+        }
+        out
+    }
+
+    /// The grant to use: the pre-authorized one when offered, else the first.
+    pub fn grant(&self) -> Result<Grant> {
+        self.grants().into_iter().next().ok_or_else(|| {
+            Error::InvalidOffer("the offer has no grant this wallet can use without the authorization code flow".into())
+        })
+    }
+}
+
+/// A grant from the offer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Grant {
+    /// The pre-authorized code grant: maybe a transaction code, then a token.
+    PreAuthorized(PreAuthorizedStep),
+    /// The authorization code grant (the user logs in at the authorization server).
+    AuthorizationCode(AuthorizationCodeOffer),
+}
+
+/// The authorization code grant's parameters as offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationCodeOffer {
+    /// To send back as `issuer_state`.
+    pub issuer_state: Option<IssuerState>,
+    /// The authorization server hint.
+    pub authorization_server: Option<String>,
+}
+
+/// The pre-authorized grant, before the token request. When [`Self::tx_code`]
+/// is `Some`, the user must enter a code ([`Self::with_tx_code`]) first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreAuthorizedStep {
+    pub(crate) context: IssuerContext,
+    pub(crate) offered: Vec<String>,
+    pub(crate) code: PreAuthorizedCode,
+    pub(crate) tx_code_spec: Option<TxCodeSpec>,
+    pub(crate) tx_code: Option<TxCode>,
+}
+
+impl PreAuthorizedStep {
+    /// What to tell the user about the transaction code, when one is required.
+    pub fn tx_code(&self) -> Option<&TxCodeSpec> {
+        self.tx_code_spec.as_ref()
+    }
+
+    /// Supplies the transaction code the user entered.
+    pub fn with_tx_code(mut self, code: impl Into<TxCode>) -> Self {
+        self.tx_code = Some(code.into());
+        self
+    }
+
+    /// Whether the token request is anonymous (no `client_id`, no proof `iss`).
+    fn client_id<'a>(&self, client_id: Option<&'a str>) -> Option<&'a str> {
+        let anonymous = self
+            .context
+            .authorization_server
+            .pre_authorized_grant_anonymous_access_supported
+            .unwrap_or(false);
+        client_id.filter(|_| !anonymous)
+    }
+
+    /// The token request. Fails before any IO when a transaction code is
+    /// required and missing, or given for an offer that has none.
+    pub fn token_exchange(&self, client_id: Option<&str>) -> Result<TokenExchange> {
+        match (&self.tx_code_spec, &self.tx_code) {
+            (Some(spec), None) => {
+                return Err(Error::TxCode(format!(
+                    "the offer requires a transaction code ({} characters, {:?} input){}",
+                    spec.length.map(|l| l.to_string()).unwrap_or_else(|| "unknown number of".into()),
+                    spec.mode(),
+                    spec.description
+                        .as_deref()
+                        .map(|d| format!(": {}", crate::error::sanitize(d, 300)))
+                        .unwrap_or_default()
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(Error::TxCode("the offer has no transaction code, but one was given".into()))
+            }
+            (Some(spec), Some(code)) if spec.mode() == crate::types::InputMode::Numeric => {
+                if !code.secret().chars().all(|c| c.is_ascii_digit()) {
+                    return Err(Error::TxCode("the transaction code must be numeric".into()));
+                }
+            }
+            _ => {}
+        }
+        let endpoint = self
+            .context
+            .authorization_server
+            .token_endpoint
+            .as_deref()
+            .ok_or_else(|| Error::InvalidState("authorization server has no token endpoint".into()))?;
+        Ok(TokenExchange::pre_authorized(
+            endpoint,
+            &self.code,
+            self.tx_code.as_ref(),
+            self.client_id(client_id),
+        ))
+    }
+
+    /// The authorized state after a successful token response.
+    pub fn into_authorized(self, token: TokenResponse, client_id: Option<&str>, now: u64) -> Authorized {
+        let client_id = self.client_id(client_id).map(str::to_string);
+        Authorized::new(self.context, self.offered, token, client_id, now)
+    }
+}
+
+/// The access token and what came with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenState {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// The token type as sent (Bearer).
+    pub token_type: String,
+    /// When the token expires (seconds since the epoch), if the server said.
+    pub expires_at: Option<u64>,
+    /// The refresh token, if any.
+    pub refresh_token: Option<RefreshToken>,
+    /// Authorization details with credential identifiers.
+    pub authorization_details: Vec<AuthorizationDetail>,
+}
+
+/// Holding an access token: ready to request credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorized {
+    pub(crate) context: IssuerContext,
+    pub(crate) offered: Vec<String>,
+    pub(crate) token: TokenState,
+    /// `iss` for proofs; `None` for anonymous access.
+    pub(crate) client_id: Option<String>,
+    /// A draft-13 `c_nonce` from the token or last credential response.
+    pub(crate) c_nonce: Option<String>,
+}
+
+impl Authorized {
+    pub(crate) fn new(
+        context: IssuerContext,
+        offered: Vec<String>,
+        token: TokenResponse,
+        client_id: Option<String>,
+        now: u64,
+    ) -> Self {
+        Self {
+            context,
+            offered,
+            token: TokenState {
+                access_token: token.access_token,
+                token_type: token.token_type,
+                expires_at: token.expires_in.map(|s| now.saturating_add(s)),
+                refresh_token: token.refresh_token,
+                authorization_details: token.authorization_details.unwrap_or_default(),
+            },
+            client_id,
+            c_nonce: token.c_nonce,
+        }
+    }
+
+    /// The issuer and authorization server metadata.
+    pub fn context(&self) -> &IssuerContext {
+        &self.context
+    }
+
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        self.context.issuer_id()
+    }
+
+    /// The configuration ids this authorization covers.
+    pub fn credential_configuration_ids(&self) -> &[String] {
+        &self.offered
+    }
+
+    /// The token and what came with it.
+    pub fn token(&self) -> &TokenState {
+        &self.token
+    }
+
+    /// Whether the access token has expired at `now` (seconds since the epoch).
+    pub fn token_expired(&self, now: u64) -> bool {
+        self.token.expires_at.is_some_and(|t| now >= t)
+    }
+
+    /// The `credential_identifier`s the token response gave for a configuration.
+    pub fn credential_identifiers(&self, configuration_id: &str) -> Vec<String> {
+        self.token
+            .authorization_details
+            .iter()
+            .filter(|d| d.kind == "openid_credential")
+            .filter(|d| d.credential_configuration_id.as_deref() == Some(configuration_id))
+            .flat_map(|d| d.credential_identifiers.clone().unwrap_or_default())
+            .collect()
+    }
+
+    pub(crate) fn bearer(&self) -> String {
+        format!("Bearer {}", self.token.access_token.secret())
+    }
+
+    /// Saves the state as JSON (it contains the access token: store it securely).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Restores a state saved with [`Self::to_json`].
+    pub fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| Error::InvalidState(format!("saved session: {e}")))
+    }
+}

@@ -1,0 +1,117 @@
+//! The token endpoint: the pre-authorized code grant (OID4VCI 1.0 section 6).
+
+use super::{expect_json, EngineConfig, Exchange, Progress};
+use crate::error::{display_url, sanitize, Endpoint, Error, Result};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::types::{PreAuthorizedCode, TokenResponse, TxCode, PRE_AUTHORIZED_GRANT_TYPE};
+
+/// A token request. Holds secrets; its `Debug` shows only the URL and grant.
+#[derive(Clone)]
+pub struct TokenExchange {
+    url: String,
+    grant_type: &'static str,
+    fields: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Debug for TokenExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchange")
+            .field("url", &self.url)
+            .field("grant_type", &self.grant_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenExchange {
+    /// A pre-authorized code token request. `tx_code` is sent if and only if
+    /// given; `client_id` only for non-anonymous access.
+    pub fn pre_authorized(
+        token_endpoint: &str,
+        code: &PreAuthorizedCode,
+        tx_code: Option<&TxCode>,
+        client_id: Option<&str>,
+    ) -> Self {
+        let mut fields = vec![("pre-authorized_code", code.secret().to_string())];
+        if let Some(tx) = tx_code {
+            fields.push(("tx_code", tx.secret().to_string()));
+        }
+        if let Some(id) = client_id {
+            fields.push(("client_id", id.to_string()));
+        }
+        Self {
+            url: token_endpoint.to_string(),
+            grant_type: PRE_AUTHORIZED_GRANT_TYPE,
+            fields,
+        }
+    }
+}
+
+impl Exchange for TokenExchange {
+    type Output = TokenResponse;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Token
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        let mut form: Vec<(&str, &str)> = vec![("grant_type", self.grant_type)];
+        form.extend(self.fields.iter().map(|(k, v)| (*k, v.as_str())));
+        Ok(HttpRequest::post_form(&self.url, &form).header("accept", "application/json"))
+    }
+
+    fn handle_response(self, response: HttpResponse, _config: &EngineConfig) -> Result<Progress<Self, TokenResponse>> {
+        let token: TokenResponse = expect_json(Endpoint::Token, &self.url, &response)?;
+        let bad = |problem: String| Error::UnexpectedResponse {
+            endpoint: Endpoint::Token,
+            url: display_url(&self.url),
+            status: response.status,
+            problem,
+        };
+        if token.access_token.secret().is_empty() {
+            return Err(bad("field access_token: empty".into()));
+        }
+        if !token.token_type.eq_ignore_ascii_case("bearer") {
+            let what = if token.token_type.eq_ignore_ascii_case("dpop") {
+                "DPoP-bound tokens are not supported yet".to_string()
+            } else {
+                format!("unknown token_type {:?}", sanitize(&token.token_type, 32))
+            };
+            return Err(bad(format!("field token_type: {what}")));
+        }
+        Ok(Progress::Done(token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_has_exactly_the_right_fields() {
+        let cfg = EngineConfig::default();
+        let code = PreAuthorizedCode::new("c0de");
+        let with = TokenExchange::pre_authorized("https://as/token", &code, Some(&TxCode::new("1234")), None);
+        let body = String::from_utf8(with.prepare_request(&cfg).unwrap().body).unwrap();
+        assert_eq!(
+            body,
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=c0de&tx_code=1234"
+        );
+        let without = TokenExchange::pre_authorized("https://as/token", &code, None, Some("w"));
+        let body = String::from_utf8(without.prepare_request(&cfg).unwrap().body).unwrap();
+        assert!(!body.contains("tx_code") && body.ends_with("client_id=w"));
+        assert!(!format!("{without:?}").contains("c0de"));
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_and_checked() {
+        let cfg = EngineConfig::default();
+        let step = || TokenExchange::pre_authorized("https://as/token", &PreAuthorizedCode::new("c"), None, None);
+        let ok = step().handle_response(HttpResponse::json(200, &json!({"access_token":"a","token_type":"bEaReR"})), &cfg);
+        assert!(matches!(ok, Ok(Progress::Done(t)) if t.expires_in.is_none()));
+        let weird = step().handle_response(HttpResponse::json(200, &json!({"access_token":"a","token_type":"mac"})), &cfg);
+        assert!(matches!(weird, Err(Error::UnexpectedResponse { problem, .. }) if problem.contains("token_type")));
+        let err = step().handle_response(HttpResponse::json(400, &json!({"error":"invalid_grant"})), &cfg);
+        assert!(matches!(err, Err(Error::Server { error, .. }) if error.code == crate::error::ErrorCode::InvalidGrant));
+    }
+}

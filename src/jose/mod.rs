@@ -1,0 +1,78 @@
+//! JOSE pieces the wallet needs: the [`Signer`] trait (software or hardware keys),
+//! a software P-256 signer, proof JWTs, and ES256 verification of issuer
+//! signatures.
+
+mod proof;
+mod signer;
+
+pub use proof::{build_proof_jwt, ProofClaims, PROOF_JWT_TYP};
+pub use signer::{Algorithm, SignerError, Signer, SoftwareSigner};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::Value;
+
+/// base64url without padding.
+pub(crate) fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url (padding tolerated).
+pub(crate) fn b64_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
+}
+
+/// A compact JWS split into its parts, header and payload parsed as JSON objects.
+pub(crate) struct CompactJws<'a> {
+    pub header: serde_json::Map<String, Value>,
+    pub payload: serde_json::Map<String, Value>,
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+impl<'a> CompactJws<'a> {
+    /// Splits and decodes `header.payload.signature`.
+    pub fn parse(jws: &'a str) -> Result<Self, String> {
+        let mut parts = jws.split('.');
+        let (h, p, s) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(p), Some(s), None) => (h, p, s),
+            _ => return Err("not a compact JWS (expected three dot-separated parts)".into()),
+        };
+        let object = |part: &str, what: &str| -> Result<serde_json::Map<String, Value>, String> {
+            let bytes = b64_decode(part).ok_or_else(|| format!("{what} is not base64url"))?;
+            match serde_json::from_slice(&bytes) {
+                Ok(Value::Object(map)) => Ok(map),
+                _ => Err(format!("{what} is not a JSON object")),
+            }
+        };
+        Ok(Self {
+            header: object(h, "JWS header")?,
+            payload: object(p, "JWS payload")?,
+            signing_input: &jws[..h.len() + 1 + p.len()],
+            signature: b64_decode(s).ok_or("JWS signature is not base64url")?,
+        })
+    }
+}
+
+/// Verifies an ES256 signature (raw R||S) over `input` with a P-256 public JWK.
+pub(crate) fn verify_es256(jwk: &Value, input: &[u8], signature: &[u8]) -> Result<(), String> {
+    use p256::ecdsa::signature::Verifier as _;
+    let key = p256_public_key(jwk)?;
+    let sig = p256::ecdsa::Signature::from_slice(signature)
+        .map_err(|_| "signature is not a 64-byte ES256 signature".to_string())?;
+    p256::ecdsa::VerifyingKey::from(key)
+        .verify(input, &sig)
+        .map_err(|_| "signature does not verify".to_string())
+}
+
+/// Parses a P-256 public JWK.
+pub(crate) fn p256_public_key(jwk: &Value) -> Result<p256::PublicKey, String> {
+    let text = serde_json::to_string(jwk).map_err(|e| e.to_string())?;
+    p256::PublicKey::from_jwk_str(&text).map_err(|_| "not a valid P-256 public JWK".to_string())
+}
+
+/// Whether two public JWKs denote the same key (compares kty/crv/x/y or kty/n/e).
+pub(crate) fn same_public_key(a: &Value, b: &Value) -> bool {
+    let members = ["kty", "crv", "x", "y", "n", "e"];
+    members.iter().all(|m| a.get(m) == b.get(m)) && a.get("kty").is_some()
+}

@@ -1,0 +1,83 @@
+//! Proof-of-possession JWTs (`openid4vci-proof+jwt`, OID4VCI 1.0 appendix F.1).
+
+use super::{b64, Signer};
+use crate::error::{Error, Result};
+use serde_json::{json, Map, Value};
+
+/// The `typ` header of a proof JWT.
+pub const PROOF_JWT_TYP: &str = "openid4vci-proof+jwt";
+
+/// The claims of a proof JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofClaims {
+    /// `iss`: the client id; `None` for anonymous pre-authorized access.
+    pub issuer: Option<String>,
+    /// `aud`: the credential issuer identifier, exactly as in the metadata.
+    pub audience: String,
+    /// `iat`, seconds since the epoch.
+    pub issued_at: u64,
+    /// `nonce`: the `c_nonce`, when the issuer gave one.
+    pub nonce: Option<String>,
+}
+
+/// Builds and signs a proof JWT with the signer's key in the `jwk` header.
+pub fn build_proof_jwt(signer: &dyn Signer, claims: &ProofClaims) -> Result<String> {
+    let jwk = signer.public_jwk();
+    if jwk.get("d").is_some() {
+        return Err(Error::Proof("the signer's public JWK contains private key material".into()));
+    }
+    let header = json!({
+        "typ": PROOF_JWT_TYP,
+        "alg": signer.algorithm().as_str(),
+        "jwk": jwk,
+    });
+    let mut payload = Map::new();
+    if let Some(iss) = &claims.issuer {
+        payload.insert("iss".into(), Value::String(iss.clone()));
+    }
+    payload.insert("aud".into(), Value::String(claims.audience.clone()));
+    payload.insert("iat".into(), Value::from(claims.issued_at));
+    if let Some(nonce) = &claims.nonce {
+        payload.insert("nonce".into(), Value::String(nonce.clone()));
+    }
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string()),
+        b64(Value::Object(payload).to_string())
+    );
+    let signature = signer
+        .sign(signing_input.as_bytes())
+        .map_err(|e| Error::Proof(e.to_string()))?;
+    Ok(format!("{signing_input}.{}", b64(signature)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::{verify_es256, CompactJws, SoftwareSigner};
+
+    #[test]
+    fn proof_has_the_required_shape() {
+        let signer = SoftwareSigner::generate();
+        let jwt = build_proof_jwt(
+            &signer,
+            &ProofClaims {
+                issuer: None,
+                audience: "https://issuer.example/tenant/".into(),
+                issued_at: 1_767_225_600,
+                nonce: Some("n-1".into()),
+            },
+        )
+        .unwrap();
+        let jws = CompactJws::parse(&jwt).unwrap();
+        assert_eq!(jws.header["typ"], PROOF_JWT_TYP);
+        assert_eq!(jws.header["alg"], "ES256");
+        assert_eq!(jws.header["jwk"], signer.public_jwk());
+        assert!(jws.header.get("kid").is_none() && jws.header.get("x5c").is_none());
+        assert_eq!(jws.payload["aud"], "https://issuer.example/tenant/");
+        assert_eq!(jws.payload["nonce"], "n-1");
+        assert_eq!(jws.payload["iat"], 1_767_225_600);
+        assert!(jws.payload.get("iss").is_none());
+        verify_es256(&signer.public_jwk(), jws.signing_input.as_bytes(), &jws.signature).unwrap();
+    }
+}

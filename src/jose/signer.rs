@@ -1,0 +1,139 @@
+//! The [`Signer`] trait and a software P-256 implementation.
+
+use serde_json::Value;
+use std::fmt;
+
+/// JWS algorithms a signer may use.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+    /// ECDSA P-384 with SHA-384.
+    Es384,
+    /// EdDSA (Ed25519).
+    EdDsa,
+}
+
+impl Algorithm {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::Es384 => "ES384",
+            Algorithm::EdDsa => "EdDSA",
+        }
+    }
+}
+
+/// A signer failed (hardware key unavailable, user cancelled biometrics, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signer failed: {0}")]
+pub struct SignerError(pub String);
+
+/// A key that signs proofs. Implement it for hardware-backed keys (Android
+/// Keystore, Secure Enclave); [`SoftwareSigner`] is an in-memory P-256 key.
+pub trait Signer: Send + Sync {
+    /// The JWS algorithm of this key.
+    fn algorithm(&self) -> Algorithm;
+    /// The public key as a JWK (never private members).
+    fn public_jwk(&self) -> Value;
+    /// Signs the JWS signing input; returns the raw JWS signature (R||S for ES256).
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+impl<S: Signer + ?Sized> Signer for &S {
+    fn algorithm(&self) -> Algorithm {
+        (**self).algorithm()
+    }
+    fn public_jwk(&self) -> Value {
+        (**self).public_jwk()
+    }
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
+        (**self).sign(signing_input)
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
+    fn algorithm(&self) -> Algorithm {
+        (**self).algorithm()
+    }
+    fn public_jwk(&self) -> Value {
+        (**self).public_jwk()
+    }
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
+        (**self).sign(signing_input)
+    }
+}
+
+/// An in-memory P-256 key (ES256), for tests, desktop apps and the CLI.
+#[derive(Clone)]
+pub struct SoftwareSigner {
+    key: p256::ecdsa::SigningKey,
+}
+
+impl fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoftwareSigner")
+            .field("public_jwk", &self.public_jwk())
+            .finish()
+    }
+}
+
+impl SoftwareSigner {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self {
+            key: p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng),
+        }
+    }
+
+    /// A key from its 32-byte private scalar.
+    pub fn from_bytes(secret: &[u8]) -> Result<Self, SignerError> {
+        p256::ecdsa::SigningKey::from_slice(secret)
+            .map(|key| Self { key })
+            .map_err(|_| SignerError("not a valid P-256 private key".into()))
+    }
+
+    /// The 32-byte private scalar (to store it; keep it secret).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.key.to_bytes().to_vec()
+    }
+}
+
+impl Signer for SoftwareSigner {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::Es256
+    }
+
+    fn public_jwk(&self) -> Value {
+        let jwk = p256::PublicKey::from(self.key.verifying_key()).to_jwk_string();
+        serde_json::from_str(&jwk).unwrap_or(Value::Null)
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
+        use p256::ecdsa::signature::Signer as _;
+        let sig: p256::ecdsa::Signature = self.key.sign(signing_input);
+        Ok(sig.to_bytes().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn software_signer_round_trip() {
+        let s = SoftwareSigner::generate();
+        let jwk = s.public_jwk();
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(jwk["crv"], "P-256");
+        assert!(jwk.get("d").is_none(), "public JWK must not carry the private key");
+        let sig = s.sign(b"hello").unwrap();
+        assert!(crate::jose::verify_es256(&jwk, b"hello", &sig).is_ok());
+        assert!(crate::jose::verify_es256(&jwk, b"hellO", &sig).is_err());
+        let again = SoftwareSigner::from_bytes(&s.to_bytes()).unwrap();
+        assert_eq!(again.public_jwk(), jwk);
+        assert!(!format!("{s:?}").contains("\"d\""));
+    }
+}

@@ -1,0 +1,78 @@
+//! # oid4vci-wallet
+//!
+//! The wallet side of OpenID for Verifiable Credential Issuance (OID4VCI 1.0,
+//! with draft-13 shapes accepted): turn a credential offer into credentials
+//! held by the app.
+//!
+//! ```no_run
+//! use oid4vci_wallet::{Grant, Issuance, SoftwareSigner, Wallet};
+//!
+//! # async fn run(offer_url: &str) -> oid4vci_wallet::Result<()> {
+//! let wallet = Wallet::builder().client_id("my-wallet").build()?;
+//! let offer = wallet.resolve_offer(offer_url).await?;
+//! let Grant::PreAuthorized(step) = offer.grant()? else { unimplemented!() };
+//! let step = match step.tx_code() {
+//!     Some(spec) => step.clone().with_tx_code(ask_user(spec)),
+//!     None => step,
+//! };
+//! let mut authorized = step.authorize(&wallet).await?;
+//! let signer = SoftwareSigner::generate();
+//! match authorized.request_credential(&wallet, "pid_sd_jwt", &signer).await? {
+//!     Issuance::Issued(credentials) => println!("{:?}", credentials[0].claims),
+//!     Issuance::Deferred(mut pending) => {
+//!         let credentials = pending
+//!             .poll_until_ready(&wallet, std::time::Duration::from_secs(600), None)
+//!             .await?;
+//!         println!("{} credential(s)", credentials.len());
+//!     }
+//! }
+//! # Ok(()) }
+//! # fn ask_user(_: &oid4vci_wallet::types::TxCodeSpec) -> String { String::new() }
+//! ```
+//!
+//! ## Layout
+//! - [`types`]: the protocol messages as serde types;
+//! - [`flow`]: the protocol engine, without IO (each exchange prepares a request
+//!   and handles the response); the states of an issuance live in
+//!   [`flow::session`] and [`flow::credential`] and are all serializable;
+//! - [`Wallet`]: the async driver that runs the engine over an [`HttpClient`];
+//! - [`jose`]: the [`Signer`] trait, a software P-256 signer and proof JWTs;
+//! - [`sd_jwt`]: SD-JWT decoding and checks.
+//!
+//! ## Limits (all configurable on [`WalletBuilder`])
+//! | limit | default |
+//! |---|---|
+//! | connect timeout | 10 s |
+//! | whole-request timeout | 30 s |
+//! | response body | 1 MiB |
+//! | offer URL | 64 KiB ([`flow::offer::MAX_OFFER_URL_BYTES`]) |
+//! | retries after `invalid_nonce` | 1 ([`flow::credential::MAX_NONCE_RETRIES`]) |
+//! | fallbacks per exchange | 3 rounds ([`flow::MAX_EXCHANGE_ROUNDS`]) |
+//! | deferred wait | caller's deadline; at least 1 s between polls |
+//! | quoted server text in errors | 200 characters ([`error::MAX_QUOTED_CHARS`]) |
+//!
+//! ## Security defaults
+//! https only (loopback http only with [`WalletBuilder::dangerous_allow_http`]),
+//! no redirects, identifiers compared exactly, secrets in newtypes whose `Debug`
+//! is redacted, and no secret in any error or log line.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod client;
+pub mod error;
+pub mod flow;
+pub mod http;
+pub mod jose;
+pub mod sd_jwt;
+pub mod types;
+
+pub use client::{
+    CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet, WalletBuilder,
+};
+pub use error::{Error, ErrorCode, Result, ServerError};
+pub use flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};
+pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
+pub use http::{HttpClient, HttpRequest, HttpResponse};
+pub use jose::{Signer, SignerError, SoftwareSigner};
+pub use types::NotificationEvent;
