@@ -3,17 +3,24 @@
 //! `poll_until_ready`, `notify`) live here.
 
 use crate::error::{display_url, Endpoint, Error, Result};
-use crate::flow::credential::{
-    is_sd_jwt, CredentialOutcome, DeferredPending, DeferredStatus, IssuedCredential, MAX_NONCE_RETRIES,
+use crate::flow::authorization::{
+    AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, PendingAuthorization,
+    RequestMode,
 };
-use crate::flow::discovery::{select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery, JwtVcIssuerKeys};
+use crate::flow::credential::{
+    is_sd_jwt, CredentialOutcome, DeferredPending, DeferredStatus, IssuedCredential,
+    MAX_NONCE_RETRIES,
+};
+use crate::flow::discovery::{
+    select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery, JwtVcIssuerKeys,
+};
 use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
 use crate::flow::session::{Authorized, Grant, IssuerContext, PreAuthorizedStep, ResolvedOffer};
 use crate::flow::{EngineConfig, Exchange, Progress, MAX_EXCHANGE_ROUNDS};
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, ReqwestClient, ReqwestConfig};
 use crate::jose::{build_proof_jwt, Signer};
 use crate::sd_jwt::SdJwt;
-use crate::types::{NotificationEvent, TxCode, TxCodeSpec};
+use crate::types::{NotificationEvent, PkceVerifier, TxCode, TxCodeSpec};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,7 +121,9 @@ impl WalletBuilder {
     pub fn build(self) -> Result<Wallet> {
         let http = match self.http {
             Some(h) => h,
-            None => Arc::new(ReqwestClient::new(self.reqwest).map_err(|e| Error::Config(e.to_string()))?),
+            None => Arc::new(
+                ReqwestClient::new(self.reqwest).map_err(|e| Error::Config(e.to_string()))?,
+            ),
         };
         Ok(Wallet {
             inner: Arc::new(Inner {
@@ -187,17 +196,28 @@ impl Wallet {
             OfferSource::ByValue(offer) => offer,
             OfferSource::ByReference(fetch) => self.run(fetch).await?,
         };
-        let issuer = self.run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?).await?;
+        let issuer = self
+            .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?)
+            .await?;
         validate_offer_against_metadata(&offer, &issuer)?;
         let grants = offer.grants.clone().unwrap_or_default();
         let hint = grants
             .pre_authorized_code
             .as_ref()
             .and_then(|g| g.authorization_server.as_deref())
-            .or(grants.authorization_code.as_ref().and_then(|g| g.authorization_server.as_deref()));
+            .or(grants
+                .authorization_code
+                .as_ref()
+                .and_then(|g| g.authorization_server.as_deref()));
         let as_id = select_authorization_server(&issuer, hint)?;
         let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
-        ResolvedOffer::new(offer, IssuerContext { issuer, authorization_server })
+        ResolvedOffer::new(
+            offer,
+            IssuerContext {
+                issuer,
+                authorization_server,
+            },
+        )
     }
 
     /// Receives every offered credential (or those named in `options`) in one
@@ -212,14 +232,14 @@ impl Wallet {
         options: &ReceiveOptions,
     ) -> Result<Received> {
         let offer = self.resolve_offer(offer_url).await?;
-        let mut step = match offer.grant()? {
-            Grant::PreAuthorized(step) => step,
-            Grant::AuthorizationCode(_) => {
-                return Err(Error::Config(
-                    "this offer needs the authorization code flow, which this release cannot run".into(),
-                ))
-            }
-        };
+        let mut step =
+            match offer.grant()? {
+                Grant::PreAuthorized(step) => step,
+                Grant::AuthorizationCode(_) => return Err(Error::Config(
+                    "this offer needs the authorization code flow, which this release cannot run"
+                        .into(),
+                )),
+            };
         if let Some(spec) = step.tx_code().cloned() {
             step = step.with_tx_code(interaction.tx_code(&spec).await?);
         }
@@ -232,12 +252,49 @@ impl Wallet {
         for id in &ids {
             match authorized.request_credential(self, id, signer).await? {
                 Issuance::Issued(list) => credentials.extend(list),
-                Issuance::Deferred(mut pending) => {
-                    credentials.extend(pending.poll_until_ready(self, options.deferred_deadline, None).await?)
-                }
+                Issuance::Deferred(mut pending) => credentials.extend(
+                    pending
+                        .poll_until_ready(self, options.deferred_deadline, None)
+                        .await?,
+                ),
             }
         }
-        Ok(Received { authorized, credentials })
+        Ok(Received {
+            authorized,
+            credentials,
+        })
+    }
+
+    /// Wallet-initiated issuance: discovers the issuer (and its first
+    /// authorization server) and starts the authorization code flow for the
+    /// given configurations.
+    pub async fn start_issuance(
+        &self,
+        issuer_id: &str,
+        configuration_ids: &[&str],
+    ) -> Result<AuthorizationCodeStep> {
+        crate::flow::offer::check_issuer_identifier(issuer_id, &self.inner.engine)
+            .map_err(|e| Error::Config(format!("issuer identifier: {e}")))?;
+        let issuer = self.run(IssuerMetadataDiscovery::new(issuer_id)?).await?;
+        let as_id = select_authorization_server(&issuer, None)?;
+        let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
+        let ids = configuration_ids.iter().map(|s| s.to_string()).collect();
+        AuthorizationCodeStep::new(
+            IssuerContext {
+                issuer,
+                authorization_server,
+            },
+            ids,
+            None,
+        )
+    }
+
+    fn require_client_id(&self) -> Result<&str> {
+        self.client_id().ok_or_else(|| {
+            Error::Config(
+                "the authorization code flow needs a client_id (WalletBuilder::client_id)".into(),
+            )
+        })
     }
 
     /// Runs one exchange to completion (following its fallbacks and retries).
@@ -250,16 +307,25 @@ impl Wallet {
                 Progress::Again(next) => step = next,
             }
         }
-        Err(Error::InvalidState(format!("{} exchange did not settle", step.endpoint())))
+        Err(Error::InvalidState(format!(
+            "{} exchange did not settle",
+            step.endpoint()
+        )))
     }
 
     /// Sends one request, applying the URL policy and mapping transport errors.
-    pub(crate) async fn send(&self, endpoint: Endpoint, request: HttpRequest) -> Result<HttpResponse> {
+    pub(crate) async fn send(
+        &self,
+        endpoint: Endpoint,
+        request: HttpRequest,
+    ) -> Result<HttpResponse> {
         let url = display_url(&request.url);
-        crate::http::check_url(&request.url, self.inner.engine.allow_http).map_err(|kind| Error::Transport {
-            endpoint,
-            url: url.clone(),
-            kind,
+        crate::http::check_url(&request.url, self.inner.engine.allow_http).map_err(|kind| {
+            Error::Transport {
+                endpoint,
+                url: url.clone(),
+                kind,
+            }
         })?;
         tracing::debug!(%endpoint, %url, method = request.method.as_str(), "request");
         let response = self
@@ -267,7 +333,11 @@ impl Wallet {
             .http
             .send(request)
             .await
-            .map_err(|kind| Error::Transport { endpoint, url: url.clone(), kind })?;
+            .map_err(|kind| Error::Transport {
+                endpoint,
+                url: url.clone(),
+                kind,
+            })?;
         tracing::debug!(%endpoint, %url, status = response.status, bytes = response.body.len(), "response");
         Ok(response)
     }
@@ -288,7 +358,9 @@ impl Wallet {
                 None => {
                     let iss = sd
                         .issuer()
-                        .ok_or_else(|| Error::CredentialCheck("SD-JWT has no iss to find its key".into()))?
+                        .ok_or_else(|| {
+                            Error::CredentialCheck("SD-JWT has no iss to find its key".into())
+                        })?
                         .to_string();
                     if !keys_by_issuer.contains_key(&iss) {
                         let keys = self.run(JwtVcIssuerKeys::new(&iss)?).await?;
@@ -304,12 +376,21 @@ impl Wallet {
     }
 }
 
+fn is_invalid_token(e: &Error) -> bool {
+    matches!(e, Error::Server { status: 401, error, .. } if error.code == crate::error::ErrorCode::InvalidToken)
+}
+
 fn verify_with_any(sd: &SdJwt, keys: &[Value]) -> Result<()> {
     let candidates: Vec<&Value> = match sd.kid() {
-        Some(kid) if keys.iter().any(|k| k.get("kid").and_then(Value::as_str) == Some(kid)) => keys
-            .iter()
-            .filter(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
-            .collect(),
+        Some(kid)
+            if keys
+                .iter()
+                .any(|k| k.get("kid").and_then(Value::as_str) == Some(kid)) =>
+        {
+            keys.iter()
+                .filter(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
+                .collect()
+        }
         _ => keys.iter().collect(),
     };
     let mut last = "the issuer publishes no usable key".to_string();
@@ -357,6 +438,7 @@ pub trait Interaction: Send + Sync {
 
 /// The result of a credential request.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // moved once, not stored in bulk
 pub enum Issuance {
     /// Issued now.
     Issued(Vec<IssuedCredential>),
@@ -398,13 +480,64 @@ impl CancelToken {
     }
 }
 
+fn random_token(bytes: usize) -> String {
+    use rand::RngCore as _;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    crate::jose::b64(buf)
+}
+
+impl AuthorizationCodeStep {
+    /// Builds the authorization request (PKCE S256, `state`, `issuer_state`,
+    /// `scope` or `authorization_details` as the configurations allow), pushes
+    /// it when the server offers PAR, and returns the pending authorization
+    /// whose [`PendingAuthorization::url`] the app opens in the browser.
+    pub async fn authorization_url(
+        self,
+        wallet: &Wallet,
+        redirect_uri: &str,
+    ) -> Result<PendingAuthorization> {
+        self.authorization_url_with(wallet, redirect_uri, RequestMode::Auto)
+            .await
+    }
+
+    /// [`Self::authorization_url`] choosing `scope` or `authorization_details`.
+    pub async fn authorization_url_with(
+        self,
+        wallet: &Wallet,
+        redirect_uri: &str,
+        mode: RequestMode,
+    ) -> Result<PendingAuthorization> {
+        let secrets = AuthorizationSecrets {
+            verifier: PkceVerifier::new(random_token(32)),
+            state: random_token(16),
+        };
+        match self.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {
+            AuthorizationBegin::Ready(pending) => Ok(pending),
+            AuthorizationBegin::Pushed(par) => wallet.run(par).await,
+        }
+    }
+}
+
+impl PendingAuthorization {
+    /// Checks the redirect URL the browser came back with (`state`, `iss`,
+    /// `error`) and exchanges the code. Nothing is sent if a check fails.
+    pub async fn complete(self, wallet: &Wallet, redirect_url: &str) -> Result<Authorized> {
+        let exchange = self.callback(redirect_url)?;
+        let token = wallet.run(exchange).await?;
+        Ok(self.into_authorized(token, wallet.now()))
+    }
+}
+
 impl PreAuthorizedStep {
     /// Sends the token request (with the transaction code, if the offer has one).
     /// Keep a clone of the step to retry after a mistyped code.
     pub async fn authorize(&self, wallet: &Wallet) -> Result<Authorized> {
         let exchange = self.token_exchange(wallet.client_id())?;
         let token = wallet.run(exchange).await?;
-        Ok(self.clone().into_authorized(token, wallet.client_id(), wallet.now()))
+        Ok(self
+            .clone()
+            .into_authorized(token, wallet.client_id(), wallet.now()))
     }
 }
 
@@ -417,7 +550,8 @@ impl Authorized {
         configuration_id: &str,
         signer: &dyn Signer,
     ) -> Result<Issuance> {
-        self.request_credentials(wallet, configuration_id, &[signer]).await
+        self.request_credentials(wallet, configuration_id, &[signer])
+            .await
     }
 
     /// Requests a batch: one credential per signer (distinct keys, at most the
@@ -430,8 +564,11 @@ impl Authorized {
         signers: &[&dyn Signer],
     ) -> Result<Issuance> {
         let plan = self.plan_credential(configuration_id, signers)?;
+        self.refresh_if_expired(wallet).await?;
         let mut given_nonce = None;
-        for attempt in 0..=MAX_NONCE_RETRIES {
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
             let mut proofs = Vec::new();
             if plan.needs_proofs() {
                 let nonce = match (given_nonce.take(), self.nonce_exchange()) {
@@ -446,7 +583,17 @@ impl Authorized {
             }
             let request = self.credential_request(&plan, proofs);
             let response = wallet.send(Endpoint::Credential, request).await?;
-            match self.handle_credential_response(&plan, response)? {
+            let outcome = match self.handle_credential_response(&plan, response) {
+                Err(e)
+                    if !refreshed && is_invalid_token(&e) && self.refresh_exchange().is_some() =>
+                {
+                    refreshed = true;
+                    self.refresh(wallet).await?;
+                    continue;
+                }
+                other => other?,
+            };
+            match outcome {
                 CredentialOutcome::Issued(mut list) => {
                     wallet.verify_signatures(&mut list).await?;
                     return Ok(Issuance::Issued(list));
@@ -456,9 +603,12 @@ impl Authorized {
                     if let Some(n) = &fresh {
                         self.c_nonce = Some(n.clone());
                     }
-                    if attempt == MAX_NONCE_RETRIES || (fresh.is_none() && self.nonce_exchange().is_none()) {
+                    if attempt == MAX_NONCE_RETRIES
+                        || (fresh.is_none() && self.nonce_exchange().is_none())
+                    {
                         break;
                     }
+                    attempt += 1;
                     given_nonce = fresh;
                 }
             }
@@ -474,10 +624,33 @@ impl Authorized {
         })
     }
 
+    /// Refreshes the access token now (needs a refresh token).
+    pub async fn refresh(&mut self, wallet: &Wallet) -> Result<()> {
+        let exchange = self.refresh_exchange().ok_or_else(|| {
+            Error::InvalidState("no refresh token to refresh the access token with".into())
+        })?;
+        let token = wallet.run(exchange).await?;
+        self.apply_refresh(token, wallet.now());
+        Ok(())
+    }
+
+    async fn refresh_if_expired(&mut self, wallet: &Wallet) -> Result<()> {
+        if self.token_expired(wallet.now()) && self.refresh_exchange().is_some() {
+            self.refresh(wallet).await?;
+        }
+        Ok(())
+    }
+
     /// Tells the issuer what became of a credential (`notification_id` from
     /// [`IssuedCredential::notification_id`]).
-    pub async fn notify(&self, wallet: &Wallet, notification_id: &str, event: NotificationEvent) -> Result<()> {
-        self.notify_with_description(wallet, notification_id, event, None).await
+    pub async fn notify(
+        &self,
+        wallet: &Wallet,
+        notification_id: &str,
+        event: NotificationEvent,
+    ) -> Result<()> {
+        self.notify_with_description(wallet, notification_id, event, None)
+            .await
     }
 
     /// [`Self::notify`] with an `event_description` (printable ASCII).
@@ -495,11 +668,27 @@ impl Authorized {
 }
 
 impl DeferredPending {
-    /// Polls once.
+    /// Polls once (refreshing the access token first when it has expired, or
+    /// once after an `invalid_token` answer, when there is a refresh token).
     pub async fn poll(&mut self, wallet: &Wallet) -> Result<DeferredStatus> {
-        let request = self.poll_request()?;
-        let response = wallet.send(Endpoint::Deferred, request).await?;
-        match self.handle_poll_response(response)? {
+        self.authorized.refresh_if_expired(wallet).await?;
+        let mut refreshed = false;
+        let status = loop {
+            let request = self.poll_request()?;
+            let response = wallet.send(Endpoint::Deferred, request).await?;
+            match self.handle_poll_response(response) {
+                Err(e)
+                    if !refreshed
+                        && is_invalid_token(&e)
+                        && self.authorized.refresh_exchange().is_some() =>
+                {
+                    refreshed = true;
+                    self.authorized.refresh(wallet).await?;
+                }
+                other => break other?,
+            }
+        };
+        match status {
             DeferredStatus::Issued(mut list) => {
                 wallet.verify_signatures(&mut list).await?;
                 Ok(DeferredStatus::Issued(list))
@@ -521,7 +710,9 @@ impl DeferredPending {
         let end = tokio::time::Instant::now() + deadline;
         loop {
             let wait = self.interval().max(Duration::from_secs(1));
-            let wake = tokio::time::Instant::now().checked_add(wait).filter(|w| *w <= end);
+            let wake = tokio::time::Instant::now()
+                .checked_add(wait)
+                .filter(|w| *w <= end);
             let Some(wake) = wake else {
                 return Err(Error::DeadlineExceeded);
             };
@@ -538,7 +729,14 @@ impl DeferredPending {
                 DeferredStatus::Failed(error) => {
                     return Err(Error::Server {
                         endpoint: Endpoint::Deferred,
-                        url: display_url(self.authorized.context.issuer.deferred_credential_endpoint.as_deref().unwrap_or_default()),
+                        url: display_url(
+                            self.authorized
+                                .context
+                                .issuer
+                                .deferred_credential_endpoint
+                                .as_deref()
+                                .unwrap_or_default(),
+                        ),
                         status: 400,
                         error,
                     })

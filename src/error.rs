@@ -70,6 +70,10 @@ pub enum Error {
         problem: String,
     },
 
+    /// The redirect back from the authorization server was refused.
+    #[error("authorization callback: {0}")]
+    Callback(crate::flow::authorization::CallbackError),
+
     /// A transaction code is required by the offer but none was given, or one
     /// was given for an offer that has none.
     #[error("{0}")]
@@ -153,6 +157,8 @@ pub enum Endpoint {
     AuthorizationServerMetadata,
     /// SD-JWT VC issuer metadata.
     JwtVcIssuerMetadata,
+    /// Pushed authorization request endpoint (RFC 9126).
+    PushedAuthorization,
     /// Token endpoint.
     Token,
     /// Nonce endpoint.
@@ -172,6 +178,7 @@ impl fmt::Display for Endpoint {
             Endpoint::IssuerMetadata => "credential issuer metadata endpoint",
             Endpoint::AuthorizationServerMetadata => "authorization server metadata endpoint",
             Endpoint::JwtVcIssuerMetadata => "JWT VC issuer metadata endpoint",
+            Endpoint::PushedAuthorization => "pushed authorization request endpoint",
             Endpoint::Token => "token endpoint",
             Endpoint::Nonce => "nonce endpoint",
             Endpoint::Credential => "credential endpoint",

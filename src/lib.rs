@@ -59,8 +59,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 mod client;
 pub mod error;
+#[cfg(feature = "uniffi")]
+pub mod ffi;
 pub mod flow;
 pub mod http;
 pub mod jose;
@@ -68,7 +73,8 @@ pub mod sd_jwt;
 pub mod types;
 
 pub use client::{
-    CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet, WalletBuilder,
+    CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet,
+    WalletBuilder,
 };
 pub use error::{Error, ErrorCode, Result, ServerError};
 pub use flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};

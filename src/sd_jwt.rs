@@ -47,10 +47,15 @@ impl SdJwt {
         }
         let mut by_digest = HashMap::new();
         for (i, d) in parts.iter().enumerate() {
-            let decoded = b64_decode(d).ok_or_else(|| format!("disclosure {i} is not base64url"))?;
+            let decoded =
+                b64_decode(d).ok_or_else(|| format!("disclosure {i} is not base64url"))?;
             let array = match serde_json::from_slice(&decoded) {
                 Ok(Value::Array(a)) if a.len() == 2 || a.len() == 3 => a,
-                _ => return Err(format!("disclosure {i} is not a JSON array of 2 or 3 elements")),
+                _ => {
+                    return Err(format!(
+                        "disclosure {i} is not a JSON array of 2 or 3 elements"
+                    ))
+                }
             };
             let digest = b64(Sha256::digest(d.as_bytes()));
             if by_digest.insert(digest, (array, false)).is_some() {
@@ -58,9 +63,7 @@ impl SdJwt {
             }
         }
         let mut payload = jws.payload.clone();
-        for reserved in ["_sd_alg"] {
-            payload.remove(reserved);
-        }
+        payload.remove("_sd_alg");
         let claims = match reveal(Value::Object(payload), &mut by_digest, 0)? {
             Value::Object(m) => m,
             _ => unreachable!("an object stays an object"),
@@ -155,7 +158,8 @@ fn leaf_jwk(b64_der: &str) -> Result<Value, String> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64_der)
         .map_err(|_| "x5c certificate is not base64".to_string())?;
-    let cert = x509_cert::Certificate::from_der(&der).map_err(|e| format!("x5c certificate: {e}"))?;
+    let cert =
+        x509_cert::Certificate::from_der(&der).map_err(|e| format!("x5c certificate: {e}"))?;
     let spki = cert
         .tbs_certificate
         .subject_public_key_info
@@ -194,7 +198,10 @@ fn reveal(value: Value, disclosures: &mut Disclosures, depth: usize) -> Result<V
                 if array.len() != 3 {
                     return Err("an object digest points at an array-element disclosure".into());
                 }
-                let name = array[1].as_str().ok_or("disclosure claim name is not a string")?.to_string();
+                let name = array[1]
+                    .as_str()
+                    .ok_or("disclosure claim name is not a string")?
+                    .to_string();
                 if name == "_sd" || name == "..." {
                     return Err(format!("disclosure uses the reserved name {name}"));
                 }
@@ -219,7 +226,10 @@ fn reveal(value: Value, disclosures: &mut Disclosures, depth: usize) -> Result<V
                                     return Err("a digest is referenced twice".into());
                                 }
                                 if array.len() != 2 {
-                                    return Err("an array digest points at an object-property disclosure".into());
+                                    return Err(
+                                        "an array digest points at an object-property disclosure"
+                                            .into(),
+                                    );
                                 }
                                 let v = array[1].take();
                                 out.push(reveal(v, disclosures, depth + 1)?);
@@ -243,7 +253,11 @@ pub(crate) mod tests {
     use serde_json::json;
 
     /// Builds an SD-JWT the way an issuer would (for tests).
-    pub(crate) fn issue(signer: &SoftwareSigner, mut payload: Map<String, Value>, sd: &[(&str, Value)]) -> String {
+    pub(crate) fn issue(
+        signer: &SoftwareSigner,
+        mut payload: Map<String, Value>,
+        sd: &[(&str, Value)],
+    ) -> String {
         let mut digests = Vec::new();
         let mut disclosures = Vec::new();
         for (i, (name, value)) in sd.iter().enumerate() {
@@ -254,7 +268,11 @@ pub(crate) mod tests {
         payload.insert("_sd".into(), Value::Array(digests));
         payload.insert("_sd_alg".into(), json!("sha-256"));
         let header = json!({"alg":"ES256","typ":"dc+sd-jwt","kid":"k1"});
-        let input = format!("{}.{}", b64(header.to_string()), b64(Value::Object(payload).to_string()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string()),
+            b64(Value::Object(payload).to_string())
+        );
         let sig = signer.sign(input.as_bytes()).unwrap();
         let mut out = format!("{input}.{}~", b64(sig));
         for d in disclosures {
@@ -265,20 +283,32 @@ pub(crate) mod tests {
     }
 
     fn payload() -> Map<String, Value> {
-        json!({"iss":"https://i.example","vct":"urn:x","cnf":{"jwk":{"kty":"EC"}}}).as_object().unwrap().clone()
+        json!({"iss":"https://i.example","vct":"urn:x","cnf":{"jwk":{"kty":"EC"}}})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
     fn decodes_and_verifies() {
         let issuer = SoftwareSigner::generate();
-        let sd = issue(&issuer, payload(), &[("given_name", json!("Erika")), ("address", json!({"locality":"Berlin"}))]);
+        let sd = issue(
+            &issuer,
+            payload(),
+            &[
+                ("given_name", json!("Erika")),
+                ("address", json!({"locality":"Berlin"})),
+            ],
+        );
         let parsed = SdJwt::parse(&sd).unwrap();
         assert_eq!(parsed.claims()["given_name"], "Erika");
         assert_eq!(parsed.claims()["address"]["locality"], "Berlin");
         assert!(parsed.claims().get("_sd").is_none());
         assert_eq!(parsed.vct(), Some("urn:x"));
         parsed.verify_signature(&issuer.public_jwk()).unwrap();
-        assert!(parsed.verify_signature(&SoftwareSigner::generate().public_jwk()).is_err());
+        assert!(parsed
+            .verify_signature(&SoftwareSigner::generate().public_jwk())
+            .is_err());
     }
 
     #[test]
@@ -288,7 +318,9 @@ pub(crate) mod tests {
         let forged = b64(json!(["salt0", "given_name", "Mallory"]).to_string());
         let parts: Vec<&str> = sd.split('~').collect();
         let tampered = format!("{}~{}~", parts[0], forged);
-        assert!(SdJwt::parse(&tampered).unwrap_err().contains("not referenced"));
+        assert!(SdJwt::parse(&tampered)
+            .unwrap_err()
+            .contains("not referenced"));
         let doubled = format!("{}~{}~{}~", parts[0], parts[1], parts[1]);
         assert!(SdJwt::parse(&doubled).is_err());
         assert!(SdJwt::parse("abc").is_err());

@@ -31,7 +31,9 @@ pub struct NonceExchange {
 impl NonceExchange {
     /// A nonce request to the given endpoint.
     pub fn new(url: &str) -> Self {
-        Self { url: url.to_string() }
+        Self {
+            url: url.to_string(),
+        }
     }
 }
 
@@ -51,7 +53,11 @@ impl Exchange for NonceExchange {
         })
     }
 
-    fn handle_response(self, response: HttpResponse, _config: &EngineConfig) -> Result<Progress<Self, String>> {
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, String>> {
         let nonce: NonceResponse = expect_json(Endpoint::Nonce, &self.url, &response)?;
         if nonce.c_nonce.is_empty() {
             return Err(Error::UnexpectedResponse {
@@ -87,6 +93,7 @@ impl CredentialPlan {
 
 /// How a credential request ended.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // moved once, not stored in bulk
 pub enum CredentialOutcome {
     /// Issued now.
     Issued(Vec<IssuedCredential>),
@@ -100,7 +107,11 @@ impl Authorized {
     /// Plans a request for `configuration_id` with the given keys: checks the
     /// configuration is covered, the proof algorithm, batch size and key
     /// distinctness. Unbound configurations ignore the signers.
-    pub fn plan_credential(&self, configuration_id: &str, signers: &[&dyn Signer]) -> Result<CredentialPlan> {
+    pub fn plan_credential(
+        &self,
+        configuration_id: &str,
+        signers: &[&dyn Signer],
+    ) -> Result<CredentialPlan> {
         if !self.offered.iter().any(|id| id == configuration_id) {
             return Err(Error::InvalidState(format!(
                 "credential configuration {:?} was not offered (offered: {})",
@@ -118,7 +129,9 @@ impl Authorized {
                 ))
             })?;
             if signers.is_empty() {
-                return Err(Error::Proof("this credential is key-bound: a signer is required".into()));
+                return Err(Error::Proof(
+                    "this credential is key-bound: a signer is required".into(),
+                ));
             }
             let batch = self
                 .context
@@ -134,22 +147,34 @@ impl Authorized {
             }
             for signer in signers {
                 let alg = signer.algorithm().as_str();
-                if !jwt.proof_signing_alg_values_supported.iter().any(|a| a == alg) {
+                if !jwt
+                    .proof_signing_alg_values_supported
+                    .iter()
+                    .any(|a| a == alg)
+                {
                     return Err(Error::Proof(format!(
                         "the issuer accepts proof algorithms {:?}; the signer uses {alg}",
                         jwt.proof_signing_alg_values_supported
                     )));
                 }
                 let jwk = signer.public_jwk();
-                if holder_jwks.iter().any(|k| crate::jose::same_public_key(k, &jwk)) {
-                    return Err(Error::Proof("each credential in a batch needs a distinct key".into()));
+                if holder_jwks
+                    .iter()
+                    .any(|k| crate::jose::same_public_key(k, &jwk))
+                {
+                    return Err(Error::Proof(
+                        "each credential in a batch needs a distinct key".into(),
+                    ));
                 }
                 holder_jwks.push(jwk);
             }
         }
         Ok(CredentialPlan {
             configuration_id: configuration_id.to_string(),
-            credential_identifier: self.credential_identifiers(configuration_id).into_iter().next(),
+            credential_identifier: self
+                .credential_identifiers(configuration_id)
+                .into_iter()
+                .next(),
             format: configuration.format.clone(),
             holder_jwks,
         })
@@ -158,7 +183,11 @@ impl Authorized {
     /// The nonce exchange to run before a credential request, if the issuer has
     /// a nonce endpoint.
     pub fn nonce_exchange(&self) -> Option<NonceExchange> {
-        self.context.issuer.nonce_endpoint.as_deref().map(NonceExchange::new)
+        self.context
+            .issuer
+            .nonce_endpoint
+            .as_deref()
+            .map(NonceExchange::new)
     }
 
     /// The claims for proofs made now with `nonce` (or the draft-13 `c_nonce`).
@@ -187,10 +216,18 @@ impl Authorized {
     }
 
     /// Reads the credential response.
-    pub fn handle_credential_response(&mut self, plan: &CredentialPlan, response: HttpResponse) -> Result<CredentialOutcome> {
+    pub fn handle_credential_response(
+        &mut self,
+        plan: &CredentialPlan,
+        response: HttpResponse,
+    ) -> Result<CredentialOutcome> {
         let url = self.context.issuer.credential_endpoint.clone();
         if response.status == 400 {
-            if let Some(ServerError { code: ErrorCode::InvalidNonce, .. }) = parse_error_body(&response) {
+            if let Some(ServerError {
+                code: ErrorCode::InvalidNonce,
+                ..
+            }) = parse_error_body(&response)
+            {
                 let fresh = serde_json::from_slice::<Value>(&response.body)
                     .ok()
                     .and_then(|v| v.get("c_nonce")?.as_str().map(str::to_string));
@@ -210,7 +247,10 @@ impl Authorized {
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| bad("202 without transaction_id".into()))?;
             if self.context.issuer.deferred_credential_endpoint.is_none() {
-                return Err(bad("deferred issuance, but the metadata has no deferred_credential_endpoint".into()));
+                return Err(bad(
+                    "deferred issuance, but the metadata has no deferred_credential_endpoint"
+                        .into(),
+                ));
             }
             let interval = interval(body.interval).map_err(bad)?;
             return Ok(CredentialOutcome::Deferred(DeferredPending {
@@ -232,11 +272,17 @@ impl Authorized {
         event: NotificationEvent,
         description: Option<&str>,
     ) -> Result<HttpRequest> {
-        let url = self.context.issuer.notification_endpoint.as_deref().ok_or_else(|| {
-            Error::InvalidState("the issuer has no notification_endpoint".into())
-        })?;
+        let url = self
+            .context
+            .issuer
+            .notification_endpoint
+            .as_deref()
+            .ok_or_else(|| Error::InvalidState("the issuer has no notification_endpoint".into()))?;
         if let Some(d) = description {
-            if !d.chars().all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\') {
+            if !d
+                .chars()
+                .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
+            {
                 return Err(Error::InvalidState(
                     "event_description must be printable ASCII without '\"' and '\\'".into(),
                 ));
@@ -255,7 +301,12 @@ impl Authorized {
         if response.is_success() {
             return Ok(());
         }
-        let url = self.context.issuer.notification_endpoint.as_deref().unwrap_or_default();
+        let url = self
+            .context
+            .issuer
+            .notification_endpoint
+            .as_deref()
+            .unwrap_or_default();
         Err(error_from_response(Endpoint::Notification, url, response))
     }
 }
@@ -307,18 +358,30 @@ impl IssuedCredential {
         configuration: &crate::types::CredentialConfiguration,
         locales: &[String],
     ) -> Vec<(String, Value)> {
-        let Some(claims) = &self.claims else { return Vec::new() };
+        let Some(claims) = &self.claims else {
+            return Vec::new();
+        };
         let root = Value::Object(claims.clone());
         let mut out = Vec::new();
         let mut covered = std::collections::HashSet::new();
         for description in configuration.claims() {
-            let Some(value) = resolve_path(&root, &description.path) else { continue };
+            let Some(value) = resolve_path(&root, &description.path) else {
+                continue;
+            };
             if let Some(Value::String(first)) = description.path.first() {
                 covered.insert(first.clone());
             }
-            let label = description.label_for(locales).map(str::to_string).unwrap_or_else(|| {
-                description.path.iter().map(|p| p.to_string().trim_matches('"').to_string()).collect::<Vec<_>>().join(".")
-            });
+            let label = description
+                .label_for(locales)
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    description
+                        .path
+                        .iter()
+                        .map(|p| p.to_string().trim_matches('"').to_string())
+                        .collect::<Vec<_>>()
+                        .join(".")
+                });
             out.push((label, value.clone()));
         }
         for (k, v) in claims {
@@ -355,13 +418,18 @@ fn issued_credentials(
     plan: &CredentialPlan,
     body: CredentialResponse,
 ) -> std::result::Result<Vec<IssuedCredential>, String> {
-    let list = body.credentials.ok_or("neither credentials nor transaction_id")?;
+    let list = body
+        .credentials
+        .ok_or("neither credentials nor transaction_id")?;
     if list.is_empty() {
         return Err("field credentials: empty array".into());
     }
     let expected = plan.holder_jwks.len().max(1);
     if list.len() > expected {
-        return Err(format!("{} credentials for {expected} requested", list.len()));
+        return Err(format!(
+            "{} credentials for {expected} requested",
+            list.len()
+        ));
     }
     let configuration = authorized
         .context
@@ -372,11 +440,16 @@ fn issued_credentials(
     for (i, object) in list.into_iter().enumerate() {
         let value = object.credential;
         let string_format = plan.format != "ldp_vc";
-        if string_format && !value.as_str().is_some_and(|s| !s.is_empty()) {
-            return Err(format!("credentials[{i}].credential: expected a non-empty string for format {}", plan.format));
+        if string_format && value.as_str().is_none_or(str::is_empty) {
+            return Err(format!(
+                "credentials[{i}].credential: expected a non-empty string for format {}",
+                plan.format
+            ));
         }
         if !string_format && !value.is_object() {
-            return Err(format!("credentials[{i}].credential: expected a JSON object for ldp_vc"));
+            return Err(format!(
+                "credentials[{i}].credential: expected a JSON object for ldp_vc"
+            ));
         }
         let mut issued = IssuedCredential {
             configuration_id: plan.configuration_id.clone(),
@@ -399,13 +472,17 @@ fn issued_credentials(
                 }
             }
             if plan.needs_proofs() {
-                let cnf = sd.holder_jwk().ok_or_else(|| format!("credentials[{i}]: no cnf.jwk (not bound to our key)"))?;
+                let cnf = sd.holder_jwk().ok_or_else(|| {
+                    format!("credentials[{i}]: no cnf.jwk (not bound to our key)")
+                })?;
                 let slot = plan
                     .holder_jwks
                     .iter()
                     .enumerate()
                     .position(|(k, jwk)| !used_keys[k] && crate::jose::same_public_key(jwk, cnf))
-                    .ok_or_else(|| format!("credentials[{i}]: cnf.jwk is not one of the wallet's keys"))?;
+                    .ok_or_else(|| {
+                        format!("credentials[{i}]: cnf.jwk is not one of the wallet's keys")
+                    })?;
                 used_keys[slot] = true;
                 issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
             }
@@ -463,7 +540,9 @@ impl DeferredPending {
     /// The poll request.
     pub fn poll_request(&self) -> Result<HttpRequest> {
         if self.completed {
-            return Err(Error::InvalidState("this deferred transaction already completed".into()));
+            return Err(Error::InvalidState(
+                "this deferred transaction already completed".into(),
+            ));
         }
         let url = self.endpoint()?;
         let body = DeferredRequest {
@@ -480,7 +559,9 @@ impl DeferredPending {
             .issuer
             .deferred_credential_endpoint
             .as_deref()
-            .ok_or_else(|| Error::InvalidState("the issuer has no deferred_credential_endpoint".into()))
+            .ok_or_else(|| {
+                Error::InvalidState("the issuer has no deferred_credential_endpoint".into())
+            })
     }
 
     /// Reads a poll response.
@@ -488,7 +569,12 @@ impl DeferredPending {
         let url = self.endpoint()?.to_string();
         if !response.is_success() {
             return match parse_error_body(&response) {
-                Some(e) if matches!(e.code, ErrorCode::InvalidTransactionId | ErrorCode::CredentialRequestDenied) => {
+                Some(e)
+                    if matches!(
+                        e.code,
+                        ErrorCode::InvalidTransactionId | ErrorCode::CredentialRequestDenied
+                    ) =>
+                {
                     self.completed = true;
                     Ok(DeferredStatus::Failed(e))
                 }
@@ -519,6 +605,7 @@ impl DeferredPending {
 
     /// Restores a state saved with [`Self::to_json`].
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json).map_err(|e| Error::InvalidState(format!("saved deferred session: {e}")))
+        serde_json::from_str(json)
+            .map_err(|e| Error::InvalidState(format!("saved deferred session: {e}")))
     }
 }

@@ -18,7 +18,10 @@ pub fn issuer_metadata_url(issuer: &str) -> Result<String> {
 
 /// The draft-13 metadata URL: the well-known suffix appended to the identifier.
 pub fn issuer_metadata_appended_url(issuer: &str) -> String {
-    format!("{}/.well-known/openid-credential-issuer", issuer.trim_end_matches('/'))
+    format!(
+        "{}/.well-known/openid-credential-issuer",
+        issuer.trim_end_matches('/')
+    )
 }
 
 /// The RFC 8414 URL: a trailing slash of the path removed, then
@@ -29,7 +32,10 @@ pub fn as_metadata_url(issuer: &str) -> Result<String> {
 
 /// The OpenID Connect discovery URL (appended), the fallback after a 404.
 pub fn openid_configuration_url(issuer: &str) -> String {
-    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 fn well_known(issuer: &str, suffix: &str, strip_trailing_slash: bool) -> Result<String> {
@@ -43,7 +49,10 @@ fn well_known(issuer: &str, suffix: &str, strip_trailing_slash: bool) -> Result<
     if path == "/" || (strip_trailing_slash && path.ends_with('/')) {
         path = path.strip_suffix('/').unwrap_or(path);
     }
-    Ok(format!("{}://{host}{port}/.well-known/{suffix}{path}", url.scheme()))
+    Ok(format!(
+        "{}://{host}{port}/.well-known/{suffix}{path}",
+        url.scheme()
+    ))
 }
 
 /// Fetching and checking the credential issuer metadata. Tries the 1.0 URL and,
@@ -84,12 +93,20 @@ impl Exchange for IssuerMetadataDiscovery {
             .header("accept-language", accept_language(config)))
     }
 
-    fn handle_response(self, response: HttpResponse, config: &EngineConfig) -> Result<Progress<Self, IssuerMetadata>> {
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        config: &EngineConfig,
+    ) -> Result<Progress<Self, IssuerMetadata>> {
         let doc = Document::IssuerMetadata;
         if response.status == 404 && !self.appended {
             let url = issuer_metadata_appended_url(&self.issuer);
             if url != self.url {
-                return Ok(Progress::Again(Self { url, appended: true, ..self }));
+                return Ok(Progress::Again(Self {
+                    url,
+                    appended: true,
+                    ..self
+                }));
             }
         }
         let metadata: IssuerMetadata = parse_document(doc, &self.url, &response)?;
@@ -98,7 +115,11 @@ impl Exchange for IssuerMetadataDiscovery {
     }
 }
 
-fn parse_document<T: serde::de::DeserializeOwned>(doc: Document, url: &str, response: &HttpResponse) -> Result<T> {
+fn parse_document<T: serde::de::DeserializeOwned>(
+    doc: Document,
+    url: &str,
+    response: &HttpResponse,
+) -> Result<T> {
     if !response.is_success() {
         return Err(Error::metadata(
             doc,
@@ -108,7 +129,8 @@ fn parse_document<T: serde::de::DeserializeOwned>(doc: Document, url: &str, resp
     }
     if !is_json(response) {
         let what = if response.media_type().as_deref() == Some("application/jwt") {
-            "signed metadata (application/jwt) is not supported; expected application/json".to_string()
+            "signed metadata (application/jwt) is not supported; expected application/json"
+                .to_string()
         } else {
             format!("expected application/json, got {}", describe_body(response))
         };
@@ -118,7 +140,11 @@ fn parse_document<T: serde::de::DeserializeOwned>(doc: Document, url: &str, resp
         Ok(serde_json::Value::Object(_)) => {}
         Ok(_) => return Err(Error::metadata(doc, url, "not a JSON object")),
         Err(e) => {
-            return Err(Error::metadata(doc, url, format!("invalid JSON: {}", sanitize(&e.to_string(), 80))))
+            return Err(Error::metadata(
+                doc,
+                url,
+                format!("invalid JSON: {}", sanitize(&e.to_string(), 80)),
+            ))
         }
     }
     parse_json(&response.body).map_err(|e| Error::metadata(doc, url, e))
@@ -143,10 +169,19 @@ pub fn validate_issuer_metadata(
             ),
         ));
     }
-    check_endpoint(doc, url, "credential_endpoint", &metadata.credential_endpoint, config)?;
+    check_endpoint(
+        doc,
+        url,
+        "credential_endpoint",
+        &metadata.credential_endpoint,
+        config,
+    )?;
     for (field, value) in [
         ("nonce_endpoint", &metadata.nonce_endpoint),
-        ("deferred_credential_endpoint", &metadata.deferred_credential_endpoint),
+        (
+            "deferred_credential_endpoint",
+            &metadata.deferred_credential_endpoint,
+        ),
         ("notification_endpoint", &metadata.notification_endpoint),
     ] {
         if let Some(v) = value {
@@ -157,12 +192,24 @@ pub fn validate_issuer_metadata(
         check_issuer_identifier(server, config)
             .map_err(|e| Error::metadata(doc, url, format!("field authorization_servers: {e}")))?;
     }
-    if metadata.authorization_servers.as_ref().is_some_and(Vec::is_empty) {
-        return Err(Error::metadata(doc, url, "field authorization_servers: empty array"));
+    if metadata
+        .authorization_servers
+        .as_ref()
+        .is_some_and(Vec::is_empty)
+    {
+        return Err(Error::metadata(
+            doc,
+            url,
+            "field authorization_servers: empty array",
+        ));
     }
     if let Some(batch) = &metadata.batch_credential_issuance {
         if batch.batch_size < 2 {
-            return Err(Error::metadata(doc, url, "field batch_credential_issuance.batch_size: must be at least 2"));
+            return Err(Error::metadata(
+                doc,
+                url,
+                "field batch_credential_issuance.batch_size: must be at least 2",
+            ));
         }
     }
     for (id, configuration) in &metadata.credential_configurations_supported {
@@ -181,18 +228,25 @@ pub fn validate_issuer_metadata(
 
 /// Picks the authorization server: the offer's hint (which must name one of the
 /// issuer's), else the first listed, else the issuer itself.
-pub fn select_authorization_server(metadata: &IssuerMetadata, hint: Option<&str>) -> Result<String> {
+pub fn select_authorization_server(
+    metadata: &IssuerMetadata,
+    hint: Option<&str>,
+) -> Result<String> {
     let listed = metadata
         .authorization_servers
         .clone()
         .unwrap_or_else(|| vec![metadata.credential_issuer.clone()]);
     match hint {
-        Some(h) => listed.iter().find(|s| s.as_str() == h).cloned().ok_or_else(|| {
-            Error::InvalidOffer(format!(
-                "authorization_server {:?} is not one of the issuer's authorization servers",
-                sanitize(h, 200)
-            ))
-        }),
+        Some(h) => listed
+            .iter()
+            .find(|s| s.as_str() == h)
+            .cloned()
+            .ok_or_else(|| {
+                Error::InvalidOffer(format!(
+                    "authorization_server {:?} is not one of the issuer's authorization servers",
+                    sanitize(h, 200)
+                ))
+            }),
         None => Ok(listed[0].clone()),
     }
 }
@@ -236,7 +290,11 @@ impl Exchange for AsMetadataDiscovery {
         let doc = Document::AuthorizationServerMetadata;
         if response.status == 404 && !self.fallback {
             let url = openid_configuration_url(&self.issuer);
-            return Ok(Progress::Again(Self { url, fallback: true, ..self }));
+            return Ok(Progress::Again(Self {
+                url,
+                fallback: true,
+                ..self
+            }));
         }
         let metadata: AuthorizationServerMetadata = parse_document(doc, &self.url, &response)?;
         if metadata.issuer != self.issuer {
@@ -251,12 +309,21 @@ impl Exchange for AsMetadataDiscovery {
             ));
         }
         match &metadata.token_endpoint {
-            None => return Err(Error::metadata(doc, &self.url, "field token_endpoint: missing")),
+            None => {
+                return Err(Error::metadata(
+                    doc,
+                    &self.url,
+                    "field token_endpoint: missing",
+                ))
+            }
             Some(t) => check_endpoint(doc, &self.url, "token_endpoint", t, config)?,
         }
         for (field, value) in [
             ("authorization_endpoint", &metadata.authorization_endpoint),
-            ("pushed_authorization_request_endpoint", &metadata.pushed_authorization_request_endpoint),
+            (
+                "pushed_authorization_request_endpoint",
+                &metadata.pushed_authorization_request_endpoint,
+            ),
             ("challenge_endpoint", &metadata.challenge_endpoint),
         ] {
             if let Some(v) = value {
@@ -311,12 +378,19 @@ mod tests {
     fn falls_back_only_on_404() {
         let cfg = EngineConfig::default();
         let step = IssuerMetadataDiscovery::new("https://i.ex/t").unwrap();
-        let next = step.clone().handle_response(HttpResponse::json(404, &serde_json::json!({})), &cfg);
+        let next = step
+            .clone()
+            .handle_response(HttpResponse::json(404, &serde_json::json!({})), &cfg);
         match next.unwrap() {
-            Progress::Again(s) => assert_eq!(s.url(), "https://i.ex/t/.well-known/openid-credential-issuer"),
+            Progress::Again(s) => assert_eq!(
+                s.url(),
+                "https://i.ex/t/.well-known/openid-credential-issuer"
+            ),
             Progress::Done(_) => panic!("expected a fallback"),
         }
-        let err = step.handle_response(HttpResponse::json(500, &serde_json::json!({})), &cfg).unwrap_err();
+        let err = step
+            .handle_response(HttpResponse::json(500, &serde_json::json!({})), &cfg)
+            .unwrap_err();
         assert!(matches!(err, Error::Metadata { .. }), "{err}");
     }
 }
@@ -353,12 +427,20 @@ impl Exchange for JwtVcIssuerKeys {
         Ok(HttpRequest::get(&self.url).header("accept", "application/json"))
     }
 
-    fn handle_response(self, response: HttpResponse, config: &EngineConfig) -> Result<Progress<Self, Self::Output>> {
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        config: &EngineConfig,
+    ) -> Result<Progress<Self, Self::Output>> {
         let doc = Document::JwtVcIssuerMetadata;
         let value: serde_json::Value = parse_document(doc, &self.url, &response)?;
         if !self.jwks_uri {
             if value.get("issuer").and_then(|v| v.as_str()) != Some(self.issuer.as_str()) {
-                return Err(Error::metadata(doc, &self.url, "field issuer: does not equal the credential's iss"));
+                return Err(Error::metadata(
+                    doc,
+                    &self.url,
+                    "field issuer: does not equal the credential's iss",
+                ));
             }
             if let Some(uri) = value.get("jwks_uri").and_then(|v| v.as_str()) {
                 if value.get("jwks").is_none() {
@@ -371,11 +453,17 @@ impl Exchange for JwtVcIssuerKeys {
                 }
             }
         }
-        let set = if self.jwks_uri { Some(&value) } else { value.get("jwks") };
+        let set = if self.jwks_uri {
+            Some(&value)
+        } else {
+            value.get("jwks")
+        };
         let keys = set
             .and_then(|s| s.get("keys"))
             .and_then(|k| k.as_array())
-            .ok_or_else(|| Error::metadata(doc, &self.url, "field jwks.keys: missing or not an array"))?;
+            .ok_or_else(|| {
+                Error::metadata(doc, &self.url, "field jwks.keys: missing or not an array")
+            })?;
         Ok(Progress::Done(keys.iter().take(64).cloned().collect()))
     }
 }

@@ -4,13 +4,16 @@
 //! Time comes in as arguments; nothing here sleeps, reads a clock or opens a
 //! socket. [`crate::Wallet`] drives these steps with an [`crate::HttpClient`].
 
+pub mod authorization;
 pub mod credential;
 pub mod discovery;
 pub mod offer;
 pub mod session;
 pub mod token;
 
-use crate::error::{display_url, sanitize, Document, Endpoint, Error, ErrorCode, Result, ServerError};
+use crate::error::{
+    display_url, sanitize, Document, Endpoint, Error, ErrorCode, Result, ServerError,
+};
 use crate::http::{HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 
@@ -116,7 +119,9 @@ fn parse_www_authenticate(response: &HttpResponse) -> Option<ServerError> {
 
 /// A short, safe description of a body that was not what we expected.
 pub(crate) fn describe_body(response: &HttpResponse) -> String {
-    let media = response.media_type().unwrap_or_else(|| "no content type".into());
+    let media = response
+        .media_type()
+        .unwrap_or_else(|| "no content type".into());
     if response.body.is_empty() {
         return format!("empty body ({media})");
     }
@@ -130,9 +135,9 @@ pub(crate) fn describe_body(response: &HttpResponse) -> String {
 
 /// Whether a media type is JSON (`application/json` or `application/*+json`).
 pub(crate) fn is_json(response: &HttpResponse) -> bool {
-    response
-        .media_type()
-        .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")))
+    response.media_type().is_some_and(|m| {
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+    })
 }
 
 /// Parses a JSON body into `T`, naming the failing field.
@@ -169,7 +174,10 @@ pub(crate) fn expect_json<T: DeserializeOwned>(
         problem,
     };
     if !is_json(response) {
-        return Err(unexpected(format!("expected application/json, got {}", describe_body(response))));
+        return Err(unexpected(format!(
+            "expected application/json, got {}",
+            describe_body(response)
+        )));
     }
     parse_json(&response.body).map_err(unexpected)
 }
@@ -183,16 +191,18 @@ pub(crate) fn check_endpoint(
     value: &str,
     config: &EngineConfig,
 ) -> Result<()> {
-    crate::http::check_url(value, config.allow_http).map(|_| ()).map_err(|e| {
-        Error::metadata(
-            document,
-            doc_url,
-            format!(
-                "field {field}: expected an https URL, got {} ({e})",
-                sanitize(value, crate::error::MAX_QUOTED_CHARS)
-            ),
-        )
-    })
+    crate::http::check_url(value, config.allow_http)
+        .map(|_| ())
+        .map_err(|e| {
+            Error::metadata(
+                document,
+                doc_url,
+                format!(
+                    "field {field}: expected an https URL, got {} ({e})",
+                    sanitize(value, crate::error::MAX_QUOTED_CHARS)
+                ),
+            )
+        })
 }
 
 /// The `Accept-Language` value for the configured locales.

@@ -1,6 +1,8 @@
 //! Credential offer URLs (OID4VCI 1.0 section 4.1) and the by-reference fetch.
 
-use super::{describe_body, error_from_response, is_json, parse_json, EngineConfig, Exchange, Progress};
+use super::{
+    describe_body, error_from_response, is_json, parse_json, EngineConfig, Exchange, Progress,
+};
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::types::{CredentialOffer, IssuerMetadata};
@@ -30,16 +32,15 @@ pub fn parse_offer_url(input: &str, config: &EngineConfig) -> Result<OfferSource
             input.len()
         )));
     }
-    let url = url::Url::parse(input)
-        .map_err(|e| Error::InvalidOffer(format!("not a URL: {e}")))?;
+    let url = url::Url::parse(input).map_err(|e| Error::InvalidOffer(format!("not a URL: {e}")))?;
     match url.scheme() {
         "openid-credential-offer" | "haip-vci" | "haip" | "https" => {}
         "http" if config.allow_http => {}
         other => {
             return Err(Error::InvalidOffer(format!(
-                "unsupported scheme {:?} (expected openid-credential-offer, haip-vci, haip or https)",
-                sanitize(other, 32)
-            )))
+            "unsupported scheme {:?} (expected openid-credential-offer, haip-vci, haip or https)",
+            sanitize(other, 32)
+        )))
         }
     }
     let mut by_value = None;
@@ -51,12 +52,15 @@ pub fn parse_offer_url(input: &str, config: &EngineConfig) -> Result<OfferSource
             _ => continue, // unknown parameters are ignored
         };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(Error::InvalidOffer(format!("parameter {name} appears more than once")));
+            return Err(Error::InvalidOffer(format!(
+                "parameter {name} appears more than once"
+            )));
         }
     }
     match (by_value, by_reference) {
         (Some(_), Some(_)) => Err(Error::InvalidOffer(
-            "both credential_offer and credential_offer_uri are present; exactly one is allowed".into(),
+            "both credential_offer and credential_offer_uri are present; exactly one is allowed"
+                .into(),
         )),
         (None, None) => Err(Error::InvalidOffer(
             "neither credential_offer nor credential_offer_uri is present".into(),
@@ -68,9 +72,8 @@ pub fn parse_offer_url(input: &str, config: &EngineConfig) -> Result<OfferSource
             Ok(OfferSource::ByValue(offer))
         }
         (None, Some(uri)) => {
-            crate::http::check_url(&uri, config.allow_http).map_err(|e| {
-                Error::InvalidOffer(format!("credential_offer_uri: {e}"))
-            })?;
+            crate::http::check_url(&uri, config.allow_http)
+                .map_err(|e| Error::InvalidOffer(format!("credential_offer_uri: {e}")))?;
             Ok(OfferSource::ByReference(OfferFetch { uri }))
         }
     }
@@ -91,7 +94,9 @@ pub fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<
         .map_err(|e| Error::InvalidOffer(format!("credential_issuer: {e}")))?;
     let ids = &offer.credential_configuration_ids;
     if ids.is_empty() {
-        return Err(Error::InvalidOffer("credential_configuration_ids is empty".into()));
+        return Err(Error::InvalidOffer(
+            "credential_configuration_ids is empty".into(),
+        ));
     }
     let mut seen = HashSet::new();
     for id in ids {
@@ -102,7 +107,11 @@ pub fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<
             )));
         }
     }
-    if let Some(pre) = offer.grants.as_ref().and_then(|g| g.pre_authorized_code.as_ref()) {
+    if let Some(pre) = offer
+        .grants
+        .as_ref()
+        .and_then(|g| g.pre_authorized_code.as_ref())
+    {
         if pre.pre_authorized_code.secret().is_empty() {
             return Err(Error::InvalidOffer("pre-authorized_code is empty".into()));
         }
@@ -111,9 +120,15 @@ pub fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<
 }
 
 /// Checks an offer against the issuer's metadata: every offered id must exist.
-pub fn validate_offer_against_metadata(offer: &CredentialOffer, metadata: &IssuerMetadata) -> Result<()> {
+pub fn validate_offer_against_metadata(
+    offer: &CredentialOffer,
+    metadata: &IssuerMetadata,
+) -> Result<()> {
     for id in &offer.credential_configuration_ids {
-        if !metadata.credential_configurations_supported.contains_key(id) {
+        if !metadata
+            .credential_configurations_supported
+            .contains_key(id)
+        {
             return Err(Error::InvalidOffer(format!(
                 "credential configuration {:?} is not in the issuer's credential_configurations_supported",
                 sanitize(id, 64)
@@ -125,7 +140,10 @@ pub fn validate_offer_against_metadata(offer: &CredentialOffer, metadata: &Issue
 
 /// A credential issuer identifier: https (loopback http when allowed), a host,
 /// no query, no fragment.
-pub(crate) fn check_issuer_identifier(id: &str, config: &EngineConfig) -> std::result::Result<(), String> {
+pub(crate) fn check_issuer_identifier(
+    id: &str,
+    config: &EngineConfig,
+) -> std::result::Result<(), String> {
     let url = crate::http::check_url(id, config.allow_http).map_err(|e| e.to_string())?;
     if url.query().is_some() || url.fragment().is_some() || id.contains(['?', '#']) {
         return Err(format!("{} has a query or fragment", display_url(id)));
@@ -154,16 +172,27 @@ impl Exchange for OfferFetch {
         Ok(HttpRequest::get(&self.uri).header("accept", "application/json"))
     }
 
-    fn handle_response(self, response: HttpResponse, config: &EngineConfig) -> Result<Progress<Self, CredentialOffer>> {
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        config: &EngineConfig,
+    ) -> Result<Progress<Self, CredentialOffer>> {
         if !response.is_success() {
-            return Err(error_from_response(Endpoint::CredentialOffer, &self.uri, &response));
+            return Err(error_from_response(
+                Endpoint::CredentialOffer,
+                &self.uri,
+                &response,
+            ));
         }
         let invalid = |problem: String| {
             Error::InvalidOffer(format!("offer from {}: {problem}", display_url(&self.uri)))
         };
         if !is_json(&response) {
             // Signed (JWT) offers are not part of OID4VCI: reject rather than guess.
-            return Err(invalid(format!("expected application/json, got {}", describe_body(&response))));
+            return Err(invalid(format!(
+                "expected application/json, got {}",
+                describe_body(&response)
+            )));
         }
         let offer = parse_offer_json(&response.body).map_err(invalid)?;
         validate_offer(&offer, config)?;
@@ -191,13 +220,21 @@ mod tests {
 
     #[test]
     fn parses_by_value_in_every_scheme() {
-        for scheme in ["openid-credential-offer://", "haip-vci://", "haip://", "https://wallet.example/offer"] {
+        for scheme in [
+            "openid-credential-offer://",
+            "haip-vci://",
+            "haip://",
+            "https://wallet.example/offer",
+        ] {
             let url = by_value(GOOD).replacen("openid-credential-offer://", scheme, 1);
             match parse_offer_url(&url, &cfg()).unwrap() {
                 OfferSource::ByValue(o) => {
                     assert_eq!(o.credential_issuer, "https://issuer.example/t");
                     let pre = o.grants.unwrap().pre_authorized_code.unwrap();
-                    assert_eq!(pre.tx_code.unwrap().mode(), crate::types::InputMode::Numeric);
+                    assert_eq!(
+                        pre.tx_code.unwrap().mode(),
+                        crate::types::InputMode::Numeric
+                    );
                 }
                 other => panic!("{other:?}"),
             }
@@ -206,29 +243,59 @@ mod tests {
 
     #[test]
     fn rejects_both_neither_and_bad_schemes() {
-        let both = format!("{}&credential_offer_uri=https%3A%2F%2Fi.example%2Fo", by_value(GOOD));
-        assert!(matches!(parse_offer_url(&both, &cfg()), Err(Error::InvalidOffer(m)) if m.contains("both")));
-        assert!(matches!(parse_offer_url("openid-credential-offer://?x=1", &cfg()), Err(Error::InvalidOffer(m)) if m.contains("neither")));
+        let both = format!(
+            "{}&credential_offer_uri=https%3A%2F%2Fi.example%2Fo",
+            by_value(GOOD)
+        );
+        assert!(
+            matches!(parse_offer_url(&both, &cfg()), Err(Error::InvalidOffer(m)) if m.contains("both"))
+        );
+        assert!(
+            matches!(parse_offer_url("openid-credential-offer://?x=1", &cfg()), Err(Error::InvalidOffer(m)) if m.contains("neither"))
+        );
         assert!(parse_offer_url("mailto:x@example.com?credential_offer=%7B%7D", &cfg()).is_err());
     }
 
     #[test]
     fn by_reference_must_be_https() {
         let url = "openid-credential-offer://?credential_offer_uri=http%3A%2F%2Fi.example%2Fo";
-        assert!(matches!(parse_offer_url(url, &cfg()), Err(Error::InvalidOffer(_))));
+        assert!(matches!(
+            parse_offer_url(url, &cfg()),
+            Err(Error::InvalidOffer(_))
+        ));
         let url = "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fi.example%2Fo%2F1";
-        assert!(matches!(parse_offer_url(url, &cfg()).unwrap(), OfferSource::ByReference(f) if f.uri == "https://i.example/o/1"));
+        assert!(
+            matches!(parse_offer_url(url, &cfg()).unwrap(), OfferSource::ByReference(f) if f.uri == "https://i.example/o/1")
+        );
     }
 
     #[test]
     fn validates_offer_fields() {
         let cases = [
-            (r#"{"credential_issuer":"http://i.example","credential_configuration_ids":["a"]}"#, "credential_issuer"),
-            (r#"{"credential_issuer":"https://i.example?x=1","credential_configuration_ids":["a"]}"#, "query"),
-            (r#"{"credential_issuer":"https://i.example","credential_configuration_ids":[]}"#, "empty"),
-            (r#"{"credential_issuer":"https://i.example","credential_configuration_ids":["a","a"]}"#, "twice"),
-            (r#"{"credential_configuration_ids":["a"]}"#, "credential_issuer"),
-            (r#"{"credential_issuer":"https://i.example","credential_configuration_ids":"a"}"#, "credential_configuration_ids"),
+            (
+                r#"{"credential_issuer":"http://i.example","credential_configuration_ids":["a"]}"#,
+                "credential_issuer",
+            ),
+            (
+                r#"{"credential_issuer":"https://i.example?x=1","credential_configuration_ids":["a"]}"#,
+                "query",
+            ),
+            (
+                r#"{"credential_issuer":"https://i.example","credential_configuration_ids":[]}"#,
+                "empty",
+            ),
+            (
+                r#"{"credential_issuer":"https://i.example","credential_configuration_ids":["a","a"]}"#,
+                "twice",
+            ),
+            (
+                r#"{"credential_configuration_ids":["a"]}"#,
+                "credential_issuer",
+            ),
+            (
+                r#"{"credential_issuer":"https://i.example","credential_configuration_ids":"a"}"#,
+                "credential_configuration_ids",
+            ),
             ("[1]", "JSON object"),
             ("{not json", "not JSON"),
         ];

@@ -3,12 +3,13 @@
 //! hold codes and tokens) and resume after a restart; none holds an HTTP client
 //! or a signer.
 
+use super::authorization::AuthorizationCodeStep;
 use super::token::TokenExchange;
 use crate::error::{Error, Result};
 use crate::types::{
-    AuthorizationDetail, AuthorizationServerMetadata, CredentialConfiguration, CredentialOffer, Display,
-    IssuerMetadata, IssuerState, PreAuthorizedCode, RefreshToken, TokenResponse, TxCode, TxCodeSpec,
-    AccessToken,
+    AccessToken, AuthorizationDetail, AuthorizationServerMetadata, CredentialConfiguration,
+    CredentialOffer, Display, IssuerMetadata, PreAuthorizedCode, RefreshToken, TokenResponse,
+    TxCode, TxCodeSpec,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,12 +30,15 @@ impl IssuerContext {
 
     /// A configuration by id, or an error naming it.
     pub fn configuration(&self, id: &str) -> Result<&CredentialConfiguration> {
-        self.issuer.credential_configurations_supported.get(id).ok_or_else(|| {
-            Error::InvalidState(format!(
-                "credential configuration {:?} is not offered by this issuer",
-                crate::error::sanitize(id, 64)
-            ))
-        })
+        self.issuer
+            .credential_configurations_supported
+            .get(id)
+            .ok_or_else(|| {
+                Error::InvalidState(format!(
+                    "credential configuration {:?} is not offered by this issuer",
+                    crate::error::sanitize(id, 64)
+                ))
+            })
     }
 }
 
@@ -98,7 +102,11 @@ impl ResolvedOffer {
             .credential_configuration_ids
             .iter()
             .filter_map(|id| {
-                let configuration = self.context.issuer.credential_configurations_supported.get(id)?;
+                let configuration = self
+                    .context
+                    .issuer
+                    .credential_configurations_supported
+                    .get(id)?;
                 Some(OfferedCredential { id, configuration })
             })
             .collect()
@@ -118,10 +126,13 @@ impl ResolvedOffer {
             }));
         }
         if let Some(auth) = grants.authorization_code {
-            out.push(Grant::AuthorizationCode(AuthorizationCodeOffer {
-                issuer_state: auth.issuer_state,
-                authorization_server: auth.authorization_server,
-            }));
+            if let Ok(step) = AuthorizationCodeStep::new(
+                self.context.clone(),
+                self.offer.credential_configuration_ids.clone(),
+                auth.issuer_state,
+            ) {
+                out.push(Grant::AuthorizationCode(step));
+            }
         }
         out
     }
@@ -129,7 +140,10 @@ impl ResolvedOffer {
     /// The grant to use: the pre-authorized one when offered, else the first.
     pub fn grant(&self) -> Result<Grant> {
         self.grants().into_iter().next().ok_or_else(|| {
-            Error::InvalidOffer("the offer has no grant this wallet can use without the authorization code flow".into())
+            Error::InvalidOffer(
+                "the offer has no grant this wallet can use without the authorization code flow"
+                    .into(),
+            )
         })
     }
 }
@@ -137,20 +151,12 @@ impl ResolvedOffer {
 /// A grant from the offer.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // moved once, not stored in bulk
 pub enum Grant {
     /// The pre-authorized code grant: maybe a transaction code, then a token.
     PreAuthorized(PreAuthorizedStep),
     /// The authorization code grant (the user logs in at the authorization server).
-    AuthorizationCode(AuthorizationCodeOffer),
-}
-
-/// The authorization code grant's parameters as offered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuthorizationCodeOffer {
-    /// To send back as `issuer_state`.
-    pub issuer_state: Option<IssuerState>,
-    /// The authorization server hint.
-    pub authorization_server: Option<String>,
+    AuthorizationCode(AuthorizationCodeStep),
 }
 
 /// The pre-authorized grant, before the token request. When [`Self::tx_code`]
@@ -193,7 +199,9 @@ impl PreAuthorizedStep {
             (Some(spec), None) => {
                 return Err(Error::TxCode(format!(
                     "the offer requires a transaction code ({} characters, {:?} input){}",
-                    spec.length.map(|l| l.to_string()).unwrap_or_else(|| "unknown number of".into()),
+                    spec.length
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "unknown number of".into()),
                     spec.mode(),
                     spec.description
                         .as_deref()
@@ -202,12 +210,15 @@ impl PreAuthorizedStep {
                 )))
             }
             (None, Some(_)) => {
-                return Err(Error::TxCode("the offer has no transaction code, but one was given".into()))
+                return Err(Error::TxCode(
+                    "the offer has no transaction code, but one was given".into(),
+                ))
             }
-            (Some(spec), Some(code)) if spec.mode() == crate::types::InputMode::Numeric => {
-                if !code.secret().chars().all(|c| c.is_ascii_digit()) {
-                    return Err(Error::TxCode("the transaction code must be numeric".into()));
-                }
+            (Some(spec), Some(code))
+                if spec.mode() == crate::types::InputMode::Numeric
+                    && !code.secret().chars().all(|c| c.is_ascii_digit()) =>
+            {
+                return Err(Error::TxCode("the transaction code must be numeric".into()));
             }
             _ => {}
         }
@@ -216,7 +227,9 @@ impl PreAuthorizedStep {
             .authorization_server
             .token_endpoint
             .as_deref()
-            .ok_or_else(|| Error::InvalidState("authorization server has no token endpoint".into()))?;
+            .ok_or_else(|| {
+                Error::InvalidState("authorization server has no token endpoint".into())
+            })?;
         Ok(TokenExchange::pre_authorized(
             endpoint,
             &self.code,
@@ -226,7 +239,12 @@ impl PreAuthorizedStep {
     }
 
     /// The authorized state after a successful token response.
-    pub fn into_authorized(self, token: TokenResponse, client_id: Option<&str>, now: u64) -> Authorized {
+    pub fn into_authorized(
+        self,
+        token: TokenResponse,
+        client_id: Option<&str>,
+        now: u64,
+    ) -> Authorized {
         let client_id = self.client_id(client_id).map(str::to_string);
         Authorized::new(self.context, self.offered, token, client_id, now)
     }
@@ -316,6 +334,38 @@ impl Authorized {
             .filter(|d| d.credential_configuration_id.as_deref() == Some(configuration_id))
             .flat_map(|d| d.credential_identifiers.clone().unwrap_or_default())
             .collect()
+    }
+
+    /// The refresh request, when the server gave a refresh token.
+    pub fn refresh_exchange(&self) -> Option<TokenExchange> {
+        let refresh = self.token.refresh_token.as_ref()?;
+        let endpoint = self
+            .context
+            .authorization_server
+            .token_endpoint
+            .as_deref()?;
+        Some(TokenExchange::refresh(
+            endpoint,
+            refresh,
+            self.client_id.as_deref(),
+        ))
+    }
+
+    /// Takes in a refreshed token (keeping the refresh token and
+    /// authorization details when the response repeats neither).
+    pub fn apply_refresh(&mut self, token: TokenResponse, now: u64) {
+        self.token.access_token = token.access_token;
+        self.token.token_type = token.token_type;
+        self.token.expires_at = token.expires_in.map(|s| now.saturating_add(s));
+        if token.refresh_token.is_some() {
+            self.token.refresh_token = token.refresh_token;
+        }
+        if let Some(details) = token.authorization_details {
+            self.token.authorization_details = details;
+        }
+        if token.c_nonce.is_some() {
+            self.c_nonce = token.c_nonce;
+        }
     }
 
     pub(crate) fn bearer(&self) -> String {

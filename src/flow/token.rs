@@ -3,7 +3,9 @@
 use super::{expect_json, EngineConfig, Exchange, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::types::{PreAuthorizedCode, TokenResponse, TxCode, PRE_AUTHORIZED_GRANT_TYPE};
+use crate::types::{
+    PkceVerifier, PreAuthorizedCode, RefreshToken, TokenResponse, TxCode, PRE_AUTHORIZED_GRANT_TYPE,
+};
 
 /// A token request. Holds secrets; its `Debug` shows only the URL and grant.
 #[derive(Clone)]
@@ -46,6 +48,45 @@ impl TokenExchange {
     }
 }
 
+impl TokenExchange {
+    /// An authorization code token request with the PKCE verifier.
+    pub fn authorization_code(
+        token_endpoint: &str,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &PkceVerifier,
+        client_id: &str,
+    ) -> Self {
+        Self {
+            url: token_endpoint.to_string(),
+            grant_type: "authorization_code",
+            fields: vec![
+                ("code", code.to_string()),
+                ("redirect_uri", redirect_uri.to_string()),
+                ("code_verifier", verifier.secret().to_string()),
+                ("client_id", client_id.to_string()),
+            ],
+        }
+    }
+
+    /// A refresh token request.
+    pub fn refresh(
+        token_endpoint: &str,
+        refresh_token: &RefreshToken,
+        client_id: Option<&str>,
+    ) -> Self {
+        let mut fields = vec![("refresh_token", refresh_token.secret().to_string())];
+        if let Some(id) = client_id {
+            fields.push(("client_id", id.to_string()));
+        }
+        Self {
+            url: token_endpoint.to_string(),
+            grant_type: "refresh_token",
+            fields,
+        }
+    }
+}
+
 impl Exchange for TokenExchange {
     type Output = TokenResponse;
 
@@ -59,7 +100,11 @@ impl Exchange for TokenExchange {
         Ok(HttpRequest::post_form(&self.url, &form).header("accept", "application/json"))
     }
 
-    fn handle_response(self, response: HttpResponse, _config: &EngineConfig) -> Result<Progress<Self, TokenResponse>> {
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, TokenResponse>> {
         let token: TokenResponse = expect_json(Endpoint::Token, &self.url, &response)?;
         let bad = |problem: String| Error::UnexpectedResponse {
             endpoint: Endpoint::Token,
@@ -91,7 +136,12 @@ mod tests {
     fn request_has_exactly_the_right_fields() {
         let cfg = EngineConfig::default();
         let code = PreAuthorizedCode::new("c0de");
-        let with = TokenExchange::pre_authorized("https://as/token", &code, Some(&TxCode::new("1234")), None);
+        let with = TokenExchange::pre_authorized(
+            "https://as/token",
+            &code,
+            Some(&TxCode::new("1234")),
+            None,
+        );
         let body = String::from_utf8(with.prepare_request(&cfg).unwrap().body).unwrap();
         assert_eq!(
             body,
@@ -106,12 +156,32 @@ mod tests {
     #[test]
     fn token_type_is_case_insensitive_and_checked() {
         let cfg = EngineConfig::default();
-        let step = || TokenExchange::pre_authorized("https://as/token", &PreAuthorizedCode::new("c"), None, None);
-        let ok = step().handle_response(HttpResponse::json(200, &json!({"access_token":"a","token_type":"bEaReR"})), &cfg);
+        let step = || {
+            TokenExchange::pre_authorized(
+                "https://as/token",
+                &PreAuthorizedCode::new("c"),
+                None,
+                None,
+            )
+        };
+        let ok = step().handle_response(
+            HttpResponse::json(200, &json!({"access_token":"a","token_type":"bEaReR"})),
+            &cfg,
+        );
         assert!(matches!(ok, Ok(Progress::Done(t)) if t.expires_in.is_none()));
-        let weird = step().handle_response(HttpResponse::json(200, &json!({"access_token":"a","token_type":"mac"})), &cfg);
-        assert!(matches!(weird, Err(Error::UnexpectedResponse { problem, .. }) if problem.contains("token_type")));
-        let err = step().handle_response(HttpResponse::json(400, &json!({"error":"invalid_grant"})), &cfg);
-        assert!(matches!(err, Err(Error::Server { error, .. }) if error.code == crate::error::ErrorCode::InvalidGrant));
+        let weird = step().handle_response(
+            HttpResponse::json(200, &json!({"access_token":"a","token_type":"mac"})),
+            &cfg,
+        );
+        assert!(
+            matches!(weird, Err(Error::UnexpectedResponse { problem, .. }) if problem.contains("token_type"))
+        );
+        let err = step().handle_response(
+            HttpResponse::json(400, &json!({"error":"invalid_grant"})),
+            &cfg,
+        );
+        assert!(
+            matches!(err, Err(Error::Server { error, .. }) if error.code == crate::error::ErrorCode::InvalidGrant)
+        );
     }
 }

@@ -55,7 +55,10 @@ impl std::fmt::Debug for HttpRequest {
         f.debug_struct("HttpRequest")
             .field("method", &self.method)
             .field("url", &crate::error::display_url(&self.url))
-            .field("headers", &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -145,8 +148,13 @@ impl HttpResponse {
 
     /// The media type of `Content-Type`, lower case, without parameters.
     pub fn media_type(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 
     /// Whether the status is 2xx.
@@ -227,6 +235,9 @@ mod tests {
         )
         .header("authorization", "Bearer TOKEN");
         let s = format!("{r:?}");
-        assert!(!s.contains("SECRET") && !s.contains("TOKEN") && !s.contains("x=1"), "{s}");
+        assert!(
+            !s.contains("SECRET") && !s.contains("TOKEN") && !s.contains("x=1"),
+            "{s}"
+        );
     }
 }

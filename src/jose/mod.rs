@@ -6,7 +6,7 @@ mod proof;
 mod signer;
 
 pub use proof::{build_proof_jwt, ProofClaims, PROOF_JWT_TYP};
-pub use signer::{Algorithm, SignerError, Signer, SoftwareSigner};
+pub use signer::{Algorithm, Signer, SignerError, SoftwareSigner};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

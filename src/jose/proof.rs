@@ -24,7 +24,9 @@ pub struct ProofClaims {
 pub fn build_proof_jwt(signer: &dyn Signer, claims: &ProofClaims) -> Result<String> {
     let jwk = signer.public_jwk();
     if jwk.get("d").is_some() {
-        return Err(Error::Proof("the signer's public JWK contains private key material".into()));
+        return Err(Error::Proof(
+            "the signer's public JWK contains private key material".into(),
+        ));
     }
     let header = json!({
         "typ": PROOF_JWT_TYP,
@@ -78,6 +80,11 @@ mod tests {
         assert_eq!(jws.payload["nonce"], "n-1");
         assert_eq!(jws.payload["iat"], 1_767_225_600);
         assert!(jws.payload.get("iss").is_none());
-        verify_es256(&signer.public_jwk(), jws.signing_input.as_bytes(), &jws.signature).unwrap();
+        verify_es256(
+            &signer.public_jwk(),
+            jws.signing_input.as_bytes(),
+            &jws.signature,
+        )
+        .unwrap();
     }
 }

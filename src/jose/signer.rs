@@ -128,7 +128,10 @@ mod tests {
         let jwk = s.public_jwk();
         assert_eq!(jwk["kty"], "EC");
         assert_eq!(jwk["crv"], "P-256");
-        assert!(jwk.get("d").is_none(), "public JWK must not carry the private key");
+        assert!(
+            jwk.get("d").is_none(),
+            "public JWK must not carry the private key"
+        );
         let sig = s.sign(b"hello").unwrap();
         assert!(crate::jose::verify_es256(&jwk, b"hello", &sig).is_ok());
         assert!(crate::jose::verify_es256(&jwk, b"hellO", &sig).is_err());

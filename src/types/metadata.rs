@@ -188,12 +188,18 @@ impl ClaimDescription {
 /// Picks the display entry for the first locale that matches (exactly, then by
 /// primary language), else the first entry without a locale, else the first.
 pub(crate) fn pick_display<'a>(displays: &'a [Display], locales: &[String]) -> Option<&'a Display> {
-    let lang = |s: &str| s.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+    let lang = |s: &str| {
+        s.split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
     for wanted in locales {
-        if let Some(d) = displays
-            .iter()
-            .find(|d| d.locale.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(wanted)))
-        {
+        if let Some(d) = displays.iter().find(|d| {
+            d.locale
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(wanted))
+        }) {
             return Some(d);
         }
         if let Some(d) = displays

@@ -1,0 +1,819 @@
+//! UniFFI exports for Kotlin and Swift (feature `uniffi`).
+//!
+//! The same flows as the Rust API, shaped for apps: objects for the wallet and
+//! for each step, records for what the app shows, one [`WalletError`] (Kotlin:
+//! `WalletException`) an app can branch on, and a foreign [`Signer`] so keys
+//! stay in Android Keystore / Secure Enclave. A step that is consumed (e.g.
+//! authorizing) fails with [`WalletError::InvalidState`] when used twice.
+//! Sessions save to and restore from a JSON string, for the app's secure storage.
+
+use crate::flow::session::Grant as CoreGrant;
+use crate::jose::{Algorithm, Signer as CoreSigner, SignerError};
+use crate::types::NotificationEvent as CoreEvent;
+use crate::{Error as CoreError, ErrorCode};
+use sha2::Digest as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors apps see. Kotlin shows it as `WalletException`.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum WalletError {
+    /// The offer URL or offer JSON is malformed or violates the protocol.
+    #[error("invalid offer: {message}")]
+    InvalidOffer {
+        /// What was wrong.
+        message: String,
+    },
+    /// The offer was already used or has expired (the issuer does not know it).
+    #[error("offer expired or already used: {message}")]
+    OfferExpiredOrUsed {
+        /// Details.
+        message: String,
+    },
+    /// The offer needs a transaction code and none was given (or vice versa).
+    #[error("transaction code: {message}")]
+    TxCodeRequired {
+        /// Details.
+        message: String,
+    },
+    /// The issuer rejected the transaction code (`invalid_grant`/`invalid_tx_code`).
+    #[error("transaction code rejected: {message}")]
+    TxCodeRejected {
+        /// Details.
+        message: String,
+    },
+    /// The browser round trip failed: wrong `state` or `iss`, the user denied
+    /// access, or no code came back.
+    #[error("authorization failed: {message}")]
+    AuthorizationFailed {
+        /// Details.
+        message: String,
+    },
+    /// The issuer's metadata is missing or unusable.
+    #[error("issuer metadata: {message}")]
+    Metadata {
+        /// Which document and field.
+        message: String,
+    },
+    /// No connection, timeout, TLS failure, body too large.
+    #[error("network: {message}")]
+    Network {
+        /// Details.
+        message: String,
+    },
+    /// The server answered with an OAuth / OID4VCI error.
+    #[error("server error {code}: {message}")]
+    Server {
+        /// The error code as sent (`invalid_grant`, `invalid_proof`, ...).
+        code: String,
+        /// `error_description`, sanitized (may be empty).
+        description: String,
+        /// HTTP status.
+        status: u16,
+        /// The whole message.
+        message: String,
+    },
+    /// The server answered something the protocol does not allow.
+    #[error("unexpected response: {message}")]
+    UnexpectedResponse {
+        /// Details.
+        message: String,
+    },
+    /// A received credential failed a check.
+    #[error("credential check failed: {message}")]
+    CredentialCheck {
+        /// Details.
+        message: String,
+    },
+    /// The app's signer failed, or no algorithm fits.
+    #[error("signing: {message}")]
+    Signing {
+        /// Details.
+        message: String,
+    },
+    /// A step was used twice, a saved session did not parse, or similar.
+    #[error("invalid state: {message}")]
+    InvalidState {
+        /// Details.
+        message: String,
+    },
+    /// The deferred credential was not ready before the deadline.
+    #[error("deferred credential not ready before the deadline")]
+    DeadlineExceeded,
+    /// Cancelled by the app.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<CoreError> for WalletError {
+    fn from(e: CoreError) -> Self {
+        let message = e.to_string();
+        match e {
+            CoreError::InvalidOffer(_) => WalletError::InvalidOffer { message },
+            CoreError::Metadata { .. } | CoreError::Config(_) => WalletError::Metadata { message },
+            CoreError::Transport { .. } => WalletError::Network { message },
+            CoreError::TxCode(_) => WalletError::TxCodeRequired { message },
+            CoreError::Proof(_) => WalletError::Signing { message },
+            CoreError::CredentialCheck(_) => WalletError::CredentialCheck { message },
+            CoreError::InvalidState(_) => WalletError::InvalidState { message },
+            CoreError::Callback(_) => WalletError::AuthorizationFailed { message },
+            CoreError::DeadlineExceeded => WalletError::DeadlineExceeded,
+            CoreError::Cancelled => WalletError::Cancelled,
+            CoreError::UnexpectedResponse {
+                endpoint, status, ..
+            } if endpoint == crate::error::Endpoint::CredentialOffer
+                && matches!(status, 404 | 410) =>
+            {
+                WalletError::OfferExpiredOrUsed { message }
+            }
+            CoreError::UnexpectedResponse { .. } => WalletError::UnexpectedResponse { message },
+            CoreError::Server {
+                endpoint,
+                status,
+                error,
+                ..
+            } => match (&error.code, endpoint) {
+                (_, crate::error::Endpoint::CredentialOffer) if matches!(status, 404 | 410) => {
+                    WalletError::OfferExpiredOrUsed { message }
+                }
+                (ErrorCode::InvalidTxCode, _) => WalletError::TxCodeRejected { message },
+                (ErrorCode::InvalidGrant, crate::error::Endpoint::Token) => {
+                    WalletError::TxCodeRejected { message }
+                }
+                _ => WalletError::Server {
+                    code: error.code.as_str().to_string(),
+                    description: error.description.clone().unwrap_or_default(),
+                    status,
+                    message,
+                },
+            },
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for WalletError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        WalletError::Signing { message: e.reason }
+    }
+}
+
+/// A key held by the app (Android Keystore, Secure Enclave, or software).
+#[uniffi::export(with_foreign)]
+pub trait Signer: Send + Sync {
+    /// The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere.
+    fn algorithm(&self) -> String;
+    /// The public key as a JWK JSON string (no private members).
+    fn public_jwk(&self) -> String;
+    /// Whether [`Self::sign`] receives the SHA-256 digest of the signing input
+    /// (for keys that sign prehashed data only) instead of the input itself.
+    fn signs_digest(&self) -> bool;
+    /// Signs; returns the raw signature (R||S, 64 bytes for ES256; a DER
+    /// signature is converted).
+    fn sign(&self, data: Vec<u8>) -> Result<Vec<u8>, WalletError>;
+}
+
+/// Adapts a foreign signer to the core trait.
+struct ForeignSigner {
+    inner: Arc<dyn Signer>,
+    algorithm: Algorithm,
+    jwk: serde_json::Value,
+}
+
+impl ForeignSigner {
+    fn new(inner: Arc<dyn Signer>) -> Result<Self, WalletError> {
+        let algorithm = match inner.algorithm().as_str() {
+            "ES256" => Algorithm::Es256,
+            "ES384" => Algorithm::Es384,
+            "EdDSA" => Algorithm::EdDsa,
+            other => {
+                return Err(WalletError::Signing {
+                    message: format!(
+                        "unsupported algorithm {}",
+                        crate::error::sanitize(other, 16)
+                    ),
+                })
+            }
+        };
+        let jwk: serde_json::Value =
+            serde_json::from_str(&inner.public_jwk()).map_err(|e| WalletError::Signing {
+                message: format!("public_jwk is not JSON: {e}"),
+            })?;
+        if !jwk.is_object() || jwk.get("d").is_some() {
+            return Err(WalletError::Signing {
+                message: "public_jwk must be a public JWK object".into(),
+            });
+        }
+        Ok(Self {
+            inner,
+            algorithm,
+            jwk,
+        })
+    }
+}
+
+impl CoreSigner for ForeignSigner {
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    fn public_jwk(&self) -> serde_json::Value {
+        self.jwk.clone()
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
+        let data = if self.inner.signs_digest() {
+            sha2::Sha256::digest(signing_input).to_vec()
+        } else {
+            signing_input.to_vec()
+        };
+        let signature = self
+            .inner
+            .sign(data)
+            .map_err(|e| SignerError(e.to_string()))?;
+        if self.algorithm == Algorithm::Es256 && signature.len() != 64 {
+            // Platforms often return DER (Android, Apple's SecKey): convert.
+            return p256::ecdsa::Signature::from_der(&signature)
+                .map(|s| s.to_bytes().to_vec())
+                .map_err(|_| SignerError("signature is neither raw R||S nor DER".into()));
+        }
+        Ok(signature)
+    }
+}
+
+/// A software P-256 key (for tests and apps without hardware keys).
+#[derive(uniffi::Object)]
+pub struct SoftwareSigner {
+    inner: crate::SoftwareSigner,
+}
+
+#[uniffi::export]
+impl SoftwareSigner {
+    /// A fresh random key.
+    #[uniffi::constructor]
+    pub fn generate() -> Arc<Self> {
+        Arc::new(Self {
+            inner: crate::SoftwareSigner::generate(),
+        })
+    }
+}
+
+#[uniffi::export]
+impl Signer for SoftwareSigner {
+    fn algorithm(&self) -> String {
+        "ES256".into()
+    }
+    fn public_jwk(&self) -> String {
+        self.inner.public_jwk().to_string()
+    }
+    fn signs_digest(&self) -> bool {
+        false
+    }
+    fn sign(&self, data: Vec<u8>) -> Result<Vec<u8>, WalletError> {
+        self.inner.sign(&data).map_err(|e| WalletError::Signing {
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Wallet settings.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct WalletConfig {
+    /// OAuth client id (optional; anonymous pre-authorized access without it).
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    /// Preferred locales, best first (e.g. `["de-DE", "en"]`).
+    #[uniffi(default = [])]
+    pub locales: Vec<String>,
+    /// Allow http to loopback hosts. Tests only.
+    #[uniffi(default = false)]
+    pub dangerous_allow_http: bool,
+    /// Verify issuer signatures on SD-JWT credentials.
+    #[uniffi(default = true)]
+    pub verify_credential_signatures: bool,
+    /// Whole-request timeout in milliseconds (0: the default, 30 s).
+    #[uniffi(default = 0)]
+    pub request_timeout_ms: u64,
+}
+
+/// The wallet: configuration and transport. Create one and share it.
+#[derive(uniffi::Object)]
+pub struct Wallet {
+    inner: crate::Wallet,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Wallet {
+    /// Builds a wallet.
+    #[uniffi::constructor]
+    pub fn new(config: WalletConfig) -> Result<Arc<Self>, WalletError> {
+        let mut builder = crate::Wallet::builder()
+            .locales(config.locales)
+            .verify_credential_signatures(config.verify_credential_signatures);
+        if let Some(id) = config.client_id {
+            builder = builder.client_id(id);
+        }
+        if config.dangerous_allow_http {
+            builder = builder.dangerous_allow_http();
+        }
+        if config.request_timeout_ms > 0 {
+            builder = builder.timeouts(
+                Duration::from_secs(10),
+                Duration::from_millis(config.request_timeout_ms),
+            );
+        }
+        Ok(Arc::new(Self {
+            inner: builder.build()?,
+        }))
+    }
+
+    /// Parses the offer URL, fetches the offer if by reference, and discovers
+    /// the issuer.
+    pub async fn resolve_offer(
+        &self,
+        offer_url: String,
+    ) -> Result<Arc<CredentialOffer>, WalletError> {
+        let resolved = self.inner.resolve_offer(&offer_url).await?;
+        Ok(Arc::new(CredentialOffer {
+            locales: self.inner.locales().to_vec(),
+            resolved,
+            authorized: AtomicBool::new(false),
+        }))
+    }
+}
+
+/// Display information in the wallet's locale.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct DisplayInfo {
+    /// Name.
+    pub name: Option<String>,
+    /// Locale of this entry.
+    pub locale: Option<String>,
+    /// Logo URI (`https:` or `data:`).
+    pub logo_uri: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Background colour.
+    pub background_color: Option<String>,
+    /// Text colour.
+    pub text_color: Option<String>,
+}
+
+impl From<&crate::types::Display> for DisplayInfo {
+    fn from(d: &crate::types::Display) -> Self {
+        Self {
+            name: d.name.clone(),
+            locale: d.locale.clone(),
+            logo_uri: d.logo.as_ref().and_then(|l| l.uri.clone()),
+            description: d.description.clone(),
+            background_color: d.background_color.clone(),
+            text_color: d.text_color.clone(),
+        }
+    }
+}
+
+/// One offered credential.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct OfferedCredential {
+    /// Configuration id (pass it to `request_credential`).
+    pub configuration_id: String,
+    /// Format (`dc+sd-jwt`, ...).
+    pub format: String,
+    /// Display in the wallet's locale.
+    pub display: Option<DisplayInfo>,
+}
+
+/// Which kind of grant the offer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum GrantKind {
+    /// Pre-authorized code (maybe with a transaction code).
+    PreAuthorized,
+    /// Authorization code (the user logs in in the browser).
+    AuthorizationCode,
+}
+
+/// How the transaction code is entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TxCodeInputMode {
+    /// Digits only.
+    Numeric,
+    /// Any text.
+    Text,
+}
+
+/// What to tell the user about the transaction code.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TxCodeInfo {
+    /// Numeric or text keyboard.
+    pub input_mode: TxCodeInputMode,
+    /// Expected length (a hint).
+    pub length: Option<u32>,
+    /// Guidance from the issuer.
+    pub description: Option<String>,
+}
+
+/// A resolved credential offer.
+#[derive(uniffi::Object)]
+pub struct CredentialOffer {
+    resolved: crate::ResolvedOffer,
+    locales: Vec<String>,
+    authorized: AtomicBool,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl CredentialOffer {
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> String {
+        self.resolved.issuer_id().to_string()
+    }
+
+    /// The issuer's display entry in the wallet's locale.
+    pub fn issuer_display(&self) -> Option<DisplayInfo> {
+        self.resolved.issuer_display(&self.locales).map(Into::into)
+    }
+
+    /// The offered credentials.
+    pub fn credentials(&self) -> Vec<OfferedCredential> {
+        self.resolved
+            .credentials()
+            .iter()
+            .map(|c| OfferedCredential {
+                configuration_id: c.id.to_string(),
+                format: c.configuration.format.clone(),
+                display: c.configuration.display_for(&self.locales).map(Into::into),
+            })
+            .collect()
+    }
+
+    /// The grants the offer allows, pre-authorized first.
+    pub fn grants(&self) -> Vec<GrantKind> {
+        self.resolved
+            .grants()
+            .iter()
+            .filter_map(|g| match g {
+                CoreGrant::PreAuthorized(_) => Some(GrantKind::PreAuthorized),
+                CoreGrant::AuthorizationCode(_) => Some(GrantKind::AuthorizationCode),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The transaction code the pre-authorized grant needs, if any.
+    pub fn tx_code(&self) -> Option<TxCodeInfo> {
+        self.pre_authorized()
+            .ok()?
+            .tx_code()
+            .map(|spec| TxCodeInfo {
+                input_mode: match spec.mode() {
+                    crate::types::InputMode::Numeric => TxCodeInputMode::Numeric,
+                    crate::types::InputMode::Text => TxCodeInputMode::Text,
+                },
+                length: spec.length,
+                description: spec.description.clone(),
+            })
+    }
+
+    /// Runs the pre-authorized token request (with the user's transaction code
+    /// when [`Self::tx_code`] is not null). May be called again after a
+    /// rejected code, as far as the issuer allows.
+    pub async fn authorize(
+        &self,
+        wallet: Arc<Wallet>,
+        tx_code: Option<String>,
+    ) -> Result<Arc<AuthorizedSession>, WalletError> {
+        if self.authorized.load(Ordering::SeqCst) {
+            return Err(WalletError::InvalidState {
+                message: "this offer was already authorized; its code is single use".into(),
+            });
+        }
+        let mut step = self.pre_authorized()?;
+        if let Some(code) = tx_code {
+            step = step.with_tx_code(code);
+        }
+        let authorized = step.authorize(&wallet.inner).await?;
+        self.authorized.store(true, Ordering::SeqCst);
+        Ok(AuthorizedSession::wrap(authorized, self.locales.clone()))
+    }
+}
+
+impl CredentialOffer {
+    fn pre_authorized(&self) -> Result<crate::PreAuthorizedStep, WalletError> {
+        self.resolved
+            .grants()
+            .into_iter()
+            .find_map(|g| match g {
+                CoreGrant::PreAuthorized(step) => Some(step),
+                _ => None,
+            })
+            .ok_or_else(|| WalletError::InvalidState {
+                message: "the offer has no pre-authorized code grant".into(),
+            })
+    }
+}
+
+/// A labelled claim for display.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Claim {
+    /// Label in the wallet's locale (or the claim name).
+    pub label: String,
+    /// The value as JSON text (strings are quoted).
+    pub value_json: String,
+}
+
+/// A received credential.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Credential {
+    /// The configuration id.
+    pub configuration_id: String,
+    /// The format.
+    pub format: String,
+    /// The credential as issued (JSON text for `ldp_vc` objects).
+    pub credential: String,
+    /// The disclosed claims, labelled (SD-JWT).
+    pub claims: Vec<Claim>,
+    /// The disclosed claims as a JSON object (SD-JWT), or null.
+    pub claims_json: Option<String>,
+    /// For notifications.
+    pub notification_id: Option<String>,
+    /// Whether the issuer signature was verified.
+    pub signature_verified: bool,
+    /// The holder key (JWK JSON) it is bound to.
+    pub holder_jwk: Option<String>,
+}
+
+fn convert_credentials(
+    list: Vec<crate::IssuedCredential>,
+    context: &crate::flow::session::IssuerContext,
+    locales: &[String],
+) -> Vec<Credential> {
+    list.into_iter()
+        .map(|c| {
+            let claims = context
+                .configuration(&c.configuration_id)
+                .map(|cfg| c.labelled_claims(cfg, locales))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(label, value)| Claim {
+                    label,
+                    value_json: value.to_string(),
+                })
+                .collect();
+            Credential {
+                credential: c
+                    .credential
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| c.credential.to_string()),
+                claims,
+                claims_json: c
+                    .claims
+                    .as_ref()
+                    .map(|m| serde_json::Value::Object(m.clone()).to_string()),
+                notification_id: c.notification_id,
+                signature_verified: c.signature_verified,
+                holder_jwk: c.holder_jwk.map(|j| j.to_string()),
+                configuration_id: c.configuration_id,
+                format: c.format,
+            }
+        })
+        .collect()
+}
+
+/// The result of a credential request.
+#[derive(uniffi::Enum)]
+pub enum Issuance {
+    /// Issued now.
+    Issued {
+        /// The credentials.
+        credentials: Vec<Credential>,
+    },
+    /// Issued later: poll it (and save it, to poll after a restart).
+    Deferred {
+        /// The pending transaction.
+        pending: Arc<DeferredCredential>,
+    },
+}
+
+/// Notification events.
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum NotificationEvent {
+    /// Stored.
+    CredentialAccepted,
+    /// Deleted or declined by the user.
+    CredentialDeleted,
+    /// Something else failed.
+    CredentialFailure,
+}
+
+/// Holding an access token: request credentials, notify.
+#[derive(uniffi::Object)]
+pub struct AuthorizedSession {
+    inner: tokio::sync::Mutex<crate::Authorized>,
+    locales: Vec<String>,
+}
+
+impl AuthorizedSession {
+    fn wrap(authorized: crate::Authorized, locales: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
+            inner: tokio::sync::Mutex::new(authorized),
+            locales,
+        })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl AuthorizedSession {
+    /// Restores a session saved with [`Self::to_json`].
+    #[uniffi::constructor]
+    pub fn from_json(json: String, locales: Vec<String>) -> Result<Arc<Self>, WalletError> {
+        Ok(Self::wrap(crate::Authorized::from_json(&json)?, locales))
+    }
+
+    /// Saves the session (it holds the access token: use secure storage).
+    pub async fn to_json(&self) -> String {
+        self.inner.lock().await.to_json()
+    }
+
+    /// The credential issuer identifier.
+    pub async fn issuer_id(&self) -> String {
+        self.inner.lock().await.issuer_id().to_string()
+    }
+
+    /// The configuration ids this session may request.
+    pub async fn credential_configuration_ids(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .await
+            .credential_configuration_ids()
+            .to_vec()
+    }
+
+    /// Requests one credential bound to `signer`'s key.
+    pub async fn request_credential(
+        &self,
+        wallet: Arc<Wallet>,
+        configuration_id: String,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Issuance, WalletError> {
+        self.request_credentials(wallet, configuration_id, vec![signer])
+            .await
+    }
+
+    /// Requests a batch: one credential per signer (distinct keys).
+    pub async fn request_credentials(
+        &self,
+        wallet: Arc<Wallet>,
+        configuration_id: String,
+        signers: Vec<Arc<dyn Signer>>,
+    ) -> Result<Issuance, WalletError> {
+        let adapted = signers
+            .into_iter()
+            .map(ForeignSigner::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&dyn CoreSigner> = adapted.iter().map(|s| s as &dyn CoreSigner).collect();
+        let mut authorized = self.inner.lock().await;
+        match authorized
+            .request_credentials(&wallet.inner, &configuration_id, &refs)
+            .await?
+        {
+            crate::Issuance::Issued(list) => Ok(Issuance::Issued {
+                credentials: convert_credentials(list, authorized.context(), &self.locales),
+            }),
+            crate::Issuance::Deferred(pending) => Ok(Issuance::Deferred {
+                pending: DeferredCredential::wrap(pending, self.locales.clone()),
+            }),
+        }
+    }
+
+    /// Tells the issuer what became of a credential.
+    pub async fn notify(
+        &self,
+        wallet: Arc<Wallet>,
+        notification_id: String,
+        event: NotificationEvent,
+    ) -> Result<(), WalletError> {
+        let event = match event {
+            NotificationEvent::CredentialAccepted => CoreEvent::CredentialAccepted,
+            NotificationEvent::CredentialDeleted => CoreEvent::CredentialDeleted,
+            NotificationEvent::CredentialFailure => CoreEvent::CredentialFailure,
+        };
+        let authorized = self.inner.lock().await.clone();
+        Ok(authorized
+            .notify(&wallet.inner, &notification_id, event)
+            .await?)
+    }
+}
+
+/// What a deferred poll found.
+#[derive(uniffi::Enum)]
+pub enum DeferredPoll {
+    /// Not ready: wait at least this long.
+    Pending {
+        /// Milliseconds.
+        interval_ms: u64,
+    },
+    /// Issued.
+    Issued {
+        /// The credentials.
+        credentials: Vec<Credential>,
+    },
+}
+
+/// A credential the issuer delivers later.
+#[derive(uniffi::Object)]
+pub struct DeferredCredential {
+    inner: tokio::sync::Mutex<crate::DeferredPending>,
+    locales: Vec<String>,
+    cancel: crate::CancelToken,
+}
+
+impl DeferredCredential {
+    fn wrap(pending: crate::DeferredPending, locales: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
+            inner: tokio::sync::Mutex::new(pending),
+            locales,
+            cancel: crate::CancelToken::new(),
+        })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl DeferredCredential {
+    /// Restores a transaction saved with [`Self::to_json`].
+    #[uniffi::constructor]
+    pub fn from_json(json: String, locales: Vec<String>) -> Result<Arc<Self>, WalletError> {
+        Ok(Self::wrap(
+            crate::DeferredPending::from_json(&json)?,
+            locales,
+        ))
+    }
+
+    /// Saves the transaction (it holds the access token: use secure storage).
+    pub async fn to_json(&self) -> String {
+        self.inner.lock().await.to_json()
+    }
+
+    /// The issuer's requested wait before the next poll, in milliseconds.
+    pub async fn interval_ms(&self) -> u64 {
+        self.inner.lock().await.interval().as_millis() as u64
+    }
+
+    /// Polls once.
+    pub async fn poll(&self, wallet: Arc<Wallet>) -> Result<DeferredPoll, WalletError> {
+        let mut pending = self.inner.lock().await;
+        match pending.poll(&wallet.inner).await? {
+            crate::DeferredStatus::Pending { interval } => Ok(DeferredPoll::Pending {
+                interval_ms: interval.as_millis() as u64,
+            }),
+            crate::DeferredStatus::Issued(list) => Ok(DeferredPoll::Issued {
+                credentials: convert_credentials(
+                    list,
+                    pending.authorized().context(),
+                    &self.locales,
+                ),
+            }),
+            crate::DeferredStatus::Failed(error) => Err(WalletError::Server {
+                code: error.code.as_str().to_string(),
+                description: error.description.clone().unwrap_or_default(),
+                status: 400,
+                message: format!("deferred issuance failed: {error}"),
+            }),
+        }
+    }
+
+    /// Polls at the issuer's interval until issued, failed, the deadline
+    /// passes, or [`Self::cancel`] is called.
+    pub async fn poll_until_ready(
+        &self,
+        wallet: Arc<Wallet>,
+        deadline_ms: u64,
+    ) -> Result<Vec<Credential>, WalletError> {
+        let mut pending = self.inner.lock().await;
+        let list = pending
+            .poll_until_ready(
+                &wallet.inner,
+                Duration::from_millis(deadline_ms),
+                Some(&self.cancel),
+            )
+            .await?;
+        Ok(convert_credentials(
+            list,
+            pending.authorized().context(),
+            &self.locales,
+        ))
+    }
+
+    /// Cancels a running [`Self::poll_until_ready`].
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The session this transaction belongs to (for notifications).
+    pub async fn session(&self) -> Arc<AuthorizedSession> {
+        AuthorizedSession::wrap(
+            self.inner.lock().await.authorized().clone(),
+            self.locales.clone(),
+        )
+    }
+}

@@ -1,0 +1,612 @@
+//! The authorization code flow (OID4VCI 1.0 section 5; RFC 6749, 7636 PKCE,
+//! 9126 PAR, 9207 `iss`, 9396 `authorization_details`): build the browser URL,
+//! then check the redirect the app hands back and exchange the code.
+
+use super::session::{Authorized, IssuerContext};
+use super::token::TokenExchange;
+use super::{error_from_response, expect_json, EngineConfig, Exchange, Progress};
+use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::b64;
+use crate::types::{IssuerState, PkceVerifier, TokenResponse};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How to ask for the credentials at the authorization server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RequestMode {
+    /// `scope` when every requested configuration has one, else
+    /// `authorization_details`.
+    #[default]
+    Auto,
+    /// The configurations' `scope` values.
+    Scope,
+    /// `authorization_details` of type `openid_credential`.
+    AuthorizationDetails,
+}
+
+/// Why a redirect back from the authorization server was refused. Every one
+/// stops the flow before any further request.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// The URL is not the redirect URI this authorization used.
+    #[error("the redirect does not go to the redirect_uri of this authorization")]
+    WrongRedirectUri,
+    /// No `state` parameter.
+    #[error("the redirect has no state parameter")]
+    StateMissing,
+    /// `state` differs from the one sent.
+    #[error("the redirect's state does not match this authorization")]
+    StateMismatch,
+    /// `iss` is missing although the server promised it (RFC 9207).
+    #[error("the redirect has no iss parameter, which this authorization server always sends")]
+    IssuerMissing,
+    /// `iss` is not the authorization server's identifier.
+    #[error("the redirect's iss is not this authorization server")]
+    IssuerMismatch,
+    /// The server answered with an error (e.g. `access_denied`).
+    #[error("the authorization server answered {0}")]
+    Denied(ServerError),
+    /// Neither `code` nor `error`.
+    #[error("the redirect has no code")]
+    CodeMissing,
+}
+
+/// Creates an S256 PKCE challenge for a verifier.
+pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
+    b64(Sha256::digest(verifier.secret().as_bytes()))
+}
+
+/// The start of an authorization code flow: issuer context, what to request,
+/// and the `issuer_state` from the offer (if any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationCodeStep {
+    pub(crate) context: IssuerContext,
+    pub(crate) configuration_ids: Vec<String>,
+    pub(crate) issuer_state: Option<IssuerState>,
+}
+
+/// Fresh secrets for one authorization (the driver draws them from the OS RNG).
+#[derive(Debug, Clone)]
+pub struct AuthorizationSecrets {
+    /// PKCE verifier (43-128 unreserved characters).
+    pub verifier: PkceVerifier,
+    /// `state`.
+    pub state: String,
+}
+
+impl AuthorizationCodeStep {
+    /// A step for these configurations (an offer's, or the app's own choice).
+    pub fn new(
+        context: IssuerContext,
+        configuration_ids: Vec<String>,
+        issuer_state: Option<IssuerState>,
+    ) -> Result<Self> {
+        if configuration_ids.is_empty() {
+            return Err(Error::InvalidState(
+                "no credential configuration to request".into(),
+            ));
+        }
+        for id in &configuration_ids {
+            context.configuration(id)?;
+        }
+        if context
+            .authorization_server
+            .authorization_endpoint
+            .is_none()
+        {
+            return Err(Error::metadata(
+                crate::error::Document::AuthorizationServerMetadata,
+                &context.authorization_server.issuer,
+                "field authorization_endpoint: missing (needed for the authorization code flow)",
+            ));
+        }
+        Ok(Self {
+            context,
+            configuration_ids,
+            issuer_state,
+        })
+    }
+
+    /// The configurations this authorization asks for.
+    pub fn configuration_ids(&self) -> &[String] {
+        &self.configuration_ids
+    }
+
+    /// The authorization request parameters (everything but `request_uri`).
+    pub fn parameters(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        mode: RequestMode,
+        secrets: &AuthorizationSecrets,
+    ) -> Result<Vec<(String, String)>> {
+        let mut params = vec![
+            ("response_type".to_string(), "code".to_string()),
+            ("client_id".into(), client_id.to_string()),
+            ("redirect_uri".into(), redirect_uri.to_string()),
+            ("state".into(), secrets.state.clone()),
+            ("code_challenge".into(), pkce_challenge(&secrets.verifier)),
+            ("code_challenge_method".into(), "S256".into()),
+        ];
+        let scopes: Option<Vec<String>> = self
+            .configuration_ids
+            .iter()
+            .map(|id| {
+                self.context
+                    .configuration(id)
+                    .ok()
+                    .and_then(|c| c.scope.clone())
+            })
+            .collect();
+        let separate_as = self.context.issuer.authorization_servers.is_some();
+        let use_scope = match (mode, &scopes) {
+            (RequestMode::Scope, None) => {
+                return Err(Error::InvalidState(
+                    "a requested configuration has no scope; use authorization_details".into(),
+                ))
+            }
+            (RequestMode::Scope, Some(_)) => true,
+            (RequestMode::AuthorizationDetails, _) => false,
+            (RequestMode::Auto, s) => s.is_some(),
+        };
+        if use_scope {
+            let mut list = scopes.unwrap_or_default();
+            list.dedup();
+            params.push(("scope".into(), list.join(" ")));
+            if separate_as {
+                params.push(("resource".into(), self.context.issuer_id().to_string()));
+            }
+        } else {
+            let details: Vec<serde_json::Value> = self
+                .configuration_ids
+                .iter()
+                .map(|id| {
+                    let mut d = serde_json::json!({"type": "openid_credential", "credential_configuration_id": id});
+                    if separate_as {
+                        d["locations"] = serde_json::json!([self.context.issuer_id()]);
+                    }
+                    d
+                })
+                .collect();
+            params.push((
+                "authorization_details".into(),
+                serde_json::Value::Array(details).to_string(),
+            ));
+        }
+        if let Some(s) = &self.issuer_state {
+            params.push(("issuer_state".into(), s.secret().to_string()));
+        }
+        Ok(params)
+    }
+
+    /// Begins: with PAR when the server offers it, else a plain browser URL.
+    pub fn begin(
+        self,
+        client_id: &str,
+        redirect_uri: &str,
+        mode: RequestMode,
+        secrets: AuthorizationSecrets,
+    ) -> Result<AuthorizationBegin> {
+        let params = self.parameters(client_id, redirect_uri, mode, &secrets)?;
+        let as_md = &self.context.authorization_server;
+        let authorization_endpoint = as_md.authorization_endpoint.clone().unwrap_or_default();
+        let pending = PendingAuthorization {
+            context: self.context.clone(),
+            configuration_ids: self.configuration_ids,
+            client_id: client_id.to_string(),
+            redirect_uri: redirect_uri.to_string(),
+            verifier: secrets.verifier,
+            state: secrets.state,
+            url: String::new(),
+        };
+        match &as_md.pushed_authorization_request_endpoint {
+            Some(par) => Ok(AuthorizationBegin::Pushed(ParExchange {
+                url: par.clone(),
+                params,
+                authorization_endpoint,
+                pending,
+            })),
+            None if as_md.require_pushed_authorization_requests == Some(true) => Err(Error::metadata(
+                crate::error::Document::AuthorizationServerMetadata,
+                &as_md.issuer,
+                "require_pushed_authorization_requests is set but there is no pushed_authorization_request_endpoint",
+            )),
+            None => {
+                let url = with_query(&authorization_endpoint, &params)?;
+                Ok(AuthorizationBegin::Ready(PendingAuthorization { url, ..pending }))
+            }
+        }
+    }
+}
+
+fn with_query(endpoint: &str, params: &[(String, String)]) -> Result<String> {
+    let mut url = url::Url::parse(endpoint)
+        .map_err(|e| Error::InvalidState(format!("authorization_endpoint is not a URL: {e}")))?;
+    url.query_pairs_mut().extend_pairs(params);
+    Ok(url.into())
+}
+
+/// What [`AuthorizationCodeStep::begin`] leads to.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // moved once
+pub enum AuthorizationBegin {
+    /// Push the request first (PAR).
+    Pushed(ParExchange),
+    /// Open the browser at [`PendingAuthorization::url`].
+    Ready(PendingAuthorization),
+}
+
+/// The pushed authorization request (RFC 9126).
+#[derive(Debug)]
+pub struct ParExchange {
+    url: String,
+    params: Vec<(String, String)>,
+    authorization_endpoint: String,
+    pending: PendingAuthorization,
+}
+
+#[derive(Deserialize)]
+struct ParResponse {
+    request_uri: String,
+    #[allow(dead_code)]
+    expires_in: Option<u64>,
+}
+
+impl Exchange for ParExchange {
+    type Output = PendingAuthorization;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::PushedAuthorization
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        let form: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(HttpRequest::post_form(&self.url, &form).header("accept", "application/json"))
+    }
+
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, PendingAuthorization>> {
+        let par: ParResponse = expect_json(Endpoint::PushedAuthorization, &self.url, &response)?;
+        if par.request_uri.is_empty() {
+            return Err(Error::UnexpectedResponse {
+                endpoint: Endpoint::PushedAuthorization,
+                url: display_url(&self.url),
+                status: response.status,
+                problem: "field request_uri: empty".into(),
+            });
+        }
+        let params = [
+            ("client_id".to_string(), self.pending.client_id.clone()),
+            ("request_uri".to_string(), par.request_uri),
+        ];
+        let url = with_query(&self.authorization_endpoint, &params)?;
+        Ok(Progress::Done(PendingAuthorization {
+            url,
+            ..self.pending
+        }))
+    }
+}
+
+/// An authorization waiting for the browser's redirect. Serializable: save it
+/// before opening the browser, and restore it when the redirect arrives.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub(crate) context: IssuerContext,
+    pub(crate) configuration_ids: Vec<String>,
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) verifier: PkceVerifier,
+    pub(crate) state: String,
+    pub(crate) url: String,
+}
+
+impl std::fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("issuer", &self.context.issuer_id())
+            .field("configuration_ids", &self.configuration_ids)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAuthorization {
+    /// The URL to open in the browser.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The redirect URI the browser will come back to.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Checks the redirect URL (redirect URI, `state`, `iss`, `error`) and
+    /// prepares the code exchange. Nothing is sent when a check fails.
+    pub fn callback(&self, redirect_url: &str) -> Result<TokenExchange> {
+        let url = url::Url::parse(redirect_url)
+            .map_err(|_| Error::Callback(CallbackError::WrongRedirectUri))?;
+        let expected = url::Url::parse(&self.redirect_uri)
+            .map_err(|_| Error::Callback(CallbackError::WrongRedirectUri))?;
+        if url.scheme() != expected.scheme()
+            || url.host_str() != expected.host_str()
+            || url.port_or_known_default() != expected.port_or_known_default()
+            || url.path() != expected.path()
+        {
+            return Err(Error::Callback(CallbackError::WrongRedirectUri));
+        }
+        let mut params = std::collections::HashMap::new();
+        for (k, v) in url.query_pairs() {
+            if params.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(Error::Callback(CallbackError::StateMismatch));
+            }
+        }
+        match params.get("state") {
+            None => return Err(Error::Callback(CallbackError::StateMissing)),
+            Some(s) if *s != self.state => {
+                return Err(Error::Callback(CallbackError::StateMismatch))
+            }
+            Some(_) => {}
+        }
+        let as_md = &self.context.authorization_server;
+        match params.get("iss") {
+            Some(iss) if *iss != as_md.issuer => {
+                return Err(Error::Callback(CallbackError::IssuerMismatch))
+            }
+            None if as_md.authorization_response_iss_parameter_supported == Some(true) => {
+                return Err(Error::Callback(CallbackError::IssuerMissing))
+            }
+            _ => {}
+        }
+        if let Some(code) = params.get("error") {
+            return Err(Error::Callback(CallbackError::Denied(ServerError {
+                code: ErrorCode::parse(code),
+                description: params
+                    .get("error_description")
+                    .map(|d| sanitize(d, crate::error::MAX_QUOTED_CHARS)),
+            })));
+        }
+        let code = params
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or(Error::Callback(CallbackError::CodeMissing))?;
+        let token_endpoint = as_md.token_endpoint.as_deref().ok_or_else(|| {
+            Error::InvalidState("authorization server has no token endpoint".into())
+        })?;
+        Ok(TokenExchange::authorization_code(
+            token_endpoint,
+            code,
+            &self.redirect_uri,
+            &self.verifier,
+            &self.client_id,
+        ))
+    }
+
+    /// The authorized state after the code exchange.
+    pub fn into_authorized(self, token: TokenResponse, now: u64) -> Authorized {
+        Authorized::new(
+            self.context,
+            self.configuration_ids,
+            token,
+            Some(self.client_id),
+            now,
+        )
+    }
+
+    /// Saves it as JSON (holds the PKCE verifier: store it securely).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Restores it from [`Self::to_json`].
+    pub fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json)
+            .map_err(|e| Error::InvalidState(format!("saved authorization: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn context(par: bool, iss_supported: bool, separate_as: bool) -> IssuerContext {
+        let mut issuer = json!({
+            "credential_issuer": "https://issuer.example/t",
+            "credential_endpoint": "https://issuer.example/t/credential",
+            "credential_configurations_supported": {
+                "pid": {"format": "dc+sd-jwt", "vct": "urn:pid", "scope": "pid_scope"},
+                "noscope": {"format": "dc+sd-jwt", "vct": "urn:x"}
+            }
+        });
+        if separate_as {
+            issuer["authorization_servers"] = json!(["https://as.example"]);
+        }
+        let mut as_md = json!({
+            "issuer": "https://as.example",
+            "token_endpoint": "https://as.example/token",
+            "authorization_endpoint": "https://as.example/authorize",
+            "authorization_response_iss_parameter_supported": iss_supported
+        });
+        if par {
+            as_md["pushed_authorization_request_endpoint"] = json!("https://as.example/par");
+        }
+        IssuerContext {
+            issuer: serde_json::from_value(issuer).unwrap(),
+            authorization_server: serde_json::from_value(as_md).unwrap(),
+        }
+    }
+
+    fn secrets() -> AuthorizationSecrets {
+        AuthorizationSecrets {
+            verifier: PkceVerifier::new("v".repeat(43)),
+            state: "st4te".into(),
+        }
+    }
+
+    fn pending(iss_supported: bool) -> PendingAuthorization {
+        let step = AuthorizationCodeStep::new(
+            context(false, iss_supported, false),
+            vec!["pid".into()],
+            None,
+        )
+        .unwrap();
+        match step
+            .begin(
+                "wallet",
+                "https://wallet.example/cb",
+                RequestMode::Auto,
+                secrets(),
+            )
+            .unwrap()
+        {
+            AuthorizationBegin::Ready(p) => p,
+            AuthorizationBegin::Pushed(_) => panic!("no PAR endpoint"),
+        }
+    }
+
+    fn query(url: &str) -> std::collections::HashMap<String, String> {
+        url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    #[test]
+    fn scope_when_available_else_authorization_details() {
+        let p = pending(false);
+        let q = query(p.url());
+        assert_eq!(q["scope"], "pid_scope");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(
+            q["code_challenge"],
+            pkce_challenge(&PkceVerifier::new("v".repeat(43)))
+        );
+        assert_eq!(q["state"], "st4te");
+        assert!(!q.contains_key("authorization_details") && !q.contains_key("resource"));
+
+        let step = AuthorizationCodeStep::new(
+            context(false, false, true),
+            vec!["noscope".into()],
+            Some(crate::types::IssuerState::new("is-1")),
+        )
+        .unwrap();
+        let params = step
+            .parameters("wallet", "https://w/cb", RequestMode::Auto, &secrets())
+            .unwrap();
+        let q: std::collections::HashMap<_, _> = params.into_iter().collect();
+        let details: serde_json::Value = serde_json::from_str(&q["authorization_details"]).unwrap();
+        assert_eq!(
+            details,
+            json!([{"type":"openid_credential","credential_configuration_id":"noscope","locations":["https://issuer.example/t"]}])
+        );
+        assert_eq!(q["issuer_state"], "is-1");
+        assert!(!q.contains_key("scope"));
+    }
+
+    #[test]
+    fn par_is_used_when_offered_and_the_url_then_carries_only_client_id_and_request_uri() {
+        let step =
+            AuthorizationCodeStep::new(context(true, false, false), vec!["pid".into()], None)
+                .unwrap();
+        let AuthorizationBegin::Pushed(par) = step
+            .begin("wallet", "https://w/cb", RequestMode::Auto, secrets())
+            .unwrap()
+        else {
+            panic!("expected PAR")
+        };
+        let cfg = EngineConfig::default();
+        let body = String::from_utf8(par.prepare_request(&cfg).unwrap().body).unwrap();
+        assert!(body.contains("redirect_uri=") && body.contains("code_challenge="));
+        let done = par
+            .handle_response(
+                HttpResponse::json(201, &json!({"request_uri":"urn:par:1","expires_in":60})),
+                &cfg,
+            )
+            .unwrap();
+        let Progress::Done(p) = done else { panic!() };
+        let q = query(p.url());
+        assert_eq!(q.len(), 2);
+        assert_eq!(q["request_uri"], "urn:par:1");
+        assert_eq!(q["client_id"], "wallet");
+    }
+
+    #[test]
+    fn every_callback_check_has_its_own_error() {
+        let p = pending(true);
+        let cases = [
+            (
+                "https://evil.example/cb?code=c&state=st4te&iss=https%3A%2F%2Fas.example",
+                CallbackError::WrongRedirectUri,
+            ),
+            (
+                "https://wallet.example/cb?code=c&iss=https%3A%2F%2Fas.example",
+                CallbackError::StateMissing,
+            ),
+            (
+                "https://wallet.example/cb?code=c&state=other&iss=https%3A%2F%2Fas.example",
+                CallbackError::StateMismatch,
+            ),
+            (
+                "https://wallet.example/cb?code=c&state=st4te",
+                CallbackError::IssuerMissing,
+            ),
+            (
+                "https://wallet.example/cb?code=c&state=st4te&iss=https%3A%2F%2Fevil.example",
+                CallbackError::IssuerMismatch,
+            ),
+            (
+                "https://wallet.example/cb?state=st4te&iss=https%3A%2F%2Fas.example",
+                CallbackError::CodeMissing,
+            ),
+        ];
+        for (url, expected) in cases {
+            match p.callback(url) {
+                Err(Error::Callback(e)) => assert_eq!(e, expected, "{url}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        match p.callback("https://wallet.example/cb?error=access_denied&state=st4te&iss=https%3A%2F%2Fas.example") {
+            Err(Error::Callback(CallbackError::Denied(e))) => assert_eq!(e.code, ErrorCode::AccessDenied),
+            other => panic!("{other:?}"),
+        }
+        let ok = p
+            .callback(
+                "https://wallet.example/cb?code=c0de&state=st4te&iss=https%3A%2F%2Fas.example",
+            )
+            .unwrap();
+        let body =
+            String::from_utf8(ok.prepare_request(&EngineConfig::default()).unwrap().body).unwrap();
+        assert!(body.contains("grant_type=authorization_code") && body.contains("code=c0de"));
+        assert!(body.contains(&format!("code_verifier={}", "v".repeat(43))));
+        // Without the iss promise, a missing iss is fine.
+        assert!(pending(false)
+            .callback("https://wallet.example/cb?code=c&state=st4te")
+            .is_ok());
+        // Saved and restored, it still checks the same state.
+        let restored = PendingAuthorization::from_json(&p.to_json()).unwrap();
+        assert!(restored
+            .callback("https://wallet.example/cb?code=c&state=st4te&iss=https%3A%2F%2Fas.example")
+            .is_ok());
+        assert!(!format!("{restored:?}").contains(&"v".repeat(43)));
+    }
+
+    #[test]
+    fn pkce_s256_matches_rfc7636_appendix_b() {
+        let verifier = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(
+            pkce_challenge(&verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+}

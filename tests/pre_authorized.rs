@@ -1,0 +1,463 @@
+//! The pre-authorized code flow end to end over real HTTP against the reference issuer.
+
+mod common;
+
+use common::*;
+use oid4vci_wallet::types::InputMode;
+use oid4vci_wallet::{
+    Error, ErrorCode, Grant, Issuance, IssuedCredential, NotificationEvent, Signer, SoftwareSigner,
+};
+
+fn pre_authorized(offer: &oid4vci_wallet::ResolvedOffer) -> oid4vci_wallet::PreAuthorizedStep {
+    match offer.grant().expect("a grant") {
+        Grant::PreAuthorized(step) => step,
+        other => panic!("expected the pre-authorized grant, got {other:?}"),
+    }
+}
+
+fn issued(issuance: Issuance) -> Vec<IssuedCredential> {
+    match issuance {
+        Issuance::Issued(list) => list,
+        Issuance::Deferred(_) => panic!("expected immediate issuance"),
+    }
+}
+
+#[tokio::test]
+async fn by_reference_with_tx_code_issues_a_verified_bound_sd_jwt_in_six_requests() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
+    let wallet = wallet();
+
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    assert_eq!(resolved.issuer_id(), issuer.issuer_id());
+    let names: Vec<_> = resolved
+        .credentials()
+        .iter()
+        .map(|c| c.name(&["de".to_string()]))
+        .collect();
+    assert_eq!(names, ["Personalausweis"]);
+    let step = pre_authorized(&resolved);
+    let spec = step
+        .tx_code()
+        .expect("the offer asks for a tx_code")
+        .clone();
+    assert_eq!(spec.mode(), InputMode::Numeric);
+    assert_eq!(spec.length, Some(6));
+    assert!(spec.description.is_some());
+
+    let mut authorized = step
+        .with_tx_code(created.tx_code.clone().unwrap())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    let signer = SoftwareSigner::generate();
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "pid_sd_jwt", &signer)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(credentials.len(), 1);
+    let c = &credentials[0];
+    assert_eq!(c.format, "dc+sd-jwt");
+    assert!(c.signature_verified);
+    assert_eq!(c.holder_jwk.as_ref(), Some(&signer.public_jwk()));
+    let claims = c.claims.as_ref().unwrap();
+    assert_eq!(claims["given_name"], "Erika");
+    assert_eq!(claims["family_name"], "Mustermann");
+    assert_eq!(claims["address"]["locality"], "Berlin");
+    let sd = c.sd_jwt().unwrap();
+    assert_eq!(sd.vct(), Some("urn:eudi:pid:1"));
+    assert_eq!(sd.holder_jwk(), Some(&signer.public_jwk()));
+    assert!(c.notification_id.is_some());
+
+    // Labels from the metadata, in the user's locale.
+    let configuration = authorized.context().configuration("pid_sd_jwt").unwrap();
+    let labelled = c.labelled_claims(configuration, &["de".to_string()]);
+    assert!(
+        labelled.iter().any(|(l, v)| l == "Vorname" && v == "Erika"),
+        "{labelled:?}"
+    );
+
+    // Exactly: offer, issuer metadata, AS metadata, token, nonce, credential (+ jwt-vc-issuer).
+    let stats = issuer.stats();
+    let protocol: u64 = stats
+        .iter()
+        .filter(|(p, _)| !p.contains("jwt-vc-issuer"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(protocol, 6, "{stats:?}");
+    assert!(count(&issuer, "jwt-vc-issuer") <= 1, "{stats:?}");
+    for needle in [
+        "/offers/",
+        "openid-credential-issuer",
+        "oauth-authorization-server",
+        "/token",
+        "/nonce",
+        "/credential",
+    ] {
+        assert_eq!(count(&issuer, needle), 1, "{needle}: {stats:?}");
+    }
+}
+
+#[tokio::test]
+async fn by_value_without_tx_code_and_tenant_path() {
+    let issuer = start(Issuer::builder().path("/tenant")).await;
+    assert!(issuer.issuer_id().ends_with("/tenant"));
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    assert!(created.tx_code.is_none());
+    assert!(created.offer_url.contains("credential_offer="));
+    let wallet = wallet();
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let step = pre_authorized(&resolved);
+    assert!(step.tx_code().is_none());
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let signer = SoftwareSigner::generate();
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "pid_sd_jwt", &signer)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        credentials[0].claims.as_ref().unwrap()["birthdate"],
+        "1964-08-12"
+    );
+    // The 1.0 path-inserted URL was used, never the draft-13 appended one.
+    assert_eq!(
+        count(&issuer, "/.well-known/openid-credential-issuer/tenant"),
+        1,
+        "{:?}",
+        issuer.stats()
+    );
+    assert_eq!(
+        count(&issuer, "/tenant/.well-known/"),
+        0,
+        "{:?}",
+        issuer.stats()
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_tx_code_is_invalid_grant_and_the_right_one_still_works() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, false, false));
+    let wallet = wallet();
+    let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+    let right = created.tx_code.unwrap();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let err = step
+        .clone()
+        .with_tx_code(wrong)
+        .authorize(&wallet)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server_error().map(|e| &e.code),
+        Some(&ErrorCode::InvalidGrant),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains(wrong),
+        "the error must not quote the code: {err}"
+    );
+    step.with_tx_code(right).authorize(&wallet).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_tx_code_fails_before_any_token_request() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, false, false));
+    let wallet = wallet();
+    let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+    let err = step.authorize(&wallet).await.unwrap_err();
+    assert!(
+        matches!(err, Error::TxCode(ref m) if m.contains("6 characters")),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/token"), 0);
+}
+
+#[tokio::test]
+async fn unbound_configuration_sends_no_proof_and_skips_the_nonce() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["membership_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "membership_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap(),
+    );
+    let c = &credentials[0];
+    assert!(c.holder_jwk.is_none());
+    assert!(c.sd_jwt().unwrap().holder_jwk().is_none());
+    assert_eq!(c.claims.as_ref().unwrap()["level"], "gold");
+    assert_eq!(count(&issuer, "/nonce"), 0);
+}
+
+#[tokio::test]
+async fn two_offered_credentials_and_a_batch_with_distinct_keys() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(
+        &["pid_sd_jwt", "membership_sd_jwt"],
+        false,
+        false,
+        false,
+    ));
+    let wallet = wallet();
+    let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    assert_eq!(
+        authorized.credential_configuration_ids(),
+        ["pid_sd_jwt", "membership_sd_jwt"]
+    );
+    let keys = [
+        SoftwareSigner::generate(),
+        SoftwareSigner::generate(),
+        SoftwareSigner::generate(),
+    ];
+    let signers: Vec<&dyn Signer> = keys.iter().map(|k| k as &dyn Signer).collect();
+    let batch = issued(
+        authorized
+            .request_credentials(&wallet, "pid_sd_jwt", &signers)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(batch.len(), 3);
+    for key in &keys {
+        assert_eq!(
+            batch
+                .iter()
+                .filter(|c| c.holder_jwk.as_ref() == Some(&key.public_jwk()))
+                .count(),
+            1,
+            "each key bound exactly once"
+        );
+    }
+    let membership = issued(
+        authorized
+            .request_credential(&wallet, "membership_sd_jwt", &keys[0])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(membership[0].configuration_id, "membership_sd_jwt");
+    // Too many keys for the advertised batch_size (3) fails before any request.
+    let four: Vec<SoftwareSigner> = (0..4).map(|_| SoftwareSigner::generate()).collect();
+    let signers: Vec<&dyn Signer> = four.iter().map(|k| k as &dyn Signer).collect();
+    let before = count(&issuer, "/credential");
+    let err = authorized
+        .request_credentials(&wallet, "pid_sd_jwt", &signers)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Proof(ref m) if m.contains("at most 3")),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/credential"), before);
+    // A configuration that was not offered.
+    let err = authorized
+        .request_credential(&wallet, "nope", &keys[0])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidState(_)), "{err}");
+}
+
+#[tokio::test]
+async fn configuration_id_is_sent_when_the_token_has_no_identifiers() {
+    let issuer = start(Issuer::builder().credential_identifiers(false)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    assert!(authorized.credential_identifiers("pid_sd_jwt").is_empty());
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(credentials.len(), 1);
+}
+
+#[tokio::test]
+async fn draft13_c_nonce_from_the_token_response_without_a_nonce_endpoint() {
+    let issuer = start(Issuer::builder().nonce_endpoint(false)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    assert!(resolved.context().issuer.nonce_endpoint.is_none());
+    let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap(),
+    );
+    assert!(credentials[0].signature_verified);
+    assert_eq!(count(&issuer, "/nonce"), 0);
+}
+
+#[tokio::test]
+async fn invalid_nonce_is_retried_once_with_a_fresh_nonce() {
+    let issuer = start(Issuer::builder().fault(Fault::NonceInvalidOnce)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let mut authorized = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    issued(
+        authorized
+            .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(count(&issuer, "/nonce"), 2);
+    assert_eq!(count(&issuer, "/credential"), 2);
+}
+
+#[tokio::test]
+async fn invalid_nonce_every_time_ends_in_a_typed_error_after_bounded_retries() {
+    let issuer = start(Issuer::builder().fault(Fault::NonceAlwaysInvalid)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let mut authorized = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    let err = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server_error().map(|e| &e.code),
+        Some(&ErrorCode::InvalidNonce),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/credential"), 2);
+}
+
+#[tokio::test]
+async fn notification_is_delivered_and_unknown_ids_are_typed_errors() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let mut authorized = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap(),
+    );
+    let id = credentials[0].notification_id.clone().unwrap();
+    authorized
+        .notify(&wallet, &id, NotificationEvent::CredentialAccepted)
+        .await
+        .unwrap();
+    assert_eq!(
+        issuer.notifications(),
+        vec![(id.clone(), "credential_accepted".to_string())]
+    );
+    let err = authorized
+        .notify(&wallet, "no-such-id", NotificationEvent::CredentialDeleted)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server_error().map(|e| &e.code),
+        Some(&ErrorCode::InvalidNotificationId),
+        "{err}"
+    );
+    let err = authorized
+        .notify_with_description(
+            &wallet,
+            &id,
+            NotificationEvent::CredentialFailure,
+            Some("bad \"quote\""),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidState(_)));
+}
+
+#[tokio::test]
+async fn an_authorized_session_survives_a_restart() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
+    let saved = {
+        let wallet = wallet();
+        let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+        step.with_tx_code(created.tx_code.unwrap())
+            .authorize(&wallet)
+            .await
+            .unwrap()
+            .to_json()
+    };
+    let wallet = wallet();
+    let mut restored = oid4vci_wallet::Authorized::from_json(&saved).unwrap();
+    let credentials = issued(
+        restored
+            .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(credentials.len(), 1);
+}
+
+#[tokio::test]
+async fn the_pre_authorized_code_is_single_use() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let wallet = wallet();
+    let step = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap());
+    step.authorize(&wallet).await.unwrap();
+    let err = step.authorize(&wallet).await.unwrap_err();
+    assert_eq!(
+        err.server_error().map(|e| &e.code),
+        Some(&ErrorCode::InvalidGrant),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_debug_output_and_errors() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, false, false));
+    let wallet = wallet();
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let step = pre_authorized(&resolved);
+    let code = resolved
+        .offer()
+        .grants
+        .as_ref()
+        .unwrap()
+        .pre_authorized_code
+        .as_ref()
+        .unwrap()
+        .pre_authorized_code
+        .secret()
+        .to_string();
+    let tx = created.tx_code.unwrap();
+    let step = step.with_tx_code(tx.clone());
+    let authorized = step.authorize(&wallet).await.unwrap();
+    let token = authorized.token().access_token.secret().to_string();
+    for text in [
+        format!("{resolved:?}"),
+        format!("{step:?}"),
+        format!("{authorized:?}"),
+        format!("{wallet:?}"),
+    ] {
+        for secret in [&code, &tx, &token] {
+            assert!(!text.contains(secret.as_str()), "secret leaked into {text}");
+        }
+    }
+}
