@@ -4,7 +4,7 @@
 
 use super::session::{Authorized, IssuerContext};
 use super::token::TokenExchange;
-use super::{error_from_response, expect_json, EngineConfig, Exchange, Progress};
+use super::{expect_json, EngineConfig, Exchange, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::b64;
