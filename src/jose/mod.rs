@@ -65,9 +65,16 @@ pub(crate) fn verify_es256(jwk: &Value, input: &[u8], signature: &[u8]) -> Resul
         .map_err(|_| "signature does not verify".to_string())
 }
 
-/// Parses a P-256 public JWK.
+/// Parses a P-256 public JWK. Members other than `kty`, `crv`, `x` and `y`
+/// (`kid`, `use`, `alg`, ...) are ignored: p256 refuses unknown members.
 pub(crate) fn p256_public_key(jwk: &Value) -> Result<p256::PublicKey, String> {
-    let text = serde_json::to_string(jwk).map_err(|e| e.to_string())?;
+    let mut core = serde_json::Map::new();
+    for member in ["kty", "crv", "x", "y"] {
+        if let Some(v) = jwk.get(member) {
+            core.insert(member.into(), v.clone());
+        }
+    }
+    let text = Value::Object(core).to_string();
     p256::PublicKey::from_jwk_str(&text).map_err(|_| "not a valid P-256 public JWK".to_string())
 }
 

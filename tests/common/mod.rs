@@ -1,6 +1,7 @@
 //! Shared helpers: a reference issuer on a loopback port and a wallet for it.
 #![allow(dead_code)]
 
+#[allow(unused_imports)]
 pub use oid4vci_issuer::{CreatedOffer, Fault, Issuer, IssuerBuilder, OfferRequest, RunningIssuer};
 use oid4vci_wallet::Wallet;
 

@@ -1,0 +1,213 @@
+//! A reference OpenID4VCI 1.0 credential issuer and authorization server.
+//!
+//! It serves real HTTP (axum) on a loopback port and issues real `dc+sd-jwt`
+//! credentials, so wallets (ours, and other teams' test suites) can run every
+//! flow against it. It does not depend on the wallet SDK. It can misbehave on
+//! purpose ([`Fault`]) so tests can check how a wallet copes.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use oid4vci_issuer::{Issuer, OfferRequest};
+//! let issuer = Issuer::builder().path("/pid").spawn("127.0.0.1:0").await?;
+//! let offer = issuer.create_offer(OfferRequest {
+//!     tx_code: Some(true),
+//!     ..Default::default()
+//! });
+//! println!("{} (PIN {:?})", offer.offer_url, offer.tx_code);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod credential;
+mod metadata;
+mod routes;
+mod state;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use state::Fault;
+use state::{Settings, Shared};
+
+/// Entry point: `Issuer::builder()`.
+pub struct Issuer;
+
+impl Issuer {
+    /// A builder with the defaults described on each method.
+    pub fn builder() -> IssuerBuilder {
+        IssuerBuilder {
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// Configures an issuer before it starts.
+#[derive(Debug, Clone)]
+pub struct IssuerBuilder {
+    settings: Settings,
+}
+
+impl IssuerBuilder {
+    /// A path under the host for the issuer identifier (e.g. `/tenant`), to
+    /// exercise path-aware well-known URLs. Default: none.
+    pub fn path(mut self, path: &str) -> Self {
+        let trimmed = path.trim_end_matches('/');
+        self.settings.path = if trimmed.is_empty() || trimmed.starts_with('/') {
+            trimmed.to_string()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// How many times the deferred endpoint answers "pending" before it
+    /// issues. Default 2.
+    pub fn deferred_pending_polls(mut self, n: u32) -> Self {
+        self.settings.deferred_pending_polls = n;
+        self
+    }
+
+    /// The `interval` (seconds) sent with deferred answers. Default 1.
+    pub fn deferred_interval(mut self, secs: u64) -> Self {
+        self.settings.deferred_interval = secs;
+        self
+    }
+
+    /// Whether a nonce endpoint is advertised. `false` behaves like a
+    /// draft-13 issuer: `c_nonce` comes in the token and credential responses.
+    /// Default true.
+    pub fn nonce_endpoint(mut self, on: bool) -> Self {
+        self.settings.nonce_endpoint = on;
+        self
+    }
+
+    /// Whether the token response carries `authorization_details` with
+    /// `credential_identifiers`. Default true.
+    pub fn credential_identifiers(mut self, on: bool) -> Self {
+        self.settings.credential_identifiers = on;
+        self
+    }
+
+    /// `batch_credential_issuance.batch_size`; `None` advertises no batch
+    /// issuance (one proof per request). Default `Some(3)`.
+    pub fn batch_size(mut self, size: Option<u32>) -> Self {
+        self.settings.batch_size = size;
+        self
+    }
+
+    /// Wrong tx_code attempts allowed before the pre-authorized code is
+    /// revoked. Default 3.
+    pub fn require_tx_code_attempts(mut self, n: u32) -> Self {
+        self.settings.tx_code_attempts = n;
+        self
+    }
+
+    /// Adds a deliberate misbehaviour.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.settings.faults.insert(fault);
+        self
+    }
+
+    /// Binds `addr` (e.g. `127.0.0.1:0`) and serves in a background task of
+    /// the current tokio runtime until the returned handle is dropped.
+    pub async fn spawn(self, addr: &str) -> std::io::Result<RunningIssuer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let base_url = format!("http://{local}");
+        let shared = Arc::new(Shared::new(self.settings, base_url.clone()));
+        let app = routes::router(shared.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(RunningIssuer {
+            shared,
+            addr: local,
+            _stop: stop,
+        })
+    }
+}
+
+/// What the issuer's business system asks for: `POST /test/offers`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OfferRequest {
+    /// Configurations to offer; default `["pid_sd_jwt"]`.
+    #[serde(default)]
+    pub credential_configuration_ids: Option<Vec<String>>,
+    /// Require a 6-digit transaction code. Default false.
+    #[serde(default)]
+    pub tx_code: Option<bool>,
+    /// Offer by reference (`credential_offer_uri`). Default false.
+    #[serde(default)]
+    pub by_reference: Option<bool>,
+    /// Issue through the deferred endpoint. Default false.
+    #[serde(default)]
+    pub deferred: Option<bool>,
+    /// Claim values that replace the defaults in every credential of this offer.
+    #[serde(default)]
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The offer to hand to the wallet, and the PIN sent out of band.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedOffer {
+    /// `openid-credential-offer://?...`
+    pub offer_url: String,
+    /// The transaction code, when one was requested.
+    pub tx_code: Option<String>,
+}
+
+/// A started issuer. Dropping it stops the server.
+pub struct RunningIssuer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RunningIssuer {
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The credential issuer identifier (base URL plus path).
+    pub fn issuer_id(&self) -> String {
+        self.shared.issuer_id()
+    }
+
+    /// Creates an offer, as `POST /test/offers` does.
+    pub fn create_offer(&self, request: OfferRequest) -> CreatedOffer {
+        self.shared.create_offer(request)
+    }
+
+    /// Requests per path to the protocol endpoints (not `/test/*`).
+    pub fn stats(&self) -> BTreeMap<String, u64> {
+        self.shared.stats()
+    }
+
+    /// Forgets the request counts.
+    pub fn reset_stats(&self) {
+        self.shared.reset_stats()
+    }
+
+    /// The issuer's public signing key as a JWK (with `kid`).
+    pub fn issuer_jwk(&self) -> serde_json::Value {
+        self.shared.keys.public_jwk()
+    }
+
+    /// Notifications received so far: `(notification_id, event)`.
+    pub fn notifications(&self) -> Vec<(String, String)> {
+        self.shared.notifications()
+    }
+}

@@ -1,0 +1,80 @@
+//! `oid4vci-issuer`: runs the reference issuer until killed.
+//!
+//! Prints one JSON line `{"ready":"http://HOST:PORT"}` on stdout once it
+//! accepts connections. Create offers with `POST /test/offers`.
+
+use clap::Parser;
+use oid4vci_issuer::{Fault, Issuer};
+use std::io::Write as _;
+
+/// The reference OID4VCI issuer and authorization server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// A path for the issuer identifier, e.g. `/tenant`.
+    #[arg(long, default_value = "")]
+    path: String,
+    /// A deliberate misbehaviour (repeatable); `--fault list` prints the names.
+    #[arg(long = "fault")]
+    faults: Vec<String>,
+    /// Advertise no nonce endpoint (`c_nonce` in token and credential responses).
+    #[arg(long)]
+    no_nonce_endpoint: bool,
+    /// Return no `credential_identifiers` in the token response.
+    #[arg(long)]
+    no_credential_identifiers: bool,
+    /// Deferred `interval` in seconds.
+    #[arg(long, default_value_t = 1)]
+    deferred_interval: u64,
+    /// How many deferred polls answer "pending" before issuance.
+    #[arg(long, default_value_t = 2)]
+    deferred_pending_polls: u32,
+    /// `batch_credential_issuance.batch_size`; 0 advertises none.
+    #[arg(long, default_value_t = 3)]
+    batch_size: u32,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if args.faults.iter().any(|f| f == "list") {
+        for fault in Fault::ALL {
+            println!("{}", fault.name());
+        }
+        return;
+    }
+    let mut builder = Issuer::builder()
+        .path(&args.path)
+        .nonce_endpoint(!args.no_nonce_endpoint)
+        .credential_identifiers(!args.no_credential_identifiers)
+        .deferred_interval(args.deferred_interval)
+        .deferred_pending_polls(args.deferred_pending_polls)
+        .batch_size((args.batch_size > 0).then_some(args.batch_size));
+    for name in &args.faults {
+        match Fault::from_name(name) {
+            Some(fault) => builder = builder.fault(fault),
+            None => {
+                eprintln!("unknown fault {name:?}; `--fault list` prints the names");
+                std::process::exit(2);
+            }
+        }
+    }
+    let issuer = match builder.spawn(&args.addr).await {
+        Ok(issuer) => issuer,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", args.addr);
+            std::process::exit(1);
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "{}",
+        serde_json::json!({ "ready": issuer.base_url() })
+    );
+    let _ = stdout.flush();
+    let _ = tokio::signal::ctrl_c().await;
+}

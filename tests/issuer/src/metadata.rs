@@ -1,0 +1,110 @@
+//! The documents the issuer publishes: credential issuer metadata (1.0
+//! shape), authorization server metadata and SD-JWT VC issuer metadata.
+
+use crate::credential::CONFIGURATIONS;
+use crate::state::{Fault, Shared};
+use serde_json::{json, Map, Value};
+
+fn display(entries: &[(&str, &str, &str)]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|(locale, name, description)| {
+                json!({ "name": name, "locale": locale, "description": description })
+            })
+            .collect(),
+    )
+}
+
+fn labels(entries: &[(&str, &str)]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|(locale, name)| json!({ "name": name, "locale": locale }))
+            .collect(),
+    )
+}
+
+/// `/.well-known/openid-credential-issuer`
+pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
+    let settings = &shared.settings;
+    let mut configurations = Map::new();
+    for c in CONFIGURATIONS {
+        let claims: Vec<Value> = c
+            .claims
+            .iter()
+            .map(|(path, names)| json!({ "path": path, "display": labels(names) }))
+            .collect();
+        let mut config = json!({
+            "format": "dc+sd-jwt",
+            "scope": c.scope,
+            "vct": c.vct,
+            "credential_signing_alg_values_supported": ["ES256"],
+            "credential_metadata": {
+                "display": display(c.display),
+                "claims": claims,
+            },
+        });
+        if c.bound {
+            config["cryptographic_binding_methods_supported"] = json!(["jwk"]);
+            config["proof_types_supported"] =
+                json!({ "jwt": { "proof_signing_alg_values_supported": ["ES256"] } });
+        }
+        configurations.insert(c.id.to_string(), config);
+    }
+    let mut metadata = json!({
+        "credential_issuer": shared.issuer_id(),
+        "credential_endpoint": shared.endpoint("credential"),
+        "deferred_credential_endpoint": shared.endpoint("deferred"),
+        "notification_endpoint": shared.endpoint("notification"),
+        "display": [
+            { "name": "Reference Issuer", "locale": "en" },
+            { "name": "Referenz-Aussteller", "locale": "de" },
+        ],
+        "credential_configurations_supported": configurations,
+    });
+    if settings.nonce_endpoint {
+        metadata["nonce_endpoint"] = json!(shared.endpoint("nonce"));
+    }
+    if let Some(size) = settings.batch_size {
+        metadata["batch_credential_issuance"] = json!({ "batch_size": size });
+    }
+    if shared.has(Fault::MetadataIssuerMismatch) {
+        metadata["credential_issuer"] = json!(format!("{}/someone-else", shared.base_url));
+    }
+    if shared.has(Fault::MetadataMissingCredentialEndpoint) {
+        if let Some(map) = metadata.as_object_mut() {
+            map.remove("credential_endpoint");
+        }
+    }
+    metadata
+}
+
+/// RFC 8414 authorization server metadata (the issuer is its own AS).
+pub(crate) fn authorization_server_metadata(shared: &Shared) -> Value {
+    let mut metadata = json!({
+        "issuer": shared.issuer_id(),
+        "token_endpoint": shared.endpoint("token"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["urn:ietf:params:oauth:grant-type:pre-authorized_code"],
+        "pre-authorized_grant_anonymous_access_supported": true,
+        "token_endpoint_auth_methods_supported": ["none"],
+    });
+    if shared.has(Fault::AsIssuerMismatch) {
+        metadata["issuer"] = json!(format!("{}/someone-else", shared.base_url));
+    }
+    if shared.has(Fault::AsMissingTokenEndpoint) {
+        if let Some(map) = metadata.as_object_mut() {
+            map.remove("token_endpoint");
+        }
+    }
+    metadata
+}
+
+/// `/.well-known/jwt-vc-issuer`: the keys that sign credentials.
+pub(crate) fn jwt_vc_issuer_metadata(shared: &Shared) -> Value {
+    json!({
+        "issuer": shared.issuer_id(),
+        "jwks": { "keys": [shared.keys.public_jwk()] },
+    })
+}

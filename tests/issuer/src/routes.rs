@@ -1,0 +1,653 @@
+//! HTTP: one dispatcher over method and path, so the issuer identifier's path
+//! (and the faults) can shape every URL at run time.
+// Handlers return the ready error response as their `Err`.
+#![allow(clippy::result_large_err)]
+
+use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
+use crate::metadata;
+use crate::state::{
+    random_id, Deferred, Fault, Grant, Inner, Session, Shared, NONCE_LIFETIME, TOKEN_LIFETIME,
+};
+use crate::OfferRequest;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::Router;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(dispatch).with_state(shared)
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body.into())
+        .unwrap_or_default()
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    respond(status, "application/json", value.to_string())
+}
+
+fn ok(value: Value) -> Response {
+    json_response(StatusCode::OK, &value)
+}
+
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    json_response(
+        status,
+        &json!({ "error": code, "error_description": description }),
+    )
+}
+
+fn bad_request(code: &str, description: &str) -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, code, description)
+}
+
+fn not_found() -> Response {
+    oauth_error(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+fn server_error() -> Response {
+    oauth_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the server is misbehaving on purpose",
+    )
+}
+
+fn invalid_token(description: &str) -> Response {
+    let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
+    if let Ok(value) = "Bearer error=\"invalid_token\"".parse() {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+struct Request {
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Request {
+    fn form(&self) -> HashMap<String, String> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+
+    fn json(&self) -> Option<Map<String, Value>> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    fn bearer(&self) -> Option<&str> {
+        let value = self.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
+    }
+}
+
+async fn dispatch(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    if !path.starts_with("/test/") {
+        *shared.lock().stats.entry(path.clone()).or_default() += 1;
+    }
+    let request = Request {
+        method,
+        headers,
+        body,
+    };
+    route(&shared, &path, &request)
+}
+
+fn route(shared: &Shared, path: &str, request: &Request) -> Response {
+    let p = shared.settings.path.as_str();
+    let is = |suffix: &str| path == format!("{p}/{suffix}");
+    let post = request.method == Method::POST;
+    let get = request.method == Method::GET;
+
+    // Discovery documents.
+    if get && path == format!("/.well-known/openid-credential-issuer{p}") {
+        // With an empty path the appended URL is this same URL.
+        let hidden = shared.has(Fault::MetadataNotFound)
+            || (shared.has(Fault::MetadataAppendedPathOnly) && !p.is_empty());
+        if hidden {
+            return not_found();
+        }
+        if shared.has(Fault::MetadataServerError) {
+            return server_error();
+        }
+        return issuer_metadata(shared);
+    }
+    if get
+        && path == format!("{p}/.well-known/openid-credential-issuer")
+        && shared.has(Fault::MetadataAppendedPathOnly)
+    {
+        return issuer_metadata(shared);
+    }
+    if get && path == format!("/.well-known/oauth-authorization-server{p}") {
+        if shared.has(Fault::AsOpenidConfigurationOnly) {
+            return not_found();
+        }
+        if shared.has(Fault::AsServerError) {
+            return server_error();
+        }
+        return ok(metadata::authorization_server_metadata(shared));
+    }
+    if get && path == format!("{p}/.well-known/openid-configuration") {
+        return ok(metadata::authorization_server_metadata(shared));
+    }
+    if get && path == format!("/.well-known/jwt-vc-issuer{p}") {
+        return ok(metadata::jwt_vc_issuer_metadata(shared));
+    }
+
+    // Protocol endpoints.
+    if get {
+        if let Some(id) = path.strip_prefix(&format!("{p}/offers/")) {
+            return offer_by_reference(shared, id);
+        }
+    }
+    if post && is("token") {
+        return token(shared, request);
+    }
+    if post && is("nonce") {
+        let mut inner = shared.lock();
+        let nonce = shared.new_nonce(&mut inner);
+        return ok(json!({ "c_nonce": nonce }));
+    }
+    if post && is("credential") {
+        return credential_endpoint(shared, request);
+    }
+    if post && is("deferred") {
+        return deferred(shared, request);
+    }
+    if post && is("notification") {
+        return notification(shared, request);
+    }
+
+    // The business system's side, for tests and the binary.
+    if post && path == "/test/offers" {
+        let offer: OfferRequest = if request.body.is_empty() {
+            OfferRequest::default()
+        } else {
+            match serde_json::from_slice(&request.body) {
+                Ok(offer) => offer,
+                Err(e) => return bad_request("invalid_request", &format!("offer request: {e}")),
+            }
+        };
+        if let Some(ids) = &offer.credential_configuration_ids {
+            if let Some(unknown) = ids
+                .iter()
+                .find(|id| credential::configuration(id).is_none())
+            {
+                return bad_request(
+                    "invalid_request",
+                    &format!("unknown credential configuration {unknown}"),
+                );
+            }
+        }
+        return ok(json!(shared.create_offer(offer)));
+    }
+    if get && path == "/test/stats" {
+        return ok(json!(shared.stats()));
+    }
+    not_found()
+}
+
+fn issuer_metadata(shared: &Shared) -> Response {
+    let body = metadata::issuer_metadata(shared).to_string();
+    if shared.has(Fault::MetadataWrongContentType) {
+        return respond(StatusCode::OK, "text/html", body);
+    }
+    respond(StatusCode::OK, "application/json", body)
+}
+
+fn offer_by_reference(shared: &Shared, id: &str) -> Response {
+    let Some(offer) = shared.lock().offers.remove(id) else {
+        return not_found();
+    };
+    if shared.has(Fault::OfferAsJwt) {
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("JWT"));
+        return respond(
+            StatusCode::OK,
+            "application/jwt",
+            shared.keys.sign_jwt(header, &offer),
+        );
+    }
+    if shared.has(Fault::OfferWrongContentType) {
+        return respond(StatusCode::OK, "text/plain", offer.to_string());
+    }
+    ok(offer)
+}
+
+fn token(shared: &Shared, request: &Request) -> Response {
+    let form = request.form();
+    let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
+    if grant_type != PRE_AUTHORIZED_GRANT {
+        return bad_request(
+            "unsupported_grant_type",
+            "this server supports the pre-authorized code grant",
+        );
+    }
+    let Some(code) = form.get("pre-authorized_code") else {
+        return bad_request("invalid_request", "pre-authorized_code is missing");
+    };
+    let mut inner = shared.lock();
+    let Some(entry) = inner.pre_authorized.get_mut(code) else {
+        return bad_request(
+            "invalid_grant",
+            "the pre-authorized code is unknown, used or revoked",
+        );
+    };
+    match (&entry.tx_code, form.get("tx_code")) {
+        (Some(_), None) => return bad_request("invalid_request", "tx_code is required"),
+        (None, Some(_)) => {
+            return bad_request("invalid_request", "this offer has no transaction code")
+        }
+        (Some(expected), Some(given)) if expected != given => {
+            entry.attempts_left = entry.attempts_left.saturating_sub(1);
+            if entry.attempts_left == 0 {
+                inner.pre_authorized.remove(code);
+                return bad_request(
+                    "invalid_grant",
+                    "wrong transaction code; the offer is now revoked",
+                );
+            }
+            return bad_request("invalid_grant", "wrong transaction code");
+        }
+        _ => {}
+    }
+    let Some(entry) = inner.pre_authorized.remove(code) else {
+        return server_error();
+    };
+    let response = open_session(shared, &mut inner, entry.grant);
+    ok(response)
+}
+
+/// Creates the access token and its session; returns the token response.
+fn open_session(shared: &Shared, inner: &mut Inner, grant: Grant) -> Value {
+    let token = random_id(32);
+    let mut identifiers = HashMap::new();
+    let mut details = Vec::new();
+    for id in &grant.configuration_ids {
+        let identifier = format!("{id}:{}", random_id(6));
+        details.push(json!({
+            "type": "openid_credential",
+            "credential_configuration_id": id,
+            "credential_identifiers": [identifier],
+        }));
+        identifiers.insert(identifier, id.clone());
+    }
+    let mut response = json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME.as_secs(),
+    });
+    if shared.settings.credential_identifiers {
+        response["authorization_details"] = json!(details);
+    } else {
+        identifiers.clear();
+    }
+    if !shared.settings.nonce_endpoint {
+        response["c_nonce"] = json!(shared.new_nonce(inner));
+        response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
+    }
+    inner.sessions.insert(
+        token,
+        Session {
+            grant,
+            identifiers,
+            expires: Instant::now() + TOKEN_LIFETIME,
+        },
+    );
+    response
+}
+
+/// A credential error; draft-13 issuers (no nonce endpoint) attach a fresh
+/// `c_nonce` to it.
+fn credential_error(shared: &Shared, inner: &mut Inner, code: &str, description: &str) -> Response {
+    let mut body = json!({ "error": code, "error_description": description });
+    if !shared.settings.nonce_endpoint && matches!(code, "invalid_nonce" | "invalid_proof") {
+        body["c_nonce"] = json!(shared.new_nonce(inner));
+        body["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
+    }
+    json_response(StatusCode::BAD_REQUEST, &body)
+}
+
+/// The access token's session, or the 401 to send.
+fn session<'a>(inner: &'a Inner, request: &Request) -> Result<(&'a Session, String), Response> {
+    let token = request
+        .bearer()
+        .ok_or_else(|| invalid_token("a Bearer access token is required"))?;
+    let session = inner
+        .sessions
+        .get(token)
+        .ok_or_else(|| invalid_token("the access token is unknown"))?;
+    if session.expires <= Instant::now() {
+        return Err(invalid_token("the access token has expired"));
+    }
+    Ok((session, token.to_string()))
+}
+
+/// The JWTs in `proofs.jwt` (1.0) or `proof.jwt` (draft 13).
+fn proof_jwts(body: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
+    if body.contains_key("proofs") && body.contains_key("proof") {
+        return Err("proof and proofs must not both be present");
+    }
+    if let Some(proofs) = body.get("proofs") {
+        let list = proofs
+            .get("jwt")
+            .and_then(Value::as_array)
+            .ok_or("proofs.jwt must be an array")?;
+        return list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or("proofs.jwt holds a non-string")
+            })
+            .collect();
+    }
+    if let Some(proof) = body.get("proof") {
+        if proof.get("proof_type").and_then(Value::as_str) != Some("jwt") {
+            return Err("proof.proof_type must be jwt");
+        }
+        let jwt = proof
+            .get("jwt")
+            .and_then(Value::as_str)
+            .ok_or("proof.jwt is missing")?;
+        return Ok(vec![jwt.to_string()]);
+    }
+    Ok(Vec::new())
+}
+
+fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
+    let mut inner = shared.lock();
+    let (session, token) = match session(&inner, request) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let grant = session.grant.clone();
+    let Some(body) = request.json() else {
+        return bad_request(
+            "invalid_credential_request",
+            "the body is not a JSON object",
+        );
+    };
+    // Which configuration: by identifier when the token gave identifiers.
+    let configuration_id = match (
+        body.get("credential_identifier").and_then(Value::as_str),
+        body.get("credential_configuration_id")
+            .and_then(Value::as_str),
+    ) {
+        (Some(_), Some(_)) => {
+            return bad_request(
+                "invalid_credential_request",
+                "credential_identifier and credential_configuration_id are exclusive",
+            )
+        }
+        (Some(identifier), None) => match session.identifiers.get(identifier) {
+            Some(id) => id.clone(),
+            None => {
+                return bad_request(
+                    "unknown_credential_identifier",
+                    "the credential_identifier was not issued with this token",
+                )
+            }
+        },
+        (None, Some(id)) => {
+            if !session.identifiers.is_empty() {
+                return bad_request(
+                    "invalid_credential_request",
+                    "the token response gave credential_identifiers: use one of them",
+                );
+            }
+            if !grant.configuration_ids.iter().any(|c| c == id) {
+                return bad_request(
+                    "unknown_credential_configuration",
+                    "this token does not cover that credential configuration",
+                );
+            }
+            id.to_string()
+        }
+        (None, None) => {
+            return bad_request(
+                "invalid_credential_request",
+                "credential_identifier or credential_configuration_id is required",
+            )
+        }
+    };
+    let Some(configuration) = credential::configuration(&configuration_id) else {
+        return bad_request(
+            "unknown_credential_configuration",
+            "unknown credential configuration",
+        );
+    };
+    let holder_keys = if configuration.bound {
+        match checked_holder_keys(shared, &mut inner, &body, &grant) {
+            Ok(keys) => keys.into_iter().map(Some).collect(),
+            Err(response) => return response,
+        }
+    } else {
+        vec![None]
+    };
+    let credentials: Vec<String> = holder_keys
+        .iter()
+        .map(|key| issue(shared, configuration, &grant, key.as_ref()))
+        .collect();
+
+    if grant.deferred {
+        let transaction_id = random_id(16);
+        inner.deferred.insert(
+            transaction_id.clone(),
+            Deferred {
+                token,
+                polls_left: shared.settings.deferred_pending_polls,
+                credentials,
+            },
+        );
+        let body = json!({
+            "transaction_id": transaction_id,
+            "interval": shared.settings.deferred_interval,
+        });
+        return json_response(StatusCode::ACCEPTED, &body);
+    }
+    let mut response = issued_body(&mut inner, token, credentials);
+    if !shared.settings.nonce_endpoint {
+        response["c_nonce"] = json!(shared.new_nonce(&mut inner));
+        response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
+    }
+    ok(response)
+}
+
+fn issue(
+    shared: &Shared,
+    configuration: &Configuration,
+    grant: &Grant,
+    holder: Option<&Value>,
+) -> String {
+    issue_sd_jwt(
+        &shared.keys,
+        &shared.issuer_id(),
+        configuration,
+        grant.claims.as_ref(),
+        holder,
+    )
+}
+
+/// `{credentials, notification_id}`, remembering the notification id.
+fn issued_body(inner: &mut Inner, token: String, credentials: Vec<String>) -> Value {
+    let notification_id = random_id(12);
+    inner
+        .notification_ids
+        .insert(notification_id.clone(), token);
+    let list: Vec<Value> = credentials
+        .into_iter()
+        .map(|c| json!({ "credential": c }))
+        .collect();
+    json!({ "credentials": list, "notification_id": notification_id })
+}
+
+/// Verifies every proof and consumes the nonce they carry.
+fn checked_holder_keys(
+    shared: &Shared,
+    inner: &mut Inner,
+    body: &Map<String, Value>,
+    _grant: &Grant,
+) -> Result<Vec<Value>, Response> {
+    let jwts = proof_jwts(body).map_err(|m| bad_request("invalid_credential_request", m))?;
+    if jwts.is_empty() {
+        return Err(credential_error(
+            shared,
+            inner,
+            "invalid_proof",
+            "this credential is key-bound: a proof is required",
+        ));
+    }
+    let limit = shared.settings.batch_size.unwrap_or(1).max(1) as usize;
+    if jwts.len() > limit {
+        return Err(bad_request(
+            "invalid_credential_request",
+            &format!("at most {limit} proofs per request"),
+        ));
+    }
+    if shared.has(Fault::NonceAlwaysInvalid)
+        || (shared.has(Fault::NonceInvalidOnce) && !inner.invalid_nonce_sent)
+    {
+        inner.invalid_nonce_sent = true;
+        return Err(credential_error(
+            shared,
+            inner,
+            "invalid_nonce",
+            "the nonce is not valid (deliberate fault)",
+        ));
+    }
+    let audience = shared.issuer_id();
+    let mut keys = Vec::new();
+    let mut nonce = None;
+    for jwt in &jwts {
+        let checked = check_proof(jwt, &audience, None)
+            .map_err(|r| credential_error(shared, inner, r.code, &r.description))?;
+        let Some(n) = checked.nonce else {
+            return Err(credential_error(
+                shared,
+                inner,
+                "invalid_nonce",
+                "the proof has no nonce",
+            ));
+        };
+        if nonce.get_or_insert_with(|| n.clone()) != &n {
+            return Err(credential_error(
+                shared,
+                inner,
+                "invalid_proof",
+                "all proofs of one request must carry the same nonce",
+            ));
+        }
+        keys.push(checked.holder_jwk);
+    }
+    let nonce = nonce.unwrap_or_default();
+    let fresh = inner
+        .nonces
+        .remove(&nonce)
+        .is_some_and(|issued| issued.elapsed() < NONCE_LIFETIME);
+    if !fresh {
+        return Err(credential_error(
+            shared,
+            inner,
+            "invalid_nonce",
+            "the nonce is unknown, used or expired",
+        ));
+    }
+    Ok(keys)
+}
+
+fn deferred(shared: &Shared, request: &Request) -> Response {
+    let mut inner = shared.lock();
+    let token = match session(&inner, request) {
+        Ok((_, token)) => token,
+        Err(response) => return response,
+    };
+    let Some(transaction_id) = request
+        .json()
+        .and_then(|b| b.get("transaction_id")?.as_str().map(str::to_string))
+    else {
+        return bad_request("invalid_credential_request", "transaction_id is required");
+    };
+    let Some(entry) = inner
+        .deferred
+        .get_mut(&transaction_id)
+        .filter(|d| d.token == token)
+    else {
+        return bad_request("invalid_transaction_id", "unknown transaction_id");
+    };
+    if entry.polls_left > 0 {
+        entry.polls_left -= 1;
+        let body = json!({
+            "transaction_id": transaction_id,
+            "interval": shared.settings.deferred_interval,
+        });
+        return json_response(StatusCode::ACCEPTED, &body);
+    }
+    let Some(entry) = inner.deferred.remove(&transaction_id) else {
+        return server_error();
+    };
+    let body = issued_body(&mut inner, token, entry.credentials);
+    ok(body)
+}
+
+fn notification(shared: &Shared, request: &Request) -> Response {
+    let mut inner = shared.lock();
+    let token = match session(&inner, request) {
+        Ok((_, token)) => token,
+        Err(response) => return response,
+    };
+    let Some(body) = request.json() else {
+        return bad_request(
+            "invalid_notification_request",
+            "the body is not a JSON object",
+        );
+    };
+    let id = body.get("notification_id").and_then(Value::as_str);
+    let event = body.get("event").and_then(Value::as_str);
+    let (Some(id), Some(event)) = (id, event) else {
+        return bad_request(
+            "invalid_notification_request",
+            "notification_id and event are required",
+        );
+    };
+    if !matches!(
+        event,
+        "credential_accepted" | "credential_failure" | "credential_deleted"
+    ) {
+        return bad_request("invalid_notification_request", "unknown event");
+    }
+    if inner.notification_ids.get(id) != Some(&token) {
+        return bad_request("invalid_notification_id", "unknown notification_id");
+    }
+    inner
+        .notifications
+        .push((id.to_string(), event.to_string()));
+    respond(StatusCode::NO_CONTENT, "application/json", Body::empty())
+}
