@@ -6,13 +6,21 @@
 //! stay in Android Keystore / Secure Enclave. A step that is consumed (e.g.
 //! authorizing) fails with [`WalletError::InvalidState`] when used twice.
 //! Sessions save to and restore from a JSON string, for the app's secure storage.
+//!
+//! Requests go through the built-in reqwest client unless the app passes its
+//! own [`HttpClient`] (OkHttp, URLSession) to [`Wallet::with_http_client`].
+
+mod authorization;
+mod http;
+
+pub use authorization::PendingAuthorization;
+pub use http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpResponse};
 
 use crate::flow::session::Grant as CoreGrant;
 use crate::jose::{Algorithm, Signer as CoreSigner, SignerError};
 use crate::types::NotificationEvent as CoreEvent;
 use crate::{Error as CoreError, ErrorCode};
 use sha2::Digest as _;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +100,14 @@ pub enum WalletError {
         /// Details.
         message: String,
     },
+    /// The wallet's configuration does not allow this (e.g. the authorization
+    /// code flow without a `client_id`, an http issuer without
+    /// `dangerous_allow_http`), or an argument is unusable.
+    #[error("configuration: {message}")]
+    Configuration {
+        /// Details.
+        message: String,
+    },
     /// A step was used twice, a saved session did not parse, or similar.
     #[error("invalid state: {message}")]
     InvalidState {
@@ -111,7 +127,8 @@ impl From<CoreError> for WalletError {
         let message = e.to_string();
         match e {
             CoreError::InvalidOffer(_) => WalletError::InvalidOffer { message },
-            CoreError::Metadata { .. } | CoreError::Config(_) => WalletError::Metadata { message },
+            CoreError::Metadata { .. } => WalletError::Metadata { message },
+            CoreError::Config(_) => WalletError::Configuration { message },
             CoreError::Transport { .. } => WalletError::Network { message },
             CoreError::TxCode(_) => WalletError::TxCodeRequired { message },
             CoreError::Proof(_) => WalletError::Signing { message },
@@ -148,6 +165,8 @@ impl From<CoreError> for WalletError {
                     message,
                 },
             },
+            #[allow(unreachable_patterns)] // the core error is non_exhaustive
+            _ => WalletError::InvalidState { message },
         }
     }
 }
@@ -294,6 +313,43 @@ pub struct WalletConfig {
     /// Whole-request timeout in milliseconds (0: the default, 30 s).
     #[uniffi(default = 0)]
     pub request_timeout_ms: u64,
+    /// The largest response body accepted, in bytes (0: the default, 1 MiB).
+    #[uniffi(default = 0)]
+    pub max_response_bytes: u64,
+}
+
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+impl WalletConfig {
+    fn request_timeout(&self) -> Duration {
+        match self.request_timeout_ms {
+            0 => DEFAULT_REQUEST_TIMEOUT,
+            ms => Duration::from_millis(ms),
+        }
+    }
+
+    fn max_response_bytes(&self) -> usize {
+        match self.max_response_bytes {
+            0 => DEFAULT_MAX_RESPONSE_BYTES,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn builder(&self) -> crate::WalletBuilder {
+        let mut builder = crate::Wallet::builder()
+            .locales(self.locales.clone())
+            .verify_credential_signatures(self.verify_credential_signatures)
+            .timeouts(Duration::from_secs(10), self.request_timeout())
+            .max_response_bytes(self.max_response_bytes());
+        if let Some(id) = &self.client_id {
+            builder = builder.client_id(id.clone());
+        }
+        if self.dangerous_allow_http {
+            builder = builder.dangerous_allow_http();
+        }
+        builder
+    }
 }
 
 /// The wallet: configuration and transport. Create one and share it.
@@ -304,26 +360,31 @@ pub struct Wallet {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Wallet {
-    /// Builds a wallet.
+    /// Builds a wallet that sends its requests with the built-in HTTP client
+    /// (rustls, platform-independent certificate roots).
     #[uniffi::constructor]
     pub fn new(config: WalletConfig) -> Result<Arc<Self>, WalletError> {
-        let mut builder = crate::Wallet::builder()
-            .locales(config.locales)
-            .verify_credential_signatures(config.verify_credential_signatures);
-        if let Some(id) = config.client_id {
-            builder = builder.client_id(id);
-        }
-        if config.dangerous_allow_http {
-            builder = builder.dangerous_allow_http();
-        }
-        if config.request_timeout_ms > 0 {
-            builder = builder.timeouts(
-                Duration::from_secs(10),
-                Duration::from_millis(config.request_timeout_ms),
-            );
-        }
         Ok(Arc::new(Self {
-            inner: builder.build()?,
+            inner: config.builder().build()?,
+        }))
+    }
+
+    /// Builds a wallet that sends every request through the app's own HTTP
+    /// stack. The wallet still enforces its URL policy (https only, unless
+    /// `dangerous_allow_http`), the whole-request timeout and the response
+    /// size cap around `http_client`.
+    #[uniffi::constructor]
+    pub fn with_http_client(
+        config: WalletConfig,
+        http_client: Arc<dyn HttpClient>,
+    ) -> Result<Arc<Self>, WalletError> {
+        let adapter = http::ForeignHttpClient::new(
+            http_client,
+            config.request_timeout(),
+            config.max_response_bytes(),
+        );
+        Ok(Arc::new(Self {
+            inner: config.builder().http_client(adapter).build()?,
         }))
     }
 
@@ -337,8 +398,36 @@ impl Wallet {
         Ok(Arc::new(CredentialOffer {
             locales: self.inner.locales().to_vec(),
             resolved,
-            authorized: AtomicBool::new(false),
+            authorized: tokio::sync::Mutex::new(false),
         }))
+    }
+
+    /// Wallet-initiated issuance (no offer): discovers the issuer and its
+    /// authorization server and begins the authorization code flow for the
+    /// given configurations. Needs `client_id` in the config.
+    pub async fn start_issuance(
+        &self,
+        issuer_id: String,
+        configuration_ids: Vec<String>,
+        redirect_uri: String,
+    ) -> Result<Arc<PendingAuthorization>, WalletError> {
+        require_client_id(&self.inner)?;
+        let ids: Vec<&str> = configuration_ids.iter().map(String::as_str).collect();
+        let step = self.inner.start_issuance(&issuer_id, &ids).await?;
+        let pending = step.authorization_url(&self.inner, &redirect_uri).await?;
+        Ok(PendingAuthorization::wrap(
+            pending,
+            self.inner.locales().to_vec(),
+        ))
+    }
+}
+
+fn require_client_id(wallet: &crate::Wallet) -> Result<(), WalletError> {
+    match wallet.client_id() {
+        Some(_) => Ok(()),
+        None => Err(WalletError::Configuration {
+            message: "the authorization code flow needs a client_id in WalletConfig".into(),
+        }),
     }
 }
 
@@ -417,7 +506,7 @@ pub struct TxCodeInfo {
 pub struct CredentialOffer {
     resolved: crate::ResolvedOffer,
     locales: Vec<String>,
-    authorized: AtomicBool,
+    authorized: tokio::sync::Mutex<bool>,
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -482,7 +571,8 @@ impl CredentialOffer {
         wallet: Arc<Wallet>,
         tx_code: Option<String>,
     ) -> Result<Arc<AuthorizedSession>, WalletError> {
-        if self.authorized.load(Ordering::SeqCst) {
+        let mut authorized = self.authorized.lock().await;
+        if *authorized {
             return Err(WalletError::InvalidState {
                 message: "this offer was already authorized; its code is single use".into(),
             });
@@ -491,9 +581,34 @@ impl CredentialOffer {
         if let Some(code) = tx_code {
             step = step.with_tx_code(code);
         }
-        let authorized = step.authorize(&wallet.inner).await?;
-        self.authorized.store(true, Ordering::SeqCst);
-        Ok(AuthorizedSession::wrap(authorized, self.locales.clone()))
+        let session = step.authorize(&wallet.inner).await?;
+        *authorized = true;
+        Ok(AuthorizedSession::wrap(session, self.locales.clone()))
+    }
+
+    /// Begins the offer's authorization code grant: builds the authorization
+    /// request (PKCE, `state`, the offer's `issuer_state`; pushed when the
+    /// server offers PAR) for the redirect URI the app registered. Open the
+    /// returned authorization's URL in the browser. Needs `client_id`.
+    pub async fn begin_authorization(
+        &self,
+        wallet: Arc<Wallet>,
+        redirect_uri: String,
+    ) -> Result<Arc<PendingAuthorization>, WalletError> {
+        require_client_id(&wallet.inner)?;
+        let step = self
+            .resolved
+            .grants()
+            .into_iter()
+            .find_map(|g| match g {
+                CoreGrant::AuthorizationCode(step) => Some(step),
+                _ => None,
+            })
+            .ok_or_else(|| WalletError::InvalidState {
+                message: "the offer has no authorization code grant".into(),
+            })?;
+        let pending = step.authorization_url(&wallet.inner, &redirect_uri).await?;
+        Ok(PendingAuthorization::wrap(pending, self.locales.clone()))
     }
 }
 
