@@ -69,6 +69,8 @@ pub mod ffi;
 pub mod flow;
 pub mod http;
 pub mod jose;
+#[cfg(feature = "loopback")]
+pub mod loopback;
 pub mod sd_jwt;
 pub mod types;
 
@@ -77,6 +79,7 @@ pub use client::{
     WalletBuilder,
 };
 pub use error::{Error, ErrorCode, Result, ServerError};
+pub use flow::authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
 pub use flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};
 pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
 pub use http::{HttpClient, HttpRequest, HttpResponse};

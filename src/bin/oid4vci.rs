@@ -1,8 +1,11 @@
 //! `oid4vci`: receive credentials from the command line.
 
 use clap::{Parser, Subcommand};
+use oid4vci_wallet::loopback::LoopbackRedirect;
 use oid4vci_wallet::types::{TxCode, TxCodeSpec};
-use oid4vci_wallet::{http::BoxFuture, Interaction, ReceiveOptions, SoftwareSigner, Wallet};
+use oid4vci_wallet::{
+    http::BoxFuture, Interaction, ReceiveOptions, Received, SoftwareSigner, Wallet,
+};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,29 +33,87 @@ enum Command {
         /// Only these credential configuration ids (default: every offered one).
         #[arg(long = "credential", value_name = "CONFIG_ID")]
         credentials: Vec<String>,
-        /// Allow plain http to loopback hosts (local testing only).
-        #[arg(long)]
-        dangerous_allow_http: bool,
-        /// Print one JSON object on stdout instead of text.
-        #[arg(long)]
-        json: bool,
-        /// OAuth client id to present (default: anonymous where the server allows it).
-        #[arg(long)]
-        client_id: Option<String>,
-        /// Seconds to wait for deferred credentials.
-        #[arg(long, default_value_t = 300)]
-        deferred_timeout: u64,
-        /// Preferred locale for names and labels.
-        #[arg(long, default_value = "en")]
-        locale: String,
+        #[command(flatten)]
+        common: Common,
     },
+    /// Wallet-initiated issuance: log in at the issuer's authorization server
+    /// in the browser and receive the named credentials.
+    Request {
+        /// The credential issuer identifier (https://...).
+        #[arg(long)]
+        issuer: String,
+        /// Credential configuration ids to request (at least one).
+        #[arg(long = "credential", value_name = "CONFIG_ID", required = true)]
+        credentials: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Allow plain http to loopback hosts (local testing only).
+    #[arg(long)]
+    dangerous_allow_http: bool,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// OAuth client id to present (needed for the authorization code flow).
+    #[arg(long, default_value = "oid4vci-cli")]
+    client_id: String,
+    /// Seconds to wait for deferred credentials.
+    #[arg(long, default_value_t = 300)]
+    deferred_timeout: u64,
+    /// Preferred locale for names and labels.
+    #[arg(long, default_value = "en")]
+    locale: String,
+    /// Open the authorization URL in the system browser.
+    #[arg(long)]
+    open: bool,
+    /// Seconds to wait for the browser's redirect.
+    #[arg(long, default_value_t = 300)]
+    login_timeout: u64,
+    /// Port of the loopback redirect listener (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    redirect_port: u16,
 }
 
 struct Terminal {
     given: Option<String>,
+    redirect: std::sync::Mutex<Option<LoopbackRedirect>>,
+    redirect_uri: String,
+    open: bool,
+    login_timeout: Duration,
 }
 
 impl Interaction for Terminal {
+    fn redirect_uri(&self) -> Option<String> {
+        Some(self.redirect_uri.clone())
+    }
+
+    fn authorize<'a>(&'a self, url: &'a str) -> BoxFuture<'a, oid4vci_wallet::Result<String>> {
+        Box::pin(async move {
+            let listener = self
+                .redirect
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .ok_or_else(|| {
+                    oid4vci_wallet::Error::InvalidState("the redirect listener was used".into())
+                })?;
+            eprintln!("Log in at the issuer. Authorization URL:\n{AUTHORIZATION_URL_PREFIX}{url}");
+            if self.open {
+                open_browser(url);
+            }
+            eprintln!(
+                "waiting up to {} s for the redirect to {}...",
+                self.login_timeout.as_secs(),
+                self.redirect_uri
+            );
+            listener.wait(self.login_timeout).await
+        })
+    }
+
     fn tx_code<'a>(
         &'a self,
         spec: &'a TxCodeSpec,
@@ -98,34 +159,82 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> oid4vci_wallet::Result<()> {
-    let Command::Receive {
-        offer_url,
-        tx_code,
-        credentials,
-        dangerous_allow_http,
-        json,
-        client_id,
-        deferred_timeout,
-        locale,
-    } = command;
-    let mut builder = Wallet::builder().locales([locale]);
-    if dangerous_allow_http {
-        builder = builder.dangerous_allow_http();
+/// The line prefix before the authorization URL on stderr.
+const AUTHORIZATION_URL_PREFIX: &str = "  ";
+
+/// Opens `url` in the system browser (best effort).
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        eprintln!("could not start {opener} ({e}); open the URL by hand");
     }
-    if let Some(id) = client_id {
-        builder = builder.client_id(id);
+}
+
+async fn run(command: Command) -> oid4vci_wallet::Result<()> {
+    let (common, tx_code) = match &command {
+        Command::Receive {
+            common, tx_code, ..
+        } => (common, tx_code.clone()),
+        Command::Request { common, .. } => (common, None),
+    };
+    let mut builder = Wallet::builder()
+        .locales([common.locale.clone()])
+        .client_id(common.client_id.clone());
+    if common.dangerous_allow_http {
+        builder = builder.dangerous_allow_http();
     }
     let wallet = builder.build()?;
     let signer = SoftwareSigner::generate();
-    let options = ReceiveOptions {
-        credential_configuration_ids: (!credentials.is_empty()).then_some(credentials),
-        deferred_deadline: Duration::from_secs(deferred_timeout),
+    let listener = LoopbackRedirect::bind_port(common.redirect_port).await?;
+    let terminal = Terminal {
+        given: tx_code,
+        redirect_uri: listener.redirect_uri().to_string(),
+        redirect: std::sync::Mutex::new(Some(listener)),
+        open: common.open,
+        login_timeout: Duration::from_secs(common.login_timeout),
     };
-    eprintln!("resolving offer and receiving credentials...");
-    let received = wallet
-        .receive(&offer_url, &Terminal { given: tx_code }, &signer, &options)
-        .await?;
+    let json = common.json;
+    let received: Received = match &command {
+        Command::Receive {
+            offer_url,
+            credentials,
+            common,
+            ..
+        } => {
+            let options = ReceiveOptions {
+                credential_configuration_ids: (!credentials.is_empty())
+                    .then(|| credentials.clone()),
+                deferred_deadline: Duration::from_secs(common.deferred_timeout),
+            };
+            eprintln!("resolving offer and receiving credentials...");
+            wallet
+                .receive(offer_url, &terminal, &signer, &options)
+                .await?
+        }
+        Command::Request {
+            issuer,
+            credentials,
+            common,
+        } => {
+            let options = ReceiveOptions {
+                credential_configuration_ids: None,
+                deferred_deadline: Duration::from_secs(common.deferred_timeout),
+            };
+            let ids: Vec<&str> = credentials.iter().map(String::as_str).collect();
+            wallet
+                .request(issuer, &ids, &terminal, &signer, &options)
+                .await?
+        }
+    };
     let context = received.authorized.context();
     if json {
         let list: Vec<_> = received

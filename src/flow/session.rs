@@ -112,39 +112,53 @@ impl ResolvedOffer {
             .collect()
     }
 
-    /// The grants the offer allows, pre-authorized first.
+    /// The grants the offer allows, pre-authorized first. An offer without
+    /// `grants` leaves the choice to the wallet (OID4VCI 1.0 section 4.1.1):
+    /// the authorization code flow, when the server has an authorization
+    /// endpoint.
     pub fn grants(&self) -> Vec<Grant> {
-        let mut out = Vec::new();
+        let (pre, auth) = self.split_grants();
+        pre.into_iter()
+            .chain(auth.and_then(|a| a.ok()).map(Grant::AuthorizationCode))
+            .collect()
+    }
+
+    fn split_grants(&self) -> (Option<Grant>, Option<Result<AuthorizationCodeStep>>) {
         let grants = self.offer.grants.clone().unwrap_or_default();
-        if let Some(pre) = grants.pre_authorized_code {
-            out.push(Grant::PreAuthorized(PreAuthorizedStep {
+        let none_given =
+            grants.pre_authorized_code.is_none() && grants.authorization_code.is_none();
+        let pre = grants.pre_authorized_code.map(|pre| {
+            Grant::PreAuthorized(PreAuthorizedStep {
                 context: self.context.clone(),
                 offered: self.offer.credential_configuration_ids.clone(),
                 code: pre.pre_authorized_code,
                 tx_code_spec: pre.tx_code,
                 tx_code: None,
-            }));
+            })
+        });
+        let auth = match grants.authorization_code {
+            Some(auth) => Some(auth.issuer_state),
+            None if none_given => Some(None),
+            None => None,
         }
-        if let Some(auth) = grants.authorization_code {
-            if let Ok(step) = AuthorizationCodeStep::new(
+        .map(|issuer_state| {
+            AuthorizationCodeStep::new(
                 self.context.clone(),
                 self.offer.credential_configuration_ids.clone(),
-                auth.issuer_state,
-            ) {
-                out.push(Grant::AuthorizationCode(step));
-            }
-        }
-        out
+                issuer_state,
+            )
+        });
+        (pre, auth)
     }
 
-    /// The grant to use: the pre-authorized one when offered, else the first.
+    /// The grant to use: the pre-authorized one when offered, else the
+    /// authorization code grant (an error says why it cannot run).
     pub fn grant(&self) -> Result<Grant> {
-        self.grants().into_iter().next().ok_or_else(|| {
-            Error::InvalidOffer(
-                "the offer has no grant this wallet can use without the authorization code flow"
-                    .into(),
-            )
-        })
+        match self.split_grants() {
+            (Some(pre), _) => Ok(pre),
+            (None, Some(auth)) => auth.map(Grant::AuthorizationCode),
+            (None, None) => Err(Error::InvalidOffer("the offer has no usable grant".into())),
+        }
     }
 }
 

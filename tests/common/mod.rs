@@ -31,6 +31,7 @@ pub fn offer(ids: &[&str], tx_code: bool, by_reference: bool, deferred: bool) ->
         by_reference: Some(by_reference),
         deferred: Some(deferred),
         claims: None,
+        authorization_code: None,
     }
 }
 

@@ -291,6 +291,8 @@ fn conceal(object: Map<String, Value>, disclosures: &mut Vec<String>) -> Map<Str
 }
 
 /// Issues a `dc+sd-jwt` credential with every claim selectively disclosable.
+/// `overrides` replace the configuration's default values (claims the
+/// configuration does not have are ignored).
 pub(crate) fn issue_sd_jwt(
     keys: &IssuerKeys,
     issuer_id: &str,
@@ -301,7 +303,9 @@ pub(crate) fn issue_sd_jwt(
     let mut values = (configuration.values)();
     if let Some(overrides) = overrides {
         for (k, v) in overrides {
-            values.insert(k.clone(), v.clone());
+            if let Some(slot) = values.get_mut(k) {
+                *slot = v.clone();
+            }
         }
     }
     let mut disclosures = Vec::new();

@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod authorize;
 mod credential;
 mod metadata;
 mod routes;
@@ -104,6 +105,52 @@ impl IssuerBuilder {
         self
     }
 
+    /// Adds a user to the login page (the default users are `erika` /
+    /// `erika-password` and `max` / `max-password`). Their claims replace the
+    /// configuration's default values in credentials issued after their login.
+    pub fn user(
+        mut self,
+        name: &str,
+        password: &str,
+        claims: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        self.settings.users.push(state::User {
+            name: name.to_string(),
+            password: password.to_string(),
+            claims,
+        });
+        self
+    }
+
+    /// Whether the authorization server offers PAR (RFC 9126) at all. With
+    /// `false` the metadata has no `pushed_authorization_request_endpoint`.
+    /// Default true.
+    pub fn pushed_authorization(mut self, on: bool) -> Self {
+        self.settings.offer_par = on;
+        self
+    }
+
+    /// Requires pushed authorization requests (RFC 9126): the authorization
+    /// endpoint then accepts only a `request_uri`. Default false (PAR is
+    /// offered but optional).
+    pub fn require_par(mut self, on: bool) -> Self {
+        self.settings.require_par = on;
+        self
+    }
+
+    /// Runs the authorization server on its own base URL (a second port),
+    /// named in the issuer metadata's `authorization_servers`. Default false.
+    pub fn separate_authorization_server(mut self, on: bool) -> Self {
+        self.settings.separate_authorization_server = on;
+        self
+    }
+
+    /// How long access tokens live. Default one hour.
+    pub fn access_token_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.settings.access_token_lifetime = lifetime;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -116,16 +163,34 @@ impl IssuerBuilder {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let base_url = format!("http://{local}");
-        let shared = Arc::new(Shared::new(self.settings, base_url.clone()));
-        let app = routes::router(shared.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let as_listener = if self.settings.separate_authorization_server {
+            Some(tokio::net::TcpListener::bind((local.ip(), 0)).await?)
+        } else {
+            None
+        };
+        let as_base_url = match &as_listener {
+            Some(l) => Some(format!("http://{}", l.local_addr()?)),
+            None => None,
+        };
+        let shared = Arc::new(Shared::new(self.settings, base_url, as_base_url));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut servers = vec![(
+            listener,
+            routes::router(shared.clone(), as_listener.is_none()),
+        )];
+        if let Some(l) = as_listener {
+            servers.push((l, routes::authorization_server_router(shared.clone())));
+        }
+        for (listener, app) in servers {
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await;
+            });
+        }
         Ok(RunningIssuer {
             shared,
             addr: local,
@@ -149,9 +214,14 @@ pub struct OfferRequest {
     /// Issue through the deferred endpoint. Default false.
     #[serde(default)]
     pub deferred: Option<bool>,
-    /// Claim values that replace the defaults in every credential of this offer.
+    /// Claim values that replace the defaults in every credential of this
+    /// offer (only claims the configuration has).
     #[serde(default)]
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Offer the authorization code grant (with an `issuer_state`) instead of
+    /// the pre-authorized code. Default false.
+    #[serde(default)]
+    pub authorization_code: Option<bool>,
 }
 
 /// The offer to hand to the wallet, and the PIN sent out of band.
@@ -167,7 +237,7 @@ pub struct CreatedOffer {
 pub struct RunningIssuer {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl RunningIssuer {
@@ -179,6 +249,12 @@ impl RunningIssuer {
     /// The socket address served.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The authorization server's identifier (the issuer's, unless it runs
+    /// separately).
+    pub fn authorization_server(&self) -> String {
+        self.shared.as_id()
     }
 
     /// The credential issuer identifier (base URL plus path).

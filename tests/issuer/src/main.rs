@@ -1,7 +1,7 @@
 //! `oid4vci-issuer`: runs the reference issuer until killed.
 //!
-//! Prints one JSON line `{"ready":"http://HOST:PORT"}` on stdout once it
-//! accepts connections. Create offers with `POST /test/offers`.
+//! Prints one JSON line `{"ready":"http://HOST:PORT",...}` on stdout once it
+//! accepts connections (with `credential_issuer` and `authorization_server`). Create offers with `POST /test/offers`.
 
 use clap::Parser;
 use oid4vci_issuer::{Fault, Issuer};
@@ -35,6 +35,18 @@ struct Args {
     /// `batch_credential_issuance.batch_size`; 0 advertises none.
     #[arg(long, default_value_t = 3)]
     batch_size: u32,
+    /// Offer no PAR endpoint.
+    #[arg(long)]
+    no_par: bool,
+    /// Accept authorization requests only through PAR.
+    #[arg(long)]
+    require_par: bool,
+    /// Run the authorization server on its own port.
+    #[arg(long)]
+    separate_authorization_server: bool,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    access_token_lifetime: u64,
 }
 
 #[tokio::main]
@@ -52,7 +64,11 @@ async fn main() {
         .credential_identifiers(!args.no_credential_identifiers)
         .deferred_interval(args.deferred_interval)
         .deferred_pending_polls(args.deferred_pending_polls)
-        .batch_size((args.batch_size > 0).then_some(args.batch_size));
+        .batch_size((args.batch_size > 0).then_some(args.batch_size))
+        .pushed_authorization(!args.no_par)
+        .require_par(args.require_par)
+        .separate_authorization_server(args.separate_authorization_server)
+        .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
     for name in &args.faults {
         match Fault::from_name(name) {
             Some(fault) => builder = builder.fault(fault),

@@ -63,6 +63,9 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
         ],
         "credential_configurations_supported": configurations,
     });
+    if let Some(as_url) = &shared.as_base_url {
+        metadata["authorization_servers"] = json!([as_url]);
+    }
     if settings.nonce_endpoint {
         metadata["nonce_endpoint"] = json!(shared.endpoint("nonce"));
     }
@@ -82,14 +85,33 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
 
 /// RFC 8414 authorization server metadata (the issuer is its own AS).
 pub(crate) fn authorization_server_metadata(shared: &Shared) -> Value {
+    let scopes: Vec<&str> = CONFIGURATIONS.iter().map(|c| c.scope).collect();
     let mut metadata = json!({
-        "issuer": shared.issuer_id(),
-        "token_endpoint": shared.endpoint("token"),
+        "issuer": shared.as_id(),
+        "authorization_endpoint": shared.as_endpoint("authorize"),
+        "token_endpoint": shared.as_endpoint("token"),
+        "pushed_authorization_request_endpoint": shared.as_endpoint("par"),
+        "require_pushed_authorization_requests": shared.settings.require_par,
         "response_types_supported": ["code"],
-        "grant_types_supported": ["urn:ietf:params:oauth:grant-type:pre-authorized_code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "authorization_details_types_supported": ["openid_credential"],
+        "scopes_supported": scopes,
         "pre-authorized_grant_anonymous_access_supported": true,
         "token_endpoint_auth_methods_supported": ["none"],
     });
+    if !shared.settings.offer_par {
+        if let Some(map) = metadata.as_object_mut() {
+            map.remove("pushed_authorization_request_endpoint");
+            map.remove("require_pushed_authorization_requests");
+        }
+    }
     if shared.has(Fault::AsIssuerMismatch) {
         metadata["issuer"] = json!(format!("{}/someone-else", shared.base_url));
     }

@@ -3,10 +3,12 @@
 // Handlers return the ready error response as their `Err`.
 #![allow(clippy::result_large_err)]
 
+use crate::authorize;
 use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
 use crate::metadata;
 use crate::state::{
-    random_id, Deferred, Fault, Grant, Inner, Session, Shared, NONCE_LIFETIME, TOKEN_LIFETIME,
+    random_id, Deferred, Fault, Grant, Inner, Refresh, Session, Shared, NONCE_LIFETIME,
+    TOKEN_LIFETIME,
 };
 use crate::OfferRequest;
 use axum::body::{Body, Bytes};
@@ -21,11 +23,42 @@ use std::time::Instant;
 
 const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(dispatch).with_state(shared)
+/// Which parts of the server a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Credential issuer and authorization server on one origin.
+    Both,
+    /// The credential issuer only (the AS runs separately).
+    Issuer,
+    /// The separate authorization server.
+    AuthorizationServer,
 }
 
-fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+/// The issuer's router; `with_as` when it is its own authorization server.
+pub(crate) fn router(shared: Arc<Shared>, with_as: bool) -> Router {
+    make_router(shared, if with_as { Role::Both } else { Role::Issuer })
+}
+
+/// The separate authorization server's router.
+pub(crate) fn authorization_server_router(shared: Arc<Shared>) -> Router {
+    make_router(shared, Role::AuthorizationServer)
+}
+
+fn make_router(shared: Arc<Shared>, role: Role) -> Router {
+    Router::new()
+        .fallback(
+            move |State(shared): State<Arc<Shared>>,
+                  method: Method,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Bytes| async move {
+                dispatch(&shared, role, method, uri, headers, body)
+            },
+        )
+        .with_state(shared)
+}
+
+pub(crate) fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
@@ -34,11 +67,11 @@ fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Res
         .unwrap_or_default()
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
     respond(status, "application/json", value.to_string())
 }
 
-fn ok(value: Value) -> Response {
+pub(crate) fn ok(value: Value) -> Response {
     json_response(StatusCode::OK, &value)
 }
 
@@ -49,7 +82,7 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     )
 }
 
-fn bad_request(code: &str, description: &str) -> Response {
+pub(crate) fn bad_request(code: &str, description: &str) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, code, description)
 }
 
@@ -78,14 +111,19 @@ fn invalid_token(description: &str) -> Response {
 struct Request {
     method: Method,
     headers: HeaderMap,
+    query: Vec<(String, String)>,
     body: Bytes,
 }
 
 impl Request {
-    fn form(&self) -> HashMap<String, String> {
+    fn form_pairs(&self) -> Vec<(String, String)> {
         url::form_urlencoded::parse(&self.body)
             .into_owned()
             .collect()
+    }
+
+    fn form(&self) -> HashMap<String, String> {
+        self.form_pairs().into_iter().collect()
     }
 
     fn json(&self) -> Option<Map<String, Value>> {
@@ -101,8 +139,9 @@ impl Request {
     }
 }
 
-async fn dispatch(
-    State(shared): State<Arc<Shared>>,
+fn dispatch(
+    shared: &Shared,
+    role: Role,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -115,9 +154,62 @@ async fn dispatch(
     let request = Request {
         method,
         headers,
+        query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect(),
         body,
     };
-    route(&shared, &path, &request)
+    if role != Role::Issuer {
+        let prefix = if role == Role::Both {
+            shared.settings.path.as_str()
+        } else {
+            ""
+        };
+        if let Some(response) = route_authorization_server(shared, prefix, &path, &request) {
+            return response;
+        }
+    }
+    if role == Role::AuthorizationServer {
+        return not_found();
+    }
+    route(shared, &path, &request)
+}
+
+/// The authorization server's endpoints under `prefix`.
+fn route_authorization_server(
+    shared: &Shared,
+    prefix: &str,
+    path: &str,
+    request: &Request,
+) -> Option<Response> {
+    let post = request.method == Method::POST;
+    let get = request.method == Method::GET;
+    let is = |suffix: &str| path == format!("{prefix}/{suffix}");
+    Some(
+        if get && path == format!("/.well-known/oauth-authorization-server{prefix}") {
+            if shared.has(Fault::AsOpenidConfigurationOnly) {
+                not_found()
+            } else if shared.has(Fault::AsServerError) {
+                server_error()
+            } else {
+                ok(metadata::authorization_server_metadata(shared))
+            }
+        } else if get && is(".well-known/openid-configuration") {
+            ok(metadata::authorization_server_metadata(shared))
+        } else if get && is("authorize") {
+            authorize::authorization_endpoint(shared, &request.query)
+        } else if post && is("authorize/login") {
+            authorize::login(shared, &request.form())
+        } else if post && is("authorize/consent") {
+            authorize::consent(shared, &request.form())
+        } else if post && is("par") && shared.settings.offer_par {
+            authorize::par(shared, &request.form_pairs())
+        } else if post && is("token") {
+            token(shared, request)
+        } else {
+            return None;
+        },
+    )
 }
 
 fn route(shared: &Shared, path: &str, request: &Request) -> Response {
@@ -145,18 +237,6 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     {
         return issuer_metadata(shared);
     }
-    if get && path == format!("/.well-known/oauth-authorization-server{p}") {
-        if shared.has(Fault::AsOpenidConfigurationOnly) {
-            return not_found();
-        }
-        if shared.has(Fault::AsServerError) {
-            return server_error();
-        }
-        return ok(metadata::authorization_server_metadata(shared));
-    }
-    if get && path == format!("{p}/.well-known/openid-configuration") {
-        return ok(metadata::authorization_server_metadata(shared));
-    }
     if get && path == format!("/.well-known/jwt-vc-issuer{p}") {
         return ok(metadata::jwt_vc_issuer_metadata(shared));
     }
@@ -166,9 +246,6 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
         if let Some(id) = path.strip_prefix(&format!("{p}/offers/")) {
             return offer_by_reference(shared, id);
         }
-    }
-    if post && is("token") {
-        return token(shared, request);
     }
     if post && is("nonce") {
         let mut inner = shared.lock();
@@ -242,13 +319,20 @@ fn offer_by_reference(shared: &Shared, id: &str) -> Response {
 }
 
 fn token(shared: &Shared, request: &Request) -> Response {
-    let form = request.form();
-    let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
-    if grant_type != PRE_AUTHORIZED_GRANT {
-        return bad_request(
-            "unsupported_grant_type",
-            "this server supports the pre-authorized code grant",
-        );
+    let form = match authorize::single_params(&request.form_pairs()) {
+        Ok(form) => form,
+        Err(m) => return bad_request("invalid_request", &m),
+    };
+    match form.get("grant_type").map(String::as_str).unwrap_or("") {
+        PRE_AUTHORIZED_GRANT => {}
+        "authorization_code" => return authorize::code_grant(shared, &form),
+        "refresh_token" => return authorize::refresh_grant(shared, &form),
+        _ => {
+            return bad_request(
+                "unsupported_grant_type",
+                "grant_type must be pre-authorized_code, authorization_code or refresh_token",
+            )
+        }
     }
     let Some(code) = form.get("pre-authorized_code") else {
         return bad_request("invalid_request", "pre-authorized_code is missing");
@@ -281,46 +365,89 @@ fn token(shared: &Shared, request: &Request) -> Response {
     let Some(entry) = inner.pre_authorized.remove(code) else {
         return server_error();
     };
-    let response = open_session(shared, &mut inner, entry.grant);
-    ok(response)
+    let session = Session {
+        id: random_id(12),
+        grant: entry.grant,
+        identifiers: HashMap::new(),
+        client_id: None,
+        expires: Instant::now(),
+    };
+    let with_details = shared.settings.credential_identifiers;
+    ok(token_response(
+        shared,
+        &mut inner,
+        session,
+        with_details,
+        false,
+    ))
 }
 
-/// Creates the access token and its session; returns the token response.
-fn open_session(shared: &Shared, inner: &mut Inner, grant: Grant) -> Value {
-    let token = random_id(32);
-    let mut identifiers = HashMap::new();
-    let mut details = Vec::new();
-    for id in &grant.configuration_ids {
-        let identifier = format!("{id}:{}", random_id(6));
-        details.push(json!({
-            "type": "openid_credential",
-            "credential_configuration_id": id,
-            "credential_identifiers": [identifier],
-        }));
-        identifiers.insert(identifier, id.clone());
+/// Issues an access token (and a refresh token when `refresh`) for
+/// `session` and returns the token response.
+pub(crate) fn token_response(
+    shared: &Shared,
+    inner: &mut Inner,
+    mut session: Session,
+    with_details: bool,
+    refresh: bool,
+) -> Value {
+    if with_details && session.identifiers.is_empty() {
+        for id in &session.grant.configuration_ids {
+            session
+                .identifiers
+                .insert(format!("{id}:{}", random_id(6)), id.clone());
+        }
     }
+    let details: Vec<Value> = session
+        .grant
+        .configuration_ids
+        .iter()
+        .map(|id| {
+            let mut ids: Vec<&String> = session
+                .identifiers
+                .iter()
+                .filter(|(_, c)| *c == id)
+                .map(|(i, _)| i)
+                .collect();
+            ids.sort();
+            json!({
+                "type": "openid_credential",
+                "credential_configuration_id": id,
+                "credential_identifiers": ids,
+            })
+        })
+        .collect();
+    let lifetime = shared.settings.access_token_lifetime;
+    let token = random_id(32);
     let mut response = json!({
         "access_token": token,
         "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
+        "expires_in": if shared.has(Fault::ExpiresInOverstated) {
+            TOKEN_LIFETIME.as_secs()
+        } else {
+            lifetime.as_secs()
+        },
     });
-    if shared.settings.credential_identifiers {
+    if with_details {
         response["authorization_details"] = json!(details);
-    } else {
-        identifiers.clear();
     }
     if !shared.settings.nonce_endpoint {
         response["c_nonce"] = json!(shared.new_nonce(inner));
         response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
     }
-    inner.sessions.insert(
-        token,
-        Session {
-            grant,
-            identifiers,
-            expires: Instant::now() + TOKEN_LIFETIME,
-        },
-    );
+    session.expires = Instant::now() + lifetime;
+    if refresh {
+        let refresh_token = random_id(32);
+        response["refresh_token"] = json!(refresh_token);
+        inner.refresh_tokens.insert(
+            refresh_token,
+            Refresh {
+                session: session.clone(),
+                with_details,
+            },
+        );
+    }
+    inner.sessions.insert(token, session);
     response
 }
 
@@ -336,7 +463,7 @@ fn credential_error(shared: &Shared, inner: &mut Inner, code: &str, description:
 }
 
 /// The access token's session, or the 401 to send.
-fn session<'a>(inner: &'a Inner, request: &Request) -> Result<(&'a Session, String), Response> {
+fn session(inner: &Inner, request: &Request) -> Result<Session, Response> {
     let token = request
         .bearer()
         .ok_or_else(|| invalid_token("a Bearer access token is required"))?;
@@ -347,7 +474,7 @@ fn session<'a>(inner: &'a Inner, request: &Request) -> Result<(&'a Session, Stri
     if session.expires <= Instant::now() {
         return Err(invalid_token("the access token has expired"));
     }
-    Ok((session, token.to_string()))
+    Ok(session.clone())
 }
 
 /// The JWTs in `proofs.jwt` (1.0) or `proof.jwt` (draft 13).
@@ -384,7 +511,7 @@ fn proof_jwts(body: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
 
 fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
-    let (session, token) = match session(&inner, request) {
+    let session = match session(&inner, request) {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -445,7 +572,7 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
         );
     };
     let holder_keys = if configuration.bound {
-        match checked_holder_keys(shared, &mut inner, &body, &grant) {
+        match checked_holder_keys(shared, &mut inner, &body, session.client_id.as_deref()) {
             Ok(keys) => keys.into_iter().map(Some).collect(),
             Err(response) => return response,
         }
@@ -462,7 +589,7 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
         inner.deferred.insert(
             transaction_id.clone(),
             Deferred {
-                token,
+                session_id: session.id.clone(),
                 polls_left: shared.settings.deferred_pending_polls,
                 credentials,
             },
@@ -473,7 +600,7 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
         });
         return json_response(StatusCode::ACCEPTED, &body);
     }
-    let mut response = issued_body(&mut inner, token, credentials);
+    let mut response = issued_body(&mut inner, session.id.clone(), credentials);
     if !shared.settings.nonce_endpoint {
         response["c_nonce"] = json!(shared.new_nonce(&mut inner));
         response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
@@ -514,7 +641,7 @@ fn checked_holder_keys(
     shared: &Shared,
     inner: &mut Inner,
     body: &Map<String, Value>,
-    _grant: &Grant,
+    client_id: Option<&str>,
 ) -> Result<Vec<Value>, Response> {
     let jwts = proof_jwts(body).map_err(|m| bad_request("invalid_credential_request", m))?;
     if jwts.is_empty() {
@@ -547,7 +674,7 @@ fn checked_holder_keys(
     let mut keys = Vec::new();
     let mut nonce = None;
     for jwt in &jwts {
-        let checked = check_proof(jwt, &audience, None)
+        let checked = check_proof(jwt, &audience, client_id)
             .map_err(|r| credential_error(shared, inner, r.code, &r.description))?;
         let Some(n) = checked.nonce else {
             return Err(credential_error(
@@ -585,8 +712,8 @@ fn checked_holder_keys(
 
 fn deferred(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
-    let token = match session(&inner, request) {
-        Ok((_, token)) => token,
+    let session_id = match session(&inner, request) {
+        Ok(session) => session.id,
         Err(response) => return response,
     };
     let Some(transaction_id) = request
@@ -598,7 +725,7 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
     let Some(entry) = inner
         .deferred
         .get_mut(&transaction_id)
-        .filter(|d| d.token == token)
+        .filter(|d| d.session_id == session_id)
     else {
         return bad_request("invalid_transaction_id", "unknown transaction_id");
     };
@@ -613,14 +740,14 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
     let Some(entry) = inner.deferred.remove(&transaction_id) else {
         return server_error();
     };
-    let body = issued_body(&mut inner, token, entry.credentials);
+    let body = issued_body(&mut inner, session_id, entry.credentials);
     ok(body)
 }
 
 fn notification(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
-    let token = match session(&inner, request) {
-        Ok((_, token)) => token,
+    let session_id = match session(&inner, request) {
+        Ok(session) => session.id,
         Err(response) => return response,
     };
     let Some(body) = request.json() else {
@@ -643,7 +770,7 @@ fn notification(shared: &Shared, request: &Request) -> Response {
     ) {
         return bad_request("invalid_notification_request", "unknown event");
     }
-    if inner.notification_ids.get(id) != Some(&token) {
+    if inner.notification_ids.get(id) != Some(&session_id) {
         return bad_request("invalid_notification_id", "unknown notification_id");
     }
     inner

@@ -39,11 +39,17 @@ pub enum Fault {
     NonceAlwaysInvalid,
     /// The first credential request with a proof is rejected with `invalid_nonce`.
     NonceInvalidOnce,
+    /// Token responses claim `expires_in` 3600 whatever the real lifetime, so
+    /// a wallet learns of the expiry only from `invalid_token`.
+    ExpiresInOverstated,
+    /// The authorization redirect carries no `iss` although the metadata
+    /// promises it (RFC 9207).
+    RedirectWithoutIss,
 }
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 16] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -58,6 +64,8 @@ impl Fault {
         Fault::OfferAsJwt,
         Fault::NonceAlwaysInvalid,
         Fault::NonceInvalidOnce,
+        Fault::ExpiresInOverstated,
+        Fault::RedirectWithoutIss,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -93,6 +101,52 @@ pub(crate) struct Settings {
     pub batch_size: Option<u32>,
     pub tx_code_attempts: u32,
     pub faults: BTreeSet<Fault>,
+    pub users: Vec<User>,
+    pub offer_par: bool,
+    pub require_par: bool,
+    pub separate_authorization_server: bool,
+    pub access_token_lifetime: Duration,
+}
+
+/// A user of the authorization server's login page.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub name: String,
+    pub password: String,
+    pub claims: Map<String, Value>,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The users every issuer starts with.
+pub(crate) fn default_users() -> Vec<User> {
+    vec![
+        User {
+            name: "erika".into(),
+            password: "erika-password".into(),
+            claims: object(json!({
+                "given_name": "Erika", "family_name": "Mustermann",
+                "birthdate": "1964-08-12",
+                "address": {"locality": "Berlin", "country": "DE"},
+                "member_id": "M-1001", "level": "gold",
+            })),
+        },
+        User {
+            name: "max".into(),
+            password: "max-password".into(),
+            claims: object(json!({
+                "given_name": "Max", "family_name": "Meier",
+                "birthdate": "1980-02-29",
+                "address": {"locality": "Hamburg", "country": "DE"},
+                "member_id": "M-2002", "level": "silver",
+            })),
+        },
+    ]
 }
 
 impl Default for Settings {
@@ -106,6 +160,11 @@ impl Default for Settings {
             batch_size: Some(3),
             tx_code_attempts: 3,
             faults: BTreeSet::new(),
+            users: default_users(),
+            offer_par: true,
+            require_par: false,
+            separate_authorization_server: false,
+            access_token_lifetime: TOKEN_LIFETIME,
         }
     }
 }
@@ -125,19 +184,63 @@ pub(crate) struct PreAuthorized {
     pub attempts_left: u32,
 }
 
-#[derive(Debug)]
+/// What an access token (and the refresh tokens of its line) grants.
+#[derive(Debug, Clone)]
 pub(crate) struct Session {
+    /// Stays the same across refreshes; deferred transactions and
+    /// notification ids belong to it.
+    pub id: String,
     pub grant: Grant,
     /// credential_identifier -> configuration id
     pub identifiers: HashMap<String, String>,
+    /// The client of an authorization code grant (proofs then carry it as `iss`).
+    pub client_id: Option<String>,
     pub expires: Instant,
 }
 
 #[derive(Debug)]
 pub(crate) struct Deferred {
-    pub token: String,
+    pub session_id: String,
     pub polls_left: u32,
     pub credentials: Vec<String>,
+}
+
+/// An authorization request between the browser's first visit and consent.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub configuration_ids: Vec<String>,
+    /// Asked with `authorization_details` (the token response then has them).
+    pub with_details: bool,
+    /// From the offer's `issuer_state`.
+    pub deferred: bool,
+    pub user: Option<String>,
+    pub expires: Instant,
+}
+
+/// An authorization code, single use.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedCode {
+    pub request: AuthorizationRequest,
+    pub grant: Grant,
+    pub expires: Instant,
+}
+
+/// A pushed authorization request's parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct Pushed {
+    pub params: HashMap<String, String>,
+    pub expires: Instant,
+}
+
+/// A refresh token's line.
+#[derive(Debug, Clone)]
+pub(crate) struct Refresh {
+    pub session: Session,
+    pub with_details: bool,
 }
 
 #[derive(Default)]
@@ -147,8 +250,16 @@ pub(crate) struct Inner {
     pub sessions: HashMap<String, Session>,
     pub nonces: HashMap<String, Instant>,
     pub deferred: HashMap<String, Deferred>,
-    /// notification_id -> access token it belongs to
+    /// notification_id -> the session it belongs to
     pub notification_ids: HashMap<String, String>,
+    /// issuer_state -> what the offer grants
+    pub issuer_states: HashMap<String, Grant>,
+    /// transaction id -> the authorization request shown in the browser
+    pub authorization_requests: HashMap<String, AuthorizationRequest>,
+    /// request_uri -> pushed parameters
+    pub pushed: HashMap<String, Pushed>,
+    pub codes: HashMap<String, IssuedCode>,
+    pub refresh_tokens: HashMap<String, Refresh>,
     pub notifications: Vec<(String, String)>,
     pub stats: BTreeMap<String, u64>,
     pub invalid_nonce_sent: bool,
@@ -157,6 +268,8 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub settings: Settings,
     pub base_url: String,
+    /// The authorization server's own base URL, when it is separate.
+    pub as_base_url: Option<String>,
     pub keys: IssuerKeys,
     pub inner: Mutex<Inner>,
 }
@@ -174,10 +287,11 @@ pub(crate) fn random_id(bytes: usize) -> String {
 }
 
 impl Shared {
-    pub fn new(settings: Settings, base_url: String) -> Self {
+    pub fn new(settings: Settings, base_url: String, as_base_url: Option<String>) -> Self {
         Shared {
             settings,
             base_url,
+            as_base_url,
             keys: IssuerKeys::generate(),
             inner: Mutex::new(Inner::default()),
         }
@@ -195,6 +309,17 @@ impl Shared {
         format!("{}{}", self.base_url, self.settings.path)
     }
 
+    /// The authorization server's identifier: the issuer's own, or the
+    /// separate server's base URL.
+    pub fn as_id(&self) -> String {
+        self.as_base_url.clone().unwrap_or_else(|| self.issuer_id())
+    }
+
+    /// An endpoint of the authorization server.
+    pub fn as_endpoint(&self, name: &str) -> String {
+        format!("{}/{name}", self.as_id())
+    }
+
     /// An endpoint under the issuer identifier.
     pub fn endpoint(&self, name: &str) -> String {
         format!("{}/{name}", self.issuer_id())
@@ -204,38 +329,50 @@ impl Shared {
         let ids = request
             .credential_configuration_ids
             .unwrap_or_else(|| vec!["pid_sd_jwt".to_string()]);
-        let tx_code = request.tx_code.unwrap_or(false).then(|| {
-            use rand::Rng as _;
-            format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32))
-        });
-        let code = random_id(24);
-        let mut pre_auth = json!({ "pre-authorized_code": code });
-        if tx_code.is_some() {
-            pre_auth["tx_code"] = json!({
-                "input_mode": "numeric",
-                "length": 6,
-                "description": "Enter the 6-digit code we sent to your e-mail address"
-            });
-        }
-        let offer = json!({
-            "credential_issuer": self.issuer_id(),
-            "credential_configuration_ids": ids,
-            "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": pre_auth },
-        });
         let grant = Grant {
-            configuration_ids: ids,
+            configuration_ids: ids.clone(),
             deferred: request.deferred.unwrap_or(false),
             claims: request.claims,
         };
         let mut inner = self.lock();
-        inner.pre_authorized.insert(
-            code,
-            PreAuthorized {
-                grant,
-                tx_code: tx_code.clone(),
-                attempts_left: self.settings.tx_code_attempts.max(1),
-            },
-        );
+        let mut tx_code = None;
+        let grants = if request.authorization_code.unwrap_or(false) {
+            let issuer_state = random_id(16);
+            inner.issuer_states.insert(issuer_state.clone(), grant);
+            let mut g = json!({ "issuer_state": issuer_state });
+            if let Some(as_url) = &self.as_base_url {
+                g["authorization_server"] = json!(as_url);
+            }
+            json!({ "authorization_code": g })
+        } else {
+            tx_code = request.tx_code.unwrap_or(false).then(|| {
+                use rand::Rng as _;
+                format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32))
+            });
+            let code = random_id(24);
+            let mut pre_auth = json!({ "pre-authorized_code": code });
+            if tx_code.is_some() {
+                pre_auth["tx_code"] = json!({
+                    "input_mode": "numeric",
+                    "length": 6,
+                    "description": "Enter the 6-digit code we sent to your e-mail address"
+                });
+            }
+            inner.pre_authorized.insert(
+                code,
+                PreAuthorized {
+                    grant,
+                    tx_code: tx_code.clone(),
+                    attempts_left: self.settings.tx_code_attempts.max(1),
+                },
+            );
+            json!({ "urn:ietf:params:oauth:grant-type:pre-authorized_code": pre_auth })
+        };
+        let offer = json!({
+            "credential_issuer": self.issuer_id(),
+            "credential_configuration_ids": ids,
+            "grants": grants,
+        });
         let encode =
             |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let offer_url = if request.by_reference.unwrap_or(false) {
