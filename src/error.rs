@@ -96,8 +96,10 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
-    /// A deferred credential was not ready before the caller's deadline.
-    #[error("deferred credential not ready before the deadline (transaction still pending)")]
+    /// The caller's deadline passed first: a deferred credential was not
+    /// ready (the transaction stays pending and can be polled again), or no
+    /// authorization redirect arrived at a loopback listener.
+    #[error("deadline exceeded before completion")]
     DeadlineExceeded,
 
     /// The caller cancelled the operation.

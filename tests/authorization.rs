@@ -24,65 +24,6 @@ fn query(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// The value of the first `attr="..."` after `after` in an HTML page.
-fn attribute(html: &str, after: &str, attr: &str) -> String {
-    let start = html
-        .find(after)
-        .unwrap_or_else(|| panic!("{after} in {html}"));
-    let rest = &html[start..];
-    let key = format!("{attr}=\"");
-    let at = rest.find(&key).unwrap() + key.len();
-    let end = rest[at..].find('"').unwrap();
-    rest[at..at + end].replace("&amp;", "&")
-}
-
-fn post_form(http: &reqwest::Client, url: &str, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    http.post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-}
-
-/// What a user does in the browser: opens the URL, signs in, answers the
-/// consent question. Returns the redirect (the `Location` the AS sends).
-async fn browser(url: &str, user: &str, password: &str, allow: bool) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "authorization page");
-    let html = page.text().await.unwrap();
-    let action = attribute(&html, "<form", "action");
-    let txn = attribute(&html, "name=\"txn\"", "value");
-    let consent = post_form(
-        &http,
-        &action,
-        &[
-            ("txn", &txn[..]),
-            ("username", user),
-            ("password", password),
-        ],
-    )
-    .send()
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    assert!(consent.contains("id=\"allow\""), "{consent}");
-    let action = attribute(&consent, "<form", "action");
-    let decision = if allow { "allow" } else { "deny" };
-    let redirect = post_form(&http, &action, &[("txn", &txn[..]), ("decision", decision)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(redirect.status(), 303);
-    redirect.headers()["location"].to_str().unwrap().to_string()
-}
-
 fn code_offer(ids: &[&str], deferred: bool) -> OfferRequest {
     OfferRequest {
         authorization_code: Some(true),

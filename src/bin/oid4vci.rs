@@ -110,7 +110,14 @@ impl Interaction for Terminal {
                 self.login_timeout.as_secs(),
                 self.redirect_uri
             );
-            listener.wait(self.login_timeout).await
+            let redirect = listener.wait(self.login_timeout).await;
+            if let Err(oid4vci_wallet::Error::DeadlineExceeded) = redirect {
+                eprintln!(
+                    "no redirect arrived within {} s",
+                    self.login_timeout.as_secs()
+                );
+            }
+            redirect
         })
     }
 
