@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?
         }
     };
-    let configuration = authorized.context().configuration("pid_sd_jwt")?;
+    let configuration = authorized.context().configuration("pid_sd_jwt")?.clone();
     for credential in &credentials {
         println!(
             "\nreceived {} ({}), issuer signature verified: {}, bound to our key: {}",
@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             credential.signature_verified,
             credential.holder_jwk.is_some()
         );
-        for (label, value) in credential.labelled_claims(configuration, wallet.locales()) {
+        for (label, value) in credential.labelled_claims(&configuration, wallet.locales()) {
             println!(
                 "  {label}: {}",
                 value

@@ -445,6 +445,10 @@ fn verify_with_any(sd: &SdJwt, keys: &[Value]) -> Result<()> {
     Err(Error::CredentialCheck(last))
 }
 
+/// The pause before the one retry of a notification that failed with a 5xx
+/// or a transport error.
+pub const NOTIFICATION_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// Options of [`Wallet::receive`].
 #[derive(Debug, Clone)]
 pub struct ReceiveOptions {
@@ -704,9 +708,11 @@ impl Authorized {
     }
 
     /// Tells the issuer what became of a credential (`notification_id` from
-    /// [`IssuedCredential::notification_id`]).
+    /// [`IssuedCredential::notification_id`]). Refreshes the access token
+    /// first when it has expired (or once after `invalid_token`), and retries
+    /// once after a 5xx or a transport failure.
     pub async fn notify(
-        &self,
+        &mut self,
         wallet: &Wallet,
         notification_id: &str,
         event: NotificationEvent,
@@ -717,6 +723,27 @@ impl Authorized {
 
     /// [`Self::notify`] with an `event_description` (printable ASCII).
     pub async fn notify_with_description(
+        &mut self,
+        wallet: &Wallet,
+        notification_id: &str,
+        event: NotificationEvent,
+        description: Option<&str>,
+    ) -> Result<()> {
+        self.refresh_if_expired(wallet).await?;
+        match self
+            .send_notification(wallet, notification_id, event, description)
+            .await
+        {
+            Err(e) if is_invalid_token(&e) && self.refresh_exchange().is_some() => {
+                self.refresh(wallet).await?;
+                self.send_notification(wallet, notification_id, event, description)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_notification(
         &self,
         wallet: &Wallet,
         notification_id: &str,
@@ -724,12 +751,40 @@ impl Authorized {
         description: Option<&str>,
     ) -> Result<()> {
         let request = self.notification_request(notification_id, event, description)?;
-        let response = wallet.send(Endpoint::Notification, request).await?;
-        self.handle_notification_response(&response)
+        // A notification is safe to repeat: one retry after a 5xx or a
+        // transport failure, a second later.
+        let first = match wallet.send(Endpoint::Notification, request.clone()).await {
+            Ok(response) if response.status < 500 => {
+                return self.handle_notification_response(&response)
+            }
+            Ok(response) => self.handle_notification_response(&response),
+            Err(e) => Err(e),
+        };
+        tracing::debug!("notification failed, retrying once");
+        tokio::time::sleep(NOTIFICATION_RETRY_DELAY).await;
+        match wallet.send(Endpoint::Notification, request).await {
+            Ok(response) => self.handle_notification_response(&response),
+            Err(_) => first,
+        }
     }
 }
 
 impl DeferredPending {
+    /// The authorization, with the newest tokens, for further requests.
+    pub fn into_authorized(self) -> Authorized {
+        self.authorized
+    }
+
+    /// [`Authorized::notify`] with this transaction's (newest) tokens.
+    pub async fn notify(
+        &mut self,
+        wallet: &Wallet,
+        notification_id: &str,
+        event: NotificationEvent,
+    ) -> Result<()> {
+        self.authorized.notify(wallet, notification_id, event).await
+    }
+
     /// Polls once (refreshing the access token first when it has expired, or
     /// once after an `invalid_token` answer, when there is a refresh token).
     pub async fn poll(&mut self, wallet: &Wallet) -> Result<DeferredStatus> {

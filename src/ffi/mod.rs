@@ -813,7 +813,8 @@ impl AuthorizedSession {
             NotificationEvent::CredentialDeleted => CoreEvent::CredentialDeleted,
             NotificationEvent::CredentialFailure => CoreEvent::CredentialFailure,
         };
-        let authorized = self.inner.lock().await.clone();
+        // In place: a refresh during the notification keeps the new tokens.
+        let mut authorized = self.inner.lock().await;
         Ok(authorized
             .notify(&wallet.inner, &notification_id, event)
             .await?)

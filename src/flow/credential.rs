@@ -261,7 +261,7 @@ impl Authorized {
                 completed: false,
             }));
         }
-        let credentials = issued_credentials(self, plan, body).map_err(bad)?;
+        let credentials = issued_credentials(self, plan, body).map_err(|r| r.into_error(bad))?;
         Ok(CredentialOutcome::Issued(credentials))
     }
 
@@ -413,43 +413,59 @@ pub(crate) fn is_sd_jwt(format: &str) -> bool {
 /// Checks the credentials of a 200 response and decodes SD-JWTs: shape per
 /// format, count, `vct`, and the `cnf` key being one of ours (matched by key,
 /// not by position: issuers may reorder a batch).
+/// Why a credential response was refused: its shape (the issuer broke the
+/// protocol) or a check of a credential itself.
+enum Rejected {
+    Shape(String),
+    Check(String),
+}
+
+impl Rejected {
+    fn into_error(self, bad: impl FnOnce(String) -> Error) -> Error {
+        match self {
+            Rejected::Shape(m) => bad(m),
+            Rejected::Check(m) => Error::CredentialCheck(m),
+        }
+    }
+}
+
 fn issued_credentials(
     authorized: &Authorized,
     plan: &CredentialPlan,
     body: CredentialResponse,
-) -> std::result::Result<Vec<IssuedCredential>, String> {
+) -> std::result::Result<Vec<IssuedCredential>, Rejected> {
     let list = body
         .credentials
-        .ok_or("neither credentials nor transaction_id")?;
+        .ok_or_else(|| Rejected::Shape("neither credentials nor transaction_id".into()))?;
     if list.is_empty() {
-        return Err("field credentials: empty array".into());
+        return Err(Rejected::Shape("field credentials: empty array".into()));
     }
     let expected = plan.holder_jwks.len().max(1);
     if list.len() > expected {
-        return Err(format!(
+        return Err(Rejected::Shape(format!(
             "{} credentials for {expected} requested",
             list.len()
-        ));
+        )));
     }
     let configuration = authorized
         .context
         .configuration(&plan.configuration_id)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Rejected::Shape(e.to_string()))?;
     let mut used_keys = vec![false; plan.holder_jwks.len()];
     let mut out = Vec::with_capacity(list.len());
     for (i, object) in list.into_iter().enumerate() {
         let value = object.credential;
         let string_format = plan.format != "ldp_vc";
         if string_format && value.as_str().is_none_or(str::is_empty) {
-            return Err(format!(
+            return Err(Rejected::Shape(format!(
                 "credentials[{i}].credential: expected a non-empty string for format {}",
                 plan.format
-            ));
+            )));
         }
         if !string_format && !value.is_object() {
-            return Err(format!(
+            return Err(Rejected::Shape(format!(
                 "credentials[{i}].credential: expected a JSON object for ldp_vc"
-            ));
+            )));
         }
         let mut issued = IssuedCredential {
             configuration_id: plan.configuration_id.clone(),
@@ -462,18 +478,20 @@ fn issued_credentials(
         };
         if is_sd_jwt(&plan.format) {
             let sd = SdJwt::parse(issued.as_str().unwrap_or_default())
-                .map_err(|e| format!("credentials[{i}]: {e}"))?;
+                .map_err(|e| Rejected::Check(format!("credentials[{i}]: {e}")))?;
             if let Some(vct) = &configuration.vct {
                 if sd.vct() != Some(vct.as_str()) {
-                    return Err(format!(
+                    return Err(Rejected::Check(format!(
                         "credentials[{i}]: vct {:?} is not the configured {vct:?}",
                         sd.vct().map(|v| sanitize(v, 100))
-                    ));
+                    )));
                 }
             }
             if plan.needs_proofs() {
                 let cnf = sd.holder_jwk().ok_or_else(|| {
-                    format!("credentials[{i}]: no cnf.jwk (not bound to our key)")
+                    Rejected::Check(format!(
+                        "credentials[{i}]: no cnf.jwk (not bound to our key)"
+                    ))
                 })?;
                 let slot = plan
                     .holder_jwks
@@ -481,7 +499,9 @@ fn issued_credentials(
                     .enumerate()
                     .position(|(k, jwk)| !used_keys[k] && crate::jose::same_public_key(jwk, cnf))
                     .ok_or_else(|| {
-                        format!("credentials[{i}]: cnf.jwk is not one of the wallet's keys")
+                        Rejected::Check(format!(
+                            "credentials[{i}]: cnf.jwk is not one of the wallet's keys"
+                        ))
                     })?;
                 used_keys[slot] = true;
                 issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
@@ -532,7 +552,10 @@ impl DeferredPending {
         &self.plan.configuration_id
     }
 
-    /// The authorization this transaction belongs to (for notifications).
+    /// The authorization this transaction polls with. After a refresh during
+    /// polling it holds the newest tokens: notify through
+    /// `DeferredPending::notify` (or take it back with `into_authorized`)
+    /// rather than through an older copy.
     pub fn authorized(&self) -> &Authorized {
         &self.authorized
     }
@@ -593,7 +616,8 @@ impl DeferredPending {
             self.interval_secs = interval.as_secs();
             return Ok(DeferredStatus::Pending { interval });
         }
-        let credentials = issued_credentials(&self.authorized, &self.plan, body).map_err(bad)?;
+        let credentials = issued_credentials(&self.authorized, &self.plan, body)
+            .map_err(|r| r.into_error(bad))?;
         self.completed = true;
         Ok(DeferredStatus::Issued(credentials))
     }

@@ -339,6 +339,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_https_document_cannot_name_http_endpoints_even_when_http_is_allowed() {
+        let metadata: IssuerMetadata = serde_json::from_value(serde_json::json!({
+            "credential_issuer": "https://i.ex",
+            "credential_endpoint": "http://127.0.0.1:9/credential",
+            "credential_configurations_supported": {}
+        }))
+        .unwrap();
+        let config = EngineConfig {
+            allow_http: true,
+            ..EngineConfig::default()
+        };
+        let err = validate_issuer_metadata(
+            &metadata,
+            "https://i.ex",
+            "https://i.ex/.well-known/openid-credential-issuer",
+            &config,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "credential_endpoint: expected an https URL, got http://127.0.0.1:9/credential"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn well_known_urls() {
         assert_eq!(
             issuer_metadata_url("https://i.ex/tenant").unwrap(),

@@ -191,6 +191,18 @@ pub(crate) fn check_endpoint(
     value: &str,
     config: &EngineConfig,
 ) -> Result<()> {
+    // No downgrade: a document fetched over https names only https endpoints,
+    // even when loopback http is allowed.
+    if doc_url.starts_with("https://") && !value.starts_with("https://") {
+        return Err(Error::metadata(
+            document,
+            doc_url,
+            format!(
+                "field {field}: expected an https URL, got {} (http endpoint in https metadata)",
+                sanitize(value, crate::error::MAX_QUOTED_CHARS)
+            ),
+        ));
+    }
     crate::http::check_url(value, config.allow_http)
         .map(|_| ())
         .map_err(|e| {

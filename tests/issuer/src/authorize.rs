@@ -405,6 +405,7 @@ pub(crate) fn consent(shared: &Shared, form: &HashMap<String, String>) -> Respon
         claims,
     };
     let code = random_id(24);
+    inner.secrets.push(code.clone());
     let redirect_uri = request.redirect_uri.clone();
     inner.codes.insert(
         code.clone(),
@@ -522,7 +523,10 @@ pub(crate) fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> 
             "the refresh token is unknown or was already used",
         );
     };
-    if form.get("client_id") != refresh.session.client_id.as_ref() {
+    // A public client's refresh token is bound to its client_id (anonymous
+    // pre-authorized access has none).
+    let bound = refresh.session.client_id.as_ref();
+    if bound.is_some() && form.get("client_id") != bound {
         return bad_request(
             "invalid_grant",
             "the refresh token was issued to another client_id",

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod authorize;
+mod canned;
 mod credential;
 mod metadata;
 mod routes;
@@ -29,6 +30,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use canned::{Canned, CannedBody, Endpoint};
 pub use state::Fault;
 use state::{Settings, Shared};
 
@@ -148,6 +150,13 @@ impl IssuerBuilder {
     /// How long access tokens live. Default one hour.
     pub fn access_token_lifetime(mut self, lifetime: std::time::Duration) -> Self {
         self.settings.access_token_lifetime = lifetime;
+        self
+    }
+
+    /// Makes an endpoint answer with a canned response (the first matching
+    /// one whose `times` are not used up).
+    pub fn respond(mut self, canned: Canned) -> Self {
+        self.settings.canned.push(canned);
         self
     }
 
@@ -280,6 +289,13 @@ impl RunningIssuer {
     /// The issuer's public signing key as a JWK (with `kid`).
     pub fn issuer_jwk(&self) -> serde_json::Value {
         self.shared.keys.public_jwk()
+    }
+
+    /// Every secret the issuer handed out so far (pre-authorized and
+    /// authorization codes, access and refresh tokens, nonces,
+    /// `issuer_state`s), for tests that check a wallet never leaks one.
+    pub fn secrets_issued(&self) -> Vec<String> {
+        self.shared.lock().secrets.clone()
     }
 
     /// Notifications received so far: `(notification_id, event)`.

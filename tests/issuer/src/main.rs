@@ -1,7 +1,8 @@
 //! `oid4vci-issuer`: runs the reference issuer until killed.
 //!
 //! Prints one JSON line `{"ready":"http://HOST:PORT",...}` on stdout once it
-//! accepts connections (with `credential_issuer` and `authorization_server`). Create offers with `POST /test/offers`.
+//! accepts connections (with `credential_issuer` and `authorization_server`).
+//! Create offers with `POST /test/offers`.
 
 use clap::Parser;
 use oid4vci_issuer::{Fault, Issuer};
@@ -35,6 +36,11 @@ struct Args {
     /// `batch_credential_issuance.batch_size`; 0 advertises none.
     #[arg(long, default_value_t = 3)]
     batch_size: u32,
+    /// A canned answer (repeatable), as JSON, e.g.
+    /// `{"endpoint":"token","status":500,"body":"empty"}` or
+    /// `{"endpoint":"credential","status":200,"content_type":"application/json","body":{"json":{"credentials":[]}},"times":1}`.
+    #[arg(long = "respond", value_name = "JSON")]
+    responses: Vec<String>,
     /// Offer no PAR endpoint.
     #[arg(long)]
     no_par: bool,
@@ -69,6 +75,15 @@ async fn main() {
         .require_par(args.require_par)
         .separate_authorization_server(args.separate_authorization_server)
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
+    for text in &args.responses {
+        match serde_json::from_str::<oid4vci_issuer::Canned>(text) {
+            Ok(canned) => builder = builder.respond(canned),
+            Err(e) => {
+                eprintln!("--respond {text}: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
     for name in &args.faults {
         match Fault::from_name(name) {
             Some(fault) => builder = builder.fault(fault),
@@ -86,11 +101,12 @@ async fn main() {
         }
     };
     let mut stdout = std::io::stdout();
-    let _ = writeln!(
-        stdout,
-        "{}",
-        serde_json::json!({ "ready": issuer.base_url() })
-    );
+    let ready = serde_json::json!({
+        "ready": issuer.base_url(),
+        "credential_issuer": issuer.issuer_id(),
+        "authorization_server": issuer.authorization_server(),
+    });
+    let _ = writeln!(stdout, "{ready}");
     let _ = stdout.flush();
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::authorize;
+use crate::canned::Endpoint;
 use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
 use crate::metadata;
 use crate::state::{
@@ -159,12 +160,17 @@ fn dispatch(
             .collect(),
         body,
     };
-    if role != Role::Issuer {
-        let prefix = if role == Role::Both {
-            shared.settings.path.as_str()
-        } else {
-            ""
-        };
+    let as_prefix = match role {
+        Role::Both => Some(shared.settings.path.as_str()),
+        Role::AuthorizationServer => Some(""),
+        Role::Issuer => None,
+    };
+    if let Some(endpoint) = classify(shared, role, as_prefix, &path) {
+        if let Some(response) = canned(shared, endpoint) {
+            return response;
+        }
+    }
+    if let Some(prefix) = as_prefix {
         if let Some(response) = route_authorization_server(shared, prefix, &path, &request) {
             return response;
         }
@@ -173,6 +179,66 @@ fn dispatch(
         return not_found();
     }
     route(shared, &path, &request)
+}
+
+/// Which endpoint a path is, for canned answers.
+fn classify(shared: &Shared, role: Role, as_prefix: Option<&str>, path: &str) -> Option<Endpoint> {
+    if let Some(a) = as_prefix {
+        let found = if path == format!("/.well-known/oauth-authorization-server{a}")
+            || path == format!("{a}/.well-known/openid-configuration")
+        {
+            Some(Endpoint::AsMetadata)
+        } else if path == format!("{a}/authorize") {
+            Some(Endpoint::Authorize)
+        } else if path == format!("{a}/par") {
+            Some(Endpoint::Par)
+        } else if path == format!("{a}/token") {
+            Some(Endpoint::Token)
+        } else {
+            None
+        };
+        if found.is_some() || role == Role::AuthorizationServer {
+            return found;
+        }
+    }
+    let p = shared.settings.path.as_str();
+    let is = |suffix: &str| path == format!("{p}/{suffix}");
+    if path == format!("/.well-known/openid-credential-issuer{p}")
+        || path == format!("{p}/.well-known/openid-credential-issuer")
+    {
+        Some(Endpoint::IssuerMetadata)
+    } else if path == format!("/.well-known/jwt-vc-issuer{p}") {
+        Some(Endpoint::JwtVcIssuer)
+    } else if path.starts_with(&format!("{p}/offers/")) {
+        Some(Endpoint::Offer)
+    } else if is("nonce") {
+        Some(Endpoint::Nonce)
+    } else if is("credential") {
+        Some(Endpoint::Credential)
+    } else if is("deferred") {
+        Some(Endpoint::Deferred)
+    } else if is("notification") {
+        Some(Endpoint::Notification)
+    } else {
+        None
+    }
+}
+
+/// The first canned answer for `endpoint` that still applies.
+fn canned(shared: &Shared, endpoint: Endpoint) -> Option<Response> {
+    let mut inner = shared.lock();
+    for (i, c) in shared.settings.canned.iter().enumerate() {
+        if c.endpoint != endpoint {
+            continue;
+        }
+        let served = inner.canned_served.entry(i).or_default();
+        if c.times.is_some_and(|t| *served >= t) {
+            continue;
+        }
+        *served += 1;
+        return Some(c.response());
+    }
+    None
 }
 
 /// The authorization server's endpoints under `prefix`.
@@ -373,12 +439,13 @@ fn token(shared: &Shared, request: &Request) -> Response {
         expires: Instant::now(),
     };
     let with_details = shared.settings.credential_identifiers;
+    // A refresh token too, so deferred polling survives a short-lived token.
     ok(token_response(
         shared,
         &mut inner,
         session,
         with_details,
-        false,
+        true,
     ))
 }
 
@@ -419,6 +486,7 @@ pub(crate) fn token_response(
         .collect();
     let lifetime = shared.settings.access_token_lifetime;
     let token = random_id(32);
+    inner.secrets.push(token.clone());
     let mut response = json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -438,6 +506,7 @@ pub(crate) fn token_response(
     session.expires = Instant::now() + lifetime;
     if refresh {
         let refresh_token = random_id(32);
+        inner.secrets.push(refresh_token.clone());
         response["refresh_token"] = json!(refresh_token);
         inner.refresh_tokens.insert(
             refresh_token,
@@ -614,8 +683,23 @@ fn issue(
     grant: &Grant,
     holder: Option<&Value>,
 ) -> String {
+    let other_key;
+    let keys = if shared.has(Fault::CredentialSignedByOtherKey) {
+        other_key = credential::IssuerKeys::generate();
+        &other_key
+    } else {
+        &shared.keys
+    };
+    let other_holder;
+    let holder = match holder {
+        Some(_) if shared.has(Fault::CredentialBoundToOtherKey) => {
+            other_holder = credential::IssuerKeys::generate().public_jwk();
+            Some(&other_holder)
+        }
+        h => h,
+    };
     issue_sd_jwt(
-        &shared.keys,
+        keys,
         &shared.issuer_id(),
         configuration,
         grant.claims.as_ref(),

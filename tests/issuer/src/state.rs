@@ -45,11 +45,15 @@ pub enum Fault {
     /// The authorization redirect carries no `iss` although the metadata
     /// promises it (RFC 9207).
     RedirectWithoutIss,
+    /// Credentials are signed by a key other than the published one.
+    CredentialSignedByOtherKey,
+    /// Credentials are bound (`cnf.jwk`) to a key other than the proof's.
+    CredentialBoundToOtherKey,
 }
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 18] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -66,6 +70,8 @@ impl Fault {
         Fault::NonceInvalidOnce,
         Fault::ExpiresInOverstated,
         Fault::RedirectWithoutIss,
+        Fault::CredentialSignedByOtherKey,
+        Fault::CredentialBoundToOtherKey,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -106,6 +112,7 @@ pub(crate) struct Settings {
     pub require_par: bool,
     pub separate_authorization_server: bool,
     pub access_token_lifetime: Duration,
+    pub canned: Vec<crate::Canned>,
 }
 
 /// A user of the authorization server's login page.
@@ -165,6 +172,7 @@ impl Default for Settings {
             require_par: false,
             separate_authorization_server: false,
             access_token_lifetime: TOKEN_LIFETIME,
+            canned: Vec::new(),
         }
     }
 }
@@ -263,6 +271,11 @@ pub(crate) struct Inner {
     pub notifications: Vec<(String, String)>,
     pub stats: BTreeMap<String, u64>,
     pub invalid_nonce_sent: bool,
+    /// How often each canned answer (by index) was served.
+    pub canned_served: HashMap<usize, u32>,
+    /// Every secret handed out (codes, tokens, nonces, issuer_states), for
+    /// tests that check a wallet never leaks one.
+    pub secrets: Vec<String>,
 }
 
 pub(crate) struct Shared {
@@ -338,6 +351,7 @@ impl Shared {
         let mut tx_code = None;
         let grants = if request.authorization_code.unwrap_or(false) {
             let issuer_state = random_id(16);
+            inner.secrets.push(issuer_state.clone());
             inner.issuer_states.insert(issuer_state.clone(), grant);
             let mut g = json!({ "issuer_state": issuer_state });
             if let Some(as_url) = &self.as_base_url {
@@ -350,6 +364,8 @@ impl Shared {
                 format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32))
             });
             let code = random_id(24);
+            inner.secrets.push(code.clone());
+            inner.secrets.extend(tx_code.clone());
             let mut pre_auth = json!({ "pre-authorized_code": code });
             if tx_code.is_some() {
                 pre_auth["tx_code"] = json!({
@@ -412,6 +428,7 @@ impl Shared {
             .retain(|_, issued| now.duration_since(*issued) < NONCE_LIFETIME);
         let nonce = random_id(16);
         inner.nonces.insert(nonce.clone(), now);
+        inner.secrets.push(nonce.clone());
         nonce
     }
 }
