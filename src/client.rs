@@ -192,13 +192,23 @@ impl Wallet {
     /// Parses an offer URL, fetches the offer if by reference, and discovers and
     /// checks the issuer's and authorization server's metadata.
     pub async fn resolve_offer(&self, offer_url: &str) -> Result<ResolvedOffer> {
-        let offer = match parse_offer_url(offer_url, &self.inner.engine)? {
+        let mut offer = match parse_offer_url(offer_url, &self.inner.engine)? {
             OfferSource::ByValue(offer) => offer,
             OfferSource::ByReference(fetch) => self.run(fetch).await?,
         };
         let issuer = self
             .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?)
             .await?;
+        if let Some(objects) = offer.legacy_credentials.take() {
+            // Draft 11/12: credentials named by format and type.
+            let ids = crate::types::draft13::resolve_legacy_offer_ids(
+                &objects,
+                &issuer.credential_configurations_supported,
+            )
+            .map_err(Error::InvalidOffer)?;
+            offer.credential_configuration_ids.extend(ids);
+            crate::flow::offer::validate_offer(&offer, &self.inner.engine)?;
+        }
         validate_offer_against_metadata(&offer, &issuer)?;
         let grants = offer.grants.clone().unwrap_or_default();
         let hint = grants

@@ -2,14 +2,17 @@
 //! sections 7, 8, 9 and 11), and the checks on what comes back.
 
 use super::session::Authorized;
-use super::{error_from_response, expect_json, parse_error_body, EngineConfig, Exchange, Progress};
+use super::{
+    error_from_response, expect_json, parse_error_body, parse_json, EngineConfig, Exchange,
+    Progress,
+};
 use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::{ProofClaims, Signer};
 use crate::sd_jwt::SdJwt;
 use crate::types::{
     CredentialRequest, CredentialResponse, DeferredRequest, NonceResponse, NotificationEvent,
-    NotificationRequest, Proofs,
+    NotificationRequest, Proofs, SpecVersion,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -200,8 +203,12 @@ impl Authorized {
         }
     }
 
-    /// The credential request for a plan and its proofs.
+    /// The credential request for a plan and its proofs, in the shape of the
+    /// issuer's detected version.
     pub fn credential_request(&self, plan: &CredentialPlan, proofs: Vec<String>) -> HttpRequest {
+        if self.context.issuer.detected_version == SpecVersion::Draft13 {
+            return self.draft13_credential_request(plan, proofs);
+        }
         let body = CredentialRequest {
             credential_configuration_id: match plan.credential_identifier {
                 Some(_) => None,
@@ -213,6 +220,54 @@ impl Authorized {
         HttpRequest::post_json(&self.context.issuer.credential_endpoint, &body)
             .header("authorization", self.bearer())
             .header("accept", "application/json")
+    }
+
+    /// Draft 13: `credential_identifier`, or `format` with the type parameters
+    /// of the configuration; one proof as `proof`, several as `proofs`.
+    fn draft13_credential_request(
+        &self,
+        plan: &CredentialPlan,
+        proofs: Vec<String>,
+    ) -> HttpRequest {
+        let mut body = serde_json::Map::new();
+        match &plan.credential_identifier {
+            Some(id) => {
+                body.insert("credential_identifier".into(), Value::from(id.clone()));
+            }
+            None => {
+                body.insert("format".into(), Value::from(plan.format.clone()));
+                if let Ok(c) = self.context.configuration(&plan.configuration_id) {
+                    if let Some(vct) = &c.vct {
+                        body.insert("vct".into(), Value::from(vct.clone()));
+                    }
+                    if let Some(doctype) = &c.doctype {
+                        body.insert("doctype".into(), Value::from(doctype.clone()));
+                    }
+                    if let Some(definition) = &c.credential_definition {
+                        body.insert("credential_definition".into(), definition.clone());
+                    }
+                }
+            }
+        }
+        match proofs.len() {
+            0 => {}
+            1 => {
+                let jwt = proofs.into_iter().next().unwrap_or_default();
+                body.insert(
+                    "proof".into(),
+                    serde_json::json!({ "proof_type": "jwt", "jwt": jwt }),
+                );
+            }
+            _ => {
+                body.insert("proofs".into(), serde_json::json!({ "jwt": proofs }));
+            }
+        }
+        HttpRequest::post_json(
+            &self.context.issuer.credential_endpoint,
+            &Value::Object(body),
+        )
+        .header("authorization", self.bearer())
+        .header("accept", "application/json")
     }
 
     /// Reads the credential response.
@@ -234,14 +289,20 @@ impl Authorized {
                 return Ok(CredentialOutcome::InvalidNonce(fresh));
             }
         }
-        let body: CredentialResponse = expect_json(Endpoint::Credential, &url, &response)?;
+        let (body, c_nonce) = credential_body(Endpoint::Credential, &url, &response)?;
+        if c_nonce.is_some() {
+            self.c_nonce = c_nonce;
+        }
         let bad = |problem: String| Error::UnexpectedResponse {
             endpoint: Endpoint::Credential,
             url: display_url(&url),
             status: response.status,
             problem,
         };
-        if response.status == 202 {
+        // 1.0 answers 202; draft 13 answered 200 with a transaction_id.
+        let deferred =
+            response.status == 202 || (body.transaction_id.is_some() && body.credentials.is_none());
+        if deferred {
             let transaction_id = body
                 .transaction_id
                 .filter(|t| !t.is_empty())
@@ -309,6 +370,31 @@ impl Authorized {
             .unwrap_or_default();
         Err(error_from_response(Endpoint::Notification, url, response))
     }
+}
+
+/// A credential or deferred response body, draft-13 shapes normalised, with
+/// the draft-13 `c_nonce` it may carry for the next request.
+fn credential_body(
+    endpoint: Endpoint,
+    url: &str,
+    response: &HttpResponse,
+) -> Result<(CredentialResponse, Option<String>)> {
+    let mut raw: Value = expect_json(endpoint, url, response)?;
+    crate::types::draft13::normalize_credential_response(&mut raw);
+    let c_nonce = raw
+        .get("c_nonce")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    let body = parse_json(&serde_json::to_vec(&raw).unwrap_or_default()).map_err(|problem| {
+        Error::UnexpectedResponse {
+            endpoint,
+            url: display_url(url),
+            status: response.status,
+            problem,
+        }
+    })?;
+    Ok((body, c_nonce))
 }
 
 fn interval(value: Option<i64>) -> std::result::Result<Duration, String> {
@@ -592,6 +678,17 @@ impl DeferredPending {
         let url = self.endpoint()?.to_string();
         if !response.is_success() {
             return match parse_error_body(&response) {
+                // Draft 13: still pending, with an optional interval.
+                Some(e) if e.code == ErrorCode::IssuancePending => {
+                    let interval = serde_json::from_slice::<Value>(&response.body)
+                        .ok()
+                        .and_then(|v| v.get("interval")?.as_i64())
+                        .filter(|n| *n >= 0)
+                        .map(|n| Duration::from_secs(n as u64))
+                        .unwrap_or(DEFAULT_DEFERRED_INTERVAL);
+                    self.interval_secs = interval.as_secs();
+                    Ok(DeferredStatus::Pending { interval })
+                }
                 Some(e)
                     if matches!(
                         e.code,
@@ -604,7 +701,7 @@ impl DeferredPending {
                 _ => Err(error_from_response(Endpoint::Deferred, &url, &response)),
             };
         }
-        let body: CredentialResponse = expect_json(Endpoint::Deferred, &url, &response)?;
+        let (body, _) = credential_body(Endpoint::Deferred, &url, &response)?;
         let bad = |problem: String| Error::UnexpectedResponse {
             endpoint: Endpoint::Deferred,
             url: display_url(&url),

@@ -109,7 +109,10 @@ impl Exchange for IssuerMetadataDiscovery {
                 }));
             }
         }
-        let metadata: IssuerMetadata = parse_document(doc, &self.url, &response)?;
+        let mut raw: serde_json::Value = parse_document(doc, &self.url, &response)?;
+        crate::types::draft13::normalize_issuer_metadata(&mut raw, self.appended);
+        let metadata: IssuerMetadata = parse_json(&serde_json::to_vec(&raw).unwrap_or_default())
+            .map_err(|e| Error::metadata(doc, &self.url, e))?;
         validate_issuer_metadata(&metadata, &self.issuer, &self.url, config)?;
         Ok(Progress::Done(metadata))
     }

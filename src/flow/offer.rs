@@ -81,7 +81,10 @@ pub fn parse_offer_url(input: &str, config: &EngineConfig) -> Result<OfferSource
 
 fn parse_offer_json(bytes: &[u8]) -> std::result::Result<CredentialOffer, String> {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(_)) => parse_json(bytes),
+        Ok(mut value @ serde_json::Value::Object(_)) => {
+            crate::types::draft13::normalize_offer(&mut value);
+            parse_json(&serde_json::to_vec(&value).unwrap_or_default())
+        }
         Ok(_) => Err("not a JSON object".into()),
         Err(e) => Err(format!("not JSON ({})", sanitize(&e.to_string(), 80))),
     }
@@ -93,7 +96,11 @@ pub fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<
     check_issuer_identifier(&offer.credential_issuer, config)
         .map_err(|e| Error::InvalidOffer(format!("credential_issuer: {e}")))?;
     let ids = &offer.credential_configuration_ids;
-    if ids.is_empty() {
+    let legacy = offer
+        .legacy_credentials
+        .as_ref()
+        .is_some_and(|l| !l.is_empty());
+    if ids.is_empty() && !legacy {
         return Err(Error::InvalidOffer(
             "credential_configuration_ids is empty".into(),
         ));

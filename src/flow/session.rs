@@ -28,6 +28,12 @@ impl IssuerContext {
         &self.issuer.credential_issuer
     }
 
+    /// The OID4VCI version the issuer's metadata looks like; it decides the
+    /// shape of the credential requests.
+    pub fn spec_version(&self) -> crate::types::SpecVersion {
+        self.issuer.detected_version
+    }
+
     /// A configuration by id, or an error naming it.
     pub fn configuration(&self, id: &str) -> Result<&CredentialConfiguration> {
         self.issuer
@@ -84,6 +90,12 @@ impl ResolvedOffer {
     /// The credential issuer identifier.
     pub fn issuer_id(&self) -> &str {
         self.context.issuer_id()
+    }
+
+    /// The OID4VCI version the issuer speaks (1.0 or draft 13), as detected
+    /// from its metadata.
+    pub fn spec_version(&self) -> crate::types::SpecVersion {
+        self.context.spec_version()
     }
 
     /// The issuer and authorization server metadata.

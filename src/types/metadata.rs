@@ -32,6 +32,10 @@ pub struct IssuerMetadata {
     pub display: Option<Vec<Display>>,
     /// The credentials the issuer can issue, by configuration id.
     pub credential_configurations_supported: BTreeMap<String, CredentialConfiguration>,
+    /// The OID4VCI version the document looks like, set by the wallet while
+    /// normalising it (never taken from the issuer).
+    #[serde(default, rename = "x-oid4vci-wallet-detected-version")]
+    pub detected_version: super::SpecVersion,
 }
 
 impl IssuerMetadata {
@@ -108,6 +112,9 @@ pub struct CredentialConfiguration {
     /// Display and claims (1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_metadata: Option<CredentialMetadata>,
+    /// `credential_definition` (`jwt_vc_json`, `ldp_vc`: the credential types).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_definition: Option<Value>,
     /// Display (draft 13 places it here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<Vec<Display>>,

@@ -17,6 +17,14 @@ pub struct CredentialOffer {
     /// The grants the wallet may use; absent means "ask the authorization server".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grants: Option<OfferGrants>,
+    /// Draft-11/12 `credentials` objects (format and type instead of an id),
+    /// matched to configuration ids once the metadata is known.
+    #[serde(
+        default,
+        rename = "x-oid4vci-wallet-legacy-credentials",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legacy_credentials: Option<Vec<serde_json::Value>>,
 }
 
 /// The `grants` object of an offer.

@@ -32,6 +32,7 @@ pub fn offer(ids: &[&str], tx_code: bool, by_reference: bool, deferred: bool) ->
         deferred: Some(deferred),
         claims: None,
         authorization_code: None,
+        legacy_offer: None,
     }
 }
 

@@ -87,7 +87,9 @@ impl IssuerBuilder {
     }
 
     /// Whether the token response carries `authorization_details` with
-    /// `credential_identifiers`. Default true.
+    /// `credential_identifiers` when the wallet asked with
+    /// `authorization_details` (authorization request, or the pre-authorized
+    /// token request). Default true.
     pub fn credential_identifiers(mut self, on: bool) -> Self {
         self.settings.credential_identifiers = on;
         self
@@ -157,6 +159,21 @@ impl IssuerBuilder {
     /// one whose `times` are not used up).
     pub fn respond(mut self, canned: Canned) -> Self {
         self.settings.canned.push(canned);
+        self
+    }
+
+    /// Speaks draft 13 end to end: metadata only at the appended well-known
+    /// URL, `vc+sd-jwt` configurations with `display` and nested `claims`
+    /// maps, no nonce endpoint (`c_nonce` in token, credential and error
+    /// responses), credential requests by `format` and `vct` with a `proof`,
+    /// a single `credential` in responses, and `issuance_pending` while a
+    /// deferred credential is not ready. Default false.
+    pub fn draft13(mut self, on: bool) -> Self {
+        self.settings.draft13 = on;
+        if on {
+            self.settings.nonce_endpoint = false;
+            self.settings.batch_size = None;
+        }
         self
     }
 
@@ -231,6 +248,11 @@ pub struct OfferRequest {
     /// the pre-authorized code. Default false.
     #[serde(default)]
     pub authorization_code: Option<bool>,
+    /// A draft 11/12 offer: `credentials` objects (format and vct) instead of
+    /// `credential_configuration_ids`, and `user_pin_required` instead of a
+    /// `tx_code` object. Default false.
+    #[serde(default)]
+    pub legacy_offer: Option<bool>,
 }
 
 /// The offer to hand to the wallet, and the PIN sent out of band.

@@ -41,6 +41,10 @@ struct Args {
     /// `{"endpoint":"credential","status":200,"content_type":"application/json","body":{"json":{"credentials":[]}},"times":1}`.
     #[arg(long = "respond", value_name = "JSON")]
     responses: Vec<String>,
+    /// Speak draft 13 (appended metadata URL, vc+sd-jwt, c_nonce, proof,
+    /// single credential, issuance_pending).
+    #[arg(long)]
+    draft13: bool,
     /// Offer no PAR endpoint.
     #[arg(long)]
     no_par: bool,
@@ -72,6 +76,7 @@ async fn main() {
         .deferred_pending_polls(args.deferred_pending_polls)
         .batch_size((args.batch_size > 0).then_some(args.batch_size))
         .pushed_authorization(!args.no_par)
+        .draft13(args.draft13)
         .require_par(args.require_par)
         .separate_authorization_server(args.separate_authorization_server)
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));

@@ -45,6 +45,31 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
                 "claims": claims,
             },
         });
+        if settings.draft13 {
+            // Draft 13: display and a nested claims map on the configuration.
+            let mut nested = serde_json::Map::new();
+            for (path, names) in c.claims {
+                let mut at = &mut nested;
+                for (i, segment) in path.iter().enumerate() {
+                    let entry = at.entry(segment.to_string()).or_insert_with(|| json!({}));
+                    if i + 1 == path.len() {
+                        entry["display"] = labels(names);
+                    }
+                    let Some(next) = entry.as_object_mut() else {
+                        break;
+                    };
+                    at = next;
+                }
+            }
+            config = json!({
+                "format": "vc+sd-jwt",
+                "scope": c.scope,
+                "vct": c.vct,
+                "credential_signing_alg_values_supported": ["ES256"],
+                "display": display(c.display),
+                "claims": nested,
+            });
+        }
         if c.bound {
             config["cryptographic_binding_methods_supported"] = json!(["jwk"]);
             config["proof_types_supported"] =

@@ -287,8 +287,8 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     // Discovery documents.
     if get && path == format!("/.well-known/openid-credential-issuer{p}") {
         // With an empty path the appended URL is this same URL.
-        let hidden = shared.has(Fault::MetadataNotFound)
-            || (shared.has(Fault::MetadataAppendedPathOnly) && !p.is_empty());
+        let appended_only = shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.draft13;
+        let hidden = shared.has(Fault::MetadataNotFound) || (appended_only && !p.is_empty());
         if hidden {
             return not_found();
         }
@@ -299,7 +299,7 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     }
     if get
         && path == format!("{p}/.well-known/openid-credential-issuer")
-        && shared.has(Fault::MetadataAppendedPathOnly)
+        && (shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.draft13)
     {
         return issuer_metadata(shared);
     }
@@ -438,7 +438,11 @@ fn token(shared: &Shared, request: &Request) -> Response {
         client_id: None,
         expires: Instant::now(),
     };
-    let with_details = shared.settings.credential_identifiers;
+    // Identifiers only when the wallet asked with authorization_details
+    // (OID4VCI 1.0 section 6.1): wallets that never read them (and send
+    // credential_configuration_id) keep working.
+    let with_details =
+        shared.settings.credential_identifiers && form.contains_key("authorization_details");
     // A refresh token too, so deferred polling survives a short-lived token.
     ok(token_response(
         shared,
@@ -592,48 +596,77 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
         );
     };
     // Which configuration: by identifier when the token gave identifiers.
-    let configuration_id = match (
-        body.get("credential_identifier").and_then(Value::as_str),
-        body.get("credential_configuration_id")
-            .and_then(Value::as_str),
-    ) {
-        (Some(_), Some(_)) => {
-            return bad_request(
-                "invalid_credential_request",
-                "credential_identifier and credential_configuration_id are exclusive",
-            )
-        }
-        (Some(identifier), None) => match session.identifiers.get(identifier) {
-            Some(id) => id.clone(),
-            None => {
-                return bad_request(
-                    "unknown_credential_identifier",
-                    "the credential_identifier was not issued with this token",
-                )
-            }
-        },
-        (None, Some(id)) => {
-            if !session.identifiers.is_empty() {
+    let configuration_id =
+        match (
+            body.get("credential_identifier").and_then(Value::as_str),
+            body.get("credential_configuration_id")
+                .and_then(Value::as_str),
+        ) {
+            (Some(_), Some(_)) => {
                 return bad_request(
                     "invalid_credential_request",
-                    "the token response gave credential_identifiers: use one of them",
-                );
+                    "credential_identifier and credential_configuration_id are exclusive",
+                )
             }
-            if !grant.configuration_ids.iter().any(|c| c == id) {
-                return bad_request(
-                    "unknown_credential_configuration",
-                    "this token does not cover that credential configuration",
-                );
-            }
-            id.to_string()
-        }
-        (None, None) => {
-            return bad_request(
+            (Some(identifier), None) => match session.identifiers.get(identifier) {
+                Some(id) => id.clone(),
+                None => {
+                    return bad_request(
+                        "unknown_credential_identifier",
+                        "the credential_identifier was not issued with this token",
+                    )
+                }
+            },
+            (None, Some(_)) if shared.settings.draft13 => return bad_request(
                 "invalid_credential_request",
-                "credential_identifier or credential_configuration_id is required",
-            )
-        }
-    };
+                "draft 13: name the credential by format and vct (no credential_configuration_id)",
+            ),
+            (None, Some(id)) => {
+                if !session.identifiers.is_empty() {
+                    return bad_request(
+                        "invalid_credential_request",
+                        "the token response gave credential_identifiers: use one of them",
+                    );
+                }
+                if !grant.configuration_ids.iter().any(|c| c == id) {
+                    return bad_request(
+                        "unknown_credential_configuration",
+                        "this token does not cover that credential configuration",
+                    );
+                }
+                id.to_string()
+            }
+            (None, None) if shared.settings.draft13 => {
+                // Draft 13: the format and its type parameter name the credential.
+                let format = body.get("format").and_then(Value::as_str);
+                let vct = body.get("vct").and_then(Value::as_str);
+                let found = grant.configuration_ids.iter().find(|id| {
+                    credential::configuration(id)
+                        .is_some_and(|c| format == Some("vc+sd-jwt") && vct == Some(c.vct))
+                });
+                match found {
+                    Some(id) if session.identifiers.is_empty() => id.clone(),
+                    Some(_) => {
+                        return bad_request(
+                            "invalid_credential_request",
+                            "the token response gave credential_identifiers: use one of them",
+                        )
+                    }
+                    None => {
+                        return bad_request(
+                            "unsupported_credential_type",
+                            "format vc+sd-jwt with the vct of an offered credential is required",
+                        )
+                    }
+                }
+            }
+            (None, None) => {
+                return bad_request(
+                    "invalid_credential_request",
+                    "credential_identifier or credential_configuration_id is required",
+                )
+            }
+        };
     let Some(configuration) = credential::configuration(&configuration_id) else {
         return bad_request(
             "unknown_credential_configuration",
@@ -663,13 +696,20 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
                 credentials,
             },
         );
-        let body = json!({
+        let mut body = json!({
             "transaction_id": transaction_id,
             "interval": shared.settings.deferred_interval,
         });
+        if shared.settings.draft13 {
+            body = json!({
+                "transaction_id": transaction_id,
+                "c_nonce": shared.new_nonce(&mut inner),
+                "c_nonce_expires_in": NONCE_LIFETIME.as_secs(),
+            });
+        }
         return json_response(StatusCode::ACCEPTED, &body);
     }
-    let mut response = issued_body(&mut inner, session.id.clone(), credentials);
+    let mut response = issued_body(shared, &mut inner, session.id.clone(), credentials);
     if !shared.settings.nonce_endpoint {
         response["c_nonce"] = json!(shared.new_nonce(&mut inner));
         response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
@@ -707,12 +747,22 @@ fn issue(
     )
 }
 
-/// `{credentials, notification_id}`, remembering the notification id.
-fn issued_body(inner: &mut Inner, token: String, credentials: Vec<String>) -> Value {
+/// `{credentials, notification_id}` (draft 13: one `credential`),
+/// remembering which session the notification id belongs to.
+fn issued_body(
+    shared: &Shared,
+    inner: &mut Inner,
+    session_id: String,
+    credentials: Vec<String>,
+) -> Value {
     let notification_id = random_id(12);
     inner
         .notification_ids
-        .insert(notification_id.clone(), token);
+        .insert(notification_id.clone(), session_id);
+    if shared.settings.draft13 && credentials.len() == 1 {
+        let credential = credentials.into_iter().next().unwrap_or_default();
+        return json!({ "credential": credential, "notification_id": notification_id });
+    }
     let list: Vec<Value> = credentials
         .into_iter()
         .map(|c| json!({ "credential": c }))
@@ -813,6 +863,10 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
     else {
         return bad_request("invalid_transaction_id", "unknown transaction_id");
     };
+    if entry.polls_left > 0 && shared.settings.draft13 {
+        entry.polls_left -= 1;
+        return bad_request("issuance_pending", "not ready yet");
+    }
     if entry.polls_left > 0 {
         entry.polls_left -= 1;
         let body = json!({
@@ -824,7 +878,7 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
     let Some(entry) = inner.deferred.remove(&transaction_id) else {
         return server_error();
     };
-    let body = issued_body(&mut inner, session_id, entry.credentials);
+    let body = issued_body(shared, &mut inner, session_id, entry.credentials);
     ok(body)
 }
 

@@ -113,6 +113,7 @@ pub(crate) struct Settings {
     pub separate_authorization_server: bool,
     pub access_token_lifetime: Duration,
     pub canned: Vec<crate::Canned>,
+    pub draft13: bool,
 }
 
 /// A user of the authorization server's login page.
@@ -173,6 +174,7 @@ impl Default for Settings {
             separate_authorization_server: false,
             access_token_lifetime: TOKEN_LIFETIME,
             canned: Vec::new(),
+            draft13: false,
         }
     }
 }
@@ -347,6 +349,7 @@ impl Shared {
             deferred: request.deferred.unwrap_or(false),
             claims: request.claims,
         };
+        let legacy = request.legacy_offer.unwrap_or(false);
         let mut inner = self.lock();
         let mut tx_code = None;
         let grants = if request.authorization_code.unwrap_or(false) {
@@ -384,11 +387,29 @@ impl Shared {
             );
             json!({ "urn:ietf:params:oauth:grant-type:pre-authorized_code": pre_auth })
         };
-        let offer = json!({
+        let mut offer = json!({
             "credential_issuer": self.issuer_id(),
             "credential_configuration_ids": ids,
             "grants": grants,
         });
+        if legacy {
+            // Draft 11/12: credentials by format and type, and a PIN flag.
+            let objects: Vec<Value> = ids
+                .iter()
+                .filter_map(|id| crate::credential::configuration(id))
+                .map(|c| json!({ "format": "vc+sd-jwt", "vct": c.vct }))
+                .collect();
+            if let Some(o) = offer.as_object_mut() {
+                o.remove("credential_configuration_ids");
+                o.insert("credentials".into(), Value::Array(objects));
+            }
+            let pre = &mut offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
+            if let Some(p) = pre.as_object_mut() {
+                if p.remove("tx_code").is_some() {
+                    p.insert("user_pin_required".into(), json!(true));
+                }
+            }
+        }
         let encode =
             |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let offer_url = if request.by_reference.unwrap_or(false) {

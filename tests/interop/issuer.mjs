@@ -1,0 +1,451 @@
+// A third-party credential issuer and authorization server built on the
+// OpenWallet Foundation packages @openid4vc/openid4vci and @openid4vc/oauth2
+// (metadata, offers, token and credential request parsing and checks, access
+// tokens, proof verification, responses) and @sd-jwt/sd-jwt-vc (the
+// credential), over node:http. tests/interop.rs runs our SDK against it.
+//
+//   node tests/interop/issuer.mjs [--mode 1.0|draft13]
+//
+// Listens on 127.0.0.1 (a free port) and prints one JSON line when ready:
+//   {"ready": BASE, "credential_issuer": ID, "mode": "1.0"|"draft13"}
+// The issuer identifier has a path (`/oid4vci` or `/draft13`), so the 1.0
+// path-inserted and the draft-13 appended well-known URLs differ.
+//
+// Test-only endpoints:
+//   POST /test/offers {"tx_code": bool, "by_reference": bool}
+//        -> {"offer_url", "tx_code", "pre_authorized_code"}
+//   GET  /test/requests -> ["GET /.well-known/...", ...] (every request seen)
+//
+// Mode 1.0: metadata at /.well-known/openid-credential-issuer/oid4vci with
+// `credential_metadata`, `dc+sd-jwt`, a nonce endpoint, `credential_configuration_id`
+// + `proofs` requests, `credentials` array responses.
+// Mode draft13: metadata only at /draft13/.well-known/openid-credential-issuer
+// (the 1.0 URL is 404) with `vc+sd-jwt`, top-level `display`, nested-map
+// `claims`; no nonce endpoint (`c_nonce` in the token and credential
+// responses); requests must carry `format` + `vct` and a singular `proof`;
+// the response has a singular `credential`.
+
+import crypto from 'node:crypto'
+import http from 'node:http'
+import {
+  clientAuthenticationAnonymous,
+  Oauth2AuthorizationServer,
+  Oauth2ErrorCodes,
+  Oauth2ResourceServer,
+  Oauth2ResourceUnauthorizedError,
+  Oauth2ServerErrorResponseError,
+  preAuthorizedCodeGrantIdentifier,
+  SupportedAuthenticationScheme,
+} from '@openid4vc/oauth2'
+import { Openid4vciIssuer, Openid4vciVersion, setGlobalConfig } from '@openid4vc/openid4vci'
+import { ES256 } from '@sd-jwt/crypto-nodejs'
+import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc'
+import * as jose from 'jose'
+import { generateKey, makeCallbacks, sdJwtHasher, sdJwtSalt } from './callbacks.mjs'
+
+// Loopback http for tests only.
+setGlobalConfig({ allowInsecureUrls: true })
+
+const modeArg = process.argv.indexOf('--mode')
+const MODE = modeArg > 0 ? process.argv[modeArg + 1] : '1.0'
+if (MODE !== '1.0' && MODE !== 'draft13') {
+  console.error(`issuer.mjs: unknown mode ${MODE} (1.0 or draft13)`)
+  process.exit(2)
+}
+const DRAFT13 = MODE === 'draft13'
+const TENANT = DRAFT13 ? '/draft13' : '/oid4vci'
+const CONFIGURATION_ID = 'eu.europa.ec.eudi.pid_vc_sd_jwt'
+const VCT = 'urn:eudi:pid:1'
+const C_NONCE_LIFETIME = 300
+
+// Keys: one for access tokens (published at jwks_uri), one for credentials
+// (published in the JWT VC issuer metadata).
+const accessTokenKey = await generateKey()
+accessTokenKey.publicJwk.kid = 'at-1'
+const credentialKey = await generateKey()
+credentialKey.publicJwk.kid = 'credential-key-1'
+credentialKey.publicJwk.alg = 'ES256'
+credentialKey.publicJwk.use = 'sig'
+
+const callbacks = makeCallbacks({
+  privateJwks: [accessTokenKey.privateJwk],
+  clientAuthentication: clientAuthenticationAnonymous(),
+})
+const issuer = new Openid4vciIssuer({ callbacks })
+const authorizationServer = new Oauth2AuthorizationServer({ callbacks })
+const resourceServer = new Oauth2ResourceServer({ callbacks })
+
+// The credential: an SD-JWT VC signed with the credential key.
+const sdJwtVc = new SDJwtVcInstance({
+  hasher: sdJwtHasher,
+  saltGenerator: sdJwtSalt,
+  signer: await ES256.getSigner(credentialKey.privateJwk),
+  signAlg: 'ES256',
+})
+
+const server = http.createServer((req, res) => {
+  handle(req, res).catch((error) => {
+    console.error(`issuer.mjs: ${req.method} ${req.url}: ${error?.stack ?? error}`)
+    if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: 'internal error' })
+  })
+})
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+const BASE = `http://127.0.0.1:${server.address().port}`
+const ID = `${BASE}${TENANT}`
+
+const asMetadata = authorizationServer.createAuthorizationServerMetadata({
+  issuer: ID,
+  token_endpoint: `${ID}/token`,
+  jwks_uri: `${ID}/jwks`,
+  grant_types_supported: [preAuthorizedCodeGrantIdentifier],
+  'pre-authorized_grant_anonymous_access_supported': true,
+  token_endpoint_auth_methods_supported: ['none'],
+})
+
+const display = [
+  { name: 'OWF Interop Issuer', locale: 'en-US' },
+  { name: 'Émetteur d’interopérabilité OWF', locale: 'fr-FR' },
+]
+const claimLabels = {
+  given_name: [
+    { name: 'Given name', locale: 'en-US' },
+    { name: 'Prénom', locale: 'fr-FR' },
+  ],
+  family_name: [
+    { name: 'Family name', locale: 'en-US' },
+    { name: 'Nom de famille', locale: 'fr-FR' },
+  ],
+  birthdate: [
+    { name: 'Date of birth', locale: 'en-US' },
+    { name: 'Date de naissance', locale: 'fr-FR' },
+  ],
+  nationalities: [
+    { name: 'Nationalities', locale: 'en-US' },
+    { name: 'Nationalités', locale: 'fr-FR' },
+  ],
+}
+const addressLabels = {
+  locality: [
+    { name: 'City', locale: 'en-US' },
+    { name: 'Ville', locale: 'fr-FR' },
+  ],
+  country: [
+    { name: 'Country', locale: 'en-US' },
+    { name: 'Pays', locale: 'fr-FR' },
+  ],
+}
+const credentialDisplay = [
+  { name: 'Personal ID', locale: 'en-US', background_color: '#12107c', text_color: '#FFFFFF' },
+  { name: 'Pièce d’identité', locale: 'fr-FR', background_color: '#12107c', text_color: '#FFFFFF' },
+]
+
+const common = {
+  scope: 'pid',
+  vct: VCT,
+  cryptographic_binding_methods_supported: ['jwk'],
+  credential_signing_alg_values_supported: ['ES256'],
+  proof_types_supported: { jwt: { proof_signing_alg_values_supported: ['ES256'] } },
+}
+const configuration = DRAFT13
+  ? {
+      ...common,
+      format: 'vc+sd-jwt',
+      display: credentialDisplay,
+      // Draft 13: claims as a nested map.
+      claims: {
+        ...Object.fromEntries(Object.entries(claimLabels).map(([k, d]) => [k, { display: d }])),
+        address: Object.fromEntries(Object.entries(addressLabels).map(([k, d]) => [k, { display: d }])),
+      },
+    }
+  : {
+      ...common,
+      format: 'dc+sd-jwt',
+      credential_metadata: {
+        display: credentialDisplay,
+        claims: [
+          ...Object.entries(claimLabels).map(([k, d]) => ({ path: [k], display: d })),
+          ...Object.entries(addressLabels).map(([k, d]) => ({ path: ['address', k], display: d })),
+        ],
+      },
+    }
+
+const credentialIssuerMetadata = issuer.createCredentialIssuerMetadata({
+  credential_issuer: ID,
+  credential_endpoint: `${ID}/credential`,
+  ...(DRAFT13 ? {} : { nonce_endpoint: `${ID}/nonce` }),
+  notification_endpoint: `${ID}/notification`,
+  display,
+  credential_configurations_supported: { [CONFIGURATION_ID]: configuration },
+})
+const issuerMetadata = {
+  credentialIssuer: credentialIssuerMetadata,
+  authorizationServers: [asMetadata],
+  originalDraftVersion: DRAFT13 ? Openid4vciVersion.Draft14 : Openid4vciVersion.V1,
+  knownCredentialConfigurations: issuer.getKnownCredentialConfigurationsSupported(credentialIssuerMetadata),
+}
+
+// State, all in memory.
+const offers = new Map() // pre-authorized code -> { txCode, used }
+const offersByReference = new Map() // id -> offer object
+const nonces = new Map() // c_nonce -> expiry (ms)
+const notifications = new Set()
+const requests = []
+
+function freshNonce() {
+  const nonce = crypto.randomBytes(16).toString('base64url')
+  nonces.set(nonce, Date.now() + C_NONCE_LIFETIME * 1000)
+  return nonce
+}
+
+function takeNonce(nonce) {
+  const expiry = nonce && nonces.get(nonce)
+  nonces.delete(nonce)
+  return Boolean(expiry && expiry > Date.now())
+}
+
+async function handle(req, res) {
+  const url = new URL(req.url, BASE)
+  const path = url.pathname
+  requests.push(`${req.method} ${path}`)
+  const route = `${req.method} ${path}`
+
+  // Discovery.
+  const issuerMetadataPath = DRAFT13
+    ? `${TENANT}/.well-known/openid-credential-issuer`
+    : `/.well-known/openid-credential-issuer${TENANT}`
+  if (route === `GET ${issuerMetadataPath}`) return send(res, 200, credentialIssuerMetadata)
+  if (route === `GET /.well-known/oauth-authorization-server${TENANT}`) return send(res, 200, asMetadata)
+  if (route === `GET ${TENANT}/jwks`) return send(res, 200, { keys: [accessTokenKey.publicJwk] }, 'application/jwk-set+json')
+  if (route === `GET /.well-known/jwt-vc-issuer${TENANT}`) {
+    return send(res, 200, { issuer: ID, jwks: { keys: [credentialKey.publicJwk] } })
+  }
+  if (req.method === 'GET' && path.startsWith(`${TENANT}/offers/`)) {
+    const offer = offersByReference.get(path.slice(`${TENANT}/offers/`.length))
+    return offer ? send(res, 200, offer) : send(res, 404, { error: 'not_found' })
+  }
+
+  // Protocol endpoints.
+  if (route === `POST ${TENANT}/token`) return token(req, res, url)
+  if (route === `POST ${TENANT}/nonce` && !DRAFT13) {
+    return send(res, 200, issuer.createNonceResponse({ cNonce: freshNonce(), cNonceExpiresIn: C_NONCE_LIFETIME }), undefined, {
+      'cache-control': 'no-store',
+    })
+  }
+  if (route === `POST ${TENANT}/credential`) return credential(req, res, url)
+  if (route === `POST ${TENANT}/notification`) return notification(req, res, url)
+
+  // Test endpoints.
+  if (route === 'POST /test/offers') return createOffer(req, res)
+  if (route === 'GET /test/requests') return send(res, 200, requests)
+  return send(res, 404, { error: 'not_found', error_description: `no route for ${route}` })
+}
+
+async function createOffer(req, res) {
+  const options = JSON.parse((await body(req)) || '{}')
+  const txCode = options.tx_code === false ? undefined : String(crypto.randomInt(0, 1000000)).padStart(6, '0')
+  const preAuthorizedCode = crypto.randomBytes(24).toString('base64url')
+  const referenceId = crypto.randomBytes(12).toString('base64url')
+  const { credentialOffer, credentialOfferObject } = await issuer.createCredentialOffer({
+    issuerMetadata,
+    credentialConfigurationIds: [CONFIGURATION_ID],
+    grants: {
+      [preAuthorizedCodeGrantIdentifier]: {
+        'pre-authorized_code': preAuthorizedCode,
+        ...(txCode ? { tx_code: { input_mode: 'numeric', length: 6, description: 'Code sent by e-mail' } } : {}),
+      },
+    },
+    credentialOfferScheme: 'openid-credential-offer://',
+    credentialOfferUri: options.by_reference ? `${ID}/offers/${referenceId}` : undefined,
+  })
+  if (options.by_reference) offersByReference.set(referenceId, credentialOfferObject)
+  offers.set(preAuthorizedCode, { txCode, used: false })
+  return send(res, 201, { offer_url: credentialOffer, tx_code: txCode ?? null, pre_authorized_code: preAuthorizedCode })
+}
+
+async function token(req, res, url) {
+  try {
+    const accessTokenRequest = Object.fromEntries(new URLSearchParams(await body(req)))
+    const request = requestLike(req, url)
+    const parsed = authorizationServer.parseAccessTokenRequest({ accessTokenRequest, request })
+    if (parsed.grant.grantType !== preAuthorizedCodeGrantIdentifier) {
+      throw new Oauth2ServerErrorResponseError({
+        error: Oauth2ErrorCodes.UnsupportedGrantType,
+        error_description: 'only the pre-authorized code grant is supported',
+      })
+    }
+    const offer = offers.get(parsed.grant.preAuthorizedCode)
+    if (!offer || offer.used) {
+      throw new Oauth2ServerErrorResponseError({
+        error: Oauth2ErrorCodes.InvalidGrant,
+        error_description: 'unknown or used pre-authorized code',
+      })
+    }
+    await authorizationServer.verifyPreAuthorizedCodeAccessTokenRequest({
+      authorizationServerMetadata: asMetadata,
+      grant: parsed.grant,
+      accessTokenRequest: parsed.accessTokenRequest,
+      request,
+      expectedPreAuthorizedCode: parsed.grant.preAuthorizedCode,
+      expectedTxCode: offer.txCode,
+    })
+    offer.used = true
+    const response = await authorizationServer.createAccessTokenResponse({
+      audience: ID,
+      authorizationServer: ID,
+      signer: { method: 'jwk', alg: 'ES256', publicJwk: accessTokenKey.publicJwk },
+      subject: parsed.grant.preAuthorizedCode,
+      expiresInSeconds: 600,
+      scope: 'pid',
+      ...(DRAFT13 ? { cNonce: freshNonce(), cNonceExpiresIn: C_NONCE_LIFETIME } : {}),
+    })
+    return send(res, 200, response, undefined, { 'cache-control': 'no-store' })
+  } catch (error) {
+    return sendError(res, error)
+  }
+}
+
+async function credential(req, res, url) {
+  try {
+    await resourceServer.verifyResourceRequest({
+      authorizationServers: [asMetadata],
+      request: requestLike(req, url),
+      resourceServer: ID,
+      allowedAuthenticationSchemes: [SupportedAuthenticationScheme.Bearer],
+    })
+    const credentialRequest = JSON.parse(await body(req))
+    const parsed = issuer.parseCredentialRequest({ issuerMetadata, credentialRequest })
+    if (DRAFT13) {
+      // A draft-13 issuer knows `format` + type parameters (or a credential
+      // identifier), not `credential_configuration_id`.
+      if (parsed.format?.format !== 'vc+sd-jwt' || parsed.format.vct !== VCT) {
+        throw new Oauth2ServerErrorResponseError({
+          error: 'unsupported_credential_format',
+          error_description: `draft 13: send format vc+sd-jwt and vct ${VCT}`,
+        })
+      }
+    } else if (parsed.credentialConfigurationId !== CONFIGURATION_ID) {
+      throw new Oauth2ServerErrorResponseError({
+        error: 'unknown_credential_configuration',
+        error_description: `send credential_configuration_id ${CONFIGURATION_ID}`,
+      })
+    }
+    const jwts = parsed.proofs?.jwt
+    if (!jwts || jwts.length !== 1) {
+      throw new Oauth2ServerErrorResponseError({
+        error: Oauth2ErrorCodes.InvalidProof,
+        error_description: 'exactly one jwt proof is expected',
+      })
+    }
+    const proofNonce = jose.decodeJwt(jwts[0]).nonce
+    if (!takeNonce(proofNonce)) {
+      throw new Oauth2ServerErrorResponseError({
+        error: DRAFT13 ? Oauth2ErrorCodes.InvalidProof : 'invalid_nonce',
+        error_description: 'the proof nonce is missing, unknown, used or expired',
+        ...(DRAFT13 ? { c_nonce: freshNonce(), c_nonce_expires_in: C_NONCE_LIFETIME } : {}),
+      })
+    }
+    const proof = await issuer.verifyCredentialRequestJwtProof({
+      issuerMetadata,
+      jwt: jwts[0],
+      expectedNonce: proofNonce,
+    })
+    const holderJwk = proof.signer.publicJwk
+
+    const now = Math.floor(Date.now() / 1000)
+    const sdJwt = await sdJwtVc.issue(
+      {
+        iss: ID,
+        iat: now,
+        exp: now + 365 * 24 * 3600,
+        vct: VCT,
+        cnf: { jwk: holderJwk },
+        given_name: 'Erika',
+        family_name: 'Mustermann',
+        birthdate: '1964-08-12',
+        nationalities: ['DE', 'FR'],
+        address: { locality: 'Berlin', country: 'DE' },
+      },
+      {
+        _sd: ['given_name', 'family_name', 'birthdate', 'nationalities', 'address'],
+        _sd_decoy: 2,
+        nationalities: { _sd: [0, 1] },
+        address: { _sd: ['locality', 'country'] },
+      },
+      { header: { kid: credentialKey.publicJwk.kid, typ: DRAFT13 ? 'vc+sd-jwt' : 'dc+sd-jwt' } }
+    )
+    const notificationId = crypto.randomBytes(12).toString('base64url')
+    notifications.add(notificationId)
+    const response = issuer.createCredentialResponse({
+      credentialRequest: parsed,
+      ...(DRAFT13
+        ? { credential: sdJwt, cNonce: freshNonce(), cNonceExpiresInSeconds: C_NONCE_LIFETIME }
+        : { credentials: [{ credential: sdJwt }] }),
+      notificationId,
+    })
+    return send(res, 200, response, undefined, { 'cache-control': 'no-store' })
+  } catch (error) {
+    return sendError(res, error)
+  }
+}
+
+async function notification(req, res, url) {
+  try {
+    await resourceServer.verifyResourceRequest({
+      authorizationServers: [asMetadata],
+      request: requestLike(req, url),
+      resourceServer: ID,
+      allowedAuthenticationSchemes: [SupportedAuthenticationScheme.Bearer],
+    })
+    const { notification_id: id, event } = JSON.parse(await body(req))
+    if (!notifications.has(id)) {
+      throw new Oauth2ServerErrorResponseError({ error: 'invalid_notification_id' })
+    }
+    if (!['credential_accepted', 'credential_failure', 'credential_deleted'].includes(event)) {
+      throw new Oauth2ServerErrorResponseError({ error: 'invalid_notification_request' })
+    }
+    res.writeHead(204).end()
+  } catch (error) {
+    return sendError(res, error)
+  }
+}
+
+function requestLike(req, url) {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(req.headers)) {
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+  }
+  return { method: req.method, url: url.toString(), headers }
+}
+
+function body(req) {
+  return new Promise((resolve, reject) => {
+    let data = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk) => {
+      data += chunk
+      if (data.length > 1 << 20) reject(new Error('request body too large'))
+    })
+    req.on('end', () => resolve(data))
+    req.on('error', reject)
+  })
+}
+
+function send(res, status, json, contentType = 'application/json', headers = {}) {
+  res.writeHead(status, { 'content-type': contentType, ...headers })
+  res.end(JSON.stringify(json))
+}
+
+function sendError(res, error) {
+  if (error instanceof Oauth2ServerErrorResponseError) {
+    return send(res, error.status, error.errorResponse, undefined, { 'cache-control': 'no-store' })
+  }
+  if (error instanceof Oauth2ResourceUnauthorizedError) {
+    return send(res, 401, { error: 'invalid_token' }, undefined, { 'www-authenticate': error.toHeaderValue() })
+  }
+  if (error instanceof SyntaxError) {
+    return send(res, 400, { error: 'invalid_request', error_description: 'body is not JSON' })
+  }
+  throw error
+}
+
+console.log(JSON.stringify({ ready: BASE, credential_issuer: ID, mode: MODE }))
