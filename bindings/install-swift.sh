@@ -3,15 +3,17 @@
 #
 # This machine's Debian release has no Swift package; Debian trixie has
 # `swiftlang` (6.0.x). So this builds a Debian trixie chroot with debootstrap
-# (--variant=minbase) and installs swiftlang, libc6-dev and libstdc++-14-dev in
-# it with apt. The mirror is read at run time from this machine's own apt
+# (--variant=minbase) and installs swiftlang, libc6-dev, libstdc++-14-dev and
+# ca-certificates (the SDK's built-in HTTPS client needs root certificates
+# even to start) in it with apt. The mirror is read at run time from this machine's own apt
 # configuration (/etc/apt/sources.list and /etc/apt/sources.list.d/*.sources,
 # *.list): the entry that serves this machine's Debian release.
 #
 # The chroot is cached in /var/cache/oid4vci-wallet-tools/swift-trixie (or
 # $HOME/.cache/oid4vci-wallet-tools/swift-trixie when /var/cache is not
 # writable; override the parent with OID4VCI_TOOLS_CACHE) and reused when its
-# marker file (written only after a fully successful setup) is there. The
+# marker file (written only after a fully successful setup) is there; packages
+# added to the list below since are installed into the cached chroot. The
 # first run takes about a minute and about 3 GB. Needs root (debootstrap,
 # chroot, mount).
 #
@@ -19,7 +21,7 @@
 set -euo pipefail
 
 SUITE=trixie
-PACKAGES="swiftlang libc6-dev libstdc++-14-dev"
+PACKAGES="swiftlang libc6-dev libstdc++-14-dev ca-certificates"
 MARKER_NAME=.oid4vci-swift-ready
 
 log() { echo "install-swift: $*" >&2; }
@@ -43,7 +45,45 @@ cache=$(tools_cache)
 root="$cache/swift-$SUITE"
 marker="$root/$MARKER_NAME"
 
+# Runs a command inside the chroot $1 with a clean environment.
+chroot_in() {
+  local dir=$1
+  shift
+  chroot "$dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# The packages of $PACKAGES not installed in the chroot $1.
+missing_packages() {
+  local p
+  for p in $PACKAGES; do
+    chroot_in "$1" dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || echo "$p"
+  done
+}
+
 if [ -f "$marker" ]; then
+  missing=$(missing_packages "$root" | tr '\n' ' ' | sed 's/ $//')
+  if [ -n "$missing" ]; then
+    [ "$(id -u)" = 0 ] || die "adding $missing to the Swift chroot needs root"
+    log "adding $missing to the Swift chroot in $root"
+    mounted_proc=
+    if ! mountpoint -q "$root/proc"; then
+      mount -t proc proc "$root/proc"
+      mounted_proc=1
+    fi
+    ok=1
+    # shellcheck disable=SC2086
+    if ! chroot_in "$root" apt-get install -y --no-install-recommends $missing >&2; then
+      log "apt-get install failed; running apt-get update inside the chroot and trying again"
+      # shellcheck disable=SC2086
+      { chroot_in "$root" apt-get update >&2 \
+          && chroot_in "$root" apt-get install -y --no-install-recommends $missing >&2; } || ok=
+    fi
+    chroot_in "$root" apt-get clean >&2 || true
+    [ -z "$mounted_proc" ] || umount "$root/proc" || umount -l "$root/proc" || true
+    [ -n "$ok" ] || die "apt-get install $missing inside the chroot failed"
+  fi
   log "Swift chroot already set up in $root ($(cat "$marker"))"
   echo "SWIFT_ROOT=$root"
   exit 0
@@ -174,10 +214,7 @@ mount -t proc proc "$partial/proc"
 cp /etc/resolv.conf "$partial/etc/resolv.conf" 2>/dev/null || true
 
 log "installing $PACKAGES inside the chroot"
-in_chroot() {
-  chroot "$partial" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
-}
+in_chroot() { chroot_in "$partial" "$@"; }
 in_chroot apt-get update >&2 || die "apt-get update inside the chroot failed"
 # shellcheck disable=SC2086
 in_chroot apt-get install -y --no-install-recommends $PACKAGES >&2 \

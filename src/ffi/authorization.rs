@@ -74,7 +74,7 @@ impl PendingAuthorization {
         let mut completed = self.completed.lock().await;
         if *completed {
             return Err(WalletError::InvalidState {
-                message: "this authorization was already completed; its code is single use".into(),
+                details: "this authorization was already completed; its code is single use".into(),
             });
         }
         let authorized = self

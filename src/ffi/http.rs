@@ -61,29 +61,30 @@ impl std::fmt::Debug for HttpResponse {
 
 /// Why the app's HTTP stack could not get a response. Kotlin shows it as
 /// `HttpClientException`; the wallet reports it as `WalletError::Network`.
+/// Its text fields are called `details` (see [`super::WalletError`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum HttpClientError {
     /// No connection could be made (DNS, refused, TLS handshake).
-    #[error("could not connect: {message}")]
+    #[error("could not connect: {details}")]
     Connect {
         /// Details (no URL query, no secrets).
-        message: String,
+        details: String,
     },
     /// The request took too long.
     #[error("timed out")]
     Timeout,
     /// Anything else.
-    #[error("{message}")]
+    #[error("{details}")]
     Other {
         /// Details (no URL query, no secrets).
-        message: String,
+        details: String,
     },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for HttpClientError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         HttpClientError::Other {
-            message: crate::error::sanitize(&e.reason, crate::error::MAX_QUOTED_CHARS),
+            details: crate::error::sanitize(&e.reason, crate::error::MAX_QUOTED_CHARS),
         }
     }
 }
@@ -197,11 +198,11 @@ impl CoreHttpClient for ForeignHttpClient {
             match result {
                 Ok(response) => from_foreign(response, cap),
                 Err(HttpClientError::Timeout) => Err(TransportError::Timeout),
-                Err(HttpClientError::Connect { message }) => Err(TransportError::Connect(
-                    crate::error::sanitize(&message, crate::error::MAX_QUOTED_CHARS),
+                Err(HttpClientError::Connect { details }) => Err(TransportError::Connect(
+                    crate::error::sanitize(&details, crate::error::MAX_QUOTED_CHARS),
                 )),
-                Err(HttpClientError::Other { message }) => Err(TransportError::Other(
-                    crate::error::sanitize(&message, crate::error::MAX_QUOTED_CHARS),
+                Err(HttpClientError::Other { details }) => Err(TransportError::Other(
+                    crate::error::sanitize(&details, crate::error::MAX_QUOTED_CHARS),
                 )),
             }
         })
@@ -295,7 +296,7 @@ mod tests {
         assert_eq!(err, TransportError::Timeout);
 
         let (client, _) = adapter(Err(HttpClientError::Connect {
-            message: "refused".into(),
+            details: "refused".into(),
         }));
         let err = client
             .send(crate::http::HttpRequest::get("https://i.example/"))
@@ -311,7 +312,7 @@ mod tests {
             fn send(&self, _: HttpRequest) -> Result<HttpResponse, HttpClientError> {
                 std::thread::sleep(Duration::from_millis(500));
                 Err(HttpClientError::Other {
-                    message: "too late".into(),
+                    details: "too late".into(),
                 })
             }
         }

@@ -25,53 +25,57 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Errors apps see. Kotlin shows it as `WalletException`.
+///
+/// The text fields are called `details`, not `message`: a field named
+/// `message` clashes with Kotlin's `Throwable.message` and the generated
+/// Kotlin would not compile (uniffi-rs issue 1434).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum WalletError {
     /// The offer URL or offer JSON is malformed or violates the protocol.
-    #[error("invalid offer: {message}")]
+    #[error("invalid offer: {details}")]
     InvalidOffer {
         /// What was wrong.
-        message: String,
+        details: String,
     },
     /// The offer was already used or has expired (the issuer does not know it).
-    #[error("offer expired or already used: {message}")]
+    #[error("offer expired or already used: {details}")]
     OfferExpiredOrUsed {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The offer needs a transaction code and none was given (or vice versa).
-    #[error("transaction code: {message}")]
+    #[error("transaction code: {details}")]
     TxCodeRequired {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The issuer rejected the transaction code (`invalid_grant`/`invalid_tx_code`).
-    #[error("transaction code rejected: {message}")]
+    #[error("transaction code rejected: {details}")]
     TxCodeRejected {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The browser round trip failed: wrong `state` or `iss`, the user denied
     /// access, or no code came back.
-    #[error("authorization failed: {message}")]
+    #[error("authorization failed: {details}")]
     AuthorizationFailed {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The issuer's metadata is missing or unusable.
-    #[error("issuer metadata: {message}")]
+    #[error("issuer metadata: {details}")]
     Metadata {
         /// Which document and field.
-        message: String,
+        details: String,
     },
     /// No connection, timeout, TLS failure, body too large.
-    #[error("network: {message}")]
+    #[error("network: {details}")]
     Network {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The server answered with an OAuth / OID4VCI error.
-    #[error("server error {code}: {message}")]
+    #[error("server error {code}: {details}")]
     Server {
         /// The error code as sent (`invalid_grant`, `invalid_proof`, ...).
         code: String,
@@ -80,39 +84,39 @@ pub enum WalletError {
         /// HTTP status.
         status: u16,
         /// The whole message.
-        message: String,
+        details: String,
     },
     /// The server answered something the protocol does not allow.
-    #[error("unexpected response: {message}")]
+    #[error("unexpected response: {details}")]
     UnexpectedResponse {
         /// Details.
-        message: String,
+        details: String,
     },
     /// A received credential failed a check.
-    #[error("credential check failed: {message}")]
+    #[error("credential check failed: {details}")]
     CredentialCheck {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The app's signer failed, or no algorithm fits.
-    #[error("signing: {message}")]
+    #[error("signing: {details}")]
     Signing {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The wallet's configuration does not allow this (e.g. the authorization
     /// code flow without a `client_id`, an http issuer without
     /// `dangerous_allow_http`), or an argument is unusable.
-    #[error("configuration: {message}")]
+    #[error("configuration: {details}")]
     Configuration {
         /// Details.
-        message: String,
+        details: String,
     },
     /// A step was used twice, a saved session did not parse, or similar.
-    #[error("invalid state: {message}")]
+    #[error("invalid state: {details}")]
     InvalidState {
         /// Details.
-        message: String,
+        details: String,
     },
     /// The deferred credential was not ready before the deadline.
     #[error("deferred credential not ready before the deadline")]
@@ -124,17 +128,17 @@ pub enum WalletError {
 
 impl From<CoreError> for WalletError {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        let details = e.to_string();
         match e {
-            CoreError::InvalidOffer(_) => WalletError::InvalidOffer { message },
-            CoreError::Metadata { .. } => WalletError::Metadata { message },
-            CoreError::Config(_) => WalletError::Configuration { message },
-            CoreError::Transport { .. } => WalletError::Network { message },
-            CoreError::TxCode(_) => WalletError::TxCodeRequired { message },
-            CoreError::Proof(_) => WalletError::Signing { message },
-            CoreError::CredentialCheck(_) => WalletError::CredentialCheck { message },
-            CoreError::InvalidState(_) => WalletError::InvalidState { message },
-            CoreError::Callback(_) => WalletError::AuthorizationFailed { message },
+            CoreError::InvalidOffer(_) => WalletError::InvalidOffer { details },
+            CoreError::Metadata { .. } => WalletError::Metadata { details },
+            CoreError::Config(_) => WalletError::Configuration { details },
+            CoreError::Transport { .. } => WalletError::Network { details },
+            CoreError::TxCode(_) => WalletError::TxCodeRequired { details },
+            CoreError::Proof(_) => WalletError::Signing { details },
+            CoreError::CredentialCheck(_) => WalletError::CredentialCheck { details },
+            CoreError::InvalidState(_) => WalletError::InvalidState { details },
+            CoreError::Callback(_) => WalletError::AuthorizationFailed { details },
             CoreError::DeadlineExceeded => WalletError::DeadlineExceeded,
             CoreError::Cancelled => WalletError::Cancelled,
             CoreError::UnexpectedResponse {
@@ -142,9 +146,9 @@ impl From<CoreError> for WalletError {
             } if endpoint == crate::error::Endpoint::CredentialOffer
                 && matches!(status, 404 | 410) =>
             {
-                WalletError::OfferExpiredOrUsed { message }
+                WalletError::OfferExpiredOrUsed { details }
             }
-            CoreError::UnexpectedResponse { .. } => WalletError::UnexpectedResponse { message },
+            CoreError::UnexpectedResponse { .. } => WalletError::UnexpectedResponse { details },
             CoreError::Server {
                 endpoint,
                 status,
@@ -152,28 +156,28 @@ impl From<CoreError> for WalletError {
                 ..
             } => match (&error.code, endpoint) {
                 (_, crate::error::Endpoint::CredentialOffer) if matches!(status, 404 | 410) => {
-                    WalletError::OfferExpiredOrUsed { message }
+                    WalletError::OfferExpiredOrUsed { details }
                 }
-                (ErrorCode::InvalidTxCode, _) => WalletError::TxCodeRejected { message },
+                (ErrorCode::InvalidTxCode, _) => WalletError::TxCodeRejected { details },
                 (ErrorCode::InvalidGrant, crate::error::Endpoint::Token) => {
-                    WalletError::TxCodeRejected { message }
+                    WalletError::TxCodeRejected { details }
                 }
                 _ => WalletError::Server {
                     code: error.code.as_str().to_string(),
                     description: error.description.clone().unwrap_or_default(),
                     status,
-                    message,
+                    details,
                 },
             },
             #[allow(unreachable_patterns)] // the core error is non_exhaustive
-            _ => WalletError::InvalidState { message },
+            _ => WalletError::InvalidState { details },
         }
     }
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for WalletError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        WalletError::Signing { message: e.reason }
+        WalletError::Signing { details: e.reason }
     }
 }
 
@@ -207,7 +211,7 @@ impl ForeignSigner {
             "EdDSA" => Algorithm::EdDsa,
             other => {
                 return Err(WalletError::Signing {
-                    message: format!(
+                    details: format!(
                         "unsupported algorithm {}",
                         crate::error::sanitize(other, 16)
                     ),
@@ -216,11 +220,11 @@ impl ForeignSigner {
         };
         let jwk: serde_json::Value =
             serde_json::from_str(&inner.public_jwk()).map_err(|e| WalletError::Signing {
-                message: format!("public_jwk is not JSON: {e}"),
+                details: format!("public_jwk is not JSON: {e}"),
             })?;
         if !jwk.is_object() || jwk.get("d").is_some() {
             return Err(WalletError::Signing {
-                message: "public_jwk must be a public JWK object".into(),
+                details: "public_jwk must be a public JWK object".into(),
             });
         }
         Ok(Self {
@@ -290,7 +294,7 @@ impl Signer for SoftwareSigner {
     }
     fn sign(&self, data: Vec<u8>) -> Result<Vec<u8>, WalletError> {
         self.inner.sign(&data).map_err(|e| WalletError::Signing {
-            message: e.to_string(),
+            details: e.to_string(),
         })
     }
 }
@@ -426,7 +430,7 @@ fn require_client_id(wallet: &crate::Wallet) -> Result<(), WalletError> {
     match wallet.client_id() {
         Some(_) => Ok(()),
         None => Err(WalletError::Configuration {
-            message: "the authorization code flow needs a client_id in WalletConfig".into(),
+            details: "the authorization code flow needs a client_id in WalletConfig".into(),
         }),
     }
 }
@@ -574,7 +578,7 @@ impl CredentialOffer {
         let mut authorized = self.authorized.lock().await;
         if *authorized {
             return Err(WalletError::InvalidState {
-                message: "this offer was already authorized; its code is single use".into(),
+                details: "this offer was already authorized; its code is single use".into(),
             });
         }
         let mut step = self.pre_authorized()?;
@@ -605,7 +609,7 @@ impl CredentialOffer {
                 _ => None,
             })
             .ok_or_else(|| WalletError::InvalidState {
-                message: "the offer has no authorization code grant".into(),
+                details: "the offer has no authorization code grant".into(),
             })?;
         let pending = step.authorization_url(&wallet.inner, &redirect_uri).await?;
         Ok(PendingAuthorization::wrap(pending, self.locales.clone()))
@@ -622,7 +626,7 @@ impl CredentialOffer {
                 _ => None,
             })
             .ok_or_else(|| WalletError::InvalidState {
-                message: "the offer has no pre-authorized code grant".into(),
+                details: "the offer has no pre-authorized code grant".into(),
             })
     }
 }
@@ -893,7 +897,7 @@ impl DeferredCredential {
                 code: error.code.as_str().to_string(),
                 description: error.description.clone().unwrap_or_default(),
                 status: 400,
-                message: format!("deferred issuance failed: {error}"),
+                details: format!("deferred issuance failed: {error}"),
             }),
         }
     }

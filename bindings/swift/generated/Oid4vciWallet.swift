@@ -3551,6 +3551,7 @@ public func FfiConverterTypeGrantKind_lower(_ value: GrantKind) -> RustBuffer {
 /**
  * Why the app's HTTP stack could not get a response. Kotlin shows it as
  * `HttpClientException`; the wallet reports it as `WalletError::Network`.
+ * Its text fields are called `details` (see [`super::WalletError`]).
  */
 public 
 enum HttpClientError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -3563,7 +3564,7 @@ enum HttpClientError: Swift.Error, Equatable, Hashable, Foundation.LocalizedErro
     case Connect(
         /**
          * Details (no URL query, no secrets).
-         */message: String
+         */details: String
     )
     /**
      * The request took too long.
@@ -3575,7 +3576,7 @@ enum HttpClientError: Swift.Error, Equatable, Hashable, Foundation.LocalizedErro
     case Other(
         /**
          * Details (no URL query, no secrets).
-         */message: String
+         */details: String
     )
 
     
@@ -3607,11 +3608,11 @@ public struct FfiConverterTypeHttpClientError: FfiConverterRustBuffer {
 
         
         case 1: return .Connect(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 2: return .Timeout
         case 3: return .Other(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -3625,18 +3626,18 @@ public struct FfiConverterTypeHttpClientError: FfiConverterRustBuffer {
 
         
         
-        case let .Connect(message):
+        case let .Connect(details):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
         case .Timeout:
             writeInt(&buf, Int32(2))
         
         
-        case let .Other(message):
+        case let .Other(details):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         }
     }
@@ -3907,6 +3908,10 @@ public func FfiConverterTypeTxCodeInputMode_lower(_ value: TxCodeInputMode) -> R
 
 /**
  * Errors apps see. Kotlin shows it as `WalletException`.
+ *
+ * The text fields are called `details`, not `message`: a field named
+ * `message` clashes with Kotlin's `Throwable.message` and the generated
+ * Kotlin would not compile (uniffi-rs issue 1434).
  */
 public 
 enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -3919,7 +3924,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidOffer(
         /**
          * What was wrong.
-         */message: String
+         */details: String
     )
     /**
      * The offer was already used or has expired (the issuer does not know it).
@@ -3927,7 +3932,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case OfferExpiredOrUsed(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The offer needs a transaction code and none was given (or vice versa).
@@ -3935,7 +3940,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case TxCodeRequired(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The issuer rejected the transaction code (`invalid_grant`/`invalid_tx_code`).
@@ -3943,7 +3948,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case TxCodeRejected(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The browser round trip failed: wrong `state` or `iss`, the user denied
@@ -3952,7 +3957,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case AuthorizationFailed(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The issuer's metadata is missing or unusable.
@@ -3960,7 +3965,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Metadata(
         /**
          * Which document and field.
-         */message: String
+         */details: String
     )
     /**
      * No connection, timeout, TLS failure, body too large.
@@ -3968,7 +3973,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Network(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The server answered with an OAuth / OID4VCI error.
@@ -3985,7 +3990,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */status: UInt16, 
         /**
          * The whole message.
-         */message: String
+         */details: String
     )
     /**
      * The server answered something the protocol does not allow.
@@ -3993,7 +3998,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case UnexpectedResponse(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * A received credential failed a check.
@@ -4001,7 +4006,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case CredentialCheck(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The app's signer failed, or no algorithm fits.
@@ -4009,7 +4014,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Signing(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The wallet's configuration does not allow this (e.g. the authorization
@@ -4019,7 +4024,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Configuration(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * A step was used twice, a saved session did not parse, or similar.
@@ -4027,7 +4032,7 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidState(
         /**
          * Details.
-         */message: String
+         */details: String
     )
     /**
      * The deferred credential was not ready before the deadline.
@@ -4067,46 +4072,46 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
 
         
         case 1: return .InvalidOffer(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 2: return .OfferExpiredOrUsed(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 3: return .TxCodeRequired(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 4: return .TxCodeRejected(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 5: return .AuthorizationFailed(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 6: return .Metadata(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 7: return .Network(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 8: return .Server(
             code: try FfiConverterString.read(from: &buf), 
             description: try FfiConverterString.read(from: &buf), 
             status: try FfiConverterUInt16.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 9: return .UnexpectedResponse(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 10: return .CredentialCheck(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 11: return .Signing(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 12: return .Configuration(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 13: return .InvalidState(
-            message: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf)
             )
         case 14: return .DeadlineExceeded
         case 15: return .Cancelled
@@ -4122,72 +4127,72 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
 
         
         
-        case let .InvalidOffer(message):
+        case let .InvalidOffer(details):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .OfferExpiredOrUsed(message):
+        case let .OfferExpiredOrUsed(details):
             writeInt(&buf, Int32(2))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .TxCodeRequired(message):
+        case let .TxCodeRequired(details):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .TxCodeRejected(message):
+        case let .TxCodeRejected(details):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .AuthorizationFailed(message):
+        case let .AuthorizationFailed(details):
             writeInt(&buf, Int32(5))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .Metadata(message):
+        case let .Metadata(details):
             writeInt(&buf, Int32(6))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .Network(message):
+        case let .Network(details):
             writeInt(&buf, Int32(7))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .Server(code,description,status,message):
+        case let .Server(code,description,status,details):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(description, into: &buf)
             FfiConverterUInt16.write(status, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .UnexpectedResponse(message):
+        case let .UnexpectedResponse(details):
             writeInt(&buf, Int32(9))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .CredentialCheck(message):
+        case let .CredentialCheck(details):
             writeInt(&buf, Int32(10))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .Signing(message):
+        case let .Signing(details):
             writeInt(&buf, Int32(11))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .Configuration(message):
+        case let .Configuration(details):
             writeInt(&buf, Int32(12))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
-        case let .InvalidState(message):
+        case let .InvalidState(details):
             writeInt(&buf, Int32(13))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(details, into: &buf)
             
         
         case .DeadlineExceeded:

@@ -5491,6 +5491,7 @@ public object FfiConverterTypeGrantKind: FfiConverterRustBuffer<GrantKind> {
 /**
  * Why the app's HTTP stack could not get a response. Kotlin shows it as
  * `HttpClientException`; the wallet reports it as `WalletError::Network`.
+ * Its text fields are called `details` (see [`super::WalletError`]).
  */
 sealed class HttpClientException: kotlin.Exception() {
     
@@ -5502,10 +5503,10 @@ sealed class HttpClientException: kotlin.Exception() {
         /**
          * Details (no URL query, no secrets).
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : HttpClientException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5525,10 +5526,10 @@ sealed class HttpClientException: kotlin.Exception() {
         /**
          * Details (no URL query, no secrets).
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : HttpClientException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
 
@@ -5566,7 +5567,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
             is HttpClientException.Connect -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is HttpClientException.Timeout -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -5575,7 +5576,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
             is HttpClientException.Other -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
         }
     }
@@ -5584,7 +5585,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
         when(value) {
             is HttpClientException.Connect -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is HttpClientException.Timeout -> {
@@ -5593,7 +5594,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
             }
             is HttpClientException.Other -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5815,6 +5816,10 @@ public object FfiConverterTypeTxCodeInputMode: FfiConverterRustBuffer<TxCodeInpu
 
 /**
  * Errors apps see. Kotlin shows it as `WalletException`.
+ *
+ * The text fields are called `details`, not `message`: a field named
+ * `message` clashes with Kotlin's `Throwable.message` and the generated
+ * Kotlin would not compile (uniffi-rs issue 1434).
  */
 sealed class WalletException: kotlin.Exception() {
     
@@ -5826,10 +5831,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * What was wrong.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5840,10 +5845,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5854,10 +5859,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5868,10 +5873,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5883,10 +5888,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5897,10 +5902,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Which document and field.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5911,10 +5916,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5940,10 +5945,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * The whole message.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "code=${ `code` }, description=${ `description` }, status=${ `status` }, message=${ `message` }"
+            get() = "code=${ `code` }, description=${ `description` }, status=${ `status` }, details=${ `details` }"
     }
     
     /**
@@ -5954,10 +5959,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5968,10 +5973,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5982,10 +5987,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -5998,10 +6003,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -6012,10 +6017,10 @@ sealed class WalletException: kotlin.Exception() {
         /**
          * Details.
          */
-        val `message`: kotlin.String
+        val `details`: kotlin.String
         ) : WalletException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "details=${ `details` }"
     }
     
     /**
@@ -6108,37 +6113,37 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
             is WalletException.InvalidOffer -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.OfferExpiredOrUsed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.TxCodeRequired -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.TxCodeRejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.AuthorizationFailed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.Metadata -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.Server -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6146,32 +6151,32 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 + FfiConverterString.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`description`)
                 + FfiConverterUShort.allocationSize(value.`status`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.UnexpectedResponse -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.CredentialCheck -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.Signing -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.Configuration -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.InvalidState -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.DeadlineExceeded -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6188,37 +6193,37 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
         when(value) {
             is WalletException.InvalidOffer -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.OfferExpiredOrUsed -> {
                 buf.putInt(2)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.TxCodeRequired -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.TxCodeRejected -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.AuthorizationFailed -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.Metadata -> {
                 buf.putInt(6)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.Network -> {
                 buf.putInt(7)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.Server -> {
@@ -6226,32 +6231,32 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`description`, buf)
                 FfiConverterUShort.write(value.`status`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.UnexpectedResponse -> {
                 buf.putInt(9)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.CredentialCheck -> {
                 buf.putInt(10)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.Signing -> {
                 buf.putInt(11)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.Configuration -> {
                 buf.putInt(12)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.InvalidState -> {
                 buf.putInt(13)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`details`, buf)
                 Unit
             }
             is WalletException.DeadlineExceeded -> {
