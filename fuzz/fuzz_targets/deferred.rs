@@ -1,0 +1,21 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use oid4vci_wallet::flow::credential::CredentialOutcome;
+use oid4vci_wallet::http::HttpResponse;
+use oid4vci_wallet::{Signer, SoftwareSigner};
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    let mut authorized = common::authorized();
+    let key = SoftwareSigner::from_bytes(&[7u8; 32]).unwrap();
+    let signers: [&dyn Signer; 1] = [&key];
+    let plan = authorized.plan_credential("pid", &signers).unwrap();
+    let accepted = HttpResponse::json(202, &serde_json::json!({"transaction_id": "t", "interval": 1}));
+    let Ok(CredentialOutcome::Deferred(mut pending)) =
+        authorized.handle_credential_response(&plan, accepted)
+    else {
+        unreachable!("a well-formed 202 is deferred")
+    };
+    let _ = pending.handle_poll_response(common::response(data));
+});
