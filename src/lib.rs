@@ -39,17 +39,31 @@
 //! - [`jose`]: the [`Signer`] trait, a software P-256 signer and proof JWTs;
 //! - [`sd_jwt`]: SD-JWT decoding and checks.
 //!
-//! ## Limits (all configurable on [`WalletBuilder`])
-//! | limit | default |
+//! ## Limits
+//! Everything an issuer sends is bounded in size and time. Configurable on
+//! [`WalletBuilder`] (or per call):
+//!
+//! | limit | default | where |
+//! |---|---|---|
+//! | connect timeout | 10 s | [`WalletBuilder::timeouts`] |
+//! | whole-request timeout (body included) | 30 s | [`WalletBuilder::timeouts`] |
+//! | response body | 1 MiB | [`WalletBuilder::max_response_bytes`] |
+//! | deferred wait | the caller's deadline ([`ReceiveOptions`]: 5 min) | [`DeferredPending::poll_until_ready`] |
+//! | loopback redirect wait | the caller's timeout | `loopback::LoopbackRedirect::wait` |
+//!
+//! Fixed by design (protocol retries are never open-ended):
+//!
+//! | limit | value |
 //! |---|---|
-//! | connect timeout | 10 s |
-//! | whole-request timeout | 30 s |
-//! | response body | 1 MiB |
 //! | offer URL | 64 KiB ([`flow::offer::MAX_OFFER_URL_BYTES`]) |
 //! | retries after `invalid_nonce` | 1 ([`flow::credential::MAX_NONCE_RETRIES`]) |
-//! | fallbacks per exchange | 3 rounds ([`flow::MAX_EXCHANGE_ROUNDS`]) |
-//! | deferred wait | caller's deadline; at least 1 s between polls |
-//! | quoted server text in errors | 200 characters ([`error::MAX_QUOTED_CHARS`]) |
+//! | refreshes after `invalid_token` | 1 per request (with a refresh token) |
+//! | notification retries after a 5xx or transport error | 1, after [`NOTIFICATION_RETRY_DELAY`] (1 s) |
+//! | fallbacks per exchange (well-known URLs) | 3 rounds ([`flow::MAX_EXCHANGE_ROUNDS`]) |
+//! | time between deferred polls | the issuer's `interval`, at least 1 s; 5 s when absent ([`flow::credential::DEFAULT_DEFERRED_INTERVAL`]) |
+//! | SD-JWT disclosures / nesting | 1024 / 32 levels ([`sd_jwt::MAX_DISCLOSURES`], [`sd_jwt::MAX_DEPTH`]) |
+//! | quoted server text in errors | 200 characters, control characters removed ([`error::MAX_QUOTED_CHARS`]) |
+//! | loopback listener request head | 16 KiB, 10 s per connection |
 //!
 //! ## Security defaults
 //! https only (loopback http only with [`WalletBuilder::dangerous_allow_http`]),
@@ -76,7 +90,7 @@ pub mod types;
 
 pub use client::{
     CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet,
-    WalletBuilder,
+    WalletBuilder, NOTIFICATION_RETRY_DELAY,
 };
 pub use error::{Error, ErrorCode, Result, ServerError};
 pub use flow::authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
