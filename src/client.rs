@@ -98,6 +98,14 @@ impl WalletBuilder {
         self
     }
 
+    /// Trusts this root certificate (PEM or DER) beside the platform's roots
+    /// (a private CA, or a test server's self-signed certificate). Applies to
+    /// the built-in HTTP client only.
+    pub fn add_root_certificate(mut self, pem_or_der: impl Into<Vec<u8>>) -> Self {
+        self.reqwest.extra_root_certificates.push(pem_or_der.into());
+        self
+    }
+
     /// The largest response body accepted (default 1 MiB).
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.reqwest.max_response_bytes = bytes;

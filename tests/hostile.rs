@@ -606,3 +606,67 @@ async fn a_notification_answered_500_once_is_retried_once() {
     assert_eq!(count(&issuer, "/notification"), 2);
     assert_eq!(issuer.notifications().len(), 1);
 }
+
+// ------------------------------------------------------------------ https
+
+async fn https_issuer(builder: IssuerBuilder) -> (RunningIssuer, String) {
+    let issuer = start(builder.tls(true)).await;
+    let pem = issuer.certificate_pem().expect("a TLS certificate");
+    (issuer, pem)
+}
+
+#[tokio::test]
+async fn a_full_issuance_over_https_with_the_issuers_certificate_trusted() {
+    let (issuer, pem) = https_issuer(Issuer::builder()).await;
+    assert!(issuer.issuer_id().starts_with("https://127.0.0.1:"));
+    // No dangerous_allow_http: https only.
+    let wallet = Wallet::builder().add_root_certificate(pem).build().unwrap();
+    let Ok(Outcome::Issued(list)) = run(&issuer, &wallet, false).await else {
+        panic!("expected issuance over https")
+    };
+    assert!(list[0].signature_verified);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_transport_error() {
+    let (issuer, _) = https_issuer(Issuer::builder()).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let started = Instant::now();
+    let err = Wallet::builder()
+        .build()
+        .unwrap()
+        .resolve_offer(&created.offer_url)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(matches!(err, Error::Transport { .. }), "{err}");
+    assert_eq!(
+        count(&issuer, "openid-credential-issuer"),
+        0,
+        "no request got through"
+    );
+}
+
+#[tokio::test]
+async fn an_http_endpoint_in_https_metadata_is_refused_even_with_http_allowed() {
+    let (issuer, pem) = https_issuer(Issuer::builder().fault(Fault::MetadataHttpEndpoint)).await;
+    let wallet = Wallet::builder()
+        .add_root_certificate(pem)
+        .dangerous_allow_http()
+        .build()
+        .unwrap();
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let err = wallet.resolve_offer(&created.offer_url).await.unwrap_err();
+    match &err {
+        Error::Metadata {
+            document: Document::IssuerMetadata,
+            problem,
+            ..
+        } => assert!(
+            problem.contains("credential_endpoint: expected an https URL, got http://127.0.0.1:"),
+            "{problem}"
+        ),
+        other => panic!("{other}"),
+    }
+    assert_eq!(count(&issuer, "oauth-authorization-server"), 0);
+}

@@ -16,6 +16,8 @@ pub struct ReqwestConfig {
     pub max_response_bytes: usize,
     /// Allow plain http to loopback hosts (tests only). Default false.
     pub allow_http: bool,
+    /// Extra trusted root certificates (PEM or DER), beside the platform's.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for ReqwestConfig {
@@ -25,6 +27,7 @@ impl Default for ReqwestConfig {
             timeout: Duration::from_secs(30),
             max_response_bytes: 1024 * 1024,
             allow_http: false,
+            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -39,7 +42,18 @@ pub struct ReqwestClient {
 impl ReqwestClient {
     /// Builds a client with the given settings.
     pub fn new(config: ReqwestConfig) -> Result<Self, TransportError> {
+        let mut roots = Vec::new();
+        for bytes in &config.extra_root_certificates {
+            let cert = if bytes.starts_with(b"-----BEGIN") {
+                reqwest::Certificate::from_pem(bytes)
+            } else {
+                reqwest::Certificate::from_der(bytes)
+            }
+            .map_err(|e| TransportError::Other(format!("root certificate: {e}")))?;
+            roots.push(cert);
+        }
         let client = reqwest::Client::builder()
+            .tls_certs_merge(roots)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)

@@ -24,6 +24,7 @@ mod credential;
 mod metadata;
 mod routes;
 mod state;
+mod tls;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,6 +43,7 @@ impl Issuer {
     pub fn builder() -> IssuerBuilder {
         IssuerBuilder {
             settings: Settings::default(),
+            tls: false,
         }
     }
 }
@@ -50,6 +52,7 @@ impl Issuer {
 #[derive(Debug, Clone)]
 pub struct IssuerBuilder {
     settings: Settings,
+    tls: bool,
 }
 
 impl IssuerBuilder {
@@ -177,6 +180,15 @@ impl IssuerBuilder {
         self
     }
 
+    /// Serves https with a fresh self-signed certificate for 127.0.0.1 and
+    /// localhost ([`RunningIssuer::certificate_pem`] gives it to the wallet
+    /// to trust). The issuer identifier is then `https://127.0.0.1:PORT`.
+    /// Default false (http).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -188,14 +200,20 @@ impl IssuerBuilder {
     pub async fn spawn(self, addr: &str) -> std::io::Result<RunningIssuer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let base_url = format!("http://{local}");
+        let tls = if self.tls {
+            Some(tls::Tls::generate()?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{local}");
         let as_listener = if self.settings.separate_authorization_server {
             Some(tokio::net::TcpListener::bind((local.ip(), 0)).await?)
         } else {
             None
         };
         let as_base_url = match &as_listener {
-            Some(l) => Some(format!("http://{}", l.local_addr()?)),
+            Some(l) => Some(format!("{scheme}://{}", l.local_addr()?)),
             None => None,
         };
         let shared = Arc::new(Shared::new(self.settings, base_url, as_base_url));
@@ -209,17 +227,34 @@ impl IssuerBuilder {
         }
         for (listener, app) in servers {
             let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await;
-            });
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            match &tls {
+                Some(t) => {
+                    let listener = tls::TlsListener {
+                        inner: listener,
+                        acceptor: t.acceptor.clone(),
+                    };
+                    tokio::spawn(async move {
+                        let _ = axum::serve(listener, app)
+                            .with_graceful_shutdown(shutdown)
+                            .await;
+                    });
+                }
+                None => {
+                    tokio::spawn(async move {
+                        let _ = axum::serve(listener, app)
+                            .with_graceful_shutdown(shutdown)
+                            .await;
+                    });
+                }
+            }
         }
         Ok(RunningIssuer {
             shared,
             addr: local,
+            certificate_pem: tls.map(|t| t.certificate_pem),
             _stop: stop,
         })
     }
@@ -268,6 +303,7 @@ pub struct CreatedOffer {
 pub struct RunningIssuer {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    certificate_pem: Option<String>,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -275,6 +311,11 @@ impl RunningIssuer {
     /// `http://127.0.0.1:PORT`
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// The self-signed TLS certificate (PEM) when serving https.
+    pub fn certificate_pem(&self) -> Option<String> {
+        self.certificate_pem.clone()
     }
 
     /// The socket address served.

@@ -45,6 +45,10 @@ struct Args {
     /// single credential, issuance_pending).
     #[arg(long)]
     draft13: bool,
+    /// Serve https with a fresh self-signed certificate (its PEM is in the
+    /// ready line as `certificate_pem`).
+    #[arg(long)]
+    tls: bool,
     /// Offer no PAR endpoint.
     #[arg(long)]
     no_par: bool,
@@ -77,6 +81,7 @@ async fn main() {
         .batch_size((args.batch_size > 0).then_some(args.batch_size))
         .pushed_authorization(!args.no_par)
         .draft13(args.draft13)
+        .tls(args.tls)
         .require_par(args.require_par)
         .separate_authorization_server(args.separate_authorization_server)
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
@@ -110,6 +115,7 @@ async fn main() {
         "ready": issuer.base_url(),
         "credential_issuer": issuer.issuer_id(),
         "authorization_server": issuer.authorization_server(),
+        "certificate_pem": issuer.certificate_pem(),
     });
     let _ = writeln!(stdout, "{ready}");
     let _ = stdout.flush();

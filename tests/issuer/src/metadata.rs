@@ -100,6 +100,12 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
     if shared.has(Fault::MetadataIssuerMismatch) {
         metadata["credential_issuer"] = json!(format!("{}/someone-else", shared.base_url));
     }
+    if shared.has(Fault::MetadataHttpEndpoint) {
+        let http = shared
+            .endpoint("credential")
+            .replacen("https://", "http://", 1);
+        metadata["credential_endpoint"] = json!(http);
+    }
     if shared.has(Fault::MetadataMissingCredentialEndpoint) {
         if let Some(map) = metadata.as_object_mut() {
             map.remove("credential_endpoint");

@@ -45,6 +45,9 @@ pub enum Fault {
     /// The authorization redirect carries no `iss` although the metadata
     /// promises it (RFC 9207).
     RedirectWithoutIss,
+    /// The issuer metadata names its credential endpoint with `http://`
+    /// (a downgrade when the issuer is served over https).
+    MetadataHttpEndpoint,
     /// Credentials are signed by a key other than the published one.
     CredentialSignedByOtherKey,
     /// Credentials are bound (`cnf.jwk`) to a key other than the proof's.
@@ -53,7 +56,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 18] = [
+    pub const ALL: [Fault; 19] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -70,6 +73,7 @@ impl Fault {
         Fault::NonceInvalidOnce,
         Fault::ExpiresInOverstated,
         Fault::RedirectWithoutIss,
+        Fault::MetadataHttpEndpoint,
         Fault::CredentialSignedByOtherKey,
         Fault::CredentialBoundToOtherKey,
     ];
