@@ -14,6 +14,9 @@ use std::sync::Arc;
 /// [`Self::complete`]. It completes once: a second `complete` after a
 /// successful one fails with `WalletError::InvalidState`. A redirect that fails
 /// the checks (`state`, `iss`, redirect URI) sends nothing and leaves it usable.
+/// A code the authorization server refuses (used, e.g. by a second copy
+/// restored from the same JSON, or expired) fails with `WalletError::Server`
+/// whose `code` is `invalid_grant`: start a new authorization.
 #[derive(uniffi::Object)]
 pub struct PendingAuthorization {
     inner: CorePending,
@@ -248,6 +251,21 @@ mod tests {
             "{err}"
         );
         assert_eq!(servers.seen.lock().unwrap().len(), before);
+
+        // A code the token endpoint refuses is invalid_grant, not a rejected
+        // transaction code (there is none in this flow), and leaves it usable.
+        let err = restored
+            .complete(
+                wallet.clone(),
+                format!("https://wallet.example/cb?code=used-code&state={state}&iss={AS}"),
+            )
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, WalletError::Server { code, status: 400, .. } if code == "invalid_grant"),
+            "{err}"
+        );
 
         let session = restored
             .complete(

@@ -49,7 +49,8 @@ pub enum WalletError {
         /// Details.
         details: String,
     },
-    /// The issuer rejected the transaction code (`invalid_grant`/`invalid_tx_code`).
+    /// The issuer rejected the transaction code (`invalid_tx_code`, or
+    /// `invalid_grant` from the pre-authorized token request).
     #[error("transaction code rejected: {details}")]
     TxCodeRejected {
         /// Details.
@@ -74,7 +75,9 @@ pub enum WalletError {
         /// Details.
         details: String,
     },
-    /// The server answered with an OAuth / OID4VCI error.
+    /// The server answered with an OAuth / OID4VCI error. `invalid_grant`
+    /// from the authorization code exchange means the code was used, expired
+    /// or not issued to this authorization: start a new one.
     #[error("server error {code}: {details}")]
     Server {
         /// The error code as sent (`invalid_grant`, `invalid_proof`, ...).
@@ -159,9 +162,10 @@ impl From<CoreError> for WalletError {
                     WalletError::OfferExpiredOrUsed { details }
                 }
                 (ErrorCode::InvalidTxCode, _) => WalletError::TxCodeRejected { details },
-                (ErrorCode::InvalidGrant, crate::error::Endpoint::Token) => {
-                    WalletError::TxCodeRejected { details }
-                }
+                // `invalid_grant` from the token endpoint is a rejected
+                // transaction code only in the pre-authorized token request
+                // (see `pre_authorized_token_error`); from the code exchange or
+                // a refresh it stays a server error naming `invalid_grant`.
                 _ => WalletError::Server {
                     code: error.code.as_str().to_string(),
                     description: error.description.clone().unwrap_or_default(),
@@ -585,7 +589,10 @@ impl CredentialOffer {
         if let Some(code) = tx_code {
             step = step.with_tx_code(code);
         }
-        let session = step.authorize(&wallet.inner).await?;
+        let session = step
+            .authorize(&wallet.inner)
+            .await
+            .map_err(pre_authorized_token_error)?;
         *authorized = true;
         Ok(AuthorizedSession::wrap(session, self.locales.clone()))
     }
@@ -613,6 +620,23 @@ impl CredentialOffer {
             })?;
         let pending = step.authorization_url(&wallet.inner, &redirect_uri).await?;
         Ok(PendingAuthorization::wrap(pending, self.locales.clone()))
+    }
+}
+
+/// Maps an error of the pre-authorized token request: there (and only there)
+/// `invalid_grant` means the transaction code or the pre-authorized code was
+/// refused, so it becomes [`WalletError::TxCodeRejected`]. Everything else maps
+/// as usual.
+fn pre_authorized_token_error(e: CoreError) -> WalletError {
+    match &e {
+        CoreError::Server {
+            endpoint: crate::error::Endpoint::Token,
+            error,
+            ..
+        } if error.code == ErrorCode::InvalidGrant => WalletError::TxCodeRejected {
+            details: e.to_string(),
+        },
+        _ => e.into(),
     }
 }
 

@@ -19,6 +19,7 @@ import dev.oid4vci.wallet.HttpRequest
 import dev.oid4vci.wallet.HttpResponse
 import dev.oid4vci.wallet.Issuance
 import dev.oid4vci.wallet.NotificationEvent
+import dev.oid4vci.wallet.PendingAuthorization
 import dev.oid4vci.wallet.Signer
 import dev.oid4vci.wallet.TxCodeInputMode
 import dev.oid4vci.wallet.Wallet
@@ -27,6 +28,7 @@ import dev.oid4vci.wallet.WalletException
 import kotlinx.coroutines.runBlocking
 import java.math.BigInteger
 import java.net.URI
+import java.net.URLEncoder
 import java.net.http.HttpClient as JavaHttpClient
 import java.net.http.HttpRequest as JavaHttpRequest
 import java.net.http.HttpResponse as JavaHttpResponse
@@ -171,9 +173,10 @@ fun createOffer(
     txCode: Boolean = false,
     byReference: Boolean = false,
     deferred: Boolean = false,
+    authorizationCode: Boolean = false,
 ): Offer {
     val body = """{"credential_configuration_ids":["$configuration"],"tx_code":$txCode,""" +
-        """"by_reference":$byReference,"deferred":$deferred}"""
+        """"by_reference":$byReference,"deferred":$deferred,"authorization_code":$authorizationCode}"""
     val request = JavaHttpRequest.newBuilder(URI.create("$base/test/offers"))
         .header("content-type", "application/json")
         .POST(JavaHttpRequest.BodyPublishers.ofString(body))
@@ -189,6 +192,65 @@ fun issuerRequestCount(): Int {
     val body = http.send(request, JavaHttpResponse.BodyHandlers.ofString()).body()
     return Regex(":\\s*(\\d+)").findAll(body).sumOf { it.groupValues[1].toInt() }
 }
+
+// --- the user in the browser ---------------------------------------------------
+
+/** The value of the first `attr="..."` after `after` in an HTML page. */
+fun attribute(html: String, after: String, attr: String): String {
+    val start = html.indexOf(after)
+    if (start < 0) throw CheckFailed("no $after in $html")
+    val key = "$attr=\""
+    val at = html.indexOf(key, start)
+    if (at < 0) throw CheckFailed("no $attr after $after in $html")
+    val end = html.indexOf('"', at + key.length)
+    return html.substring(at + key.length, end).replace("&amp;", "&")
+}
+
+/** A browser that does not follow redirects: the app gets the redirect URL, not the AS. */
+val browserHttp: JavaHttpClient = JavaHttpClient.newBuilder()
+    .followRedirects(JavaHttpClient.Redirect.NEVER)
+    .version(JavaHttpClient.Version.HTTP_1_1)
+    .build()
+
+fun postForm(url: String, fields: List<Pair<String, String>>): JavaHttpResponse<String> {
+    val body = fields.joinToString("&") { (name, value) ->
+        URLEncoder.encode(name, Charsets.UTF_8) + "=" + URLEncoder.encode(value, Charsets.UTF_8)
+    }
+    val request = JavaHttpRequest.newBuilder(URI.create(url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .POST(JavaHttpRequest.BodyPublishers.ofString(body))
+        .build()
+    return browserHttp.send(request, JavaHttpResponse.BodyHandlers.ofString())
+}
+
+/**
+ * What the user does in the browser: opens the authorization URL, signs in,
+ * allows or denies. Returns the `Location` of the AS's 303 (the redirect the
+ * browser would hand back to the app), without following it.
+ */
+fun browser(url: String, user: String, password: String, allow: Boolean): String {
+    val page = browserHttp.send(JavaHttpRequest.newBuilder(URI.create(url)).GET().build(), JavaHttpResponse.BodyHandlers.ofString())
+    expect(page.statusCode() == 200) { "authorization page: ${page.statusCode()} ${page.body()}" }
+    val txn = attribute(page.body(), "name=\"txn\"", "value")
+    val consent = postForm(
+        attribute(page.body(), "<form", "action"),
+        listOf("txn" to txn, "username" to user, "password" to password),
+    )
+    expect(consent.statusCode() == 200 && consent.body().contains("id=\"allow\"")) {
+        "consent page: ${consent.statusCode()} ${consent.body()}"
+    }
+    val redirect = postForm(
+        attribute(consent.body(), "<form", "action"),
+        listOf("txn" to txn, "decision" to if (allow) "allow" else "deny"),
+    )
+    expect(redirect.statusCode() == 303) { "consent answer: ${redirect.statusCode()} ${redirect.body()}" }
+    return redirect.headers().firstValue("location").orElseThrow { CheckFailed("303 without Location") }
+}
+
+/** The query parameter `name` of `url` (decoded), or null. */
+fun queryParameter(url: String, name: String): String? =
+    URI.create(url).rawQuery?.split('&')?.map { it.split('=', limit = 2) }
+        ?.firstOrNull { it[0] == name }?.getOrNull(1)?.let { java.net.URLDecoder.decode(it, Charsets.UTF_8) }
 
 // --- a minimal test runner --------------------------------------------------------
 
@@ -230,6 +292,10 @@ suspend inline fun <reified T : Throwable> expectThrows(crossinline body: suspen
 val locales = listOf("de-DE", "en")
 fun config() = WalletConfig(locales = locales, dangerousAllowHttp = true)
 
+/** The authorization code flow needs a client_id. */
+fun codeFlowConfig() = WalletConfig(clientId = "kotlin-wallet-test", locales = locales, dangerousAllowHttp = true)
+const val REDIRECT_URI = "https://wallet.example/callback"
+
 fun issued(issuance: Issuance): List<Credential> = when (issuance) {
     is Issuance.Issued -> issuance.credentials
     is Issuance.Deferred -> throw CheckFailed("expected an issued credential, got a deferred one")
@@ -259,6 +325,30 @@ fun expectPid(credentials: List<Credential>, signer: KotlinSigner?) {
         }
         expect(signer.calls.get() >= 1) { "the Kotlin signer was not called" }
     }
+}
+
+/** One SD-JWT credential of `configuration` with `claim` == `value`, verified, bound to `signer`'s key if given. */
+fun expectClaim(credentials: List<Credential>, configuration: String, claim: String, value: String, signer: KotlinSigner?) {
+    expect(credentials.size == 1) { "expected one credential, got ${credentials.size}" }
+    val credential = credentials[0]
+    expect(credential.configurationId == configuration) { "configuration ${credential.configurationId}" }
+    expect(credential.format == "dc+sd-jwt") { "format ${credential.format}" }
+    expect(credential.signatureVerified) { "issuer signature not verified" }
+    val claims = credential.claimsJson ?: throw CheckFailed("no claims")
+    expect(jsonString(claims, claim) == value) { "$claim in $claims" }
+    if (signer != null) {
+        val jwk = credential.holderJwk ?: throw CheckFailed("no holder key")
+        expect(jsonString(jwk, "x") == signer.x && jsonString(jwk, "y") == signer.y) {
+            "credential bound to $jwk, not to the signer's key"
+        }
+        expect(signer.calls.get() >= 1) { "the Kotlin signer was not called" }
+    }
+}
+
+/** A pending authorization for a fresh authorization-code offer of the PID, and its redirect after `user` answered. */
+suspend fun authorizedRedirect(wallet: Wallet, allow: Boolean = true): Pair<PendingAuthorization, String> {
+    val pending = wallet.resolveOffer(createOffer(authorizationCode = true).url).beginAuthorization(wallet, REDIRECT_URI)
+    return pending to browser(pending.authorizationUrl(), "erika", "erika-password", allow)
 }
 
 fun main(args: Array<String>) {
@@ -385,5 +475,96 @@ suspend fun runChecks(args: Array<String>) {
         expect(seen == client.requests.get()) {
             "the issuer saw $seen requests, the Kotlin client sent ${client.requests.get()}: ${client.paths}"
         }
+    }
+    check("authorization code flow from an offer: save, restore, sign in as max, Kotlin signer") {
+        val offer = createOffer(authorizationCode = true)
+        expect(offer.txCode == null) { "tx_code ${offer.txCode}" }
+        val codeWallet = Wallet(codeFlowConfig())
+        val resolved = codeWallet.resolveOffer(offer.url)
+        expect(resolved.grants() == listOf(GrantKind.AUTHORIZATION_CODE)) { "grants ${resolved.grants()}" }
+        expect(resolved.txCode() == null) { "tx_code spec ${resolved.txCode()}" }
+        val pending = resolved.beginAuthorization(codeWallet, REDIRECT_URI)
+        val url = pending.authorizationUrl()
+        // PAR: the URL carries only client_id and request_uri.
+        expect(url.startsWith("$base/authorize?")) { "authorization URL $url" }
+        expect(queryParameter(url, "client_id") == "kotlin-wallet-test") { "client_id in $url" }
+        expect(queryParameter(url, "request_uri")?.startsWith("urn:ietf:params:oauth:request_uri:") == true) { "request_uri in $url" }
+        // The app saves it before opening the browser and is killed meanwhile.
+        val saved = pending.toJson()
+        pending.destroy()
+        val location = browser(url, "max", "max-password", allow = true)
+        expect(location.startsWith("$REDIRECT_URI?")) { "redirect $location" }
+        expect(queryParameter(location, "code") != null && queryParameter(location, "iss") == base) { "redirect $location" }
+        // Restarted: a fresh Wallet and the restored authorization.
+        val freshWallet = Wallet(codeFlowConfig())
+        val restored = PendingAuthorization.fromJson(saved, locales)
+        expect(restored.authorizationUrl() == url) { "restored URL ${restored.authorizationUrl()}" }
+        expect(restored.redirectUri() == REDIRECT_URI) { "restored redirect URI ${restored.redirectUri()}" }
+        expect(restored.issuerId() == base) { "restored issuer ${restored.issuerId()}" }
+        expect(restored.credentialConfigurationIds() == listOf("pid_sd_jwt")) { "ids ${restored.credentialConfigurationIds()}" }
+        val session = restored.complete(freshWallet, location)
+        expect(session.credentialConfigurationIds().contains("pid_sd_jwt")) { "ids ${session.credentialConfigurationIds()}" }
+        val signer = KotlinSigner()
+        val credentials = issued(session.requestCredential(freshWallet, "pid_sd_jwt", signer))
+        expectClaim(credentials, "pid_sd_jwt", "given_name", "Max", signer)
+        expect(jsonString(credentials[0].claimsJson!!, "family_name") == "Meier") { "family_name in ${credentials[0].claimsJson}" }
+        expectThrows<WalletException.InvalidState> { PendingAuthorization.fromJson("{not json", locales) }
+    }
+
+    check("wallet-initiated authorization code flow through a Kotlin HttpClient, sign in as erika") {
+        val client = KotlinHttpClient()
+        val appWallet = Wallet.withHttpClient(codeFlowConfig(), client)
+        val before = issuerRequestCount()
+        val pending = appWallet.startIssuance(base, listOf("membership_sd_jwt"), REDIRECT_URI)
+        expect(pending.issuerId() == base) { "issuer ${pending.issuerId()}" }
+        expect(pending.credentialConfigurationIds() == listOf("membership_sd_jwt")) { "ids ${pending.credentialConfigurationIds()}" }
+        val location = browser(pending.authorizationUrl(), "erika", "erika-password", allow = true)
+        val session = pending.complete(appWallet, location)
+        val credentials = issued(session.requestCredential(appWallet, "membership_sd_jwt", KotlinSigner()))
+        expectClaim(credentials, "membership_sd_jwt", "member_id", "M-1001", null)
+        for (path in listOf("/par", "/token", "/credential")) {
+            expect(client.paths.contains(path)) { "no $path request through the Kotlin client: ${client.paths}" }
+        }
+        // Everything but the browser's three requests went through the Kotlin client.
+        val seen = issuerRequestCount() - before
+        expect(seen == client.requests.get() + 3) {
+            "the issuer saw $seen requests, the Kotlin client sent ${client.requests.get()}, the browser 3: ${client.paths}"
+        }
+    }
+
+    check("consent denied raises WalletException.AuthorizationFailed (access_denied)") {
+        val codeWallet = Wallet(codeFlowConfig())
+        val (pending, location) = authorizedRedirect(codeWallet, allow = false)
+        expect(queryParameter(location, "error") == "access_denied") { "redirect $location" }
+        val e = expectThrows<WalletException.AuthorizationFailed> { pending.complete(codeWallet, location) }
+        expect(e.details.contains("access_denied")) { "details: ${e.details}" }
+    }
+
+    check("tampered state raises WalletException.AuthorizationFailed; the genuine redirect still works") {
+        val codeWallet = Wallet(codeFlowConfig())
+        val (pending, location) = authorizedRedirect(codeWallet)
+        val tampered = location.replace(Regex("([?&]state=)[^&]*"), "$1tampered")
+        expect(tampered != location) { "no state in $location" }
+        val requestsBefore = issuerRequestCount()
+        val e = expectThrows<WalletException.AuthorizationFailed> { pending.complete(codeWallet, tampered) }
+        expect(e.details.contains("state")) { "details: ${e.details}" }
+        expect(issuerRequestCount() == requestsBefore) { "a request was sent after a failed state check" }
+        val session = pending.complete(codeWallet, location)
+        expectClaim(issued(session.requestCredential(codeWallet, "pid_sd_jwt", KotlinSigner())), "pid_sd_jwt", "given_name", "Erika", null)
+    }
+
+    check("the same redirect completed twice: InvalidState, and Server(invalid_grant) from a restored copy") {
+        val codeWallet = Wallet(codeFlowConfig())
+        val (pending, location) = authorizedRedirect(codeWallet)
+        val saved = pending.toJson()
+        pending.complete(codeWallet, location)
+        // The same object knows it completed: nothing is sent.
+        val again = expectThrows<WalletException.InvalidState> { pending.complete(codeWallet, location) }
+        expect(again.details.contains("already")) { "second complete: ${again.details}" }
+        // A copy restored from before (e.g. the redirect delivered twice): the AS refuses the used code.
+        val replay = expectThrows<WalletException.Server> {
+            PendingAuthorization.fromJson(saved, locales).complete(codeWallet, location)
+        }
+        expect(replay.code == "invalid_grant" && replay.status == 400.toUShort()) { "replay: $replay (${replay.details})" }
     }
 }

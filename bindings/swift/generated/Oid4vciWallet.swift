@@ -1637,6 +1637,9 @@ public func FfiConverterTypeHttpClient_lower(_ value: HttpClient) -> UInt64 {
  * [`Self::complete`]. It completes once: a second `complete` after a
  * successful one fails with `WalletError::InvalidState`. A redirect that fails
  * the checks (`state`, `iss`, redirect URI) sends nothing and leaves it usable.
+ * A code the authorization server refuses (used, e.g. by a second copy
+ * restored from the same JSON, or expired) fails with `WalletError::Server`
+ * whose `code` is `invalid_grant`: start a new authorization.
  */
 public protocol PendingAuthorizationProtocol: AnyObject, Sendable {
     
@@ -1681,6 +1684,9 @@ public protocol PendingAuthorizationProtocol: AnyObject, Sendable {
  * [`Self::complete`]. It completes once: a second `complete` after a
  * successful one fails with `WalletError::InvalidState`. A redirect that fails
  * the checks (`state`, `iss`, redirect URI) sends nothing and leaves it usable.
+ * A code the authorization server refuses (used, e.g. by a second copy
+ * restored from the same JSON, or expired) fails with `WalletError::Server`
+ * whose `code` is `invalid_grant`: start a new authorization.
  */
 open class PendingAuthorization: PendingAuthorizationProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -3943,7 +3949,8 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */details: String
     )
     /**
-     * The issuer rejected the transaction code (`invalid_grant`/`invalid_tx_code`).
+     * The issuer rejected the transaction code (`invalid_tx_code`, or
+     * `invalid_grant` from the pre-authorized token request).
      */
     case TxCodeRejected(
         /**
@@ -3976,7 +3983,9 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */details: String
     )
     /**
-     * The server answered with an OAuth / OID4VCI error.
+     * The server answered with an OAuth / OID4VCI error. `invalid_grant`
+     * from the authorization code exchange means the code was used, expired
+     * or not issued to this authorization: start a new one.
      */
     case Server(
         /**

@@ -166,13 +166,14 @@ let base = baseArgument.hasSuffix("/") ? String(baseArgument.dropLast()) : baseA
 struct Offer { let url: String; let txCode: String? }
 
 func createOffer(configuration: String = "pid_sd_jwt", txCode: Bool = false,
-                 byReference: Bool = false, deferred: Bool = false) async throws -> Offer {
+                 byReference: Bool = false, deferred: Bool = false,
+                 authorizationCode: Bool = false) async throws -> Offer {
     var request = URLRequest(url: URL(string: "\(base)/test/offers")!)
     request.httpMethod = "POST"
     request.setValue("application/json", forHTTPHeaderField: "content-type")
     request.httpBody = try JSONSerialization.data(withJSONObject: [
         "credential_configuration_ids": [configuration], "tx_code": txCode,
-        "by_reference": byReference, "deferred": deferred,
+        "by_reference": byReference, "deferred": deferred, "authorization_code": authorizationCode,
     ])
     let (data, response) = try await URLSession.shared.data(for: request)
     let body = String(decoding: data, as: UTF8.self)
@@ -186,6 +187,87 @@ func createOffer(configuration: String = "pid_sd_jwt", txCode: Bool = false,
 func issuerRequestCount() async throws -> Int {
     let (data, _) = try await URLSession.shared.data(from: URL(string: "\(base)/test/stats")!)
     return try jsonObject(String(decoding: data, as: UTF8.self)).values.reduce(0) { $0 + (($1 as? Int) ?? 0) }
+}
+
+// --- the user in the browser --------------------------------------------------------
+
+/// The value of the first `attr="..."` after `after` in an HTML page.
+func attribute(_ html: String, after: String, _ attr: String) throws -> String {
+    guard let start = html.range(of: after) else { throw CheckFailed("no \(after) in \(html)") }
+    guard let key = html.range(of: "\(attr)=\"", range: start.upperBound..<html.endIndex),
+          let end = html.range(of: "\"", range: key.upperBound..<html.endIndex) else {
+        throw CheckFailed("no \(attr) after \(after) in \(html)")
+    }
+    return html[key.upperBound..<end.lowerBound].replacingOccurrences(of: "&amp;", with: "&")
+}
+
+func formEncode(_ text: String) -> String {
+    var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    allowed.insert(charactersIn: "-._~")
+    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+}
+
+/// A browser on URLSession that does not follow redirects: the app gets the
+/// redirect URL (as `ASWebAuthenticationSession` hands it back), not the AS.
+final class Browser: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    private var session: URLSession!
+
+    override init() {
+        super.init()
+        session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: nil)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask,
+                    willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest,
+                    completionHandler: @escaping (URLRequest?) -> Void) {
+        completionHandler(nil)
+    }
+
+    /// GET `url`, or POST `form` to it; the response and its body as text.
+    func load(_ url: String, form: [(String, String)]? = nil) async throws -> (HTTPURLResponse, String) {
+        guard let target = URL(string: url) else { throw CheckFailed("not a URL: \(url)") }
+        var request = URLRequest(url: target)
+        if let form {
+            request.httpMethod = "POST"
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "content-type")
+            request.httpBody = Data(form.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&").utf8)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            session.dataTask(with: request) { data, response, error in
+                if let error { return continuation.resume(throwing: error) }
+                guard let response = response as? HTTPURLResponse else {
+                    return continuation.resume(throwing: CheckFailed("no HTTP response from \(url)"))
+                }
+                continuation.resume(returning: (response, String(decoding: data ?? Data(), as: UTF8.self)))
+            }.resume()
+        }
+    }
+
+    /// What the user does in the browser: opens the authorization URL, signs
+    /// in, allows or denies. Returns the `Location` of the AS's 303, not followed.
+    func authorize(_ url: String, user: String, password: String, allow: Bool) async throws -> String {
+        let (page, html) = try await load(url)
+        try expect(page.statusCode == 200, "authorization page: \(page.statusCode) \(html)")
+        let txn = try attribute(html, after: "name=\"txn\"", "value")
+        let (consent, consentHtml) = try await load(try attribute(html, after: "<form", "action"),
+                                                    form: [("txn", txn), ("username", user), ("password", password)])
+        try expect(consent.statusCode == 200 && consentHtml.contains("id=\"allow\""),
+                   "consent page: \(consent.statusCode) \(consentHtml)")
+        let (redirect, body) = try await load(try attribute(consentHtml, after: "<form", "action"),
+                                              form: [("txn", txn), ("decision", allow ? "allow" : "deny")])
+        try expect(redirect.statusCode == 303, "consent answer: \(redirect.statusCode) \(body)")
+        let location = redirect.allHeaderFields.first { "\($0.key)".lowercased() == "location" }?.value
+        guard let location = location as? String else { throw CheckFailed("303 without Location") }
+        return location
+    }
+}
+
+let browser = Browser()
+
+/// The query parameter `name` of `url` (decoded), or nil.
+func queryParameter(_ url: String, _ name: String) -> String? {
+    URLComponents(string: url)?.queryItems?.first { $0.name == name }?.value
 }
 
 // --- a minimal test runner --------------------------------------------------------------
@@ -223,6 +305,11 @@ func expectError<T>(_ what: String, _ body: () async throws -> T,
 
 let locales = ["de-DE", "en"]
 func config() -> WalletConfig { WalletConfig(locales: locales, dangerousAllowHttp: true) }
+/// The authorization code flow needs a client_id.
+func codeFlowConfig() -> WalletConfig {
+    WalletConfig(clientId: "swift-wallet-test", locales: locales, dangerousAllowHttp: true)
+}
+let redirectUri = "https://wallet.example/callback"
 
 func issued(_ issuance: Issuance) throws -> [Credential] {
     switch issuance {
@@ -254,6 +341,34 @@ func expectPid(_ credentials: [Credential], _ signer: SwiftSigner) throws {
     try expect(jwk["x"] as? String == signer.x && jwk["y"] as? String == signer.y,
                "credential bound to \(jwk), not to the signer's key")
     try expect(signer.calls.value >= 1, "the Swift signer was not called")
+}
+
+/// One SD-JWT credential of `configuration` with `claim` == `value`, verified,
+/// bound to `signer`'s key if given.
+func expectClaim(_ credentials: [Credential], _ configuration: String, _ claim: String, _ value: String,
+                 _ signer: SwiftSigner?) throws {
+    try expect(credentials.count == 1, "expected one credential, got \(credentials.count)")
+    let credential = credentials[0]
+    try expect(credential.configurationId == configuration, "configuration \(credential.configurationId)")
+    try expect(credential.format == "dc+sd-jwt", "format \(credential.format)")
+    try expect(credential.signatureVerified, "issuer signature not verified")
+    let claims = try jsonObject(credential.claimsJson ?? "null")
+    try expect(claims[claim] as? String == value, "\(claim) in \(claims)")
+    if let signer {
+        let jwk = try jsonObject(credential.holderJwk ?? "null")
+        try expect(jwk["x"] as? String == signer.x && jwk["y"] as? String == signer.y,
+                   "credential bound to \(jwk), not to the signer's key")
+        try expect(signer.calls.value >= 1, "the Swift signer was not called")
+    }
+}
+
+/// A pending authorization for a fresh authorization-code offer of the PID, and
+/// its redirect after erika answered.
+func authorizedRedirect(_ wallet: Wallet, allow: Bool = true) async throws -> (PendingAuthorization, String) {
+    let offer = try await createOffer(authorizationCode: true)
+    let pending = try await wallet.resolveOffer(offerUrl: offer.url).beginAuthorization(wallet: wallet, redirectUri: redirectUri)
+    let location = try await browser.authorize(pending.authorizationUrl(), user: "erika", password: "erika-password", allow: allow)
+    return (pending, location)
 }
 
 print("Swift bindings against \(base)")
@@ -386,6 +501,109 @@ await check("full issuance through a Swift HttpClient (URLSession, no redirects)
     let seen = try await issuerRequestCount() - before
     try expect(client.requests.value >= 4, "only \(client.requests.value) requests went through the Swift client")
     try expect(seen == client.requests.value, "the issuer saw \(seen) requests, the Swift client sent \(client.requests.value)")
+}
+
+await check("authorization code flow from an offer: save, restore, sign in as max, Swift signer") {
+    let offer = try await createOffer(authorizationCode: true)
+    try expect(offer.txCode == nil, "tx_code \(offer.txCode ?? "")")
+    let codeWallet = try Wallet(config: codeFlowConfig())
+    let resolved = try await codeWallet.resolveOffer(offerUrl: offer.url)
+    try expect(resolved.grants() == [.authorizationCode], "grants \(resolved.grants())")
+    try expect(resolved.txCode() == nil, "tx_code spec \(String(describing: resolved.txCode()))")
+    var pending: PendingAuthorization? = try await resolved.beginAuthorization(wallet: codeWallet, redirectUri: redirectUri)
+    let url = pending!.authorizationUrl()
+    // PAR: the URL carries only client_id and request_uri.
+    try expect(url.hasPrefix("\(base)/authorize?"), "authorization URL \(url)")
+    try expect(queryParameter(url, "client_id") == "swift-wallet-test", "client_id in \(url)")
+    try expect(queryParameter(url, "request_uri")?.hasPrefix("urn:ietf:params:oauth:request_uri:") == true,
+               "request_uri in \(url)")
+    // The app saves it before opening the browser and is killed meanwhile.
+    let saved = pending!.toJson()
+    pending = nil
+    let location = try await browser.authorize(url, user: "max", password: "max-password", allow: true)
+    try expect(location.hasPrefix("\(redirectUri)?"), "redirect \(location)")
+    try expect(queryParameter(location, "code") != nil && queryParameter(location, "iss") == base, "redirect \(location)")
+    // Restarted: a fresh Wallet and the restored authorization.
+    let freshWallet = try Wallet(config: codeFlowConfig())
+    let restored = try PendingAuthorization.fromJson(json: saved, locales: locales)
+    try expect(restored.authorizationUrl() == url, "restored URL \(restored.authorizationUrl())")
+    try expect(restored.redirectUri() == redirectUri, "restored redirect URI \(restored.redirectUri())")
+    try expect(restored.issuerId() == base, "restored issuer \(restored.issuerId())")
+    try expect(restored.credentialConfigurationIds() == ["pid_sd_jwt"], "ids \(restored.credentialConfigurationIds())")
+    let session = try await restored.complete(wallet: freshWallet, redirectUrl: location)
+    let ids = await session.credentialConfigurationIds()
+    try expect(ids.contains("pid_sd_jwt"), "ids \(ids)")
+    let signer = try SwiftSigner()
+    let credentials = try issued(try await session.requestCredential(wallet: freshWallet, configurationId: "pid_sd_jwt", signer: signer))
+    try expectClaim(credentials, "pid_sd_jwt", "given_name", "Max", signer)
+    try expectClaim(credentials, "pid_sd_jwt", "family_name", "Meier", signer)
+    try await expectError("InvalidState", { try PendingAuthorization.fromJson(json: "{not json", locales: locales) }) {
+        if case .InvalidState = $0 { return true }
+        return false
+    }
+}
+
+await check("wallet-initiated authorization code flow through a Swift HttpClient, sign in as erika") {
+    let client = SwiftHttpClient()
+    let appWallet = try Wallet.withHttpClient(config: codeFlowConfig(), httpClient: client)
+    let before = try await issuerRequestCount()
+    let pending = try await appWallet.startIssuance(issuerId: base, configurationIds: ["membership_sd_jwt"], redirectUri: redirectUri)
+    try expect(pending.issuerId() == base, "issuer \(pending.issuerId())")
+    try expect(pending.credentialConfigurationIds() == ["membership_sd_jwt"], "ids \(pending.credentialConfigurationIds())")
+    let sentBeforeBrowser = client.requests.value
+    let location = try await browser.authorize(pending.authorizationUrl(), user: "erika", password: "erika-password", allow: true)
+    let session = try await pending.complete(wallet: appWallet, redirectUrl: location)
+    let credentials = try issued(try await session.requestCredential(wallet: appWallet, configurationId: "membership_sd_jwt", signer: try SwiftSigner()))
+    try expectClaim(credentials, "membership_sd_jwt", "member_id", "M-1001", nil)
+    // Everything but the browser's three requests went through the Swift client.
+    let seen = try await issuerRequestCount() - before
+    try expect(sentBeforeBrowser >= 3 && seen == client.requests.value + 3,
+               "the issuer saw \(seen) requests, the Swift client sent \(client.requests.value), the browser 3")
+}
+
+await check("consent denied throws WalletError.AuthorizationFailed (access_denied)") {
+    let codeWallet = try Wallet(config: codeFlowConfig())
+    let (pending, location) = try await authorizedRedirect(codeWallet, allow: false)
+    try expect(queryParameter(location, "error") == "access_denied", "redirect \(location)")
+    try await expectError("AuthorizationFailed naming access_denied", { try await pending.complete(wallet: codeWallet, redirectUrl: location) }) {
+        if case .AuthorizationFailed(let details) = $0 { return details.contains("access_denied") }
+        return false
+    }
+}
+
+await check("tampered state throws WalletError.AuthorizationFailed; the genuine redirect still works") {
+    let codeWallet = try Wallet(config: codeFlowConfig())
+    let (pending, location) = try await authorizedRedirect(codeWallet)
+    let tampered = location.replacingOccurrences(of: "([?&]state=)[^&]*", with: "$1tampered", options: .regularExpression)
+    try expect(tampered != location, "no state in \(location)")
+    let requestsBefore = try await issuerRequestCount()
+    try await expectError("AuthorizationFailed naming state", { try await pending.complete(wallet: codeWallet, redirectUrl: tampered) }) {
+        if case .AuthorizationFailed(let details) = $0 { return details.contains("state") }
+        return false
+    }
+    let requestsAfter = try await issuerRequestCount()
+    try expect(requestsAfter == requestsBefore, "a request was sent after a failed state check")
+    let session = try await pending.complete(wallet: codeWallet, redirectUrl: location)
+    let credentials = try issued(try await session.requestCredential(wallet: codeWallet, configurationId: "pid_sd_jwt", signer: try SwiftSigner()))
+    try expectClaim(credentials, "pid_sd_jwt", "given_name", "Erika", nil)
+}
+
+await check("the same redirect completed twice: InvalidState, and Server(invalid_grant) from a restored copy") {
+    let codeWallet = try Wallet(config: codeFlowConfig())
+    let (pending, location) = try await authorizedRedirect(codeWallet)
+    let saved = pending.toJson()
+    _ = try await pending.complete(wallet: codeWallet, redirectUrl: location)
+    // The same object knows it completed: nothing is sent.
+    try await expectError("InvalidState", { try await pending.complete(wallet: codeWallet, redirectUrl: location) }) {
+        if case .InvalidState(let details) = $0 { return details.contains("already") }
+        return false
+    }
+    // A copy restored from before (e.g. the redirect delivered twice): the AS refuses the used code.
+    let copy = try PendingAuthorization.fromJson(json: saved, locales: locales)
+    try await expectError("Server invalid_grant", { try await copy.complete(wallet: codeWallet, redirectUrl: location) }) {
+        if case .Server(let code, _, let status, _) = $0 { return code == "invalid_grant" && status == 400 }
+        return false
+    }
 }
 
 print("\(passed) passed, \(failed) failed")

@@ -3359,6 +3359,9 @@ public object FfiConverterTypeHttpClient: FfiConverter<HttpClient, Long> {
  * [`Self::complete`]. It completes once: a second `complete` after a
  * successful one fails with `WalletError::InvalidState`. A redirect that fails
  * the checks (`state`, `iss`, redirect URI) sends nothing and leaves it usable.
+ * A code the authorization server refuses (used, e.g. by a second copy
+ * restored from the same JSON, or expired) fails with `WalletError::Server`
+ * whose `code` is `invalid_grant`: start a new authorization.
  */
 public interface PendingAuthorizationInterface {
     
@@ -3405,6 +3408,9 @@ public interface PendingAuthorizationInterface {
  * [`Self::complete`]. It completes once: a second `complete` after a
  * successful one fails with `WalletError::InvalidState`. A redirect that fails
  * the checks (`state`, `iss`, redirect URI) sends nothing and leaves it usable.
+ * A code the authorization server refuses (used, e.g. by a second copy
+ * restored from the same JSON, or expired) fails with `WalletError::Server`
+ * whose `code` is `invalid_grant`: start a new authorization.
  */
 open class PendingAuthorization: Disposable, AutoCloseable, PendingAuthorizationInterface
 {
@@ -5866,7 +5872,8 @@ sealed class WalletException: kotlin.Exception() {
     }
     
     /**
-     * The issuer rejected the transaction code (`invalid_grant`/`invalid_tx_code`).
+     * The issuer rejected the transaction code (`invalid_tx_code`, or
+     * `invalid_grant` from the pre-authorized token request).
      */
     class TxCodeRejected(
         
@@ -5923,7 +5930,9 @@ sealed class WalletException: kotlin.Exception() {
     }
     
     /**
-     * The server answered with an OAuth / OID4VCI error.
+     * The server answered with an OAuth / OID4VCI error. `invalid_grant`
+     * from the authorization code exchange means the code was used, expired
+     * or not issued to this authorization: start a new one.
      */
     class Server(
         
