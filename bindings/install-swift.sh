@@ -27,19 +27,8 @@ MARKER_NAME=.oid4vci-swift-ready
 log() { echo "install-swift: $*" >&2; }
 die() { echo "install-swift: error: $*" >&2; exit 1; }
 
-tools_cache() {
-  if [ -n "${OID4VCI_TOOLS_CACHE:-}" ]; then
-    mkdir -p "$OID4VCI_TOOLS_CACHE" && echo "$OID4VCI_TOOLS_CACHE" && return
-  fi
-  local dir=/var/cache/oid4vci-wallet-tools
-  if mkdir -p "$dir" 2>/dev/null && [ -w "$dir" ]; then
-    echo "$dir"
-  else
-    dir="$HOME/.cache/oid4vci-wallet-tools"
-    mkdir -p "$dir"
-    echo "$dir"
-  fi
-}
+# shellcheck source=tools-cache.sh
+. "$(dirname "$0")/tools-cache.sh"
 
 cache=$(tools_cache)
 root="$cache/swift-$SUITE"
