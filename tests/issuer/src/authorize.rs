@@ -4,7 +4,8 @@
 //! S256, RFC 7636) and `refresh_token` grants at the token endpoint.
 
 use crate::credential::{self, CONFIGURATIONS};
-use crate::routes::{bad_request, json_response, ok, respond, token_response};
+use crate::dpop;
+use crate::routes::{as_dpop_rejection, bad_request, json_response, ok, respond, token_response};
 use crate::state::{
     random_id, AuthorizationRequest, Fault, Grant, Inner, IssuedCode, Pushed, Refresh, Session,
     Shared,
@@ -177,6 +178,7 @@ pub(crate) fn authorization_endpoint(shared: &Shared, query: &[(String, String)]
                 deferred: checked.deferred,
                 user: None,
                 expires: now + INTERACTION_LIFETIME,
+                dpop_jkt: checked.dpop_jkt,
             };
             let txn = random_id(16);
             inner.authorization_requests.insert(txn.clone(), request);
@@ -190,6 +192,8 @@ struct Checked {
     configuration_ids: Vec<String>,
     with_details: bool,
     deferred: bool,
+    /// With DPoP required: the `dpop_jkt` the code is to be bound to.
+    dpop_jkt: Option<String>,
 }
 
 fn validate(
@@ -282,6 +286,18 @@ fn validate(
             "scope or authorization_details is required".into(),
         ));
     }
+    let dpop_jkt = match get("dpop_jkt") {
+        Some(jkt) if shared.settings.require_dpop => {
+            if !dpop::is_thumbprint(jkt) {
+                return Err((
+                    "invalid_request",
+                    "dpop_jkt must be a base64url SHA-256 JWK thumbprint".into(),
+                ));
+            }
+            Some(jkt.to_string())
+        }
+        _ => None,
+    };
     let mut deferred = false;
     if let Some(issuer_state) = get("issuer_state") {
         let Some(grant) = inner.issuer_states.remove(issuer_state) else {
@@ -300,6 +316,7 @@ fn validate(
         configuration_ids: ids,
         with_details,
         deferred,
+        dpop_jkt,
     })
 }
 
@@ -422,9 +439,14 @@ pub(crate) fn consent(shared: &Shared, form: &HashMap<String, String>) -> Respon
     redirect(shared, &redirect_uri, &params)
 }
 
-/// `POST /par`
-pub(crate) fn par(shared: &Shared, pairs: &[(String, String)]) -> Response {
-    let params = match single_params(pairs) {
+/// `POST /par`; `proof_jkt` is the key thumbprint of a valid DPoP proof
+/// sent along (the code gets bound to it).
+pub(crate) fn par(
+    shared: &Shared,
+    pairs: &[(String, String)],
+    proof_jkt: Option<String>,
+) -> Response {
+    let mut params = match single_params(pairs) {
         Ok(p) => p,
         Err(m) => return bad_request("invalid_request", &m),
     };
@@ -444,6 +466,18 @@ pub(crate) fn par(shared: &Shared, pairs: &[(String, String)]) -> Response {
         );
     }
     let mut inner = shared.lock();
+    if let Some(jkt) = proof_jkt {
+        // RFC 9449 section 10.1: dpop_jkt and the proof's key must agree.
+        if params.get("dpop_jkt").is_some_and(|given| *given != jkt) {
+            return as_dpop_rejection(
+                &mut inner,
+                dpop::Rejection::InvalidProof(
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key".into(),
+                ),
+            );
+        }
+        params.insert("dpop_jkt".into(), jkt);
+    }
     // Check now what can be checked without consuming the issuer_state.
     let mut probe = params.clone();
     probe.remove("issuer_state");
@@ -468,8 +502,13 @@ fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// The `authorization_code` grant.
-pub(crate) fn code_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
+/// The `authorization_code` grant; `proof_jkt` is the thumbprint of the
+/// request's DPoP proof (when DPoP is required).
+pub(crate) fn code_grant(
+    shared: &Shared,
+    form: &HashMap<String, String>,
+    proof_jkt: Option<String>,
+) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let mut inner = shared.lock();
     // Single use: removed before any check, so a replay always fails.
@@ -496,6 +535,16 @@ pub(crate) fn code_grant(shared: &Shared, form: &HashMap<String, String>) -> Res
     if !(43..=128).contains(&verifier.len()) || s256(verifier) != request.code_challenge {
         return bad_request("invalid_grant", "the PKCE code_verifier does not match");
     }
+    if let Some(bound) = &request.dpop_jkt {
+        if proof_jkt.as_ref() != Some(bound) {
+            return as_dpop_rejection(
+                &mut inner,
+                dpop::Rejection::InvalidProof(
+                    "the authorization code is bound to another DPoP key".into(),
+                ),
+            );
+        }
+    }
     let with_details = request.with_details && shared.settings.credential_identifiers;
     let session = Session {
         id: random_id(12),
@@ -503,6 +552,7 @@ pub(crate) fn code_grant(shared: &Shared, form: &HashMap<String, String>) -> Res
         identifiers: HashMap::new(),
         client_id: Some(request.client_id.clone()),
         expires: Instant::now(),
+        dpop_jkt: proof_jkt,
     };
     ok(token_response(
         shared,
@@ -513,10 +563,27 @@ pub(crate) fn code_grant(shared: &Shared, form: &HashMap<String, String>) -> Res
     ))
 }
 
-/// The `refresh_token` grant (the refresh token rotates).
-pub(crate) fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
+/// The `refresh_token` grant (the refresh token rotates); `proof_jkt` is
+/// the thumbprint of the request's DPoP proof (when DPoP is required).
+pub(crate) fn refresh_grant(
+    shared: &Shared,
+    form: &HashMap<String, String>,
+    proof_jkt: Option<String>,
+) -> Response {
     let mut inner = shared.lock();
     let token = form.get("refresh_token").cloned().unwrap_or_default();
+    // A DPoP-bound refresh token needs a proof by its key; checked before it
+    // is consumed, so a thief without the key cannot burn it.
+    let bound = inner
+        .refresh_tokens
+        .get(&token)
+        .and_then(|r| r.session.dpop_jkt.clone());
+    if bound.is_some() && bound != proof_jkt {
+        return as_dpop_rejection(
+            &mut inner,
+            dpop::Rejection::InvalidProof("the refresh token is bound to another DPoP key".into()),
+        );
+    }
     let Some(refresh) = inner.refresh_tokens.remove(&token) else {
         return bad_request(
             "invalid_grant",

@@ -81,6 +81,77 @@ pub(crate) struct CheckedProof {
     pub nonce: Option<String>,
 }
 
+/// A compact JWS whose form, `typ`, ES256 `jwk` header and signature are
+/// valid; its claims are still to be checked.
+#[derive(Debug)]
+pub(crate) struct VerifiedJws {
+    pub payload: Value,
+    /// The public `jwk` header, as sent.
+    pub jwk: Value,
+}
+
+/// Verifies a self-signed compact JWS (proof JWTs, DPoP proofs): header
+/// `typ` equal to `typ`, `alg` ES256 (nothing else, `none` neither), a
+/// public P-256 `jwk` header (no `d`), and an ES256 signature (raw R||S)
+/// over `header.payload` by that key. Errors are descriptions.
+pub(crate) fn verify_jws(jwt: &str, typ: &str) -> Result<VerifiedJws, String> {
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("proof is not a compact JWS".into());
+    };
+    let decode = |part: &str, what: &str| -> Result<Value, String> {
+        let bytes = B64
+            .decode(part)
+            .map_err(|_| format!("proof {what} is not base64url"))?;
+        serde_json::from_slice(&bytes).map_err(|_| format!("proof {what} is not JSON"))
+    };
+    let header = decode(h, "header")?;
+    let payload = decode(p, "payload")?;
+    if header.get("typ").and_then(Value::as_str) != Some(typ) {
+        return Err(format!("typ must be {typ}"));
+    }
+    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
+        return Err("alg must be ES256".into());
+    }
+    let jwk = header
+        .get("jwk")
+        .filter(|j| j.is_object())
+        .ok_or("the jwk header is missing")?;
+    if jwk.get("d").is_some() {
+        return Err("the jwk header contains a private key".into());
+    }
+    let public = public_key(jwk).ok_or("the jwk header is not a P-256 public key")?;
+    let signature = B64
+        .decode(s)
+        .ok()
+        .and_then(|bytes| Signature::from_slice(&bytes).ok())
+        .ok_or("the signature is not a 64-byte ES256 signature")?;
+    VerifyingKey::from(public)
+        .verify(format!("{h}.{p}").as_bytes(), &signature)
+        .map_err(|_| "the signature does not verify with the jwk header")?;
+    if !payload.is_object() {
+        return Err("proof payload is not a JSON object".into());
+    }
+    Ok(VerifiedJws {
+        jwk: jwk.clone(),
+        payload,
+    })
+}
+
+/// The payload's `iat`, when it is within five minutes of the clock.
+pub(crate) fn check_iat(payload: &Value) -> Result<i64, String> {
+    let iat = payload
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or("iat is missing")?;
+    if (iat - now_secs()).abs() > IAT_LEEWAY_SECS {
+        return Err("iat is too far from the issuer's clock".into());
+    }
+    Ok(iat)
+}
+
 /// Checks an `openid4vci-proof+jwt`: `typ`, ES256, an EC `jwk` header (no
 /// private part), the signature, `aud` equal to the issuer identifier, `iat`
 /// within five minutes, and `iss` equal to the client id when one is expected.
@@ -89,43 +160,7 @@ pub(crate) fn check_proof(
     audience: &str,
     expected_iss: Option<&str>,
 ) -> Result<CheckedProof, ProofRejected> {
-    let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(rejected("proof is not a compact JWS"));
-    };
-    let decode = |part: &str, what: &str| -> Result<Value, ProofRejected> {
-        let bytes = B64
-            .decode(part)
-            .map_err(|_| rejected(format!("proof {what} is not base64url")))?;
-        serde_json::from_slice(&bytes).map_err(|_| rejected(format!("proof {what} is not JSON")))
-    };
-    let header = decode(h, "header")?;
-    let payload = decode(p, "payload")?;
-    if header.get("typ").and_then(Value::as_str) != Some("openid4vci-proof+jwt") {
-        return Err(rejected("typ must be openid4vci-proof+jwt"));
-    }
-    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
-        return Err(rejected("alg must be ES256"));
-    }
-    let jwk = header
-        .get("jwk")
-        .filter(|j| j.is_object())
-        .ok_or_else(|| rejected("the jwk header is missing"))?;
-    if jwk.get("d").is_some() {
-        return Err(rejected("the jwk header contains a private key"));
-    }
-    let public =
-        public_key(jwk).ok_or_else(|| rejected("the jwk header is not a P-256 public key"))?;
-    let signature = B64
-        .decode(s)
-        .ok()
-        .and_then(|bytes| Signature::from_slice(&bytes).ok())
-        .ok_or_else(|| rejected("the signature is not a 64-byte ES256 signature"))?;
-    VerifyingKey::from(public)
-        .verify(format!("{h}.{p}").as_bytes(), &signature)
-        .map_err(|_| rejected("the signature does not verify with the jwk header"))?;
+    let VerifiedJws { payload, jwk } = verify_jws(jwt, "openid4vci-proof+jwt").map_err(rejected)?;
     let aud_ok = match payload.get("aud") {
         Some(Value::String(a)) => a == audience,
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
@@ -134,20 +169,14 @@ pub(crate) fn check_proof(
     if !aud_ok {
         return Err(rejected("aud must be the credential issuer identifier"));
     }
-    let iat = payload
-        .get("iat")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| rejected("iat is missing"))?;
-    if (iat - now_secs()).abs() > IAT_LEEWAY_SECS {
-        return Err(rejected("iat is too far from the issuer's clock"));
-    }
+    check_iat(&payload).map_err(rejected)?;
     if let Some(expected) = expected_iss {
         if payload.get("iss").and_then(Value::as_str) != Some(expected) {
             return Err(rejected("iss must be the client_id"));
         }
     }
     Ok(CheckedProof {
-        holder_jwk: jwk.clone(),
+        holder_jwk: jwk,
         nonce: payload
             .get("nonce")
             .and_then(Value::as_str)
@@ -332,10 +361,11 @@ pub(crate) fn issue_sd_jwt(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn proof(key: &SigningKey, header: Value, payload: Value) -> String {
+    /// A compact ES256 JWS over `header` and `payload` (for tests).
+    pub(crate) fn proof(key: &SigningKey, header: Value, payload: Value) -> String {
         let input = format!(
             "{}.{}",
             B64.encode(header.to_string()),
@@ -345,7 +375,8 @@ mod tests {
         format!("{input}.{}", B64.encode(sig.to_bytes()))
     }
 
-    fn holder() -> (SigningKey, Value) {
+    /// A fresh P-256 key and its public JWK (for tests).
+    pub(crate) fn holder() -> (SigningKey, Value) {
         let key = SigningKey::random(&mut rand::rngs::OsRng);
         let jwk: Value =
             serde_json::from_str(&p256::PublicKey::from(key.verifying_key()).to_jwk_string())

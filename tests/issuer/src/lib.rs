@@ -21,6 +21,7 @@
 mod authorize;
 mod canned;
 mod credential;
+mod dpop;
 mod metadata;
 mod routes;
 mod state;
@@ -189,6 +190,30 @@ impl IssuerBuilder {
         self
     }
 
+    /// Requires DPoP (RFC 9449, ES256 only): the AS metadata advertises
+    /// `dpop_signing_alg_values_supported`, the token endpoint (every grant)
+    /// wants a `DPoP` proof and answers `token_type` `DPoP` with tokens bound
+    /// to the proof's key, authorization codes are bound by a DPoP proof at
+    /// PAR or by `dpop_jkt`, and the credential, deferred and notification
+    /// endpoints want `Authorization: DPoP <token>` plus a proof with `ath`
+    /// by the same key. Off, a `DPoP` header is ignored. Default false.
+    pub fn require_dpop(mut self, on: bool) -> Self {
+        self.settings.require_dpop = on;
+        self
+    }
+
+    /// With [`IssuerBuilder::require_dpop`]: DPoP proofs must carry a server
+    /// nonce (`use_dpop_nonce` answers otherwise). The authorization server
+    /// and the credential issuer mint their own nonces (neither accepts the
+    /// other's), send a fresh one in a `DPoP-Nonce` header with every answer
+    /// of the token, PAR, credential, deferred, notification and nonce
+    /// endpoints, and accept any of theirs up to five minutes old. Default
+    /// false.
+    pub fn dpop_nonce(mut self, on: bool) -> Self {
+        self.settings.dpop_nonce = on;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -339,7 +364,11 @@ impl RunningIssuer {
         self.shared.create_offer(request)
     }
 
-    /// Requests per path to the protocol endpoints (not `/test/*`).
+    /// Requests per path to the protocol endpoints (not `/test/*`), rejected
+    /// ones included. With [`IssuerBuilder::require_dpop`] also the counters
+    /// `dpop_nonce_challenges_as` and `dpop_nonce_challenges_issuer`
+    /// (`use_dpop_nonce` answers of each server) and `dpop_rejected`
+    /// (`invalid_dpop_proof` answers of both).
     pub fn stats(&self) -> BTreeMap<String, u64> {
         self.shared.stats()
     }

@@ -61,6 +61,17 @@ struct Args {
     /// Access token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     access_token_lifetime: u64,
+    /// Require DPoP (RFC 9449, ES256): proofs at the token endpoint (tokens
+    /// of `token_type` DPoP bound to the proof key), optional at PAR (binds
+    /// the code, as `dpop_jkt` does), and `Authorization: DPoP` plus a proof
+    /// with `ath` at the credential, deferred and notification endpoints.
+    #[arg(long)]
+    require_dpop: bool,
+    /// With `--require-dpop`: proofs must carry a server nonce (`DPoP-Nonce`
+    /// header; `use_dpop_nonce` otherwise). The AS and the issuer keep
+    /// separate nonces and send a fresh one with every answer.
+    #[arg(long)]
+    dpop_nonce: bool,
 }
 
 #[tokio::main]
@@ -84,6 +95,8 @@ async fn main() {
         .tls(args.tls)
         .require_par(args.require_par)
         .separate_authorization_server(args.separate_authorization_server)
+        .require_dpop(args.require_dpop)
+        .dpop_nonce(args.dpop_nonce)
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
     for text in &args.responses {
         match serde_json::from_str::<oid4vci_issuer::Canned>(text) {

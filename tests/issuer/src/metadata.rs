@@ -137,6 +137,9 @@ pub(crate) fn authorization_server_metadata(shared: &Shared) -> Value {
         "pre-authorized_grant_anonymous_access_supported": true,
         "token_endpoint_auth_methods_supported": ["none"],
     });
+    if shared.settings.require_dpop {
+        metadata["dpop_signing_alg_values_supported"] = json!(crate::dpop::DPOP_ALGS);
+    }
     if !shared.settings.offer_par {
         if let Some(map) = metadata.as_object_mut() {
             map.remove("pushed_authorization_request_endpoint");

@@ -6,6 +6,7 @@
 use crate::authorize;
 use crate::canned::Endpoint;
 use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
+use crate::dpop::{self, Expected, Rejection, Server};
 use crate::metadata;
 use crate::state::{
     random_id, Deferred, Fault, Grant, Inner, Refresh, Session, Shared, NONCE_LIFETIME,
@@ -99,9 +100,10 @@ fn server_error() -> Response {
     )
 }
 
-fn invalid_token(description: &str) -> Response {
-    let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
-    if let Ok(value) = "Bearer error=\"invalid_token\"".parse() {
+/// A 401 with `WWW-Authenticate: <scheme> error="<code>"` and the JSON error.
+fn unauthorized(scheme: &str, code: &str, description: &str) -> Response {
+    let mut response = oauth_error(StatusCode::UNAUTHORIZED, code, description);
+    if let Ok(value) = format!("{scheme} error=\"{code}\"").parse() {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
@@ -109,8 +111,57 @@ fn invalid_token(description: &str) -> Response {
     response
 }
 
+fn invalid_token(description: &str) -> Response {
+    unauthorized("Bearer", "invalid_token", description)
+}
+
+const DPOP_NONCE: &str = "dpop-nonce";
+
+/// Sets the `DPoP-Nonce` header.
+fn with_dpop_nonce(mut response: Response, nonce: &str) -> Response {
+    if let Ok(value) = nonce.parse() {
+        response.headers_mut().insert(DPOP_NONCE, value);
+    }
+    response
+}
+
+/// The authorization server's answer to a refused DPoP proof: 400
+/// `invalid_dpop_proof`, or 400 `use_dpop_nonce` with a fresh nonce.
+pub(crate) fn as_dpop_rejection(inner: &mut Inner, rejection: Rejection) -> Response {
+    match rejection {
+        Rejection::InvalidProof(description) => {
+            inner.count(dpop::REJECTED);
+            bad_request("invalid_dpop_proof", &description)
+        }
+        Rejection::UseNonce(description) => {
+            inner.count(dpop::NONCE_CHALLENGES_AS);
+            let nonce = inner.dpop.new_nonce(Server::AuthorizationServer);
+            with_dpop_nonce(bad_request("use_dpop_nonce", &description), &nonce)
+        }
+    }
+}
+
+/// The credential issuer's answer to a refused DPoP proof: 401 with
+/// `WWW-Authenticate: DPoP error="invalid_dpop_proof"`, or
+/// `error="use_dpop_nonce"` with a fresh nonce.
+fn issuer_dpop_rejection(inner: &mut Inner, rejection: Rejection) -> Response {
+    match rejection {
+        Rejection::InvalidProof(description) => {
+            inner.count(dpop::REJECTED);
+            unauthorized("DPoP", "invalid_dpop_proof", &description)
+        }
+        Rejection::UseNonce(description) => {
+            inner.count(dpop::NONCE_CHALLENGES_ISSUER);
+            let nonce = inner.dpop.new_nonce(Server::Issuer);
+            with_dpop_nonce(unauthorized("DPoP", "use_dpop_nonce", &description), &nonce)
+        }
+    }
+}
+
 struct Request {
     method: Method,
+    /// The URL as the client sees it (public base URL plus path), for `htu`.
+    url: String,
     headers: HeaderMap,
     query: Vec<(String, String)>,
     body: Bytes,
@@ -131,12 +182,67 @@ impl Request {
         serde_json::from_slice(&self.body).ok()
     }
 
-    fn bearer(&self) -> Option<&str> {
+    /// The token of an `Authorization: <scheme> <token>` header (the scheme
+    /// compared case-insensitively).
+    fn authorization(&self, scheme: &str) -> Option<&str> {
         let value = self.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
+        let (given, token) = value.split_once(' ')?;
+        given.eq_ignore_ascii_case(scheme).then_some(token.trim())
+    }
+
+    fn bearer(&self) -> Option<&str> {
+        self.authorization("bearer")
+    }
+
+    /// The `DPoP` header: none, one, or an error (several, or not ASCII).
+    fn dpop(&self) -> Result<Option<&str>, Rejection> {
+        let mut all = self.headers.get_all("dpop").iter();
+        let Some(first) = all.next() else {
+            return Ok(None);
+        };
+        if all.next().is_some() {
+            return Err(Rejection::InvalidProof("more than one DPoP header".into()));
+        }
+        first
+            .to_str()
+            .map(Some)
+            .map_err(|_| Rejection::InvalidProof("the DPoP header is not ASCII".into()))
+    }
+
+    fn expected<'a>(&'a self, access_token: Option<&'a str>) -> Expected<'a> {
+        Expected {
+            method: self.method.as_str(),
+            url: &self.url,
+            access_token,
+        }
+    }
+}
+
+/// With DPoP required, the proof at the token or PAR endpoint: its key's
+/// thumbprint, `None` when there is no proof and none is `required`, or the
+/// 400 to send.
+fn as_dpop_proof(
+    shared: &Shared,
+    request: &Request,
+    required: bool,
+) -> Result<Option<String>, Response> {
+    let mut inner = shared.lock();
+    let checked = match request.dpop() {
+        Ok(None) if !required => return Ok(None),
+        Ok(None) => Err(Rejection::InvalidProof(
+            "a DPoP proof (DPoP header) is required".into(),
+        )),
+        Ok(Some(jwt)) => inner.dpop.verify(
+            Server::AuthorizationServer,
+            shared.settings.dpop_nonce,
+            jwt,
+            &request.expected(None),
+        ),
+        Err(rejection) => Err(rejection),
+    };
+    match checked {
+        Ok(checked) => Ok(Some(checked.jkt)),
+        Err(rejection) => Err(as_dpop_rejection(&mut inner, rejection)),
     }
 }
 
@@ -150,10 +256,15 @@ fn dispatch(
 ) -> Response {
     let path = uri.path().to_string();
     if !path.starts_with("/test/") {
-        *shared.lock().stats.entry(path.clone()).or_default() += 1;
+        shared.lock().count(&path);
     }
+    let base = match (role, &shared.as_base_url) {
+        (Role::AuthorizationServer, Some(as_base)) => as_base,
+        _ => &shared.base_url,
+    };
     let request = Request {
         method,
+        url: format!("{base}{path}"),
         headers,
         query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
@@ -165,20 +276,43 @@ fn dispatch(
         Role::AuthorizationServer => Some(""),
         Role::Issuer => None,
     };
-    if let Some(endpoint) = classify(shared, role, as_prefix, &path) {
+    let endpoint = classify(shared, role, as_prefix, &path);
+    if let Some(endpoint) = endpoint {
         if let Some(response) = canned(shared, endpoint) {
             return response;
         }
     }
-    if let Some(prefix) = as_prefix {
-        if let Some(response) = route_authorization_server(shared, prefix, &path, &request) {
-            return response;
-        }
+    let response = if let Some(response) =
+        as_prefix.and_then(|prefix| route_authorization_server(shared, prefix, &path, &request))
+    {
+        response
+    } else if role == Role::AuthorizationServer {
+        not_found()
+    } else {
+        route(shared, &path, &request)
+    };
+    rotate_dpop_nonce(shared, endpoint, response)
+}
+
+/// With DPoP nonces on, every answer of the token and PAR endpoints carries
+/// a fresh nonce of the authorization server, and every answer of the
+/// credential, deferred, notification and nonce endpoints one of the issuer
+/// (unless the answer already has one, as `use_dpop_nonce` answers do).
+fn rotate_dpop_nonce(shared: &Shared, endpoint: Option<Endpoint>, response: Response) -> Response {
+    if !(shared.settings.require_dpop && shared.settings.dpop_nonce)
+        || response.headers().contains_key(DPOP_NONCE)
+    {
+        return response;
     }
-    if role == Role::AuthorizationServer {
-        return not_found();
-    }
-    route(shared, &path, &request)
+    let server = match endpoint {
+        Some(Endpoint::Token | Endpoint::Par) => Server::AuthorizationServer,
+        Some(
+            Endpoint::Credential | Endpoint::Deferred | Endpoint::Notification | Endpoint::Nonce,
+        ) => Server::Issuer,
+        _ => return response,
+    };
+    let nonce = shared.lock().dpop.new_nonce(server);
+    with_dpop_nonce(response, &nonce)
 }
 
 /// Which endpoint a path is, for canned answers.
@@ -269,7 +403,15 @@ fn route_authorization_server(
         } else if post && is("authorize/consent") {
             authorize::consent(shared, &request.form())
         } else if post && is("par") && shared.settings.offer_par {
-            authorize::par(shared, &request.form_pairs())
+            let proof_jkt = if shared.settings.require_dpop {
+                match as_dpop_proof(shared, request, false) {
+                    Ok(jkt) => jkt,
+                    Err(response) => return Some(response),
+                }
+            } else {
+                None
+            };
+            authorize::par(shared, &request.form_pairs(), proof_jkt)
         } else if post && is("token") {
             token(shared, request)
         } else {
@@ -389,10 +531,19 @@ fn token(shared: &Shared, request: &Request) -> Response {
         Ok(form) => form,
         Err(m) => return bad_request("invalid_request", &m),
     };
+    // The proof first: a refused one consumes no code.
+    let proof_jkt = if shared.settings.require_dpop {
+        match as_dpop_proof(shared, request, true) {
+            Ok(jkt) => jkt,
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
     match form.get("grant_type").map(String::as_str).unwrap_or("") {
         PRE_AUTHORIZED_GRANT => {}
-        "authorization_code" => return authorize::code_grant(shared, &form),
-        "refresh_token" => return authorize::refresh_grant(shared, &form),
+        "authorization_code" => return authorize::code_grant(shared, &form, proof_jkt),
+        "refresh_token" => return authorize::refresh_grant(shared, &form, proof_jkt),
         _ => {
             return bad_request(
                 "unsupported_grant_type",
@@ -437,6 +588,7 @@ fn token(shared: &Shared, request: &Request) -> Response {
         identifiers: HashMap::new(),
         client_id: None,
         expires: Instant::now(),
+        dpop_jkt: proof_jkt,
     };
     // Identifiers only when the wallet asked with authorization_details
     // (OID4VCI 1.0 section 6.1): wallets that never read them (and send
@@ -493,7 +645,7 @@ pub(crate) fn token_response(
     inner.secrets.push(token.clone());
     let mut response = json!({
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": if session.dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": if shared.has(Fault::ExpiresInOverstated) {
             TOKEN_LIFETIME.as_secs()
         } else {
@@ -536,7 +688,10 @@ fn credential_error(shared: &Shared, inner: &mut Inner, code: &str, description:
 }
 
 /// The access token's session, or the 401 to send.
-fn session(inner: &Inner, request: &Request) -> Result<Session, Response> {
+fn session(shared: &Shared, inner: &mut Inner, request: &Request) -> Result<Session, Response> {
+    if shared.settings.require_dpop {
+        return dpop_session(shared, inner, request);
+    }
     let token = request
         .bearer()
         .ok_or_else(|| invalid_token("a Bearer access token is required"))?;
@@ -548,6 +703,51 @@ fn session(inner: &Inner, request: &Request) -> Result<Session, Response> {
         return Err(invalid_token("the access token has expired"));
     }
     Ok(session.clone())
+}
+
+/// With DPoP required: `Authorization: DPoP <token>` and a `DPoP` proof by
+/// the token's key, with `ath` (and the issuer's nonce when nonces are on).
+fn dpop_session(
+    shared: &Shared,
+    inner: &mut Inner,
+    request: &Request,
+) -> Result<Session, Response> {
+    let invalid = |description: &str| unauthorized("DPoP", "invalid_token", description);
+    let Some(token) = request.authorization("dpop") else {
+        return Err(invalid(if request.bearer().is_some() {
+            "the access token is DPoP-bound: send it as Authorization: DPoP, with a DPoP proof"
+        } else {
+            "a DPoP-bound access token is required (Authorization: DPoP)"
+        }));
+    };
+    let checked = match request.dpop() {
+        Ok(None) => return Err(invalid("a DPoP proof (DPoP header) is required")),
+        Ok(Some(jwt)) => inner.dpop.verify(
+            Server::Issuer,
+            shared.settings.dpop_nonce,
+            jwt,
+            &request.expected(Some(token)),
+        ),
+        Err(rejection) => Err(rejection),
+    };
+    let checked = checked.map_err(|rejection| issuer_dpop_rejection(inner, rejection))?;
+    let session = inner
+        .sessions
+        .get(token)
+        .cloned()
+        .ok_or_else(|| invalid("the access token is unknown"))?;
+    if session.expires <= Instant::now() {
+        return Err(invalid("the access token has expired"));
+    }
+    if session.dpop_jkt.as_deref() != Some(checked.jkt.as_str()) {
+        return Err(issuer_dpop_rejection(
+            inner,
+            Rejection::InvalidProof(
+                "the DPoP proof's key is not the one the access token is bound to".into(),
+            ),
+        ));
+    }
+    Ok(session)
 }
 
 /// The JWTs in `proofs.jwt` (1.0) or `proof.jwt` (draft 13).
@@ -584,7 +784,7 @@ fn proof_jwts(body: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
 
 fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
-    let session = match session(&inner, request) {
+    let session = match session(shared, &mut inner, request) {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -846,7 +1046,7 @@ fn checked_holder_keys(
 
 fn deferred(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
-    let session_id = match session(&inner, request) {
+    let session_id = match session(shared, &mut inner, request) {
         Ok(session) => session.id,
         Err(response) => return response,
     };
@@ -884,7 +1084,7 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
 
 fn notification(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
-    let session_id = match session(&inner, request) {
+    let session_id = match session(shared, &mut inner, request) {
         Ok(session) => session.id,
         Err(response) => return response,
     };
@@ -916,3 +1116,7 @@ fn notification(shared: &Shared, request: &Request) -> Response {
         .push((id.to_string(), event.to_string()));
     respond(StatusCode::NO_CONTENT, "application/json", Body::empty())
 }
+
+#[cfg(test)]
+#[path = "dpop_flows.rs"]
+mod dpop_flows;

@@ -118,6 +118,8 @@ pub(crate) struct Settings {
     pub access_token_lifetime: Duration,
     pub canned: Vec<crate::Canned>,
     pub draft13: bool,
+    pub require_dpop: bool,
+    pub dpop_nonce: bool,
 }
 
 /// A user of the authorization server's login page.
@@ -179,6 +181,8 @@ impl Default for Settings {
             access_token_lifetime: TOKEN_LIFETIME,
             canned: Vec::new(),
             draft13: false,
+            require_dpop: false,
+            dpop_nonce: false,
         }
     }
 }
@@ -210,6 +214,8 @@ pub(crate) struct Session {
     /// The client of an authorization code grant (proofs then carry it as `iss`).
     pub client_id: Option<String>,
     pub expires: Instant,
+    /// The RFC 7638 thumbprint of the DPoP key the tokens are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug)]
@@ -233,6 +239,9 @@ pub(crate) struct AuthorizationRequest {
     pub deferred: bool,
     pub user: Option<String>,
     pub expires: Instant,
+    /// The DPoP key thumbprint the code is bound to (`dpop_jkt`, or the
+    /// PAR request's DPoP proof).
+    pub dpop_jkt: Option<String>,
 }
 
 /// An authorization code, single use.
@@ -282,6 +291,15 @@ pub(crate) struct Inner {
     /// Every secret handed out (codes, tokens, nonces, issuer_states), for
     /// tests that check a wallet never leaks one.
     pub secrets: Vec<String>,
+    /// DPoP nonces (per server) and seen proof `jti`s.
+    pub dpop: crate::dpop::DpopState,
+}
+
+impl Inner {
+    /// Adds one to a stats counter.
+    pub fn count(&mut self, key: &str) {
+        *self.stats.entry(key.to_string()).or_default() += 1;
+    }
 }
 
 pub(crate) struct Shared {
@@ -434,7 +452,14 @@ impl Shared {
     }
 
     pub fn stats(&self) -> BTreeMap<String, u64> {
-        self.lock().stats.clone()
+        let mut stats = self.lock().stats.clone();
+        if self.settings.require_dpop {
+            use crate::dpop::{NONCE_CHALLENGES_AS, NONCE_CHALLENGES_ISSUER, REJECTED};
+            for counter in [NONCE_CHALLENGES_AS, NONCE_CHALLENGES_ISSUER, REJECTED] {
+                stats.entry(counter.to_string()).or_default();
+            }
+        }
+        stats
     }
 
     pub fn reset_stats(&self) {
