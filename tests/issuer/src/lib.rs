@@ -223,7 +223,10 @@ impl IssuerBuilder {
     /// Binds `addr` (e.g. `127.0.0.1:0`) and serves in a background task of
     /// the current tokio runtime until the returned handle is dropped.
     pub async fn spawn(self, addr: &str) -> std::io::Result<RunningIssuer> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+        })?;
+        let listener = bind(addr)?;
         let local = listener.local_addr()?;
         let tls = if self.tls {
             Some(tls::Tls::generate()?)
@@ -233,7 +236,7 @@ impl IssuerBuilder {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{local}");
         let as_listener = if self.settings.separate_authorization_server {
-            Some(tokio::net::TcpListener::bind((local.ip(), 0)).await?)
+            Some(bind(SocketAddr::new(local.ip(), 0))?)
         } else {
             None
         };
@@ -283,6 +286,21 @@ impl IssuerBuilder {
             _stop: stop,
         })
     }
+}
+
+/// Listens on `addr` with a deep accept queue: a test suite that opens a
+/// thousand connections at once (tests/concurrency.rs) overflows tokio's
+/// default backlog of 1024 on a busy machine, and the kernel then drops and
+/// resets connections.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// What the issuer's business system asks for: `POST /test/offers`.
