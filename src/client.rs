@@ -18,9 +18,9 @@ use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, Offer
 use crate::flow::session::{Authorized, Grant, IssuerContext, PreAuthorizedStep, ResolvedOffer};
 use crate::flow::{EngineConfig, Exchange, Progress, MAX_EXCHANGE_ROUNDS};
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, ReqwestClient, ReqwestConfig};
-use crate::jose::{build_proof_jwt, Signer};
+use crate::jose::{build_proof_jwt, DpopServer, DpopState, Signer};
 use crate::sd_jwt::SdJwt;
-use crate::types::{NotificationEvent, PkceVerifier, TxCode, TxCodeSpec};
+use crate::types::{AccessToken, NotificationEvent, PkceVerifier, TxCode, TxCodeSpec};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -358,10 +358,26 @@ impl Wallet {
     }
 
     /// Runs one exchange to completion (following its fallbacks and retries).
-    pub async fn run<E: Exchange>(&self, mut step: E) -> Result<E::Output> {
+    pub async fn run<E: Exchange>(&self, step: E) -> Result<E::Output> {
+        self.run_dpop(step, None).await
+    }
+
+    /// [`Self::run`] with DPoP, when `dpop` is given: each request proven
+    /// (or only its nonce kept) as [`DpopUse`] says.
+    pub(crate) async fn run_dpop<E: Exchange>(
+        &self,
+        mut step: E,
+        mut dpop: Option<(&mut DpopState, DpopUse<'_>)>,
+    ) -> Result<E::Output> {
         for _ in 0..MAX_EXCHANGE_ROUNDS {
             let request = step.prepare_request(&self.inner.engine)?;
-            let response = self.send(step.endpoint(), request).await?;
+            let response = match dpop.as_mut() {
+                Some((state, how)) => {
+                    self.send_dpop(step.endpoint(), request, state, *how)
+                        .await?
+                }
+                None => self.send(step.endpoint(), request).await?,
+            };
             match step.handle_response(response, &self.inner.engine)? {
                 Progress::Done(out) => return Ok(out),
                 Progress::Again(next) => step = next,
@@ -402,6 +418,43 @@ impl Wallet {
         Ok(response)
     }
 
+    /// Sends a request with DPoP: adds a fresh proof (when `how` says to),
+    /// keeps the server's `DPoP-Nonce`, and sends once more with the new
+    /// nonce when the server answers `use_dpop_nonce`.
+    pub(crate) async fn send_dpop(
+        &self,
+        endpoint: Endpoint,
+        request: HttpRequest,
+        dpop: &mut DpopState,
+        how: DpopUse<'_>,
+    ) -> Result<HttpResponse> {
+        let server = match how {
+            DpopUse::Prove(server, _) | DpopUse::Observe(server) => server,
+        };
+        let mut retried = false;
+        loop {
+            let mut request = request.clone();
+            if let DpopUse::Prove(_, token) = how {
+                let proof = dpop.proof(
+                    server,
+                    request.method.as_str(),
+                    &request.url,
+                    token,
+                    self.now(),
+                )?;
+                request = request.header("dpop", proof);
+            }
+            let response = self.send(endpoint, request).await?;
+            let challenged = dpop.observe(server, &response);
+            if challenged && !retried && matches!(how, DpopUse::Prove(..)) {
+                tracing::debug!(%endpoint, "DPoP nonce challenge, sending again with the nonce");
+                retried = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
     /// Verifies the issuer signature of SD-JWT credentials (x5c leaf key, else
     /// the keys at the issuer's `/.well-known/jwt-vc-issuer`).
     async fn verify_signatures(&self, credentials: &mut [IssuedCredential]) -> Result<()> {
@@ -434,6 +487,15 @@ impl Wallet {
         }
         Ok(())
     }
+}
+
+/// How [`Wallet::send_dpop`] uses DPoP for one request.
+#[derive(Clone, Copy)]
+pub(crate) enum DpopUse<'a> {
+    /// Add a proof for this server (with `ath` when a token is presented).
+    Prove(DpopServer, Option<&'a AccessToken>),
+    /// Send no proof; only keep the server's nonce from the response.
+    Observe(DpopServer),
 }
 
 fn is_invalid_token(e: &Error) -> bool {
@@ -595,33 +657,51 @@ impl AuthorizationCodeStep {
         let secrets = AuthorizationSecrets {
             verifier: PkceVerifier::new(random_token(32)),
             state: random_token(16),
+            dpop: Some(DpopState::generate()),
         };
         match self.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {
             AuthorizationBegin::Ready(pending) => Ok(pending),
-            AuthorizationBegin::Pushed(par) => wallet.run(par).await,
+            AuthorizationBegin::Pushed(mut par) => {
+                let mut dpop = par.take_dpop();
+                let pending = wallet.run_dpop(par, as_proof(dpop.as_mut())).await?;
+                Ok(pending.restore_dpop(dpop))
+            }
         }
     }
+}
+
+/// DPoP proofs for the authorization server, when `dpop` is given.
+fn as_proof(dpop: Option<&mut DpopState>) -> Option<(&mut DpopState, DpopUse<'static>)> {
+    dpop.map(|d| (d, DpopUse::Prove(DpopServer::AuthorizationServer, None)))
 }
 
 impl PendingAuthorization {
     /// Checks the redirect URL the browser came back with (`state`, `iss`,
     /// `error`) and exchanges the code. Nothing is sent if a check fails.
-    pub async fn complete(self, wallet: &Wallet, redirect_url: &str) -> Result<Authorized> {
+    pub async fn complete(mut self, wallet: &Wallet, redirect_url: &str) -> Result<Authorized> {
         let exchange = self.callback(redirect_url)?;
-        let token = wallet.run(exchange).await?;
+        let token = wallet
+            .run_dpop(exchange, as_proof(self.dpop.as_mut()))
+            .await?;
         Ok(self.into_authorized(token, wallet.now()))
     }
 }
 
 impl PreAuthorizedStep {
-    /// Sends the token request (with the transaction code, if the offer has one).
+    /// Sends the token request (with the transaction code, if the offer has one,
+    /// and a DPoP proof of a fresh key when the authorization server uses DPoP).
     /// Keep a clone of the step to retry after a mistyped code.
     pub async fn authorize(&self, wallet: &Wallet) -> Result<Authorized> {
-        let exchange = self.token_exchange(wallet.client_id())?;
-        let token = wallet.run(exchange).await?;
+        let mut dpop =
+            DpopState::wanted_by(&self.context.authorization_server).then(DpopState::generate);
+        let exchange = self
+            .token_exchange(wallet.client_id())?
+            .with_dpop(dpop.is_some());
+        let token = wallet.run_dpop(exchange, as_proof(dpop.as_mut())).await?;
         Ok(self
             .clone()
-            .into_authorized(token, wallet.client_id(), wallet.now()))
+            .into_authorized(token, wallet.client_id(), wallet.now())
+            .with_dpop(dpop))
     }
 }
 
@@ -657,7 +737,11 @@ impl Authorized {
             if plan.needs_proofs() {
                 let nonce = match (given_nonce.take(), self.nonce_exchange()) {
                     (Some(n), _) => Some(n),
-                    (None, Some(exchange)) => Some(wallet.run(exchange).await?),
+                    (None, Some(exchange)) => {
+                        let observe = DpopUse::Observe(DpopServer::CredentialIssuer);
+                        let dpop = self.dpop.as_mut().map(|d| (d, observe));
+                        Some(wallet.run_dpop(exchange, dpop).await?)
+                    }
                     (None, None) => None,
                 };
                 let claims = self.proof_claims(nonce, wallet.now());
@@ -666,7 +750,9 @@ impl Authorized {
                 }
             }
             let request = self.credential_request(&plan, proofs);
-            let response = wallet.send(Endpoint::Credential, request).await?;
+            let response = self
+                .send_authorized(wallet, Endpoint::Credential, request)
+                .await?;
             let outcome = match self.handle_credential_response(&plan, response) {
                 Err(e)
                     if !refreshed && is_invalid_token(&e) && self.refresh_exchange().is_some() =>
@@ -713,9 +799,32 @@ impl Authorized {
         let exchange = self.refresh_exchange().ok_or_else(|| {
             Error::InvalidState("no refresh token to refresh the access token with".into())
         })?;
-        let token = wallet.run(exchange).await?;
+        let token = wallet
+            .run_dpop(exchange, as_proof(self.dpop.as_mut()))
+            .await?;
         self.apply_refresh(token, wallet.now());
         Ok(())
+    }
+
+    /// Sends a request that presents the access token: with a DPoP proof
+    /// (`ath`, the issuer's nonce) when the token is DPoP-bound.
+    async fn send_authorized(
+        &mut self,
+        wallet: &Wallet,
+        endpoint: Endpoint,
+        request: HttpRequest,
+    ) -> Result<HttpResponse> {
+        if !self.uses_dpop() {
+            return wallet.send(endpoint, request).await;
+        }
+        let token = self.token.access_token.clone();
+        let dpop = self.dpop.as_mut().ok_or_else(|| {
+            Error::InvalidState(
+                "the access token is DPoP-bound but the session has no DPoP key".into(),
+            )
+        })?;
+        let how = DpopUse::Prove(DpopServer::CredentialIssuer, Some(&token));
+        wallet.send_dpop(endpoint, request, dpop, how).await
     }
 
     async fn refresh_if_expired(&mut self, wallet: &Wallet) -> Result<()> {
@@ -762,7 +871,7 @@ impl Authorized {
     }
 
     async fn send_notification(
-        &self,
+        &mut self,
         wallet: &Wallet,
         notification_id: &str,
         event: NotificationEvent,
@@ -771,7 +880,10 @@ impl Authorized {
         let request = self.notification_request(notification_id, event, description)?;
         // A notification is safe to repeat: one retry after a 5xx or a
         // transport failure, a second later.
-        let first = match wallet.send(Endpoint::Notification, request.clone()).await {
+        let first = match self
+            .send_authorized(wallet, Endpoint::Notification, request.clone())
+            .await
+        {
             Ok(response) if response.status < 500 => {
                 return self.handle_notification_response(&response)
             }
@@ -780,7 +892,10 @@ impl Authorized {
         };
         tracing::debug!("notification failed, retrying once");
         tokio::time::sleep(NOTIFICATION_RETRY_DELAY).await;
-        match wallet.send(Endpoint::Notification, request).await {
+        match self
+            .send_authorized(wallet, Endpoint::Notification, request)
+            .await
+        {
             Ok(response) => self.handle_notification_response(&response),
             Err(_) => first,
         }
@@ -810,7 +925,10 @@ impl DeferredPending {
         let mut refreshed = false;
         let status = loop {
             let request = self.poll_request()?;
-            let response = wallet.send(Endpoint::Deferred, request).await?;
+            let response = self
+                .authorized
+                .send_authorized(wallet, Endpoint::Deferred, request)
+                .await?;
             match self.handle_poll_response(response) {
                 Err(e)
                     if !refreshed

@@ -321,8 +321,11 @@ error_codes! {
     InvalidNotificationId => "invalid_notification_id",
     /// `invalid_notification_request`
     InvalidNotificationRequest => "invalid_notification_request",
-    /// `use_dpop_nonce`
+    /// `use_dpop_nonce` (answered once by itself; seen only when the server
+    /// asks again)
     UseDpopNonce => "use_dpop_nonce",
+    /// `invalid_dpop_proof` (RFC 9449)
+    InvalidDpopProof => "invalid_dpop_proof",
 }
 
 /// Makes server-provided text safe to quote: control characters become spaces,

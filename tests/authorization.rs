@@ -8,33 +8,17 @@ mod common;
 use common::*;
 use oid4vci_wallet::flow::authorization::CallbackError;
 use oid4vci_wallet::{
-    Authorized, DeferredStatus, Error, ErrorCode, Grant, Issuance, IssuedCredential,
-    PendingAuthorization, RequestMode, ResolvedOffer, SoftwareSigner, Wallet,
+    DeferredStatus, Error, ErrorCode, Issuance, PendingAuthorization, RequestMode, SoftwareSigner,
+    Wallet,
 };
-use std::collections::HashMap;
 use std::time::Duration;
 
 const REDIRECT_URI: &str = "https://wallet.example/callback";
-
-fn query(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
 
 fn code_offer(ids: &[&str], deferred: bool) -> OfferRequest {
     OfferRequest {
         authorization_code: Some(true),
         ..offer(ids, false, false, deferred)
-    }
-}
-
-fn authorization_step(resolved: &ResolvedOffer) -> oid4vci_wallet::AuthorizationCodeStep {
-    match resolved.grant().unwrap() {
-        Grant::AuthorizationCode(step) => step,
-        other => panic!("expected the authorization code grant, got {other:?}"),
     }
 }
 
@@ -45,21 +29,6 @@ async fn pending_for_offer(issuer: &RunningIssuer, wallet: &Wallet) -> PendingAu
         .authorization_url(wallet, REDIRECT_URI)
         .await
         .unwrap()
-}
-
-async fn one_credential(
-    authorized: &mut Authorized,
-    wallet: &Wallet,
-    id: &str,
-) -> IssuedCredential {
-    match authorized
-        .request_credential(wallet, id, &SoftwareSigner::generate())
-        .await
-        .unwrap()
-    {
-        Issuance::Issued(mut list) => list.remove(0),
-        Issuance::Deferred(_) => panic!("expected immediate issuance"),
-    }
 }
 
 #[tokio::test]

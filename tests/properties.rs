@@ -163,6 +163,7 @@ fn pending() -> oid4vci_wallet::PendingAuthorization {
     let secrets = AuthorizationSecrets {
         verifier: PkceVerifier::new("v".repeat(43)),
         state: "s".into(),
+        dpop: None,
     };
     match step
         .begin("w", "https://w.ex/cb", RequestMode::Auto, secrets)

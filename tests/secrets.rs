@@ -1,6 +1,6 @@
 //! No secret the issuer hands out (pre-authorized and authorization codes,
 //! transaction codes, access and refresh tokens, nonces, issuer_state), nor the
-//! PKCE verifier or the wallet's private key, appears in any log line (TRACE),
+//! PKCE verifier, the DPoP keys or the wallet's private key, appears in any log line (TRACE),
 //! any `Debug` output of a state, or any error text — across every flow.
 
 mod common;
@@ -41,6 +41,8 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     let issuer = start(
         Issuer::builder()
             .access_token_lifetime(Duration::from_secs(1))
+            .require_dpop(true)
+            .dpop_nonce(true)
             .deferred_pending_polls(1)
             .deferred_interval(1),
     )
@@ -75,6 +77,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     texts.push(format!("{step:?}"));
     let mut authorized = step.authorize(&wallet).await.unwrap();
     texts.push(format!("{authorized:?}"));
+    let mut dpop_keys = vec![dpop_key(&authorized.to_json())];
     let Issuance::Deferred(mut pending) = authorized
         .request_credential(&wallet, "pid_sd_jwt", &signer)
         .await
@@ -117,6 +120,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         .as_str()
         .expect("the saved verifier")
         .to_string();
+    dpop_keys.push(dpop_key(&pending_auth.to_json()));
     let redirect = browser(pending_auth.url(), "erika", "erika-password", true).await;
     let err = PendingAuthorization::from_json(&pending_auth.to_json())
         .unwrap()
@@ -157,6 +161,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     secrets.push(hex(&key_bytes));
     secrets.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key_bytes));
     secrets.push(wrong.to_string());
+    secrets.extend(dpop_keys);
     for secret in &secrets {
         for text in &texts {
             assert!(
@@ -165,6 +170,15 @@ async fn no_secret_in_logs_debug_output_or_errors() {
             );
         }
     }
+}
+
+/// The DPoP private key in a saved session (the flows above run with DPoP).
+fn dpop_key(saved: &str) -> String {
+    let saved: serde_json::Value = serde_json::from_str(saved).unwrap();
+    saved["dpop"]["key"]
+        .as_str()
+        .expect("a DPoP key in the saved session")
+        .to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {

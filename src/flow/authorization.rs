@@ -7,7 +7,7 @@ use super::token::TokenExchange;
 use super::{expect_json, EngineConfig, Exchange, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::jose::b64;
+use crate::jose::{b64, DpopState};
 use crate::types::{IssuerState, PkceVerifier, TokenResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -74,6 +74,9 @@ pub struct AuthorizationSecrets {
     pub verifier: PkceVerifier,
     /// `state`.
     pub state: String,
+    /// A fresh DPoP key, used when the authorization server advertises DPoP
+    /// (ES256); `None` never uses DPoP.
+    pub dpop: Option<DpopState>,
 }
 
 impl AuthorizationCodeStep {
@@ -178,7 +181,19 @@ impl AuthorizationCodeStep {
         if let Some(s) = &self.issuer_state {
             params.push(("issuer_state".into(), s.secret().to_string()));
         }
+        if let Some(dpop) = self.dpop(secrets) {
+            // RFC 9449 section 10: binds the code to the DPoP key.
+            params.push(("dpop_jkt".into(), dpop.thumbprint()?));
+        }
         Ok(params)
+    }
+
+    /// The DPoP key of `secrets` when the authorization server uses DPoP.
+    fn dpop<'a>(&self, secrets: &'a AuthorizationSecrets) -> Option<&'a DpopState> {
+        secrets
+            .dpop
+            .as_ref()
+            .filter(|_| DpopState::wanted_by(&self.context.authorization_server))
     }
 
     /// Begins: with PAR when the server offers it, else a plain browser URL.
@@ -192,7 +207,9 @@ impl AuthorizationCodeStep {
         let params = self.parameters(client_id, redirect_uri, mode, &secrets)?;
         let as_md = &self.context.authorization_server;
         let authorization_endpoint = as_md.authorization_endpoint.clone().unwrap_or_default();
+        let dpop = self.dpop(&secrets).cloned();
         let pending = PendingAuthorization {
+            dpop,
             context: self.context.clone(),
             configuration_ids: self.configuration_ids,
             client_id: client_id.to_string(),
@@ -245,6 +262,14 @@ pub struct ParExchange {
     params: Vec<(String, String)>,
     authorization_endpoint: String,
     pending: PendingAuthorization,
+}
+
+impl ParExchange {
+    /// The DPoP key of the pending authorization, taken out to prove the
+    /// PAR request with (put it back with [`PendingAuthorization::restore_dpop`]).
+    pub(crate) fn take_dpop(&mut self) -> Option<DpopState> {
+        self.pending.dpop.take()
+    }
 }
 
 #[derive(Deserialize)]
@@ -307,6 +332,9 @@ pub struct PendingAuthorization {
     pub(crate) verifier: PkceVerifier,
     pub(crate) state: String,
     pub(crate) url: String,
+    /// The DPoP key (and nonces) when the authorization server uses DPoP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop: Option<DpopState>,
 }
 
 impl std::fmt::Debug for PendingAuthorization {
@@ -320,6 +348,17 @@ impl std::fmt::Debug for PendingAuthorization {
 }
 
 impl PendingAuthorization {
+    pub(crate) fn restore_dpop(mut self, dpop: Option<DpopState>) -> Self {
+        self.dpop = dpop;
+        self
+    }
+
+    /// Whether the authorization server uses DPoP: the code is bound to this
+    /// authorization's DPoP key (`dpop_jkt`), and so is the access token.
+    pub fn uses_dpop(&self) -> bool {
+        self.dpop.is_some()
+    }
+
     /// The URL to open in the browser.
     pub fn url(&self) -> &str {
         &self.url
@@ -388,7 +427,8 @@ impl PendingAuthorization {
             &self.redirect_uri,
             &self.verifier,
             &self.client_id,
-        ))
+        )
+        .with_dpop(self.dpop.is_some()))
     }
 
     /// The authorized state after the code exchange.
@@ -400,6 +440,7 @@ impl PendingAuthorization {
             Some(self.client_id),
             now,
         )
+        .with_dpop(self.dpop)
     }
 
     /// Saves it as JSON (holds the PKCE verifier: store it securely).
@@ -450,6 +491,7 @@ mod tests {
         AuthorizationSecrets {
             verifier: PkceVerifier::new("v".repeat(43)),
             state: "st4te".into(),
+            dpop: None,
         }
     }
 

@@ -218,7 +218,7 @@ impl Authorized {
             proofs: (!proofs.is_empty()).then_some(Proofs { jwt: proofs }),
         };
         HttpRequest::post_json(&self.context.issuer.credential_endpoint, &body)
-            .header("authorization", self.bearer())
+            .header("authorization", self.authorization_header())
             .header("accept", "application/json")
     }
 
@@ -266,7 +266,7 @@ impl Authorized {
             &self.context.issuer.credential_endpoint,
             &Value::Object(body),
         )
-        .header("authorization", self.bearer())
+        .header("authorization", self.authorization_header())
         .header("accept", "application/json")
     }
 
@@ -354,7 +354,7 @@ impl Authorized {
             event,
             event_description: description.map(str::to_string),
         };
-        Ok(HttpRequest::post_json(url, &body).header("authorization", self.bearer()))
+        Ok(HttpRequest::post_json(url, &body).header("authorization", self.authorization_header()))
     }
 
     /// Reads a notification response (2xx, usually 204).
@@ -658,7 +658,7 @@ impl DeferredPending {
             transaction_id: self.transaction_id.clone(),
         };
         Ok(HttpRequest::post_json(url, &body)
-            .header("authorization", self.authorized.bearer())
+            .header("authorization", self.authorized.authorization_header())
             .header("accept", "application/json"))
     }
 

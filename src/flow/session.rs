@@ -6,6 +6,7 @@
 use super::authorization::AuthorizationCodeStep;
 use super::token::TokenExchange;
 use crate::error::{Error, Result};
+use crate::jose::DpopState;
 use crate::types::{
     AccessToken, AuthorizationDetail, AuthorizationServerMetadata, CredentialConfiguration,
     CredentialOffer, Display, IssuerMetadata, PreAuthorizedCode, RefreshToken, TokenResponse,
@@ -301,6 +302,9 @@ pub struct Authorized {
     pub(crate) client_id: Option<String>,
     /// A draft-13 `c_nonce` from the token or last credential response.
     pub(crate) c_nonce: Option<String>,
+    /// The DPoP key and nonces, when the authorization server uses DPoP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop: Option<DpopState>,
 }
 
 impl Authorized {
@@ -323,7 +327,20 @@ impl Authorized {
             },
             client_id,
             c_nonce: token.c_nonce,
+            dpop: None,
         }
+    }
+
+    /// Attaches the DPoP key the token was requested with.
+    pub(crate) fn with_dpop(mut self, dpop: Option<DpopState>) -> Self {
+        self.dpop = dpop;
+        self
+    }
+
+    /// Whether the access token is DPoP-bound (every request that presents
+    /// it carries a DPoP proof of this session's key).
+    pub fn uses_dpop(&self) -> bool {
+        self.token.token_type.eq_ignore_ascii_case("dpop")
     }
 
     /// The issuer and authorization server metadata.
@@ -370,11 +387,10 @@ impl Authorized {
             .authorization_server
             .token_endpoint
             .as_deref()?;
-        Some(TokenExchange::refresh(
-            endpoint,
-            refresh,
-            self.client_id.as_deref(),
-        ))
+        Some(
+            TokenExchange::refresh(endpoint, refresh, self.client_id.as_deref())
+                .with_dpop(self.dpop.is_some()),
+        )
     }
 
     /// Takes in a refreshed token (keeping the refresh token and
@@ -394,8 +410,11 @@ impl Authorized {
         }
     }
 
-    pub(crate) fn bearer(&self) -> String {
-        format!("Bearer {}", self.token.access_token.secret())
+    /// The `Authorization` header value: `DPoP <token>` for a DPoP-bound
+    /// token, else `Bearer <token>`.
+    pub(crate) fn authorization_header(&self) -> String {
+        let scheme = if self.uses_dpop() { "DPoP" } else { "Bearer" };
+        format!("{scheme} {}", self.token.access_token.secret())
     }
 
     /// Saves the state as JSON (it contains the access token: store it securely).

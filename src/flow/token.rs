@@ -13,6 +13,7 @@ pub struct TokenExchange {
     url: String,
     grant_type: &'static str,
     fields: Vec<(&'static str, String)>,
+    dpop: bool,
 }
 
 impl std::fmt::Debug for TokenExchange {
@@ -20,6 +21,7 @@ impl std::fmt::Debug for TokenExchange {
         f.debug_struct("TokenExchange")
             .field("url", &self.url)
             .field("grant_type", &self.grant_type)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -44,6 +46,7 @@ impl TokenExchange {
             url: token_endpoint.to_string(),
             grant_type: PRE_AUTHORIZED_GRANT_TYPE,
             fields,
+            dpop: false,
         }
     }
 }
@@ -66,6 +69,7 @@ impl TokenExchange {
                 ("code_verifier", verifier.secret().to_string()),
                 ("client_id", client_id.to_string()),
             ],
+            dpop: false,
         }
     }
 
@@ -83,7 +87,15 @@ impl TokenExchange {
             url: token_endpoint.to_string(),
             grant_type: "refresh_token",
             fields,
+            dpop: false,
         }
+    }
+
+    /// Marks the request as sent with a DPoP proof, so a `DPoP` token type is
+    /// accepted (without a proof it is refused: the token would be unusable).
+    pub fn with_dpop(mut self, on: bool) -> Self {
+        self.dpop = on;
+        self
     }
 }
 
@@ -115,9 +127,10 @@ impl Exchange for TokenExchange {
         if token.access_token.secret().is_empty() {
             return Err(bad("field access_token: empty".into()));
         }
-        if !token.token_type.eq_ignore_ascii_case("bearer") {
-            let what = if token.token_type.eq_ignore_ascii_case("dpop") {
-                "DPoP-bound tokens are not supported yet".to_string()
+        let dpop = token.token_type.eq_ignore_ascii_case("dpop");
+        if !(token.token_type.eq_ignore_ascii_case("bearer") || dpop && self.dpop) {
+            let what = if dpop {
+                "DPoP-bound token, but the authorization server does not advertise DPoP with ES256 (dpop_signing_alg_values_supported), so no proof was sent".to_string()
             } else {
                 format!("unknown token_type {:?}", sanitize(&token.token_type, 32))
             };
@@ -176,6 +189,14 @@ mod tests {
         assert!(
             matches!(weird, Err(Error::UnexpectedResponse { problem, .. }) if problem.contains("token_type"))
         );
+        let dpop_token =
+            || HttpResponse::json(200, &json!({"access_token":"a","token_type":"DPoP"}));
+        let unproven = step().handle_response(dpop_token(), &cfg);
+        assert!(
+            matches!(unproven, Err(Error::UnexpectedResponse { problem, .. }) if problem.contains("DPoP"))
+        );
+        let proven = step().with_dpop(true).handle_response(dpop_token(), &cfg);
+        assert!(matches!(proven, Ok(Progress::Done(t)) if t.token_type == "DPoP"));
         let err = step().handle_response(
             HttpResponse::json(400, &json!({"error":"invalid_grant"})),
             &cfg,

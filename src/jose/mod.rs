@@ -2,8 +2,11 @@
 //! a software P-256 signer, proof JWTs, and ES256 verification of issuer
 //! signatures.
 
+mod dpop;
 mod proof;
 mod signer;
+
+pub use dpop::{DpopServer, DpopState, DPOP_JWT_TYP};
 
 pub use proof::{build_proof_jwt, ProofClaims, PROOF_JWT_TYP};
 pub use signer::{Algorithm, Signer, SignerError, SoftwareSigner};

@@ -58,6 +58,8 @@ secret! {
     PkceVerifier;
     /// An `issuer_state` value from an offer (opaque, may identify the user).
     IssuerState;
+    /// A DPoP private key (the base64url P-256 scalar).
+    DpopPrivateKey;
 }
 
 #[cfg(test)]

@@ -3,7 +3,11 @@
 
 #[allow(unused_imports)]
 pub use oid4vci_issuer::{CreatedOffer, Fault, Issuer, IssuerBuilder, OfferRequest, RunningIssuer};
-use oid4vci_wallet::Wallet;
+use oid4vci_wallet::{
+    AuthorizationCodeStep, Authorized, Grant, Issuance, IssuedCredential, ResolvedOffer,
+    SoftwareSigner, Wallet,
+};
+use std::collections::HashMap;
 
 pub async fn start(builder: IssuerBuilder) -> RunningIssuer {
     builder
@@ -115,4 +119,37 @@ pub async fn browser(url: &str, user: &str, password: &str, allow: bool) -> Stri
         .unwrap();
     assert_eq!(redirect.status(), 303);
     redirect.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The query parameters of a URL.
+pub fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The authorization code grant of a resolved offer.
+pub fn authorization_step(resolved: &ResolvedOffer) -> AuthorizationCodeStep {
+    match resolved.grant().unwrap() {
+        Grant::AuthorizationCode(step) => step,
+        other => panic!("expected the authorization code grant, got {other:?}"),
+    }
+}
+
+/// Requests one credential with a fresh key; it must be issued at once.
+pub async fn one_credential(
+    authorized: &mut Authorized,
+    wallet: &Wallet,
+    id: &str,
+) -> IssuedCredential {
+    match authorized
+        .request_credential(wallet, id, &SoftwareSigner::generate())
+        .await
+        .unwrap()
+    {
+        Issuance::Issued(mut list) => list.remove(0),
+        Issuance::Deferred(_) => panic!("expected immediate issuance"),
+    }
 }

@@ -1,0 +1,216 @@
+//! DPoP (RFC 9449) over real HTTP against the reference issuer when it
+//! requires DPoP: sender-constrained tokens in the pre-authorized and the
+//! authorization code flows (with and without PAR), nonce challenges from the
+//! authorization server and the credential issuer, refresh, a deferred
+//! transaction saved and resumed, and a session whose key was swapped.
+
+mod common;
+
+use common::*;
+use oid4vci_wallet::{
+    Authorized, DeferredStatus, Error, ErrorCode, Grant, Issuance, PendingAuthorization,
+    SoftwareSigner, Wallet,
+};
+use std::time::Duration;
+
+const REDIRECT_URI: &str = "https://wallet.example/callback";
+
+fn dpop_issuer() -> IssuerBuilder {
+    Issuer::builder().require_dpop(true)
+}
+
+async fn pre_authorized(issuer: &RunningIssuer, wallet: &Wallet, ids: &[&str]) -> Authorized {
+    let created = issuer.create_offer(offer(ids, true, true, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("pre-authorized expected")
+    };
+    step.with_tx_code(created.tx_code.clone().unwrap())
+        .authorize(wallet)
+        .await
+        .unwrap()
+}
+
+async fn login(
+    issuer: &RunningIssuer,
+    wallet: &Wallet,
+    deferred: bool,
+) -> (PendingAuthorization, String) {
+    let created = issuer.create_offer(OfferRequest {
+        authorization_code: Some(true),
+        ..offer(&["pid_sd_jwt"], false, false, deferred)
+    });
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let pending = authorization_step(&resolved)
+        .authorization_url(wallet, REDIRECT_URI)
+        .await
+        .unwrap();
+    let redirect = browser(pending.url(), "max", "max-password", true).await;
+    (pending, redirect)
+}
+
+#[tokio::test]
+async fn pre_authorized_with_tx_code_gets_a_dpop_bound_token_and_a_credential() {
+    let issuer = start(dpop_issuer()).await;
+    let wallet = wallet();
+    let mut authorized = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
+    assert!(authorized.uses_dpop());
+    assert_eq!(authorized.token().token_type, "DPoP");
+    let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
+    assert_eq!(credential.claims.as_ref().unwrap()["given_name"], "Erika");
+    assert!(credential.signature_verified);
+    assert_eq!(count(&issuer, "dpop_rejected"), 0, "{:?}", issuer.stats());
+
+    // The same issuer without DPoP: plain bearer tokens, nothing else changes.
+    let plain = default_issuer().await;
+    let mut bearer = pre_authorized(&plain, &wallet, &["pid_sd_jwt"]).await;
+    assert!(!bearer.uses_dpop());
+    assert!(bearer.token().token_type.eq_ignore_ascii_case("bearer"));
+    one_credential(&mut bearer, &wallet, "pid_sd_jwt").await;
+}
+
+#[tokio::test]
+async fn nonce_challenges_are_answered_once_and_nonces_are_kept_per_server() {
+    // Without a nonce endpoint the first credential request meets the
+    // issuer's challenge; the nonce of that answer (and of every later one)
+    // is kept, so the second request goes through at once. The token request
+    // meets the authorization server's challenge, whose nonce the issuer
+    // must not be sent.
+    let issuer = start(dpop_issuer().dpop_nonce(true).nonce_endpoint(false)).await;
+    let wallet = wallet();
+    let mut authorized =
+        pre_authorized(&issuer, &wallet, &["pid_sd_jwt", "membership_sd_jwt"]).await;
+    assert_eq!(count(&issuer, "dpop_nonce_challenges_as"), 1);
+    assert_eq!(count(&issuer, "/token"), 2, "challenge, then the token");
+
+    one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
+    assert_eq!(count(&issuer, "dpop_nonce_challenges_issuer"), 1);
+    one_credential(&mut authorized, &wallet, "membership_sd_jwt").await;
+    assert_eq!(
+        count(&issuer, "dpop_nonce_challenges_issuer"),
+        1,
+        "the nonce from the last 200 is used"
+    );
+    assert_eq!(count(&issuer, "/credential"), 3, "{:?}", issuer.stats());
+    assert_eq!(count(&issuer, "dpop_rejected"), 0);
+}
+
+#[tokio::test]
+async fn the_nonce_endpoints_dpop_nonce_spares_the_credential_challenge() {
+    let issuer = start(dpop_issuer().dpop_nonce(true).nonce_endpoint(true)).await;
+    let wallet = wallet();
+    let mut authorized = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
+    one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
+    assert_eq!(count(&issuer, "dpop_nonce_challenges_issuer"), 0);
+    assert_eq!(count(&issuer, "/credential"), 1);
+}
+
+#[tokio::test]
+async fn authorization_code_without_par_binds_the_code_with_dpop_jkt() {
+    let issuer = start(dpop_issuer().pushed_authorization(false)).await;
+    let wallet = wallet();
+    let (pending, redirect) = login(&issuer, &wallet, false).await;
+    assert!(pending.uses_dpop());
+    let jkt = &query(pending.url())["dpop_jkt"];
+    assert_eq!(jkt.len(), 43, "base64url SHA-256 thumbprint");
+
+    // The code is bound to this authorization's key: the same pending
+    // authorization restored from JSON (same key) redeems it.
+    let restored = PendingAuthorization::from_json(&pending.to_json()).unwrap();
+    let mut authorized = restored.complete(&wallet, &redirect).await.unwrap();
+    assert!(authorized.uses_dpop());
+    let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
+    assert_eq!(credential.claims.as_ref().unwrap()["given_name"], "Max");
+}
+
+#[tokio::test]
+async fn a_code_bound_to_another_key_is_refused() {
+    let issuer = start(dpop_issuer().pushed_authorization(false)).await;
+    let wallet = wallet();
+    let (pending, redirect) = login(&issuer, &wallet, false).await;
+    // Another authorization's pending state (another DPoP key) with this
+    // code's state: the token endpoint refuses the proof.
+    let mut saved: serde_json::Value = serde_json::from_str(&pending.to_json()).unwrap();
+    let (other, _) = login(&issuer, &wallet, false).await;
+    let other: serde_json::Value = serde_json::from_str(&other.to_json()).unwrap();
+    saved["dpop"] = other["dpop"].clone();
+    let swapped = PendingAuthorization::from_json(&saved.to_string()).unwrap();
+    let err = swapped.complete(&wallet, &redirect).await.unwrap_err();
+    assert_eq!(
+        err.server_error().map(|e| &e.code),
+        Some(&ErrorCode::InvalidDpopProof),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn par_with_nonces_at_a_separate_as_then_refresh_during_deferred_polling() {
+    let issuer = start(
+        dpop_issuer()
+            .dpop_nonce(true)
+            .separate_authorization_server(true)
+            .require_par(true)
+            .access_token_lifetime(Duration::from_secs(1))
+            .deferred_pending_polls(0)
+            .deferred_interval(1),
+    )
+    .await;
+    let wallet = wallet();
+    let (pending, redirect) = login(&issuer, &wallet, true).await;
+    assert!(pending.uses_dpop());
+    assert_eq!(query(pending.url()).len(), 2, "client_id and request_uri");
+    // PAR met the challenge; the token request reused the PAR answer's nonce.
+    let mut authorized = pending.complete(&wallet, &redirect).await.unwrap();
+    assert_eq!(count(&issuer, "dpop_nonce_challenges_as"), 1);
+    let Issuance::Deferred(pending) = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .unwrap()
+    else {
+        panic!("expected deferred")
+    };
+
+    // The app is killed; the saved transaction (with its DPoP key) resumes
+    // in a new wallet after the access token expired: refresh, then poll.
+    let saved = pending.to_json();
+    drop(pending);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let wallet = common::wallet();
+    let mut restored = oid4vci_wallet::DeferredPending::from_json(&saved).unwrap();
+    let DeferredStatus::Issued(list) = restored.poll(&wallet).await.unwrap() else {
+        panic!("expected issued")
+    };
+    assert_eq!(list[0].claims.as_ref().unwrap()["given_name"], "Max");
+    assert_eq!(count(&issuer, "dpop_rejected"), 0, "{:?}", issuer.stats());
+    // The code exchange and the refresh both went out once (the AS nonce
+    // was kept in the saved session).
+    assert_eq!(count(&issuer, "dpop_nonce_challenges_as"), 1);
+}
+
+#[tokio::test]
+async fn a_session_whose_dpop_key_was_swapped_is_refused_and_secrets_stay_hidden() {
+    let issuer = start(dpop_issuer()).await;
+    let wallet = wallet();
+    let authorized = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
+    let mut saved: serde_json::Value = serde_json::from_str(&authorized.to_json()).unwrap();
+    let key = saved["dpop"]["key"].as_str().unwrap().to_string();
+    assert!(
+        !format!("{authorized:?}").contains(&key),
+        "Debug hides the DPoP key"
+    );
+
+    let other = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
+    let other: serde_json::Value = serde_json::from_str(&other.to_json()).unwrap();
+    saved["dpop"] = other["dpop"].clone();
+    let mut swapped = Authorized::from_json(&saved.to_string()).unwrap();
+    let err = swapped
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Server { status: 401, error, .. } if error.code == ErrorCode::InvalidDpopProof),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(!text.contains(&key) && !text.contains(authorized.token().access_token.secret()));
+}
