@@ -1,18 +1,31 @@
 //! Benchmarks: one full pre-authorized issuance against the in-process
-//! reference issuer (baseline: one bare HTTP GET of the issuer metadata with
-//! the same transport), and building a proof JWT (baseline: the ES256
-//! signature alone).
+//! reference issuer, with bearer tokens and over DPoP (with and without nonce
+//! challenges) (baseline: one bare HTTP GET of the issuer metadata with the
+//! same transport), and building a proof JWT or a DPoP proof (baseline: the
+//! ES256 signature alone).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use oid4vci_issuer::{Issuer, OfferRequest};
+use oid4vci_issuer::{Issuer, OfferRequest, RunningIssuer};
 use oid4vci_wallet::http::{HttpClient, HttpRequest, ReqwestClient, ReqwestConfig};
-use oid4vci_wallet::jose::{build_proof_jwt, ProofClaims};
+use oid4vci_wallet::jose::{build_proof_jwt, DpopServer, DpopState, ProofClaims};
+use oid4vci_wallet::types::AccessToken;
 use oid4vci_wallet::{Grant, Issuance, Signer, SoftwareSigner, Wallet};
 use std::hint::black_box;
 
 fn issuance(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let issuer = rt.block_on(Issuer::builder().spawn("127.0.0.1:0")).unwrap();
+    let dpop_issuer = rt
+        .block_on(Issuer::builder().require_dpop(true).spawn("127.0.0.1:0"))
+        .unwrap();
+    let dpop_nonce_issuer = rt
+        .block_on(
+            Issuer::builder()
+                .require_dpop(true)
+                .dpop_nonce(true)
+                .spawn("127.0.0.1:0"),
+        )
+        .unwrap();
     let wallet = Wallet::builder().dangerous_allow_http().build().unwrap();
     let signer = SoftwareSigner::generate();
     let transport = ReqwestClient::new(ReqwestConfig {
@@ -32,36 +45,51 @@ fn issuance(c: &mut Criterion) {
             black_box(response.body.len())
         })
     });
-    group.bench_function(
-        "full pre-authorized issuance (by reference, tx_code)",
-        |b| {
-            b.to_async(&rt).iter(|| async {
-                let created = issuer.create_offer(OfferRequest {
-                    tx_code: Some(true),
-                    by_reference: Some(true),
-                    ..Default::default()
-                });
-                let offer = wallet.resolve_offer(&created.offer_url).await.unwrap();
-                let Grant::PreAuthorized(step) = offer.grant().unwrap() else {
-                    unreachable!()
-                };
-                let mut authorized = step
-                    .with_tx_code(created.tx_code.unwrap())
-                    .authorize(&wallet)
-                    .await
-                    .unwrap();
-                match authorized
-                    .request_credential(&wallet, "pid_sd_jwt", &signer)
-                    .await
-                    .unwrap()
-                {
-                    Issuance::Issued(list) => black_box(list.len()),
-                    Issuance::Deferred(_) => unreachable!(),
-                }
-            })
-        },
-    );
+    let runs = [
+        (
+            "full pre-authorized issuance (by reference, tx_code)",
+            &issuer,
+        ),
+        ("  the same over DPoP", &dpop_issuer),
+        (
+            "  the same over DPoP with nonce challenges",
+            &dpop_nonce_issuer,
+        ),
+    ];
+    for (name, issuer) in runs {
+        group.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| async { black_box(issue(issuer, &wallet, &signer).await) })
+        });
+    }
     group.finish();
+}
+
+/// One pre-authorized issuance (offer by reference, tx_code); the number of
+/// credentials.
+async fn issue(issuer: &RunningIssuer, wallet: &Wallet, signer: &SoftwareSigner) -> usize {
+    let created = issuer.create_offer(OfferRequest {
+        tx_code: Some(true),
+        by_reference: Some(true),
+        ..Default::default()
+    });
+    let offer = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = offer.grant().unwrap() else {
+        unreachable!()
+    };
+    let mut authorized = step
+        .with_tx_code(created.tx_code.unwrap())
+        .authorize(wallet)
+        .await
+        .unwrap();
+    match authorized
+        .request_credential(wallet, "pid_sd_jwt", signer)
+        .await
+        .unwrap()
+    {
+        Issuance::Issued(list) => list.len(),
+        Issuance::Deferred(_) => unreachable!(),
+    }
 }
 
 fn proof(c: &mut Criterion) {
@@ -84,6 +112,22 @@ fn proof(c: &mut Criterion) {
     });
     group.bench_function("proof JWT (header, claims, sign, encode)", |b| {
         b.iter(|| black_box(build_proof_jwt(&signer, black_box(&claims)).unwrap()))
+    });
+    let dpop = DpopState::generate();
+    let token = AccessToken::new("eyJhbGciOiJFUzI1NiJ9.access.token");
+    group.bench_function("DPoP proof (htu, ath, jti, sign, encode)", |b| {
+        b.iter(|| {
+            black_box(
+                dpop.proof(
+                    DpopServer::CredentialIssuer,
+                    "POST",
+                    black_box("https://issuer.example/credential"),
+                    Some(&token),
+                    1_767_225_600,
+                )
+                .unwrap(),
+            )
+        })
     });
     group.finish();
 }

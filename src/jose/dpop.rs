@@ -16,6 +16,7 @@ use crate::types::{AccessToken, AuthorizationServerMetadata, DpopPrivateKey};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// The `typ` header of a DPoP proof.
 pub const DPOP_JWT_TYP: &str = "dpop+jwt";
@@ -35,13 +36,25 @@ pub enum DpopServer {
 /// A DPoP key and the latest nonce of each server. Its `Debug` shows only the
 /// key's thumbprint; it serializes with the private key (store saved sessions
 /// securely).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct DpopState {
     key: DpopPrivateKey,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     as_nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     issuer_nonce: Option<String>,
+    /// The decoded key and its public JWK: decoding derives the public key
+    /// (a scalar multiplication as dear as a signature), so it is done once.
+    #[serde(skip)]
+    decoded: OnceLock<(SoftwareSigner, serde_json::Value)>,
+}
+
+impl PartialEq for DpopState {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.as_nonce == other.as_nonce
+            && self.issuer_nonce == other.issuer_nonce
+    }
 }
 
 impl std::fmt::Debug for DpopState {
@@ -63,6 +76,7 @@ impl DpopState {
             key: DpopPrivateKey::new(b64(signer.to_bytes())),
             as_nonce: None,
             issuer_nonce: None,
+            decoded: OnceLock::from((signer.clone(), signer.public_jwk())),
         }
     }
 
@@ -77,15 +91,21 @@ impl DpopState {
             .is_some_and(|algs| algs.iter().any(|a| a == "ES256"))
     }
 
-    fn signer(&self) -> Result<SoftwareSigner> {
-        b64_decode(self.key.secret())
+    /// The key and its public JWK.
+    fn signer(&self) -> Result<&(SoftwareSigner, serde_json::Value)> {
+        if let Some(decoded) = self.decoded.get() {
+            return Ok(decoded);
+        }
+        let signer = b64_decode(self.key.secret())
             .and_then(|bytes| SoftwareSigner::from_bytes(&bytes).ok())
-            .ok_or_else(|| Error::InvalidState("saved DPoP key is not a P-256 key".into()))
+            .ok_or_else(|| Error::InvalidState("saved DPoP key is not a P-256 key".into()))?;
+        let jwk = signer.public_jwk();
+        Ok(self.decoded.get_or_init(|| (signer, jwk)))
     }
 
     /// The key's JWK SHA-256 thumbprint (RFC 7638), as sent in `dpop_jkt`.
     pub fn thumbprint(&self) -> Result<String> {
-        Ok(jwk_thumbprint(&self.signer()?.public_jwk()))
+        Ok(jwk_thumbprint(&self.signer()?.1))
     }
 
     fn nonce(&self, server: DpopServer) -> Option<&str> {
@@ -106,7 +126,7 @@ impl DpopState {
         access_token: Option<&AccessToken>,
         now: u64,
     ) -> Result<String> {
-        let signer = self.signer()?;
+        let (signer, jwk) = self.signer()?;
         let mut htu = url::Url::parse(url)
             .map_err(|_| Error::InvalidState(format!("DPoP: {url:?} is not a URL")))?;
         htu.set_query(None);
@@ -128,7 +148,7 @@ impl DpopState {
         let header = json!({
             "typ": DPOP_JWT_TYP,
             "alg": signer.algorithm().as_str(),
-            "jwk": signer.public_jwk(),
+            "jwk": jwk,
         });
         let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
         let signature = signer
