@@ -563,7 +563,7 @@ pub trait Interaction: Send + Sync {
     fn tx_code<'a>(&'a self, spec: &'a TxCodeSpec) -> BoxFuture<'a, Result<TxCode>>;
 
     /// The redirect URI the browser comes back to (a loopback URL such as
-    /// [`crate::loopback::LoopbackRedirect::redirect_uri`], an app link, or a
+    /// `loopback::LoopbackRedirect::redirect_uri` (feature `loopback`), an app link, or a
     /// private-use scheme). `None`, the default, means this interaction cannot
     /// run the authorization code flow.
     fn redirect_uri(&self) -> Option<String> {

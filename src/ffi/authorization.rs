@@ -67,6 +67,15 @@ impl PendingAuthorization {
         self.inner.configuration_ids.clone()
     }
 
+    /// Whether the authorization server uses DPoP (RFC 9449; it advertises
+    /// ES256 in `dpop_signing_alg_values_supported`): the code is bound to
+    /// this authorization's DPoP key (a proof at PAR, or `dpop_jkt`), the key
+    /// is kept in [`Self::to_json`], and the session [`Self::complete`]
+    /// returns holds a DPoP-bound token. Nothing for the app to do.
+    pub fn uses_dpop(&self) -> bool {
+        self.inner.uses_dpop()
+    }
+
     /// Checks the redirect URL (redirect URI, `state`, `iss`, `error`) and
     /// exchanges the code for an access token.
     pub async fn complete(
@@ -104,6 +113,9 @@ mod tests {
     /// through the foreign `HttpClient` interface an app would implement.
     struct FakeServers {
         par: bool,
+        /// Advertise DPoP (ES256) and answer the token request with a DPoP
+        /// token when it carries a proof.
+        dpop: bool,
         seen: Mutex<Vec<HttpRequest>>,
     }
 
@@ -153,6 +165,9 @@ mod tests {
                     if self.par {
                         md["pushed_authorization_request_endpoint"] = json!(format!("{AS}/par"));
                     }
+                    if self.dpop {
+                        md["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+                    }
                     json_response(200, md)
                 }
                 ("POST", u) if u == format!("{AS}/par") => json_response(
@@ -168,9 +183,15 @@ mod tests {
                         && form.get("grant_type").map(String::as_str) == Some("authorization_code")
                         && form.get("code_verifier").is_some_and(|v| v.len() >= 43)
                     {
+                        let proven = request.headers.iter().any(|h| h.name == "dpop");
+                        let token_type = if self.dpop && proven {
+                            "DPoP"
+                        } else {
+                            "Bearer"
+                        };
                         json_response(
                             200,
-                            json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300}),
+                            json!({"access_token": "at", "token_type": token_type, "expires_in": 300}),
                         )
                     } else {
                         json_response(400, json!({"error": "invalid_grant"}))
@@ -182,8 +203,13 @@ mod tests {
     }
 
     fn wallet(par: bool) -> (Arc<Wallet>, Arc<FakeServers>) {
+        wallet_with(par, false)
+    }
+
+    fn wallet_with(par: bool, dpop: bool) -> (Arc<Wallet>, Arc<FakeServers>) {
         let servers = Arc::new(FakeServers {
             par,
+            dpop,
             seen: Mutex::new(Vec::new()),
         });
         let config = WalletConfig {
@@ -193,6 +219,7 @@ mod tests {
             verify_credential_signatures: true,
             request_timeout_ms: 0,
             max_response_bytes: 0,
+            root_certificates_pem: vec![],
         };
         (
             Wallet::with_http_client(config, servers.clone()).unwrap(),
@@ -291,6 +318,88 @@ mod tests {
         assert!(matches!(again, WalletError::InvalidState { .. }), "{again}");
     }
 
+    /// Completes a fresh wallet-initiated authorization after a save and
+    /// restore; returns the restored pending authorization and the session.
+    async fn complete_restored(
+        wallet: &Arc<Wallet>,
+        servers: &FakeServers,
+    ) -> (Arc<PendingAuthorization>, Arc<AuthorizedSession>) {
+        let pending = wallet
+            .clone()
+            .start_issuance(
+                ISSUER.into(),
+                vec!["pid_sd_jwt".into()],
+                "https://wallet.example/cb".into(),
+            )
+            .await
+            .unwrap();
+        let restored =
+            PendingAuthorization::from_json(pending.to_json(), vec!["en".into()]).unwrap();
+        assert_eq!(restored.uses_dpop(), pending.uses_dpop());
+        let state = match servers
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r.url == format!("{AS}/par"))
+        {
+            Some(par) => {
+                url::form_urlencoded::parse(&par.body)
+                    .into_owned()
+                    .find(|(k, _)| k == "state")
+                    .unwrap()
+                    .1
+            }
+            None => query(&pending.authorization_url())["state"].clone(),
+        };
+        let session = restored
+            .complete(
+                wallet.clone(),
+                format!("https://wallet.example/cb?code=good-code&state={state}&iss={AS}"),
+            )
+            .await
+            .unwrap();
+        (restored, session)
+    }
+
+    fn token_request_has_dpop_proof(servers: &FakeServers) -> bool {
+        servers
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r.url == format!("{AS}/token"))
+            .expect("a token request")
+            .headers
+            .iter()
+            .any(|h| h.name == "dpop")
+    }
+
+    #[tokio::test]
+    async fn uses_dpop_when_the_authorization_server_advertises_it() {
+        for par in [false, true] {
+            let (wallet, servers) = wallet_with(par, true);
+            let (pending, session) = complete_restored(&wallet, &servers).await;
+            assert!(pending.uses_dpop(), "par {par}");
+            assert!(session.uses_dpop().await, "par {par}");
+            assert!(token_request_has_dpop_proof(&servers), "par {par}");
+            let restored =
+                AuthorizedSession::from_json(session.to_json().await, vec!["en".into()]).unwrap();
+            assert!(restored.uses_dpop().await, "par {par}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_dpop_without_the_metadata() {
+        let (wallet, servers) = wallet_with(true, false);
+        let (pending, session) = complete_restored(&wallet, &servers).await;
+        assert!(!pending.uses_dpop());
+        assert!(!session.uses_dpop().await);
+        assert!(!token_request_has_dpop_proof(&servers));
+    }
+
     #[tokio::test]
     async fn pushed_authorization_and_denied_access() {
         let (wallet, servers) = wallet(true);
@@ -366,6 +475,7 @@ mod tests {
     async fn needs_a_client_id() {
         let servers = Arc::new(FakeServers {
             par: false,
+            dpop: false,
             seen: Mutex::new(Vec::new()),
         });
         let config = WalletConfig {
@@ -375,6 +485,7 @@ mod tests {
             verify_credential_signatures: true,
             request_timeout_ms: 0,
             max_response_bytes: 0,
+            root_certificates_pem: vec![],
         };
         let wallet = Wallet::with_http_client(config, servers).unwrap();
         let err = wallet

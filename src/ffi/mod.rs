@@ -9,6 +9,14 @@
 //!
 //! Requests go through the built-in reqwest client unless the app passes its
 //! own [`HttpClient`] (OkHttp, URLSession) to [`Wallet::with_http_client`].
+//! The built-in client trusts the platform's roots plus
+//! [`WalletConfig::root_certificates_pem`].
+//!
+//! DPoP (RFC 9449) needs nothing from the app: when the authorization server
+//! advertises ES256 in `dpop_signing_alg_values_supported`, the wallet proves
+//! a fresh key per issuance, saved with the session JSON.
+//! [`AuthorizedSession::uses_dpop`] and [`PendingAuthorization::uses_dpop`]
+//! tell whether it does.
 
 mod authorization;
 mod http;
@@ -324,6 +332,14 @@ pub struct WalletConfig {
     /// The largest response body accepted, in bytes (0: the default, 1 MiB).
     #[uniffi(default = 0)]
     pub max_response_bytes: u64,
+    /// Extra root certificates to trust beside the platform's roots, each a
+    /// PEM text (`-----BEGIN CERTIFICATE-----...`): a private CA, or a test
+    /// server's self-signed certificate. For the built-in HTTP client only:
+    /// `Wallet.withHttpClient` refuses a non-empty list (the app's own HTTP
+    /// stack decides whom it trusts). An unparsable entry fails the `Wallet`
+    /// constructor with `WalletError::Configuration`.
+    #[uniffi(default = [])]
+    pub root_certificates_pem: Vec<String>,
 }
 
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -358,6 +374,25 @@ impl WalletConfig {
         }
         builder
     }
+
+    /// The builder for the built-in HTTP client: [`Self::builder`] plus the
+    /// extra root certificates.
+    fn builtin_client_builder(&self) -> Result<crate::WalletBuilder, WalletError> {
+        let mut builder = self.builder();
+        for (i, pem) in self.root_certificates_pem.iter().enumerate() {
+            // Only PEM here: without the armour the core would take the bytes
+            // for DER and a pasted base64 body would fail less clearly.
+            if !pem.trim_start().starts_with("-----BEGIN") {
+                return Err(WalletError::Configuration {
+                    details: format!(
+                        "root_certificates_pem[{i}] is not PEM (-----BEGIN CERTIFICATE-----)"
+                    ),
+                });
+            }
+            builder = builder.add_root_certificate(pem.trim_start().as_bytes().to_vec());
+        }
+        Ok(builder)
+    }
 }
 
 /// The wallet: configuration and transport. Create one and share it.
@@ -369,23 +404,35 @@ pub struct Wallet {
 #[uniffi::export(async_runtime = "tokio")]
 impl Wallet {
     /// Builds a wallet that sends its requests with the built-in HTTP client
-    /// (rustls, platform-independent certificate roots).
+    /// (rustls, platform-independent certificate roots, plus the config's
+    /// `root_certificates_pem`). A certificate that does not parse fails with
+    /// `WalletError::Configuration`; a server whose certificate chains to no
+    /// trusted root fails each request with `WalletError::Network`.
     #[uniffi::constructor]
     pub fn new(config: WalletConfig) -> Result<Arc<Self>, WalletError> {
         Ok(Arc::new(Self {
-            inner: config.builder().build()?,
+            inner: config.builtin_client_builder()?.build()?,
         }))
     }
 
     /// Builds a wallet that sends every request through the app's own HTTP
     /// stack. The wallet still enforces its URL policy (https only, unless
     /// `dangerous_allow_http`), the whole-request timeout and the response
-    /// size cap around `http_client`.
+    /// size cap around `http_client`. TLS trust is the app's stack's: a
+    /// config with `root_certificates_pem` fails with
+    /// `WalletError::Configuration`.
     #[uniffi::constructor]
     pub fn with_http_client(
         config: WalletConfig,
         http_client: Arc<dyn HttpClient>,
     ) -> Result<Arc<Self>, WalletError> {
+        if !config.root_certificates_pem.is_empty() {
+            return Err(WalletError::Configuration {
+                details: "root_certificates_pem applies to the built-in HTTP client only; \
+                          configure trust in the app's HttpClient"
+                    .into(),
+            });
+        }
         let adapter = http::ForeignHttpClient::new(
             http_client,
             config.request_timeout(),
@@ -792,6 +839,16 @@ impl AuthorizedSession {
             .to_vec()
     }
 
+    /// Whether the access token is DPoP-bound (RFC 9449; `token_type`
+    /// `DPoP`). The wallet uses DPoP by itself whenever the authorization
+    /// server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
+    /// key per issuance, kept in [`Self::to_json`] (so a restored session goes
+    /// on proving it), and a proof with every request that presents the token.
+    /// Nothing for the app to do; this is for display and diagnostics.
+    pub async fn uses_dpop(&self) -> bool {
+        self.inner.lock().await.uses_dpop()
+    }
+
     /// Requests one credential bound to `signer`'s key.
     pub async fn request_credential(
         &self,
@@ -959,5 +1016,150 @@ impl DeferredCredential {
             self.inner.lock().await.authorized().clone(),
             self.locales.clone(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oid4vci_issuer::{Issuer, OfferRequest, RunningIssuer};
+
+    fn config() -> WalletConfig {
+        WalletConfig {
+            client_id: None,
+            locales: vec!["en".into()],
+            dangerous_allow_http: false,
+            verify_credential_signatures: true,
+            request_timeout_ms: 0,
+            max_response_bytes: 0,
+            root_certificates_pem: vec![],
+        }
+    }
+
+    fn pid_offer(issuer: &RunningIssuer, tx_code: bool) -> oid4vci_issuer::CreatedOffer {
+        issuer.create_offer(OfferRequest {
+            credential_configuration_ids: Some(vec!["pid_sd_jwt".into()]),
+            tx_code: Some(tx_code),
+            ..Default::default()
+        })
+    }
+
+    async fn issue_pid(wallet: &Arc<Wallet>, session: &AuthorizedSession) -> Vec<Credential> {
+        let signer: Arc<dyn Signer> = SoftwareSigner::generate();
+        match session
+            .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer)
+            .await
+            .unwrap()
+        {
+            Issuance::Issued { credentials } => credentials,
+            Issuance::Deferred { .. } => panic!("deferred"),
+        }
+    }
+
+    #[tokio::test]
+    async fn root_certificates_from_the_config_trust_an_https_issuer() {
+        let issuer = Issuer::builder()
+            .tls(true)
+            .spawn("127.0.0.1:0")
+            .await
+            .unwrap();
+        let pem = issuer.certificate_pem().expect("a TLS certificate");
+        assert!(issuer.issuer_id().starts_with("https://"));
+
+        // Not trusted: a transport error, nothing reaches the issuer.
+        let untrusted = Wallet::new(config()).unwrap();
+        let err = untrusted
+            .resolve_offer(pid_offer(&issuer, false).offer_url)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, WalletError::Network { .. }), "{err}");
+
+        let wallet = Wallet::new(WalletConfig {
+            root_certificates_pem: vec![pem.clone()],
+            ..config()
+        })
+        .unwrap();
+        let offer = wallet
+            .resolve_offer(pid_offer(&issuer, false).offer_url)
+            .await
+            .unwrap();
+        let session = offer.authorize(wallet.clone(), None).await.unwrap();
+        let credentials = issue_pid(&wallet, &session).await;
+        assert!(credentials[0].signature_verified);
+
+        // The app's HttpClient decides trust itself.
+        struct Never;
+        impl HttpClient for Never {
+            fn send(&self, _: HttpRequest) -> Result<HttpResponse, HttpClientError> {
+                Err(HttpClientError::Timeout)
+            }
+        }
+        let err = Wallet::with_http_client(
+            WalletConfig {
+                root_certificates_pem: vec![pem],
+                ..config()
+            },
+            Arc::new(Never),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, WalletError::Configuration { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_unusable_root_certificate_is_a_configuration_error() {
+        for bad in [
+            "not a certificate",
+            "MIIBszCCAVmgAwIBAgIU",
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = Wallet::new(WalletConfig {
+                root_certificates_pem: vec![bad.into()],
+                ..config()
+            })
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(
+                matches!(err, WalletError::Configuration { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn pre_authorized_over_dpop_with_nonces_survives_save_and_restore() {
+        let issuer = Issuer::builder()
+            .require_dpop(true)
+            .dpop_nonce(true)
+            .spawn("127.0.0.1:0")
+            .await
+            .unwrap();
+        let wallet = Wallet::new(WalletConfig {
+            dangerous_allow_http: true,
+            ..config()
+        })
+        .unwrap();
+        let created = pid_offer(&issuer, true);
+        let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+        let session = offer
+            .authorize(wallet.clone(), created.tx_code)
+            .await
+            .unwrap();
+        assert!(session.uses_dpop().await);
+        let restored =
+            AuthorizedSession::from_json(session.to_json().await, vec!["en".into()]).unwrap();
+        drop(session);
+        assert!(restored.uses_dpop().await);
+        let fresh = Wallet::new(WalletConfig {
+            dangerous_allow_http: true,
+            ..config()
+        })
+        .unwrap();
+        let credentials = issue_pid(&fresh, &restored).await;
+        let claims: serde_json::Value =
+            serde_json::from_str(credentials[0].claims_json.as_deref().unwrap()).unwrap();
+        assert_eq!(claims["given_name"], "Erika");
+        assert!(credentials[0].signature_verified);
     }
 }

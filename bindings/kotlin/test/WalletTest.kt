@@ -4,6 +4,10 @@
 // typed exceptions, sessions saved as strings.
 //
 // Usage: java ... WalletTestKt <issuer base URL>   (or OID4VCI_ISSUER=<url>)
+// Optional, for the DPoP and https checks (skipped without them):
+//   OID4VCI_ISSUER_DPOP=<url>        an issuer run with --require-dpop --dpop-nonce
+//   OID4VCI_ISSUER_HTTPS=<url>       an issuer run with --tls
+//   OID4VCI_ISSUER_HTTPS_CERT=<file> its certificate (PEM, `certificate_pem` of its ready line)
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-kotlin builds and runs it.
 
@@ -40,6 +44,8 @@ import java.security.spec.ECGenParameterSpec
 import java.time.Duration
 import java.util.Base64
 import java.util.concurrent.atomic.AtomicInteger
+import javax.net.ssl.SSLContext
+import javax.net.ssl.TrustManagerFactory
 import kotlin.system.exitProcess
 
 // --- a P-256 signer in Kotlin ---------------------------------------------------
@@ -168,29 +174,49 @@ fun jsonString(json: String, field: String): String? {
 
 data class Offer(val url: String, val txCode: String?)
 
+/** Creates an offer at `issuer` (the main one unless given), through `client`. */
 fun createOffer(
     configuration: String = "pid_sd_jwt",
     txCode: Boolean = false,
     byReference: Boolean = false,
     deferred: Boolean = false,
     authorizationCode: Boolean = false,
+    issuer: String = base,
+    client: JavaHttpClient = http,
 ): Offer {
     val body = """{"credential_configuration_ids":["$configuration"],"tx_code":$txCode,""" +
         """"by_reference":$byReference,"deferred":$deferred,"authorization_code":$authorizationCode}"""
-    val request = JavaHttpRequest.newBuilder(URI.create("$base/test/offers"))
+    val request = JavaHttpRequest.newBuilder(URI.create("$issuer/test/offers"))
         .header("content-type", "application/json")
         .POST(JavaHttpRequest.BodyPublishers.ofString(body))
         .build()
-    val response = http.send(request, JavaHttpResponse.BodyHandlers.ofString())
+    val response = client.send(request, JavaHttpResponse.BodyHandlers.ofString())
     check(response.statusCode() == 200) { "POST /test/offers: ${response.statusCode()} ${response.body()}" }
     return Offer(jsonString(response.body(), "offer_url")!!, jsonString(response.body(), "tx_code"))
 }
 
+/** The issuer's counters (`GET /test/stats`): requests per path, and the DPoP counters when it requires DPoP. */
+fun issuerStats(issuer: String = base, client: JavaHttpClient = http): Map<String, Int> {
+    val request = JavaHttpRequest.newBuilder(URI.create("$issuer/test/stats")).GET().build()
+    val body = client.send(request, JavaHttpResponse.BodyHandlers.ofString()).body()
+    return Regex("\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*(\\d+)").findAll(body)
+        .associate { it.groupValues[1] to it.groupValues[2].toInt() }
+}
+
 /** Requests per path the issuer has seen (`/test/...` not counted). */
-fun issuerRequestCount(): Int {
-    val request = JavaHttpRequest.newBuilder(URI.create("$base/test/stats")).GET().build()
-    val body = http.send(request, JavaHttpResponse.BodyHandlers.ofString()).body()
-    return Regex(":\\s*(\\d+)").findAll(body).sumOf { it.groupValues[1].toInt() }
+fun issuerRequestCount(): Int = issuerStats().values.sum()
+
+/** java.net.http trusting only `certificatePem` (the https issuer's self-signed certificate). */
+fun trustingHttp(certificatePem: String): JavaHttpClient {
+    val certificate = java.security.cert.CertificateFactory.getInstance("X.509")
+        .generateCertificate(certificatePem.byteInputStream())
+    val store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType()).apply {
+        load(null, null)
+        setCertificateEntry("reference-issuer", certificate)
+    }
+    val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(store) }
+    val tls = SSLContext.getInstance("TLS").apply { init(null, trust.trustManagers, null) }
+    return JavaHttpClient.newBuilder().sslContext(tls).version(JavaHttpClient.Version.HTTP_1_1).build()
 }
 
 // --- the user in the browser ---------------------------------------------------
@@ -275,6 +301,9 @@ suspend fun check(name: String, body: suspend () -> Unit) {
         if (e !is CheckFailed) e.printStackTrace(System.out)
     }
 }
+
+/** A check that cannot run here (not counted). */
+fun skip(name: String, why: String) = println("skip  $name: $why")
 
 /** Runs `body`, expecting a `T`; returns it. */
 suspend inline fun <reified T : Throwable> expectThrows(crossinline body: suspend () -> Unit): T {
@@ -376,6 +405,7 @@ suspend fun runChecks(args: Array<String>) {
         expect(offered.display?.name == "Personalausweis") { "display ${offered.display}" }
         val session = resolved.authorize(wallet, offer.txCode)
         expect(session.credentialConfigurationIds().contains("pid_sd_jwt")) { "ids ${session.credentialConfigurationIds()}" }
+        expect(!session.usesDpop()) { "DPoP with an issuer that does not offer it" }
         val signer = KotlinSigner()
         val credentials = issued(session.requestCredential(wallet, "pid_sd_jwt", signer))
         expectPid(credentials, signer)
@@ -484,6 +514,7 @@ suspend fun runChecks(args: Array<String>) {
         expect(resolved.grants() == listOf(GrantKind.AUTHORIZATION_CODE)) { "grants ${resolved.grants()}" }
         expect(resolved.txCode() == null) { "tx_code spec ${resolved.txCode()}" }
         val pending = resolved.beginAuthorization(codeWallet, REDIRECT_URI)
+        expect(!pending.usesDpop()) { "DPoP with an issuer that does not offer it" }
         val url = pending.authorizationUrl()
         // PAR: the URL carries only client_id and request_uri.
         expect(url.startsWith("$base/authorize?")) { "authorization URL $url" }
@@ -566,5 +597,96 @@ suspend fun runChecks(args: Array<String>) {
             PendingAuthorization.fromJson(saved, locales).complete(codeWallet, location)
         }
         expect(replay.code == "invalid_grant" && replay.status == 400.toUShort()) { "replay: $replay (${replay.details})" }
+    }
+
+    // --- DPoP (an issuer run with --require-dpop --dpop-nonce) ----------------------
+
+    val dpopBase = System.getenv("OID4VCI_ISSUER_DPOP")?.trimEnd('/')
+    val dpopPreAuthorized = "pre-authorized with tx_code over DPoP with nonces: session saved and restored, Kotlin signer"
+    val dpopCodeFlow = "authorization code flow over DPoP: pending authorization saved and restored, sign in as max"
+    if (dpopBase == null) {
+        skip(dpopPreAuthorized, "OID4VCI_ISSUER_DPOP not set")
+        skip(dpopCodeFlow, "OID4VCI_ISSUER_DPOP not set")
+    } else {
+        check(dpopPreAuthorized) {
+            val before = issuerStats(dpopBase)
+            val offer = createOffer(txCode = true, issuer = dpopBase)
+            val dpopWallet = Wallet(config())
+            val resolved = dpopWallet.resolveOffer(offer.url)
+            expect(resolved.issuerId() == dpopBase) { "issuer ${resolved.issuerId()}" }
+            val session = resolved.authorize(dpopWallet, offer.txCode)
+            expect(session.usesDpop()) { "the session does not use DPoP" }
+            // The app saves the session (with its DPoP key) and is killed before the credential request.
+            val saved = session.toJson()
+            session.destroy()
+            val restored = AuthorizedSession.fromJson(saved, locales)
+            expect(restored.usesDpop()) { "the restored session does not use DPoP" }
+            val freshWallet = Wallet(config())
+            val signer = KotlinSigner()
+            expectPid(issued(restored.requestCredential(freshWallet, "pid_sd_jwt", signer)), signer)
+            val after = issuerStats(dpopBase)
+            fun delta(name: String) = (after[name] ?: 0) - (before[name] ?: 0)
+            expect(delta("dpop_nonce_challenges_as") >= 1) { "no use_dpop_nonce from the AS: $after" }
+            expect(delta("dpop_rejected") == 0) { "the issuer rejected DPoP proofs: $after" }
+            expect(delta("/credential") == 1) { "credential requests: ${delta("/credential")} ($after)" }
+        }
+
+        check(dpopCodeFlow) {
+            val codeWallet = Wallet(codeFlowConfig())
+            val offer = createOffer(authorizationCode = true, issuer = dpopBase)
+            val pending = codeWallet.resolveOffer(offer.url).beginAuthorization(codeWallet, REDIRECT_URI)
+            expect(pending.usesDpop()) { "the pending authorization does not use DPoP" }
+            val saved = pending.toJson()
+            pending.destroy()
+            val restored = PendingAuthorization.fromJson(saved, locales)
+            expect(restored.usesDpop()) { "the restored authorization does not use DPoP" }
+            val location = browser(restored.authorizationUrl(), "max", "max-password", allow = true)
+            val session = restored.complete(Wallet(codeFlowConfig()), location)
+            expect(session.usesDpop()) { "the session does not use DPoP" }
+            val signer = KotlinSigner()
+            expectClaim(issued(session.requestCredential(codeWallet, "pid_sd_jwt", signer)), "pid_sd_jwt", "given_name", "Max", signer)
+        }
+    }
+
+    // --- https (an issuer run with --tls, its self-signed certificate) -------------
+
+    val httpsBase = System.getenv("OID4VCI_ISSUER_HTTPS")?.trimEnd('/')
+    val certificateFile = System.getenv("OID4VCI_ISSUER_HTTPS_CERT")
+    val httpsIssuance = "https issuance trusting the issuer's certificate (rootCertificatesPem); without it WalletException.Network"
+    val rootMisuse = "unparsable rootCertificatesPem, or with an HttpClient, raises WalletException.Configuration"
+    if (httpsBase == null || certificateFile == null) {
+        skip(httpsIssuance, "OID4VCI_ISSUER_HTTPS / OID4VCI_ISSUER_HTTPS_CERT not set")
+    } else {
+        check(httpsIssuance) {
+            val pem = java.io.File(certificateFile).readText()
+            expect(pem.startsWith("-----BEGIN CERTIFICATE-----")) { "not a PEM certificate: $certificateFile" }
+            expect(httpsBase.startsWith("https://")) { "not https: $httpsBase" }
+            // The test's own client must trust the certificate too, to create the offer.
+            val trusting = trustingHttp(pem)
+            val offer = createOffer(txCode = true, issuer = httpsBase, client = trusting)
+            val before = issuerStats(httpsBase, trusting).values.sum()
+            // https only (no dangerousAllowHttp), platform roots only: the handshake fails.
+            val untrusted = Wallet(WalletConfig(locales = locales))
+            val e = expectThrows<WalletException.Network> { untrusted.resolveOffer(offer.url) }
+            expect(issuerStats(httpsBase, trusting).values.sum() == before) { "a request got through: ${e.details}" }
+            // The same offer (by value) with the certificate trusted.
+            val trustingWallet = Wallet(WalletConfig(locales = locales, rootCertificatesPem = listOf(pem)))
+            val resolved = trustingWallet.resolveOffer(offer.url)
+            expect(resolved.issuerId() == httpsBase) { "issuer ${resolved.issuerId()}" }
+            val session = resolved.authorize(trustingWallet, offer.txCode)
+            val signer = KotlinSigner()
+            expectPid(issued(session.requestCredential(trustingWallet, "pid_sd_jwt", signer)), signer)
+        }
+    }
+    check(rootMisuse) {
+        expectThrows<WalletException.Configuration> {
+            Wallet(WalletConfig(locales = locales, rootCertificatesPem = listOf("not a certificate")))
+        }
+        val pem = certificateFile?.let { java.io.File(it).readText() }
+            ?: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        val e = expectThrows<WalletException.Configuration> {
+            Wallet.withHttpClient(WalletConfig(locales = locales, rootCertificatesPem = listOf(pem)), KotlinHttpClient())
+        }
+        expect(e.details.contains("HttpClient")) { "details: ${e.details}" }
     }
 }

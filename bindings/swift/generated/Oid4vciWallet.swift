@@ -642,6 +642,16 @@ public protocol AuthorizedSessionProtocol: AnyObject, Sendable {
      */
     func toJson() async  -> String
     
+    /**
+     * Whether the access token is DPoP-bound (RFC 9449; `token_type`
+     * `DPoP`). The wallet uses DPoP by itself whenever the authorization
+     * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
+     * key per issuance, kept in [`Self::to_json`] (so a restored session goes
+     * on proving it), and a proof with every request that presents the token.
+     * Nothing for the app to do; this is for display and diagnostics.
+     */
+    func usesDpop() async  -> Bool
+    
 }
 /**
  * Holding an access token: request credentials, notify.
@@ -824,6 +834,31 @@ open func toJson()async  -> String  {
             completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
             freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * Whether the access token is DPoP-bound (RFC 9449; `token_type`
+     * `DPoP`). The wallet uses DPoP by itself whenever the authorization
+     * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
+     * key per issuance, kept in [`Self::to_json`] (so a restored session goes
+     * on proving it), and a proof with every request that presents the token.
+     * Nothing for the app to do; this is for display and diagnostics.
+     */
+open func usesDpop()async  -> Bool  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_oid4vci_wallet_fn_method_authorizedsession_uses_dpop(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_oid4vci_wallet_rust_future_poll_i8,
+            completeFunc: ffi_oid4vci_wallet_rust_future_complete_i8,
+            freeFunc: ffi_oid4vci_wallet_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
             errorHandler: nil
             
         )
@@ -1674,6 +1709,15 @@ public protocol PendingAuthorizationProtocol: AnyObject, Sendable {
      */
     func toJson()  -> String
     
+    /**
+     * Whether the authorization server uses DPoP (RFC 9449; it advertises
+     * ES256 in `dpop_signing_alg_values_supported`): the code is bound to
+     * this authorization's DPoP key (a proof at PAR, or `dpop_jkt`), the key
+     * is kept in [`Self::to_json`], and the session [`Self::complete`]
+     * returns holds a DPoP-bound token. Nothing for the app to do.
+     */
+    func usesDpop()  -> Bool
+    
 }
 /**
  * An authorization waiting for the browser's redirect.
@@ -1829,6 +1873,22 @@ open func toJson() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the authorization server uses DPoP (RFC 9449; it advertises
+     * ES256 in `dpop_signing_alg_values_supported`): the code is bound to
+     * this authorization's DPoP key (a proof at PAR, or `dpop_jkt`), the key
+     * is kept in [`Self::to_json`], and the session [`Self::complete`]
+     * returns holds a DPoP-bound token. Nothing for the app to do.
+     */
+open func usesDpop() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2450,7 +2510,10 @@ open class Wallet: WalletProtocol, @unchecked Sendable {
     }
     /**
      * Builds a wallet that sends its requests with the built-in HTTP client
-     * (rustls, platform-independent certificate roots).
+     * (rustls, platform-independent certificate roots, plus the config's
+     * `root_certificates_pem`). A certificate that does not parse fails with
+     * `WalletError::Configuration`; a server whose certificate chains to no
+     * trusted root fails each request with `WalletError::Network`.
      */
 public convenience init(config: WalletConfig)throws  {
     let handle =
@@ -2477,7 +2540,9 @@ public convenience init(config: WalletConfig)throws  {
      * Builds a wallet that sends every request through the app's own HTTP
      * stack. The wallet still enforces its URL policy (https only, unless
      * `dangerous_allow_http`), the whole-request timeout and the response
-     * size cap around `http_client`.
+     * size cap around `http_client`. TLS trust is the app's stack's: a
+     * config with `root_certificates_pem` fails with
+     * `WalletError::Configuration`.
      */
 public static func withHttpClient(config: WalletConfig, httpClient: HttpClient)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
@@ -3311,6 +3376,15 @@ public struct WalletConfig: Equatable, Hashable {
      * The largest response body accepted, in bytes (0: the default, 1 MiB).
      */
     public var maxResponseBytes: UInt64
+    /**
+     * Extra root certificates to trust beside the platform's roots, each a
+     * PEM text (`-----BEGIN CERTIFICATE-----...`): a private CA, or a test
+     * server's self-signed certificate. For the built-in HTTP client only:
+     * `Wallet.withHttpClient` refuses a non-empty list (the app's own HTTP
+     * stack decides whom it trusts). An unparsable entry fails the `Wallet`
+     * constructor with `WalletError::Configuration`.
+     */
+    public var rootCertificatesPem: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3332,13 +3406,22 @@ public struct WalletConfig: Equatable, Hashable {
          */requestTimeoutMs: UInt64 = UInt64(0), 
         /**
          * The largest response body accepted, in bytes (0: the default, 1 MiB).
-         */maxResponseBytes: UInt64 = UInt64(0)) {
+         */maxResponseBytes: UInt64 = UInt64(0), 
+        /**
+         * Extra root certificates to trust beside the platform's roots, each a
+         * PEM text (`-----BEGIN CERTIFICATE-----...`): a private CA, or a test
+         * server's self-signed certificate. For the built-in HTTP client only:
+         * `Wallet.withHttpClient` refuses a non-empty list (the app's own HTTP
+         * stack decides whom it trusts). An unparsable entry fails the `Wallet`
+         * constructor with `WalletError::Configuration`.
+         */rootCertificatesPem: [String] = []) {
         self.clientId = clientId
         self.locales = locales
         self.dangerousAllowHttp = dangerousAllowHttp
         self.verifyCredentialSignatures = verifyCredentialSignatures
         self.requestTimeoutMs = requestTimeoutMs
         self.maxResponseBytes = maxResponseBytes
+        self.rootCertificatesPem = rootCertificatesPem
     }
 
     
@@ -3362,7 +3445,8 @@ public struct FfiConverterTypeWalletConfig: FfiConverterRustBuffer {
                 dangerousAllowHttp: FfiConverterBool.read(from: &buf), 
                 verifyCredentialSignatures: FfiConverterBool.read(from: &buf), 
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                maxResponseBytes: FfiConverterUInt64.read(from: &buf)
+                maxResponseBytes: FfiConverterUInt64.read(from: &buf), 
+                rootCertificatesPem: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3373,6 +3457,7 @@ public struct FfiConverterTypeWalletConfig: FfiConverterRustBuffer {
         FfiConverterBool.write(value.verifyCredentialSignatures, into: &buf)
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterUInt64.write(value.maxResponseBytes, into: &buf)
+        FfiConverterSequenceString.write(value.rootCertificatesPem, into: &buf)
     }
 }
 
@@ -4582,6 +4667,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 65355) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 44500) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() != 58827) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4669,6 +4757,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() != 7389) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() != 9669) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_httpclient_send() != 28671) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4681,10 +4772,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() != 53948) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_new() != 39151) {
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_new() != 9309) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() != 16388) {
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() != 49936) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 34339) {

@@ -3,6 +3,13 @@
 // client (URLSession), typed errors, sessions saved as strings.
 //
 // Usage: wallet-test <issuer base URL>   (or OID4VCI_ISSUER=<url>)
+// Optional, for the DPoP and https checks (skipped without them):
+//   OID4VCI_ISSUER_DPOP=<url>          an issuer run with --require-dpop --dpop-nonce
+//   OID4VCI_ISSUER_HTTPS=<url>         an issuer run with --tls
+//   OID4VCI_ISSUER_HTTPS_CERT=<file>   its certificate (PEM, `certificate_pem` of its ready line)
+//   OID4VCI_ISSUER_HTTPS_OFFER=<file>  the answer of its POST /test/offers (a pre-authorized PID
+//                                      offer with tx_code), made by the caller: URLSession on Linux
+//                                      (libcurl) cannot be told to trust an extra certificate
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-swift builds it (against the Oid4vciWallet module compiled
 // from the generated bindings) and runs it in the Debian trixie chroot.
@@ -165,10 +172,11 @@ let base = baseArgument.hasSuffix("/") ? String(baseArgument.dropLast()) : baseA
 
 struct Offer { let url: String; let txCode: String? }
 
+/// Creates an offer at `issuer` (the main one unless given).
 func createOffer(configuration: String = "pid_sd_jwt", txCode: Bool = false,
                  byReference: Bool = false, deferred: Bool = false,
-                 authorizationCode: Bool = false) async throws -> Offer {
-    var request = URLRequest(url: URL(string: "\(base)/test/offers")!)
+                 authorizationCode: Bool = false, issuer: String = base) async throws -> Offer {
+    var request = URLRequest(url: URL(string: "\(issuer)/test/offers")!)
     request.httpMethod = "POST"
     request.setValue("application/json", forHTTPHeaderField: "content-type")
     request.httpBody = try JSONSerialization.data(withJSONObject: [
@@ -183,10 +191,16 @@ func createOffer(configuration: String = "pid_sd_jwt", txCode: Bool = false,
     return Offer(url: url, txCode: json["tx_code"] as? String)
 }
 
+/// The issuer's counters (`GET /test/stats`): requests per path, and the DPoP
+/// counters when it requires DPoP.
+func issuerStats(_ issuer: String = base) async throws -> [String: Int] {
+    let (data, _) = try await URLSession.shared.data(from: URL(string: "\(issuer)/test/stats")!)
+    return try jsonObject(String(decoding: data, as: UTF8.self)).compactMapValues { $0 as? Int }
+}
+
 /// Requests the issuer has seen (`/test/...` not counted).
 func issuerRequestCount() async throws -> Int {
-    let (data, _) = try await URLSession.shared.data(from: URL(string: "\(base)/test/stats")!)
-    return try jsonObject(String(decoding: data, as: UTF8.self)).values.reduce(0) { $0 + (($1 as? Int) ?? 0) }
+    try await issuerStats().values.reduce(0, +)
 }
 
 // --- the user in the browser --------------------------------------------------------
@@ -288,6 +302,11 @@ func check(_ name: String, _ body: () async throws -> Void) async {
     }
 }
 
+/// A check that cannot run here (not counted).
+func skip(_ name: String, _ why: String) {
+    print("skip  \(name): \(why)")
+}
+
 /// Runs `body`, expecting a `WalletError` that `matches`; returns it.
 @discardableResult
 func expectError<T>(_ what: String, _ body: () async throws -> T,
@@ -387,6 +406,8 @@ await check("pre-authorized with tx_code, Swift signer, display in de") {
     let session = try await resolved.authorize(wallet: wallet, txCode: offer.txCode)
     let ids = await session.credentialConfigurationIds()
     try expect(ids.contains("pid_sd_jwt"), "ids \(ids)")
+    let usesDpop = await session.usesDpop()
+    try expect(!usesDpop, "DPoP with an issuer that does not offer it")
     let signer = try SwiftSigner()
     let credentials = try issued(try await session.requestCredential(wallet: wallet, configurationId: "pid_sd_jwt", signer: signer))
     try expectPid(credentials, signer)
@@ -511,6 +532,7 @@ await check("authorization code flow from an offer: save, restore, sign in as ma
     try expect(resolved.grants() == [.authorizationCode], "grants \(resolved.grants())")
     try expect(resolved.txCode() == nil, "tx_code spec \(String(describing: resolved.txCode()))")
     var pending: PendingAuthorization? = try await resolved.beginAuthorization(wallet: codeWallet, redirectUri: redirectUri)
+    try expect(!pending!.usesDpop(), "DPoP with an issuer that does not offer it")
     let url = pending!.authorizationUrl()
     // PAR: the URL carries only client_id and request_uri.
     try expect(url.hasPrefix("\(base)/authorize?"), "authorization URL \(url)")
@@ -602,6 +624,107 @@ await check("the same redirect completed twice: InvalidState, and Server(invalid
     let copy = try PendingAuthorization.fromJson(json: saved, locales: locales)
     try await expectError("Server invalid_grant", { try await copy.complete(wallet: codeWallet, redirectUrl: location) }) {
         if case .Server(let code, _, let status, _) = $0 { return code == "invalid_grant" && status == 400 }
+        return false
+    }
+}
+
+// --- DPoP (an issuer run with --require-dpop --dpop-nonce) -----------------------------
+
+let environment = ProcessInfo.processInfo.environment
+func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
+
+let dpopPreAuthorized = "pre-authorized with tx_code over DPoP with nonces: session saved and restored, Swift signer"
+let dpopCodeFlow = "authorization code flow over DPoP: pending authorization saved and restored, sign in as max"
+if let dpopBase = environment["OID4VCI_ISSUER_DPOP"].map(trimmed) {
+    await check(dpopPreAuthorized) {
+        let before = try await issuerStats(dpopBase)
+        let offer = try await createOffer(txCode: true, issuer: dpopBase)
+        let dpopWallet = try Wallet(config: config())
+        let resolved = try await dpopWallet.resolveOffer(offerUrl: offer.url)
+        try expect(resolved.issuerId() == dpopBase, "issuer \(resolved.issuerId())")
+        var session: AuthorizedSession? = try await resolved.authorize(wallet: dpopWallet, txCode: offer.txCode)
+        let usesDpop = await session!.usesDpop()
+        try expect(usesDpop, "the session does not use DPoP")
+        // The app saves the session (with its DPoP key) and is killed before the credential request.
+        let saved = await session!.toJson()
+        session = nil
+        let restored = try AuthorizedSession.fromJson(json: saved, locales: locales)
+        let restoredUsesDpop = await restored.usesDpop()
+        try expect(restoredUsesDpop, "the restored session does not use DPoP")
+        let freshWallet = try Wallet(config: config())
+        let signer = try SwiftSigner()
+        try expectPid(try issued(try await restored.requestCredential(wallet: freshWallet, configurationId: "pid_sd_jwt", signer: signer)), signer)
+        let after = try await issuerStats(dpopBase)
+        func delta(_ name: String) -> Int { (after[name] ?? 0) - (before[name] ?? 0) }
+        try expect(delta("dpop_nonce_challenges_as") >= 1, "no use_dpop_nonce from the AS: \(after)")
+        try expect(delta("dpop_rejected") == 0, "the issuer rejected DPoP proofs: \(after)")
+        try expect(delta("/credential") == 1, "credential requests: \(delta("/credential")) (\(after))")
+    }
+
+    await check(dpopCodeFlow) {
+        let codeWallet = try Wallet(config: codeFlowConfig())
+        let offer = try await createOffer(authorizationCode: true, issuer: dpopBase)
+        var pending: PendingAuthorization? = try await codeWallet.resolveOffer(offerUrl: offer.url)
+            .beginAuthorization(wallet: codeWallet, redirectUri: redirectUri)
+        try expect(pending!.usesDpop(), "the pending authorization does not use DPoP")
+        let saved = pending!.toJson()
+        pending = nil
+        let restored = try PendingAuthorization.fromJson(json: saved, locales: locales)
+        try expect(restored.usesDpop(), "the restored authorization does not use DPoP")
+        let location = try await browser.authorize(restored.authorizationUrl(), user: "max", password: "max-password", allow: true)
+        let session = try await restored.complete(wallet: try Wallet(config: codeFlowConfig()), redirectUrl: location)
+        let usesDpop = await session.usesDpop()
+        try expect(usesDpop, "the session does not use DPoP")
+        let signer = try SwiftSigner()
+        let credentials = try issued(try await session.requestCredential(wallet: codeWallet, configurationId: "pid_sd_jwt", signer: signer))
+        try expectClaim(credentials, "pid_sd_jwt", "given_name", "Max", signer)
+    }
+} else {
+    skip(dpopPreAuthorized, "OID4VCI_ISSUER_DPOP not set")
+    skip(dpopCodeFlow, "OID4VCI_ISSUER_DPOP not set")
+}
+
+// --- https (an issuer run with --tls, its self-signed certificate) ---------------------
+
+let httpsIssuance = "https issuance trusting the issuer's certificate (rootCertificatesPem); without it WalletError.Network"
+if let httpsBase = environment["OID4VCI_ISSUER_HTTPS"].map(trimmed),
+   let certificateFile = environment["OID4VCI_ISSUER_HTTPS_CERT"],
+   let offerFile = environment["OID4VCI_ISSUER_HTTPS_OFFER"] {
+    await check(httpsIssuance) {
+        let pem = try String(contentsOfFile: certificateFile, encoding: .utf8)
+        try expect(pem.hasPrefix("-----BEGIN CERTIFICATE-----"), "not a PEM certificate: \(certificateFile)")
+        try expect(httpsBase.hasPrefix("https://"), "not https: \(httpsBase)")
+        let created = try jsonObject(try String(contentsOfFile: offerFile, encoding: .utf8))
+        guard let offerUrl = created["offer_url"] as? String else { throw CheckFailed("no offer_url in \(created)") }
+        // https only (no dangerousAllowHttp), platform roots only: the handshake fails.
+        let untrusted = try Wallet(config: WalletConfig(locales: locales))
+        try await expectError("Network", { try await untrusted.resolveOffer(offerUrl: offerUrl) }) {
+            if case .Network = $0 { return true }
+            return false
+        }
+        // The same offer (by value) with the certificate trusted.
+        let trusting = try Wallet(config: WalletConfig(locales: locales, rootCertificatesPem: [pem]))
+        let resolved = try await trusting.resolveOffer(offerUrl: offerUrl)
+        try expect(resolved.issuerId() == httpsBase, "issuer \(resolved.issuerId())")
+        let session = try await resolved.authorize(wallet: trusting, txCode: created["tx_code"] as? String)
+        let signer = try SwiftSigner()
+        try expectPid(try issued(try await session.requestCredential(wallet: trusting, configurationId: "pid_sd_jwt", signer: signer)), signer)
+    }
+} else {
+    skip(httpsIssuance, "OID4VCI_ISSUER_HTTPS / OID4VCI_ISSUER_HTTPS_CERT / OID4VCI_ISSUER_HTTPS_OFFER not set")
+}
+
+await check("unparsable rootCertificatesPem, or with an HttpClient, throws WalletError.Configuration") {
+    try await expectError("Configuration", { try Wallet(config: WalletConfig(locales: locales, rootCertificatesPem: ["not a certificate"])) }) {
+        if case .Configuration = $0 { return true }
+        return false
+    }
+    let pem = environment["OID4VCI_ISSUER_HTTPS_CERT"].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        ?? "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    try await expectError("Configuration naming HttpClient", {
+        try Wallet.withHttpClient(config: WalletConfig(locales: locales, rootCertificatesPem: [pem]), httpClient: SwiftHttpClient())
+    }) {
+        if case .Configuration(let details) = $0 { return details.contains("HttpClient") }
         return false
     }
 }

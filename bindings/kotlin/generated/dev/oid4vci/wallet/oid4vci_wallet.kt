@@ -756,6 +756,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization(
@@ -814,6 +816,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_httpclient_send(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json(
@@ -867,6 +871,8 @@ internal object UniffiLib {
     external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signers`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_to_json(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_uses_dpop(`ptr`: Long,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_clone_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -962,6 +968,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_oid4vci_wallet_fn_clone_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1107,6 +1115,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 65355) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 44500) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() and 0xFFFF) != 58827) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1194,6 +1205,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() and 0xFFFF) != 7389) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() and 0xFFFF) != 9669) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_httpclient_send() and 0xFFFF) != 28671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1206,10 +1220,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() and 0xFFFF) != 53948) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_new() and 0xFFFF) != 39151) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_new() and 0xFFFF) != 9309) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() and 0xFFFF) != 16388) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() and 0xFFFF) != 49936) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 34339) {
@@ -1746,6 +1760,16 @@ public interface AuthorizedSessionInterface {
      */
     suspend fun `toJson`(): kotlin.String
     
+    /**
+     * Whether the access token is DPoP-bound (RFC 9449; `token_type`
+     * `DPoP`). The wallet uses DPoP by itself whenever the authorization
+     * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
+     * key per issuance, kept in [`Self::to_json`] (so a restored session goes
+     * on proving it), and a proof with every request that presents the token.
+     * Nothing for the app to do; this is for display and diagnostics.
+     */
+    suspend fun `usesDpop`(): kotlin.Boolean
+    
     companion object
 }
 
@@ -1999,6 +2023,34 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
         { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterString.lift(it) },
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Whether the access token is DPoP-bound (RFC 9449; `token_type`
+     * `DPoP`). The wallet uses DPoP by itself whenever the authorization
+     * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
+     * key per issuance, kept in [`Self::to_json`] (so a restored session goes
+     * on proving it), and a proof with every request that presents the token.
+     * Nothing for the app to do; this is for display and diagnostics.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `usesDpop`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_method_authorizedsession_uses_dpop(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
         // Error FFI converter
         UniffiNullRustCallStatusErrorHandler,
     )
@@ -3396,6 +3448,15 @@ public interface PendingAuthorizationInterface {
      */
     fun `toJson`(): kotlin.String
     
+    /**
+     * Whether the authorization server uses DPoP (RFC 9449; it advertises
+     * ES256 in `dpop_signing_alg_values_supported`): the code is bound to
+     * this authorization's DPoP key (a proof at PAR, or `dpop_jkt`), the key
+     * is kept in [`Self::to_json`], and the session [`Self::complete`]
+     * returns holds a DPoP-bound token. Nothing for the app to do.
+     */
+    fun `usesDpop`(): kotlin.Boolean
+    
     companion object
 }
 
@@ -3612,6 +3673,26 @@ open class PendingAuthorization: Disposable, AutoCloseable, PendingAuthorization
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the authorization server uses DPoP (RFC 9449; it advertises
+     * ES256 in `dpop_signing_alg_values_supported`): the code is bound to
+     * this authorization's DPoP key (a proof at PAR, or `dpop_jkt`), the key
+     * is kept in [`Self::to_json`], and the session [`Self::complete`]
+     * returns holds a DPoP-bound token. Nothing for the app to do.
+     */override fun `usesDpop`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(
         it,
         _status)
 }
@@ -4574,7 +4655,10 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
     }
     /**
      * Builds a wallet that sends its requests with the built-in HTTP client
-     * (rustls, platform-independent certificate roots).
+     * (rustls, platform-independent certificate roots, plus the config's
+     * `root_certificates_pem`). A certificate that does not parse fails with
+     * `WalletError::Configuration`; a server whose certificate chains to no
+     * trusted root fails each request with `WalletError::Network`.
      */
     constructor(`config`: WalletConfig) :
         this(UniffiWithHandle, 
@@ -4729,7 +4813,9 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * Builds a wallet that sends every request through the app's own HTTP
      * stack. The wallet still enforces its URL policy (https only, unless
      * `dangerous_allow_http`), the whole-request timeout and the response
-     * size cap around `http_client`.
+     * size cap around `http_client`. TLS trust is the app's stack's: a
+     * config with `root_certificates_pem` fails with
+     * `WalletError::Configuration`.
      */
     @Throws(WalletException::class) fun `withHttpClient`(`config`: WalletConfig, `httpClient`: HttpClient): Wallet {
             return FfiConverterTypeWallet.lift(
@@ -5305,6 +5391,16 @@ data class WalletConfig (
      * The largest response body accepted, in bytes (0: the default, 1 MiB).
      */
     var `maxResponseBytes`: kotlin.ULong = 0uL 
+    , 
+    /**
+     * Extra root certificates to trust beside the platform's roots, each a
+     * PEM text (`-----BEGIN CERTIFICATE-----...`): a private CA, or a test
+     * server's self-signed certificate. For the built-in HTTP client only:
+     * `Wallet.withHttpClient` refuses a non-empty list (the app's own HTTP
+     * stack decides whom it trusts). An unparsable entry fails the `Wallet`
+     * constructor with `WalletError::Configuration`.
+     */
+    var `rootCertificatesPem`: List<kotlin.String> = listOf() 
     
 ){
     
@@ -5327,6 +5423,7 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterBoolean.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -5336,7 +5433,8 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterBoolean.allocationSize(value.`dangerousAllowHttp`) +
             FfiConverterBoolean.allocationSize(value.`verifyCredentialSignatures`) +
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
-            FfiConverterULong.allocationSize(value.`maxResponseBytes`)
+            FfiConverterULong.allocationSize(value.`maxResponseBytes`) +
+            FfiConverterSequenceString.allocationSize(value.`rootCertificatesPem`)
     )
 
     override fun write(value: WalletConfig, buf: ByteBuffer) {
@@ -5346,6 +5444,7 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterBoolean.write(value.`verifyCredentialSignatures`, buf)
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterULong.write(value.`maxResponseBytes`, buf)
+            FfiConverterSequenceString.write(value.`rootCertificatesPem`, buf)
     }
 }
 
