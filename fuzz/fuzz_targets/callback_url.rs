@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let secrets = AuthorizationSecrets {
         verifier: PkceVerifier::new("v".repeat(43)),
         state: "s".into(),
+        dpop: None,
     };
     let Ok(AuthorizationBegin::Ready(pending)) =
         step.begin("w", "https://w.ex/cb", RequestMode::Auto, secrets)

@@ -75,6 +75,7 @@ pub fn authorized() -> Authorized {
     let Ok(Grant::PreAuthorized(step)) = resolved.grant() else {
         unreachable!()
     };
-    let token = serde_json::from_value(json!({"access_token": "a", "token_type": "Bearer"})).unwrap();
+    let token =
+        serde_json::from_value(json!({"access_token": "a", "token_type": "Bearer"})).unwrap();
     step.into_authorized(token, None, 1_700_000_000)
 }

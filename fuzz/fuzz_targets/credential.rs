@@ -8,7 +8,11 @@ fuzz_target!(|data: &[u8]| {
     let mut authorized = common::authorized();
     let key = SoftwareSigner::from_bytes(&[7u8; 32]).unwrap();
     let signers: [&dyn Signer; 1] = [&key];
-    let id = if data.first().is_some_and(|b| b & 0x80 != 0) { "plain" } else { "pid" };
+    let id = if data.first().is_some_and(|b| b & 0x80 != 0) {
+        "plain"
+    } else {
+        "pid"
+    };
     let plan = authorized.plan_credential(id, &signers).unwrap();
     let _ = authorized.handle_credential_response(&plan, common::response(data));
 });

@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let key = SoftwareSigner::from_bytes(&[7u8; 32]).unwrap();
     let signers: [&dyn Signer; 1] = [&key];
     let plan = authorized.plan_credential("pid", &signers).unwrap();
-    let accepted = HttpResponse::json(202, &serde_json::json!({"transaction_id": "t", "interval": 1}));
+    let accepted = HttpResponse::json(
+        202,
+        &serde_json::json!({"transaction_id": "t", "interval": 1}),
+    );
     let Ok(CredentialOutcome::Deferred(mut pending)) =
         authorized.handle_credential_response(&plan, accepted)
     else {

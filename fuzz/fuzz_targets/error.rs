@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = authorized.handle_notification_response(&response) {
         let text = e.to_string();
         assert!(text.len() < 2000, "unbounded error text");
-        assert!(!text.chars().any(|c| c.is_control()), "control characters in the error");
+        assert!(
+            !text.chars().any(|c| c.is_control()),
+            "control characters in the error"
+        );
     }
 });
