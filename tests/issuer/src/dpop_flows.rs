@@ -15,9 +15,9 @@ use p256::ecdsa::SigningKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const BASE: &str = "http://127.0.0.1:9";
+pub(super) const BASE: &str = "http://127.0.0.1:9";
 const AS_BASE: &str = "http://127.0.0.1:10";
-const PRE_AUTH: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+pub(super) const PRE_AUTH: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-dBjft";
 
 fn issuer(require_dpop: bool, dpop_nonce: bool, separate_as: bool) -> Shared {
@@ -32,18 +32,18 @@ fn issuer(require_dpop: bool, dpop_nonce: bool, separate_as: bool) -> Shared {
 }
 
 #[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-    text: String,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Value,
+    pub(super) text: String,
 }
 
 impl Answer {
-    fn error(&self) -> &str {
+    pub(super) fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or_default()
     }
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     fn nonce(&self) -> String {
@@ -53,7 +53,7 @@ impl Answer {
     }
 }
 
-async fn call(
+pub(super) async fn call(
     shared: &Shared,
     role: Role,
     method: Method,
@@ -84,7 +84,7 @@ async fn call(
     }
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(super) fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
@@ -115,7 +115,7 @@ async fn token_request(shared: &Shared, role: Role, body: String, dpop: Option<S
 }
 
 /// An `openid4vci-proof+jwt` for the pre-authorized flow.
-fn key_proof(c_nonce: &str) -> String {
+pub(super) fn key_proof(c_nonce: &str) -> String {
     let (key, jwk) = holder();
     proof(
         &key,
@@ -124,7 +124,7 @@ fn key_proof(c_nonce: &str) -> String {
     )
 }
 
-async fn c_nonce(shared: &Shared) -> (String, Answer) {
+pub(super) async fn c_nonce(shared: &Shared) -> (String, Answer) {
     let answer = call(
         shared,
         Role::Both,

@@ -22,6 +22,7 @@ mod authorize;
 mod canned;
 mod credential;
 mod dpop;
+mod encryption;
 mod metadata;
 mod routes;
 mod state;
@@ -33,6 +34,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use canned::{Canned, CannedBody, Endpoint};
+pub use encryption::Encryption;
 pub use state::Fault;
 use state::{Settings, Shared};
 
@@ -214,6 +216,21 @@ impl IssuerBuilder {
         self
     }
 
+    /// OID4VCI 1.0 credential request and response encryption (JWE:
+    /// `ECDH-ES` on P-256, `A128GCM` or `A256GCM`, no `zip`). When not
+    /// [`Encryption::Off`] the issuer metadata advertises
+    /// `credential_response_encryption` and `credential_request_encryption`
+    /// (with the issuer's own P-256 encryption key, made at start), the
+    /// credential and deferred endpoints decrypt `application/jwt` bodies and
+    /// encrypt successful answers to the `credential_response_encryption.jwk`
+    /// of the request. [`Encryption::Required`] refuses plain requests and
+    /// requests without `credential_response_encryption`. Ignored by a
+    /// draft-13 issuer. Default [`Encryption::Off`].
+    pub fn encryption(mut self, encryption: Encryption) -> Self {
+        self.settings.encryption = encryption;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -245,6 +262,11 @@ impl IssuerBuilder {
             None => None,
         };
         let shared = Arc::new(Shared::new(self.settings, base_url, as_base_url));
+        if shared.encryption() != Encryption::Off && shared.encryption_key.is_none() {
+            return Err(std::io::Error::other(
+                "cannot make the issuer's encryption key (OpenSSL)",
+            ));
+        }
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut servers = vec![(
             listener,
@@ -386,7 +408,10 @@ impl RunningIssuer {
     /// ones included. With [`IssuerBuilder::require_dpop`] also the counters
     /// `dpop_nonce_challenges_as` and `dpop_nonce_challenges_issuer`
     /// (`use_dpop_nonce` answers of each server) and `dpop_rejected`
-    /// (`invalid_dpop_proof` answers of both).
+    /// (`invalid_dpop_proof` answers of both). With
+    /// [`IssuerBuilder::encryption`] on also `encrypted_requests` (credential
+    /// and deferred requests received as a JWE that decrypted) and
+    /// `encrypted_responses` (answers sent as a JWE).
     pub fn stats(&self) -> BTreeMap<String, u64> {
         self.shared.stats()
     }
@@ -399,6 +424,13 @@ impl RunningIssuer {
     /// The issuer's public signing key as a JWK (with `kid`).
     pub fn issuer_jwk(&self) -> serde_json::Value {
         self.shared.keys.public_jwk()
+    }
+
+    /// The issuer's public request-encryption key as a JWK (`kid`, `use`
+    /// `enc`, `alg` `ECDH-ES`), as in the metadata's
+    /// `credential_request_encryption.jwks`; `None` when encryption is off.
+    pub fn encryption_jwk(&self) -> Option<serde_json::Value> {
+        self.shared.encryption_key.as_ref().map(|k| k.public_jwk())
     }
 
     /// Every secret the issuer handed out so far (pre-authorized and

@@ -5,7 +5,7 @@
 //! Create offers with `POST /test/offers`.
 
 use clap::Parser;
-use oid4vci_issuer::{Fault, Issuer};
+use oid4vci_issuer::{Encryption, Fault, Issuer};
 use std::io::Write as _;
 
 /// The reference OID4VCI issuer and authorization server.
@@ -72,6 +72,31 @@ struct Args {
     /// separate nonces and send a fresh one with every answer.
     #[arg(long)]
     dpop_nonce: bool,
+    /// Credential request/response encryption (OID4VCI 1.0; JWE ECDH-ES on
+    /// P-256, A128GCM/A256GCM): `off` (nothing advertised), `offered`
+    /// (advertised, plain requests still accepted) or `required` (every
+    /// credential and deferred request must be a JWE and ask for an
+    /// encrypted response). Ignored with `--draft13`.
+    #[arg(long, value_enum, default_value_t = EncryptionArg::Off)]
+    encryption: EncryptionArg,
+}
+
+/// `--encryption`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum EncryptionArg {
+    Off,
+    Offered,
+    Required,
+}
+
+impl From<EncryptionArg> for Encryption {
+    fn from(arg: EncryptionArg) -> Self {
+        match arg {
+            EncryptionArg::Off => Encryption::Off,
+            EncryptionArg::Offered => Encryption::Offered,
+            EncryptionArg::Required => Encryption::Required,
+        }
+    }
 }
 
 #[tokio::main]
@@ -97,6 +122,7 @@ async fn main() {
         .separate_authorization_server(args.separate_authorization_server)
         .require_dpop(args.require_dpop)
         .dpop_nonce(args.dpop_nonce)
+        .encryption(args.encryption.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
     for text in &args.responses {
         match serde_json::from_str::<oid4vci_issuer::Canned>(text) {

@@ -2,6 +2,7 @@
 //! shape), authorization server metadata and SD-JWT VC issuer metadata.
 
 use crate::credential::CONFIGURATIONS;
+use crate::encryption::{self, Encryption};
 use crate::state::{Fault, Shared};
 use serde_json::{json, Map, Value};
 
@@ -96,6 +97,24 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
     }
     if let Some(size) = settings.batch_size {
         metadata["batch_credential_issuance"] = json!({ "batch_size": size });
+    }
+    if shared.encryption() != Encryption::Off {
+        let required = shared.encryption() == Encryption::Required;
+        metadata["credential_response_encryption"] = json!({
+            "alg_values_supported": [encryption::ALG],
+            "enc_values_supported": encryption::ENC_VALUES,
+            "encryption_required": required,
+        });
+        let keys: Vec<Value> = shared
+            .encryption_key
+            .iter()
+            .map(|k| k.public_jwk())
+            .collect();
+        metadata["credential_request_encryption"] = json!({
+            "jwks": { "keys": keys },
+            "enc_values_supported": encryption::ENC_VALUES,
+            "encryption_required": required,
+        });
     }
     if shared.has(Fault::MetadataIssuerMismatch) {
         metadata["credential_issuer"] = json!(format!("{}/someone-else", shared.base_url));

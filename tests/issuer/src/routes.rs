@@ -7,6 +7,9 @@ use crate::authorize;
 use crate::canned::Endpoint;
 use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
 use crate::dpop::{self, Expected, Rejection, Server};
+use crate::encryption::{
+    Encryption, ResponseEncryption, ALG, ENCRYPTED_REQUESTS, ENCRYPTED_RESPONSES,
+};
 use crate::metadata;
 use crate::state::{
     random_id, Deferred, Fault, Grant, Inner, Refresh, Session, Shared, NONCE_LIFETIME,
@@ -789,7 +792,11 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
         Err(response) => return response,
     };
     let grant = session.grant.clone();
-    let Some(body) = request.json() else {
+    let (body, response_encryption) = match open_request(shared, &mut inner, request) {
+        Ok(opened) => opened,
+        Err(response) => return response,
+    };
+    let Some(body) = body else {
         return bad_request(
             "invalid_credential_request",
             "the body is not a JSON object",
@@ -907,14 +914,127 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
                 "c_nonce_expires_in": NONCE_LIFETIME.as_secs(),
             });
         }
-        return json_response(StatusCode::ACCEPTED, &body);
+        return answer(
+            shared,
+            &mut inner,
+            StatusCode::ACCEPTED,
+            &body,
+            response_encryption.as_ref(),
+        );
     }
     let mut response = issued_body(shared, &mut inner, session.id.clone(), credentials);
     if !shared.settings.nonce_endpoint {
         response["c_nonce"] = json!(shared.new_nonce(&mut inner));
         response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
     }
-    ok(response)
+    answer(
+        shared,
+        &mut inner,
+        StatusCode::OK,
+        &response,
+        response_encryption.as_ref(),
+    )
+}
+
+fn invalid_encryption(description: &str) -> Response {
+    bad_request("invalid_encryption_parameters", description)
+}
+
+/// Whether the body is declared `application/jwt` (parameters ignored).
+fn is_jwt(request: &Request) -> bool {
+    request
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/jwt"))
+}
+
+/// A credential or deferred request's JSON body (`None` when not a JSON
+/// object) and how to encrypt the success answer (`None`: plain JSON).
+type Opened = (Option<Map<String, Value>>, Option<ResponseEncryption>);
+
+/// The JSON body of a credential or deferred request, and how to encrypt
+/// the success answer. With encryption on: an `application/jwt` body is a
+/// JWE to decrypt with the issuer's key; `credential_response_encryption`
+/// is only accepted in an encrypted request; with encryption required, plain
+/// requests and requests without `credential_response_encryption` are
+/// refused. Off: the body as it is, `credential_response_encryption`
+/// ignored. The body is `None` when it is not a JSON object.
+fn open_request(shared: &Shared, inner: &mut Inner, request: &Request) -> Result<Opened, Response> {
+    let mode = shared.encryption();
+    if mode == Encryption::Off {
+        return Ok((request.json(), None));
+    }
+    let encrypted = is_jwt(request);
+    let body: Option<Map<String, Value>> = if encrypted {
+        let Some(key) = &shared.encryption_key else {
+            return Err(oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the issuer has no encryption key",
+            ));
+        };
+        let plaintext = key
+            .decrypt(&request.body)
+            .map_err(|e| invalid_encryption(&format!("the request cannot be decrypted: {e}")))?;
+        inner.count(ENCRYPTED_REQUESTS);
+        serde_json::from_slice(&plaintext).ok()
+    } else if mode == Encryption::Required {
+        return Err(invalid_encryption(&format!(
+            "encryption required: send the request as a JWE (Content-Type: application/jwt, \
+             alg {ALG}) to the key in credential_request_encryption.jwks"
+        )));
+    } else {
+        request.json()
+    };
+    let params = body
+        .as_ref()
+        .and_then(|b| b.get("credential_response_encryption"));
+    let response = match params {
+        Some(_) if !encrypted => {
+            return Err(invalid_encryption(
+                "credential_response_encryption requires an encrypted request \
+                 (Content-Type: application/jwt; see credential_request_encryption)",
+            ))
+        }
+        Some(params) => {
+            Some(ResponseEncryption::from_request(params).map_err(|e| invalid_encryption(&e))?)
+        }
+        None if mode == Encryption::Required && body.is_some() => {
+            return Err(invalid_encryption(
+                "encryption required: the request must carry credential_response_encryption",
+            ))
+        }
+        None => None,
+    };
+    Ok((body, response))
+}
+
+/// A success answer of the credential or deferred endpoint: a JWE
+/// (`application/jwt`) when the request asked for an encrypted response
+/// (unless [`Fault::UnencryptedResponse`]), JSON otherwise.
+fn answer(
+    shared: &Shared,
+    inner: &mut Inner,
+    status: StatusCode,
+    body: &Value,
+    encryption: Option<&ResponseEncryption>,
+) -> Response {
+    let Some(encryption) = encryption.filter(|_| !shared.has(Fault::UnencryptedResponse)) else {
+        return json_response(status, body);
+    };
+    match encryption.encrypt(body) {
+        Ok(jwe) => {
+            inner.count(ENCRYPTED_RESPONSES);
+            respond(status, "application/jwt", jwe)
+        }
+        Err(e) => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &format!("the response cannot be encrypted: {e}"),
+        ),
+    }
 }
 
 fn issue(
@@ -1050,9 +1170,12 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
         Ok(session) => session.id,
         Err(response) => return response,
     };
-    let Some(transaction_id) = request
-        .json()
-        .and_then(|b| b.get("transaction_id")?.as_str().map(str::to_string))
+    let (body, response_encryption) = match open_request(shared, &mut inner, request) {
+        Ok(opened) => opened,
+        Err(response) => return response,
+    };
+    let Some(transaction_id) =
+        body.and_then(|b| b.get("transaction_id")?.as_str().map(str::to_string))
     else {
         return bad_request("invalid_credential_request", "transaction_id is required");
     };
@@ -1073,13 +1196,25 @@ fn deferred(shared: &Shared, request: &Request) -> Response {
             "transaction_id": transaction_id,
             "interval": shared.settings.deferred_interval,
         });
-        return json_response(StatusCode::ACCEPTED, &body);
+        return answer(
+            shared,
+            &mut inner,
+            StatusCode::ACCEPTED,
+            &body,
+            response_encryption.as_ref(),
+        );
     }
     let Some(entry) = inner.deferred.remove(&transaction_id) else {
         return server_error();
     };
     let body = issued_body(shared, &mut inner, session_id, entry.credentials);
-    ok(body)
+    answer(
+        shared,
+        &mut inner,
+        StatusCode::OK,
+        &body,
+        response_encryption.as_ref(),
+    )
 }
 
 fn notification(shared: &Shared, request: &Request) -> Response {
@@ -1120,3 +1255,7 @@ fn notification(shared: &Shared, request: &Request) -> Response {
 #[cfg(test)]
 #[path = "dpop_flows.rs"]
 mod dpop_flows;
+
+#[cfg(test)]
+#[path = "encryption_flows.rs"]
+mod encryption_flows;

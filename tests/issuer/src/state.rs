@@ -1,6 +1,7 @@
 //! The issuer's memory: offers, codes, tokens, nonces, deferred transactions.
 
 use crate::credential::IssuerKeys;
+use crate::encryption::{Encryption, EncryptionKey};
 use crate::{CreatedOffer, OfferRequest};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -52,11 +53,15 @@ pub enum Fault {
     CredentialSignedByOtherKey,
     /// Credentials are bound (`cnf.jwk`) to a key other than the proof's.
     CredentialBoundToOtherKey,
+    /// With encryption on: successful credential and deferred answers come
+    /// as plain JSON even though the request asked for an encrypted
+    /// response (`credential_response_encryption`).
+    UnencryptedResponse,
 }
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 19] = [
+    pub const ALL: [Fault; 20] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -76,6 +81,7 @@ impl Fault {
         Fault::MetadataHttpEndpoint,
         Fault::CredentialSignedByOtherKey,
         Fault::CredentialBoundToOtherKey,
+        Fault::UnencryptedResponse,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -120,6 +126,7 @@ pub(crate) struct Settings {
     pub draft13: bool,
     pub require_dpop: bool,
     pub dpop_nonce: bool,
+    pub encryption: Encryption,
 }
 
 /// A user of the authorization server's login page.
@@ -183,6 +190,7 @@ impl Default for Settings {
             draft13: false,
             require_dpop: false,
             dpop_nonce: false,
+            encryption: Encryption::Off,
         }
     }
 }
@@ -308,7 +316,20 @@ pub(crate) struct Shared {
     /// The authorization server's own base URL, when it is separate.
     pub as_base_url: Option<String>,
     pub keys: IssuerKeys,
+    /// The request-decryption key, when encryption is on (`None` also if
+    /// OpenSSL could not make one; `spawn` then fails).
+    pub encryption_key: Option<EncryptionKey>,
     pub inner: Mutex<Inner>,
+}
+
+/// Draft 13 has no request encryption and another response-encryption
+/// shape: a draft-13 issuer advertises none.
+fn effective_encryption(settings: &Settings) -> Encryption {
+    if settings.draft13 {
+        Encryption::Off
+    } else {
+        settings.encryption
+    }
 }
 
 pub(crate) const NONCE_LIFETIME: Duration = Duration::from_secs(300);
@@ -325,13 +346,24 @@ pub(crate) fn random_id(bytes: usize) -> String {
 
 impl Shared {
     pub fn new(settings: Settings, base_url: String, as_base_url: Option<String>) -> Self {
+        let encryption_key = if effective_encryption(&settings) == Encryption::Off {
+            None
+        } else {
+            EncryptionKey::generate().ok()
+        };
         Shared {
             settings,
             base_url,
             as_base_url,
             keys: IssuerKeys::generate(),
+            encryption_key,
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// The encryption mode in force: always `Off` for a draft-13 issuer.
+    pub fn encryption(&self) -> Encryption {
+        effective_encryption(&self.settings)
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -456,6 +488,12 @@ impl Shared {
         if self.settings.require_dpop {
             use crate::dpop::{NONCE_CHALLENGES_AS, NONCE_CHALLENGES_ISSUER, REJECTED};
             for counter in [NONCE_CHALLENGES_AS, NONCE_CHALLENGES_ISSUER, REJECTED] {
+                stats.entry(counter.to_string()).or_default();
+            }
+        }
+        if self.encryption() != Encryption::Off {
+            use crate::encryption::{ENCRYPTED_REQUESTS, ENCRYPTED_RESPONSES};
+            for counter in [ENCRYPTED_REQUESTS, ENCRYPTED_RESPONSES] {
                 stats.entry(counter.to_string()).or_default();
             }
         }
