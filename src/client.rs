@@ -749,7 +749,7 @@ impl Authorized {
                     proofs.push(build_proof_jwt(*signer, &claims)?);
                 }
             }
-            let request = self.credential_request(&plan, proofs);
+            let request = plan.seal_request(self.credential_request(&plan, proofs))?;
             let response = self
                 .send_authorized(wallet, Endpoint::Credential, request)
                 .await?;

@@ -36,9 +36,10 @@
 //!   and handles the response); the states of an issuance live in
 //!   [`flow::session`] and [`flow::credential`] and are all serializable;
 //! - [`Wallet`]: the async driver that runs the engine over an [`HttpClient`];
-//! - [`jose`]: the [`Signer`] trait, a software P-256 signer, proof JWTs and
+//! - [`jose`]: the [`Signer`] trait, a software P-256 signer, proof JWTs,
 //!   DPoP proofs ([`jose::DpopState`]: used whenever the authorization server
-//!   advertises DPoP with ES256);
+//!   advertises DPoP with ES256) and JWE ([`jose::jwe`]: credential request
+//!   and response encryption whenever the issuer offers it);
 //! - [`sd_jwt`]: SD-JWT decoding and checks.
 //!
 //! ## Limits

@@ -1,6 +1,7 @@
 //! No secret the issuer hands out (pre-authorized and authorization codes,
 //! transaction codes, access and refresh tokens, nonces, issuer_state), nor the
-//! PKCE verifier, the DPoP keys or the wallet's private key, appears in any log line (TRACE),
+//! PKCE verifier, the DPoP and response decryption keys or the wallet's
+//! private key, appears in any log line (TRACE),
 //! any `Debug` output of a state, or any error text — across every flow.
 
 mod common;
@@ -43,6 +44,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
             .access_token_lifetime(Duration::from_secs(1))
             .require_dpop(true)
             .dpop_nonce(true)
+            .encryption(oid4vci_issuer::Encryption::Required)
             .deferred_pending_polls(1)
             .deferred_interval(1),
     )
@@ -86,6 +88,11 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         panic!("expected deferred")
     };
     texts.push(format!("{pending:?}"));
+    let saved: serde_json::Value = serde_json::from_str(&pending.to_json()).unwrap();
+    let response_key = saved["plan"]["encryption"]["response"]["key"]
+        .as_str()
+        .expect("the response decryption key in the saved transaction")
+        .to_string();
     let list = pending
         .poll_until_ready(&wallet, Duration::from_secs(20), None)
         .await
@@ -162,6 +169,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     secrets.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key_bytes));
     secrets.push(wrong.to_string());
     secrets.extend(dpop_keys);
+    secrets.push(response_key);
     for secret in &secrets {
         for text in &texts {
             assert!(

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::jwe::{self, ContentEncryption, ResponseEncryption};
 use crate::jose::{ProofClaims, Signer};
 use crate::sd_jwt::SdJwt;
 use crate::types::{
@@ -85,12 +86,157 @@ pub struct CredentialPlan {
     pub format: String,
     /// The holder keys proofs are made with (empty for unbound credentials).
     pub holder_jwks: Vec<Value>,
+    /// Request and response encryption, when the issuer offers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<PlannedEncryption>,
 }
 
 impl CredentialPlan {
     /// Whether the request carries proofs.
     pub fn needs_proofs(&self) -> bool {
         !self.holder_jwks.is_empty()
+    }
+
+    /// Encrypts a credential or deferred request when the plan says so: adds
+    /// `credential_response_encryption` to the JSON body and sends the whole
+    /// body as a JWE to the issuer's key (`application/jwt`).
+    pub fn seal_request(&self, request: HttpRequest) -> Result<HttpRequest> {
+        let Some(plan) = &self.encryption else {
+            return Ok(request);
+        };
+        let mut body: Value = serde_json::from_slice(&request.body)
+            .map_err(|e| Error::InvalidState(format!("request body: {e}")))?;
+        let parameter = plan
+            .response
+            .request_parameter()
+            .map_err(Error::InvalidState)?;
+        body["credential_response_encryption"] = parameter;
+        let jwe = jwe::encrypt(&plan.issuer_key, plan.request_enc, body.to_string().as_bytes())
+            .map_err(|e| {
+                Error::InvalidState(format!(
+                    "encrypting the request to the issuer's key (credential_request_encryption.jwks): {e}"
+                ))
+            })?;
+        let mut sealed = HttpRequest {
+            body: jwe.into_bytes(),
+            ..request
+        };
+        sealed.headers.retain(|(name, _)| {
+            !name.eq_ignore_ascii_case("content-type") && !name.eq_ignore_ascii_case("accept")
+        });
+        Ok(sealed
+            .header("content-type", "application/jwt")
+            .header("accept", "application/jwt"))
+    }
+
+    /// Decrypts a successful response when the plan asked for encryption;
+    /// an unencrypted success is refused (errors are never encrypted).
+    pub fn open_response(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        response: HttpResponse,
+    ) -> Result<HttpResponse> {
+        let Some(plan) = &self.encryption else {
+            return Ok(response);
+        };
+        if !response.is_success() {
+            return Ok(response);
+        }
+        let bad = |problem: String| Error::UnexpectedResponse {
+            endpoint,
+            url: display_url(url),
+            status: response.status,
+            problem,
+        };
+        let media = response.media_type().unwrap_or_default();
+        if media != "application/jwt" {
+            return Err(bad(format!(
+                "response encryption was requested, but the answer is not a JWE (content type {:?})",
+                sanitize(&media, 64)
+            )));
+        }
+        let text = std::str::from_utf8(&response.body)
+            .map_err(|_| bad("the encrypted response is not UTF-8".into()))?;
+        let plaintext = plan
+            .response
+            .decrypt(text)
+            .map_err(|e| bad(format!("encrypted response: {e}")))?;
+        let mut headers = response.headers.clone();
+        headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+        headers.push(("content-type".into(), "application/json".into()));
+        Ok(HttpResponse {
+            status: response.status,
+            headers,
+            body: plaintext,
+        })
+    }
+}
+
+/// How a credential request is encrypted (OID4VCI 1.0 section 10): the
+/// issuer's key and `enc` for the request, and the wallet's fresh key for
+/// the response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedEncryption {
+    /// The issuer's public key the request is encrypted to.
+    pub issuer_key: Value,
+    /// The request's content encryption.
+    pub request_enc: ContentEncryption,
+    /// The key (and `enc`) the issuer encrypts the response to.
+    pub response: ResponseEncryption,
+}
+
+impl PlannedEncryption {
+    /// What to do for an issuer: encrypt whenever it offers request and
+    /// response encryption this wallet speaks (ECDH-ES on P-256, A128GCM or
+    /// A256GCM; the issuer's preference order); an error when it requires
+    /// encryption the wallet cannot do; nothing otherwise. Draft-13 issuers
+    /// are never sent encrypted requests.
+    pub fn for_issuer(issuer: &crate::types::IssuerMetadata) -> Result<Option<Self>> {
+        let response = issuer.credential_response_encryption.as_ref();
+        let request = issuer.credential_request_encryption.as_ref();
+        let required = response.is_some_and(|r| r.encryption_required)
+            || request.is_some_and(|r| r.encryption_required);
+        let usable = || -> Option<Self> {
+            if issuer.detected_version != SpecVersion::V1 {
+                return None;
+            }
+            let (response, request) = (response?, request?);
+            if !response
+                .alg_values_supported
+                .iter()
+                .any(|a| a == jwe::ECDH_ES)
+            {
+                return None;
+            }
+            let first_enc = |list: &[String]| list.iter().find_map(|e| ContentEncryption::parse(e));
+            let response_enc = first_enc(&response.enc_values_supported)?;
+            let request_enc = first_enc(&request.enc_values_supported)?;
+            let issuer_key = request.jwks.keys.iter().find(|k| {
+                let member = |m: &str| k.get(m).and_then(Value::as_str);
+                member("kty") == Some("EC")
+                    && member("crv") == Some("P-256")
+                    && member("alg").is_none_or(|a| a == jwe::ECDH_ES)
+                    && member("use").is_none_or(|u| u == "enc")
+                    && crate::jose::p256_public_key(k).is_ok()
+            })?;
+            Some(Self {
+                issuer_key: issuer_key.clone(),
+                request_enc,
+                response: ResponseEncryption::generate(response_enc),
+            })
+        };
+        match usable() {
+            Some(plan) => Ok(Some(plan)),
+            None if required => Err(Error::metadata(
+                crate::error::Document::IssuerMetadata,
+                &issuer.credential_issuer,
+                "fields credential_response_encryption / credential_request_encryption: the issuer \
+                 requires encryption this wallet cannot do (it speaks ECDH-ES on P-256 with A128GCM \
+                 or A256GCM, and needs both objects with an EC P-256 key in jwks)",
+            )),
+            None => Ok(None),
+        }
     }
 }
 
@@ -180,6 +326,7 @@ impl Authorized {
                 .next(),
             format: configuration.format.clone(),
             holder_jwks,
+            encryption: PlannedEncryption::for_issuer(&self.context.issuer)?,
         })
     }
 
@@ -277,6 +424,7 @@ impl Authorized {
         response: HttpResponse,
     ) -> Result<CredentialOutcome> {
         let url = self.context.issuer.credential_endpoint.clone();
+        let response = plan.open_response(Endpoint::Credential, &url, response)?;
         if response.status == 400 {
             if let Some(ServerError {
                 code: ErrorCode::InvalidNonce,
@@ -657,9 +805,11 @@ impl DeferredPending {
         let body = DeferredRequest {
             transaction_id: self.transaction_id.clone(),
         };
-        Ok(HttpRequest::post_json(url, &body)
-            .header("authorization", self.authorized.authorization_header())
-            .header("accept", "application/json"))
+        self.plan.seal_request(
+            HttpRequest::post_json(url, &body)
+                .header("authorization", self.authorized.authorization_header())
+                .header("accept", "application/json"),
+        )
     }
 
     fn endpoint(&self) -> Result<&str> {
@@ -676,6 +826,9 @@ impl DeferredPending {
     /// Reads a poll response.
     pub fn handle_poll_response(&mut self, response: HttpResponse) -> Result<DeferredStatus> {
         let url = self.endpoint()?.to_string();
+        let response = self
+            .plan
+            .open_response(Endpoint::Deferred, &url, response)?;
         if !response.is_success() {
             return match parse_error_body(&response) {
                 // Draft 13: still pending, with an optional interval.
@@ -728,5 +881,146 @@ impl DeferredPending {
     pub fn from_json(json: &str) -> Result<Self> {
         serde_json::from_str(json)
             .map_err(|e| Error::InvalidState(format!("saved deferred session: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn issuer(response: Value, request: Value) -> crate::types::IssuerMetadata {
+        let mut md = json!({
+            "credential_issuer": "https://i.example",
+            "credential_endpoint": "https://i.example/credential",
+            "credential_configurations_supported": {}
+        });
+        if !response.is_null() {
+            md["credential_response_encryption"] = response;
+        }
+        if !request.is_null() {
+            md["credential_request_encryption"] = request;
+        }
+        serde_json::from_value(md).unwrap()
+    }
+
+    fn issuer_key() -> Value {
+        let key = ResponseEncryption::generate(ContentEncryption::A128Gcm);
+        let mut jwk = key.request_parameter().unwrap()["jwk"].clone();
+        jwk["kid"] = json!("enc-1");
+        jwk
+    }
+
+    #[test]
+    fn encryption_is_used_when_offered_and_refused_only_when_required_and_impossible() {
+        let response = |algs: Value, required: bool| json!({"alg_values_supported": algs, "enc_values_supported": ["A256GCM", "A128GCM"], "encryption_required": required});
+        let request = |keys: Value| json!({"jwks": {"keys": keys}, "enc_values_supported": ["A128GCM"], "encryption_required": false});
+        // Offered and speakable: used, with the issuer's first enc.
+        let plan = PlannedEncryption::for_issuer(&issuer(
+            response(json!(["ECDH-ES"]), false),
+            request(json!([issuer_key()])),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(plan.response.enc(), ContentEncryption::A256Gcm);
+        assert_eq!(plan.request_enc, ContentEncryption::A128Gcm);
+        assert_eq!(plan.issuer_key["kid"], "enc-1");
+
+        // Not offered, or offered with algorithms the wallet lacks: plain.
+        assert!(
+            PlannedEncryption::for_issuer(&issuer(Value::Null, Value::Null))
+                .unwrap()
+                .is_none()
+        );
+        assert!(PlannedEncryption::for_issuer(&issuer(
+            response(json!(["ECDH-ES+A256KW"]), false),
+            request(json!([issuer_key()])),
+        ))
+        .unwrap()
+        .is_none());
+        // An RSA issuer key only: nothing to encrypt the request to.
+        let rsa = json!([{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]);
+        assert!(PlannedEncryption::for_issuer(&issuer(
+            response(json!(["ECDH-ES"]), false),
+            request(rsa.clone())
+        ))
+        .unwrap()
+        .is_none());
+
+        // Required but impossible: a metadata error naming the fields.
+        let err = PlannedEncryption::for_issuer(&issuer(
+            response(json!(["ECDH-ES"]), true),
+            request(rsa),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Metadata { problem, .. } if problem.contains("credential_response_encryption")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sealed_requests_and_opened_responses() {
+        let server_key = ResponseEncryption::generate(ContentEncryption::A128Gcm);
+        let plan = CredentialPlan {
+            configuration_id: "pid".into(),
+            credential_identifier: None,
+            format: "dc+sd-jwt".into(),
+            holder_jwks: vec![],
+            encryption: Some(PlannedEncryption {
+                issuer_key: server_key.request_parameter().unwrap()["jwk"].clone(),
+                request_enc: ContentEncryption::A128Gcm,
+                response: ResponseEncryption::generate(ContentEncryption::A256Gcm),
+            }),
+        };
+        let request = plan
+            .seal_request(
+                HttpRequest::post_json("https://i.example/credential", &json!({"a": 1}))
+                    .header("authorization", "Bearer t"),
+            )
+            .unwrap();
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(header("content-type"), ["application/jwt"]);
+        assert_eq!(header("authorization"), ["Bearer t"]);
+        let inner: Value = serde_json::from_slice(
+            &server_key
+                .decrypt(std::str::from_utf8(&request.body).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(inner["a"], 1);
+        let wallet_jwk = &inner["credential_response_encryption"]["jwk"];
+        assert_eq!(inner["credential_response_encryption"]["enc"], "A256GCM");
+
+        // The issuer's encrypted answer opens; a plain 200 is refused; an
+        // error passes through untouched.
+        let jwe = jwe::encrypt(wallet_jwk, ContentEncryption::A256Gcm, br#"{"ok":true}"#).unwrap();
+        let answer = HttpResponse {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/jwt".into())],
+            body: jwe.into_bytes(),
+        };
+        let opened = plan
+            .open_response(Endpoint::Credential, "https://i.example/credential", answer)
+            .unwrap();
+        assert_eq!(opened.body, br#"{"ok":true}"#);
+        let plain = HttpResponse::json(200, &json!({"credentials": []}));
+        let err = plan
+            .open_response(Endpoint::Credential, "https://i.example/credential", plain)
+            .unwrap_err();
+        assert!(err.to_string().contains("not a JWE"), "{err}");
+        let error = HttpResponse::json(400, &json!({"error": "invalid_proof"}));
+        assert_eq!(
+            plan.open_response(Endpoint::Credential, "u", error.clone())
+                .unwrap(),
+            error
+        );
     }
 }

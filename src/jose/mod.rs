@@ -3,6 +3,7 @@
 //! signatures.
 
 mod dpop;
+pub mod jwe;
 mod proof;
 mod signer;
 

@@ -30,6 +30,12 @@ pub struct IssuerMetadata {
     /// How the issuer names itself, per locale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<Vec<Display>>,
+    /// Credential response encryption the issuer supports (1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_response_encryption: Option<ResponseEncryptionMetadata>,
+    /// Credential request encryption: the issuer's keys (1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_request_encryption: Option<RequestEncryptionMetadata>,
     /// The credentials the issuer can issue, by configuration id.
     pub credential_configurations_supported: BTreeMap<String, CredentialConfiguration>,
     /// The OID4VCI version the document looks like, set by the wallet while
@@ -43,6 +49,43 @@ impl IssuerMetadata {
     pub fn display_for(&self, locales: &[String]) -> Option<&Display> {
         pick_display(self.display.as_deref().unwrap_or_default(), locales)
     }
+}
+
+/// `credential_response_encryption` in the issuer metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseEncryptionMetadata {
+    /// JWE `alg` values the issuer can encrypt responses with.
+    pub alg_values_supported: Vec<String>,
+    /// JWE `enc` values.
+    pub enc_values_supported: Vec<String>,
+    /// JWE `zip` values (this wallet never asks for compression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip_values_supported: Option<Vec<String>>,
+    /// Whether every credential response must be encrypted.
+    #[serde(default)]
+    pub encryption_required: bool,
+}
+
+/// `credential_request_encryption` in the issuer metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestEncryptionMetadata {
+    /// The issuer's public keys (a JWK Set) to encrypt requests to.
+    pub jwks: JwkSet,
+    /// JWE `enc` values.
+    pub enc_values_supported: Vec<String>,
+    /// JWE `zip` values (this wallet never compresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip_values_supported: Option<Vec<String>>,
+    /// Whether every credential request must be encrypted.
+    #[serde(default)]
+    pub encryption_required: bool,
+}
+
+/// A JWK Set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The keys.
+    pub keys: Vec<serde_json::Value>,
 }
 
 /// `batch_credential_issuance`.

@@ -60,6 +60,8 @@ secret! {
     IssuerState;
     /// A DPoP private key (the base64url P-256 scalar).
     DpopPrivateKey;
+    /// A credential response decryption key (the base64url P-256 scalar).
+    EncryptionPrivateKey;
 }
 
 #[cfg(test)]
