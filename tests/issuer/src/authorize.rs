@@ -440,16 +440,22 @@ pub(crate) fn consent(shared: &Shared, form: &HashMap<String, String>) -> Respon
 }
 
 /// `POST /par`; `proof_jkt` is the key thumbprint of a valid DPoP proof
-/// sent along (the code gets bound to it).
+/// sent along (the code gets bound to it), `attested` the client
+/// authenticated by a wallet attestation (it stands in for a missing
+/// `client_id`).
 pub(crate) fn par(
     shared: &Shared,
     pairs: &[(String, String)],
     proof_jkt: Option<String>,
+    attested: Option<String>,
 ) -> Response {
     let mut params = match single_params(pairs) {
         Ok(p) => p,
         Err(m) => return bad_request("invalid_request", &m),
     };
+    if let Some(client_id) = attested {
+        params.entry("client_id".into()).or_insert(client_id);
+    }
     if params.contains_key("request_uri") {
         return bad_request("invalid_request", "request_uri must not be pushed");
     }
@@ -503,13 +509,21 @@ fn s256(verifier: &str) -> String {
 }
 
 /// The `authorization_code` grant; `proof_jkt` is the thumbprint of the
-/// request's DPoP proof (when DPoP is required).
+/// request's DPoP proof (when DPoP is required), `attested` the client
+/// authenticated by a wallet attestation (it stands in for a missing
+/// `client_id`; a present one equals it).
 pub(crate) fn code_grant(
     shared: &Shared,
     form: &HashMap<String, String>,
     proof_jkt: Option<String>,
+    attested: Option<String>,
 ) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let client_id = form
+        .get("client_id")
+        .or(attested.as_ref())
+        .map(String::as_str)
+        .unwrap_or("");
     let mut inner = shared.lock();
     // Single use: removed before any check, so a replay always fails.
     let Some(issued) = inner.codes.remove(get("code")) else {
@@ -522,7 +536,7 @@ pub(crate) fn code_grant(
         return bad_request("invalid_grant", "the authorization code has expired");
     }
     let request = &issued.request;
-    if get("client_id") != request.client_id {
+    if client_id != request.client_id {
         return bad_request("invalid_grant", "the code was issued to another client_id");
     }
     if get("redirect_uri") != request.redirect_uri {
@@ -553,6 +567,7 @@ pub(crate) fn code_grant(
         client_id: Some(request.client_id.clone()),
         expires: Instant::now(),
         dpop_jkt: proof_jkt,
+        attested_client: attested,
     };
     ok(token_response(
         shared,
@@ -564,11 +579,13 @@ pub(crate) fn code_grant(
 }
 
 /// The `refresh_token` grant (the refresh token rotates); `proof_jkt` is
-/// the thumbprint of the request's DPoP proof (when DPoP is required).
+/// the thumbprint of the request's DPoP proof (when DPoP is required),
+/// `attested` the client authenticated by a wallet attestation.
 pub(crate) fn refresh_grant(
     shared: &Shared,
     form: &HashMap<String, String>,
     proof_jkt: Option<String>,
+    attested: Option<String>,
 ) -> Response {
     let mut inner = shared.lock();
     let token = form.get("refresh_token").cloned().unwrap_or_default();
@@ -591,12 +608,21 @@ pub(crate) fn refresh_grant(
         );
     };
     // A public client's refresh token is bound to its client_id (anonymous
-    // pre-authorized access has none).
+    // pre-authorized access has none), and to the attested client when the
+    // token was obtained with a wallet attestation.
+    let client_id = form.get("client_id").or(attested.as_ref());
     let bound = refresh.session.client_id.as_ref();
-    if bound.is_some() && form.get("client_id") != bound {
+    if bound.is_some() && client_id != bound {
         return bad_request(
             "invalid_grant",
             "the refresh token was issued to another client_id",
+        );
+    }
+    let attested_bound = refresh.session.attested_client.as_ref();
+    if attested_bound.is_some() && attested.as_ref() != attested_bound {
+        return bad_request(
+            "invalid_grant",
+            "the refresh token was issued to another client (wallet attestation sub)",
         );
     }
     let Refresh {

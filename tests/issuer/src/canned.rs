@@ -27,6 +27,8 @@ pub enum Endpoint {
     Par,
     /// The token endpoint.
     Token,
+    /// The wallet attestation challenge endpoint.
+    Challenge,
     /// The nonce endpoint.
     Nonce,
     /// The credential endpoint.

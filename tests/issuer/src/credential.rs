@@ -90,22 +90,31 @@ pub(crate) struct VerifiedJws {
     pub jwk: Value,
 }
 
-/// Verifies a self-signed compact JWS (proof JWTs, DPoP proofs): header
-/// `typ` equal to `typ`, `alg` ES256 (nothing else, `none` neither), a
-/// public P-256 `jwk` header (no `d`), and an ES256 signature (raw R||S)
-/// over `header.payload` by that key. Errors are descriptions.
-pub(crate) fn verify_jws(jwt: &str, typ: &str) -> Result<VerifiedJws, String> {
+/// A compact JWS split up: its `typ` and `alg` (ES256) checked, its
+/// signature decoded but not yet verified.
+struct ParsedJws<'a> {
+    header: Value,
+    payload: Value,
+    /// `header.payload` as sent: what the signature covers.
+    signing_input: &'a str,
+    signature: Signature,
+}
+
+/// Splits and decodes a compact JWS, checking the header `typ` (equal to
+/// `typ`) and `alg` (ES256 only, `none` neither), a 64-byte raw R||S
+/// signature and a JSON object payload. `what` names the JWT in errors.
+fn parse_jws<'a>(jwt: &'a str, typ: &str, what: &str) -> Result<ParsedJws<'a>, String> {
     let mut parts = jwt.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err("proof is not a compact JWS".into());
+        return Err(format!("{what} is not a compact JWS"));
     };
-    let decode = |part: &str, what: &str| -> Result<Value, String> {
+    let decode = |part: &str, name: &str| -> Result<Value, String> {
         let bytes = B64
             .decode(part)
-            .map_err(|_| format!("proof {what} is not base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| format!("proof {what} is not JSON"))
+            .map_err(|_| format!("{what} {name} is not base64url"))?;
+        serde_json::from_slice(&bytes).map_err(|_| format!("{what} {name} is not JSON"))
     };
     let header = decode(h, "header")?;
     let payload = decode(p, "payload")?;
@@ -115,7 +124,30 @@ pub(crate) fn verify_jws(jwt: &str, typ: &str) -> Result<VerifiedJws, String> {
     if header.get("alg").and_then(Value::as_str) != Some("ES256") {
         return Err("alg must be ES256".into());
     }
-    let jwk = header
+    let signature = B64
+        .decode(s)
+        .ok()
+        .and_then(|bytes| Signature::from_slice(&bytes).ok())
+        .ok_or("the signature is not a 64-byte ES256 signature")?;
+    if !payload.is_object() {
+        return Err(format!("{what} payload is not a JSON object"));
+    }
+    Ok(ParsedJws {
+        header,
+        payload,
+        signing_input: &jwt[..h.len() + 1 + p.len()],
+        signature,
+    })
+}
+
+/// Verifies a self-signed compact JWS (proof JWTs, DPoP proofs): header
+/// `typ` equal to `typ`, `alg` ES256 (nothing else, `none` neither), a
+/// public P-256 `jwk` header (no `d`), and an ES256 signature (raw R||S)
+/// over `header.payload` by that key. Errors are descriptions.
+pub(crate) fn verify_jws(jwt: &str, typ: &str) -> Result<VerifiedJws, String> {
+    let parsed = parse_jws(jwt, typ, "proof")?;
+    let jwk = parsed
+        .header
         .get("jwk")
         .filter(|j| j.is_object())
         .ok_or("the jwk header is missing")?;
@@ -123,21 +155,29 @@ pub(crate) fn verify_jws(jwt: &str, typ: &str) -> Result<VerifiedJws, String> {
         return Err("the jwk header contains a private key".into());
     }
     let public = public_key(jwk).ok_or("the jwk header is not a P-256 public key")?;
-    let signature = B64
-        .decode(s)
-        .ok()
-        .and_then(|bytes| Signature::from_slice(&bytes).ok())
-        .ok_or("the signature is not a 64-byte ES256 signature")?;
     VerifyingKey::from(public)
-        .verify(format!("{h}.{p}").as_bytes(), &signature)
+        .verify(parsed.signing_input.as_bytes(), &parsed.signature)
         .map_err(|_| "the signature does not verify with the jwk header")?;
-    if !payload.is_object() {
-        return Err("proof payload is not a JSON object".into());
-    }
     Ok(VerifiedJws {
         jwk: jwk.clone(),
-        payload,
+        payload: parsed.payload,
     })
+}
+
+/// Verifies a compact JWS signed by a known key (wallet attestations and
+/// their proofs of possession): `typ` equal to `typ`, `alg` ES256, and an
+/// ES256 signature by `key` (`signer` names it in the error). The payload
+/// (a JSON object) is returned.
+pub(crate) fn verify_jws_by(
+    jwt: &str,
+    typ: &str,
+    key: &VerifyingKey,
+    signer: &str,
+) -> Result<Value, String> {
+    let parsed = parse_jws(jwt, typ, "JWT")?;
+    key.verify(parsed.signing_input.as_bytes(), &parsed.signature)
+        .map_err(|_| format!("the signature does not verify with {signer}"))?;
+    Ok(parsed.payload)
 }
 
 /// The payload's `iat`, when it is within five minutes of the clock.

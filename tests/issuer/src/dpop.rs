@@ -152,9 +152,10 @@ pub(crate) enum Server {
     Issuer,
 }
 
-/// Strings seen recently, oldest first, bounded in age and number.
+/// Strings seen recently, oldest first, bounded in age and number (also the
+/// memory of wallet attestation challenges and PoP `jti`s).
 #[derive(Debug, Default)]
-struct Recent {
+pub(crate) struct Recent {
     order: VecDeque<(Instant, String)>,
     set: HashSet<String>,
 }
@@ -171,7 +172,7 @@ impl Recent {
     }
 
     /// Remembers `value`; false when it was already remembered.
-    fn insert(&mut self, value: &str, lifetime: Duration, cap: usize) -> bool {
+    pub(crate) fn insert(&mut self, value: &str, lifetime: Duration, cap: usize) -> bool {
         let now = Instant::now();
         self.prune(now, lifetime, cap);
         if !self.set.insert(value.to_string()) {
@@ -182,9 +183,17 @@ impl Recent {
         true
     }
 
-    fn contains(&mut self, value: &str, lifetime: Duration, cap: usize) -> bool {
+    pub(crate) fn contains(&mut self, value: &str, lifetime: Duration, cap: usize) -> bool {
         self.prune(Instant::now(), lifetime, cap);
         self.set.contains(value)
+    }
+
+    /// Forgets `value` (single use); false when it was not remembered (or
+    /// is too old). Its queue entry stays until pruned: values taken are
+    /// random and never inserted again.
+    pub(crate) fn take(&mut self, value: &str, lifetime: Duration, cap: usize) -> bool {
+        self.prune(Instant::now(), lifetime, cap);
+        self.set.remove(value)
     }
 }
 

@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 pub(super) const BASE: &str = "http://127.0.0.1:9";
-const AS_BASE: &str = "http://127.0.0.1:10";
+pub(super) const AS_BASE: &str = "http://127.0.0.1:10";
 pub(super) const PRE_AUTH: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-dBjft";
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-dBjft";
 
 fn issuer(require_dpop: bool, dpop_nonce: bool, separate_as: bool) -> Shared {
     let settings = Settings {
@@ -90,7 +90,7 @@ pub(super) fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-fn pre_authorized_code(shared: &Shared) -> String {
+pub(super) fn pre_authorized_code(shared: &Shared) -> String {
     let offer = shared.create_offer(OfferRequest::default());
     let url = url::Url::parse(&offer.offer_url).unwrap();
     let (_, json) = url
@@ -431,13 +431,18 @@ async fn without_require_dpop_nothing_changes() {
     assert!(shared.stats().keys().all(|k| k.starts_with('/')));
 }
 
-fn s256(verifier: &str) -> String {
+pub(super) fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Runs the browser part: `query` at the authorization endpoint, login and
 /// consent; the code.
-async fn authorize(shared: &Shared, role: Role, prefix: &str, query: &[(&str, &str)]) -> String {
+pub(super) async fn authorize(
+    shared: &Shared,
+    role: Role,
+    prefix: &str,
+    query: &[(&str, &str)],
+) -> String {
     let page = call(
         shared,
         role,
@@ -485,7 +490,7 @@ async fn authorize(shared: &Shared, role: Role, prefix: &str, query: &[(&str, &s
     code.into_owned()
 }
 
-fn authorization_params(challenge: &str) -> Vec<(&'static str, String)> {
+pub(super) fn authorization_params(challenge: &str) -> Vec<(&'static str, String)> {
     vec![
         ("response_type", "code".into()),
         ("client_id", "wallet".into()),
@@ -496,7 +501,7 @@ fn authorization_params(challenge: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn code_body(code: &str) -> String {
+pub(super) fn code_body(code: &str) -> String {
     form(&[
         ("grant_type", "authorization_code"),
         ("code", code),

@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attestation;
 mod authorize;
 mod canned;
 mod credential;
@@ -33,6 +34,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use attestation::WalletAttestation;
 pub use canned::{Canned, CannedBody, Endpoint};
 pub use encryption::Encryption;
 pub use state::Fault;
@@ -231,6 +233,25 @@ impl IssuerBuilder {
         self
     }
 
+    /// OAuth 2.0 Attestation-Based Client Authentication
+    /// (draft-ietf-oauth-attestation-based-client-auth, as profiled by HAIP).
+    /// When not [`WalletAttestation::Off`] the AS metadata adds
+    /// `attest_jwt_client_auth` to `token_endpoint_auth_methods_supported`,
+    /// and every PAR and token request (all grants) must carry
+    /// `OAuth-Client-Attestation` (a wallet attestation signed by the
+    /// issuer's trusted wallet provider, see
+    /// [`RunningIssuer::issue_wallet_attestation`]) and
+    /// `OAuth-Client-Attestation-PoP` (signed by the attestation's
+    /// `cnf.jwk`, `aud` the AS issuer identifier); a `client_id` parameter
+    /// must be the attestation's `sub`. [`WalletAttestation::RequiredWithChallenge`]
+    /// also advertises `challenge_endpoint` and wants a single-use
+    /// `challenge` of this server in the PoP. Default
+    /// [`WalletAttestation::Off`] (the headers are ignored).
+    pub fn wallet_attestation(mut self, mode: WalletAttestation) -> Self {
+        self.settings.wallet_attestation = mode;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -411,7 +432,11 @@ impl RunningIssuer {
     /// (`invalid_dpop_proof` answers of both). With
     /// [`IssuerBuilder::encryption`] on also `encrypted_requests` (credential
     /// and deferred requests received as a JWE that decrypted) and
-    /// `encrypted_responses` (answers sent as a JWE).
+    /// `encrypted_responses` (answers sent as a JWE). With
+    /// [`IssuerBuilder::wallet_attestation`] on also
+    /// `attestation_challenges_issued` (challenge endpoint answers and the
+    /// challenges of `use_attestation_challenge` answers) and
+    /// `attestation_rejected` (every refused client attestation).
     pub fn stats(&self) -> BTreeMap<String, u64> {
         self.shared.stats()
     }
@@ -431,6 +456,27 @@ impl RunningIssuer {
     /// `credential_request_encryption.jwks`; `None` when encryption is off.
     pub fn encryption_jwk(&self) -> Option<serde_json::Value> {
         self.shared.encryption_key.as_ref().map(|k| k.public_jwk())
+    }
+
+    /// A Wallet Attestation JWT of the issuer's trusted wallet provider, as
+    /// `POST /test/wallet-attestation` makes: header
+    /// `{"typ":"oauth-client-attestation+jwt","alg":"ES256"}`, claims `iss`
+    /// (`<base URL>/wallet-provider`), `sub` (`client_id`), `iat`, `exp`
+    /// (`iat` + `lifetime`) and `cnf.jwk` (`instance_jwk`, as given).
+    pub fn issue_wallet_attestation(
+        &self,
+        client_id: &str,
+        instance_jwk: &serde_json::Value,
+        lifetime: std::time::Duration,
+    ) -> String {
+        self.shared
+            .wallet_provider
+            .issue(client_id, instance_jwk, lifetime)
+    }
+
+    /// The trusted wallet provider's public key as a JWK.
+    pub fn wallet_provider_jwk(&self) -> serde_json::Value {
+        self.shared.wallet_provider.public_jwk()
     }
 
     /// Every secret the issuer handed out so far (pre-authorized and

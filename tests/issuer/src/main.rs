@@ -2,10 +2,11 @@
 //!
 //! Prints one JSON line `{"ready":"http://HOST:PORT",...}` on stdout once it
 //! accepts connections (with `credential_issuer` and `authorization_server`).
-//! Create offers with `POST /test/offers`.
+//! Create offers with `POST /test/offers`, wallet attestations with
+//! `POST /test/wallet-attestation`.
 
 use clap::Parser;
-use oid4vci_issuer::{Encryption, Fault, Issuer};
+use oid4vci_issuer::{Encryption, Fault, Issuer, WalletAttestation};
 use std::io::Write as _;
 
 /// The reference OID4VCI issuer and authorization server.
@@ -79,6 +80,34 @@ struct Args {
     /// encrypted response). Ignored with `--draft13`.
     #[arg(long, value_enum, default_value_t = EncryptionArg::Off)]
     encryption: EncryptionArg,
+    /// Wallet attestation (OAuth 2.0 Attestation-Based Client Authentication,
+    /// `attest_jwt_client_auth`) at PAR and the token endpoint: `off`
+    /// (headers ignored), `required` (`OAuth-Client-Attestation` and
+    /// `OAuth-Client-Attestation-PoP` on every PAR and token request) or
+    /// `challenge` (also a single-use `challenge` in the PoP, from the
+    /// advertised `challenge_endpoint` or the
+    /// `OAuth-Client-Attestation-Challenge` response header). Attestations
+    /// of the trusted wallet provider come from `POST /test/wallet-attestation`.
+    #[arg(long, value_enum, default_value_t = WalletAttestationArg::Off)]
+    wallet_attestation: WalletAttestationArg,
+}
+
+/// `--wallet-attestation`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum WalletAttestationArg {
+    Off,
+    Required,
+    Challenge,
+}
+
+impl From<WalletAttestationArg> for WalletAttestation {
+    fn from(arg: WalletAttestationArg) -> Self {
+        match arg {
+            WalletAttestationArg::Off => WalletAttestation::Off,
+            WalletAttestationArg::Required => WalletAttestation::Required,
+            WalletAttestationArg::Challenge => WalletAttestation::RequiredWithChallenge,
+        }
+    }
 }
 
 /// `--encryption`.
@@ -123,6 +152,7 @@ async fn main() {
         .require_dpop(args.require_dpop)
         .dpop_nonce(args.dpop_nonce)
         .encryption(args.encryption.into())
+        .wallet_attestation(args.wallet_attestation.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
     for text in &args.responses {
         match serde_json::from_str::<oid4vci_issuer::Canned>(text) {

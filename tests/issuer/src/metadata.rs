@@ -156,6 +156,16 @@ pub(crate) fn authorization_server_metadata(shared: &Shared) -> Value {
         "pre-authorized_grant_anonymous_access_supported": true,
         "token_endpoint_auth_methods_supported": ["none"],
     });
+    if shared.attestation_required() {
+        if let Some(methods) = metadata["token_endpoint_auth_methods_supported"].as_array_mut() {
+            methods.push(json!(crate::attestation::AUTH_METHOD));
+        }
+        // The token endpoint refuses anonymous pre-authorized requests.
+        metadata["pre-authorized_grant_anonymous_access_supported"] = json!(false);
+        if shared.attestation_challenges() {
+            metadata["challenge_endpoint"] = json!(shared.as_endpoint("challenge"));
+        }
+    }
     if shared.settings.require_dpop {
         metadata["dpop_signing_alg_values_supported"] = json!(crate::dpop::DPOP_ALGS);
     }

@@ -3,6 +3,7 @@
 // Handlers return the ready error response as their `Err`.
 #![allow(clippy::result_large_err)]
 
+use crate::attestation::{self, ATTESTATION_HEADER, CHALLENGE_HEADER, POP_HEADER};
 use crate::authorize;
 use crate::canned::Endpoint;
 use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
@@ -24,7 +25,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
@@ -128,6 +129,37 @@ fn with_dpop_nonce(mut response: Response, nonce: &str) -> Response {
     response
 }
 
+/// Sets the `OAuth-Client-Attestation-Challenge` header.
+fn with_attestation_challenge(mut response: Response, challenge: &str) -> Response {
+    if let Ok(value) = challenge.parse() {
+        response.headers_mut().insert(CHALLENGE_HEADER, value);
+    }
+    response
+}
+
+/// The authorization server's answer to a refused client attestation: 400
+/// `invalid_client`, `use_fresh_attestation`, or `use_attestation_challenge`
+/// with a fresh challenge in `OAuth-Client-Attestation-Challenge`.
+fn as_attestation_rejection(inner: &mut Inner, rejection: attestation::Rejection) -> Response {
+    inner.count(attestation::REJECTED);
+    match rejection {
+        attestation::Rejection::InvalidClient(description) => {
+            bad_request("invalid_client", &description)
+        }
+        attestation::Rejection::UseFreshAttestation(description) => {
+            bad_request("use_fresh_attestation", &description)
+        }
+        attestation::Rejection::UseChallenge(description) => {
+            inner.count(attestation::CHALLENGES_ISSUED);
+            let challenge = inner.attestation.new_challenge();
+            with_attestation_challenge(
+                bad_request("use_attestation_challenge", &description),
+                &challenge,
+            )
+        }
+    }
+}
+
 /// The authorization server's answer to a refused DPoP proof: 400
 /// `invalid_dpop_proof`, or 400 `use_dpop_nonce` with a fresh nonce.
 pub(crate) fn as_dpop_rejection(inner: &mut Inner, rejection: Rejection) -> Response {
@@ -212,6 +244,22 @@ impl Request {
             .map_err(|_| Rejection::InvalidProof("the DPoP header is not ASCII".into()))
     }
 
+    /// A header that may appear once: none, its value, or a description of
+    /// why it is unusable (several, or not ASCII). `display` names it.
+    fn single_header(&self, name: &str, display: &str) -> Result<Option<&str>, String> {
+        let mut all = self.headers.get_all(name).iter();
+        let Some(first) = all.next() else {
+            return Ok(None);
+        };
+        if all.next().is_some() {
+            return Err(format!("more than one {display} header"));
+        }
+        first
+            .to_str()
+            .map(Some)
+            .map_err(|_| format!("the {display} header is not ASCII"))
+    }
+
     fn expected<'a>(&'a self, access_token: Option<&'a str>) -> Expected<'a> {
         Expected {
             method: self.method.as_str(),
@@ -246,6 +294,57 @@ fn as_dpop_proof(
     match checked {
         Ok(checked) => Ok(Some(checked.jkt)),
         Err(rejection) => Err(as_dpop_rejection(&mut inner, rejection)),
+    }
+}
+
+/// With wallet attestation on, the client attestation of a PAR or token
+/// request: the attested `client_id` (the attestation's `sub`), `None` when
+/// attestation is off, or the 400 to send.
+fn client_attestation(shared: &Shared, request: &Request) -> Result<Option<String>, Response> {
+    if !shared.attestation_required() {
+        return Ok(None);
+    }
+    let pairs = request.form_pairs();
+    let client_ids: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let audience = shared.as_id();
+    let mut inner = shared.lock();
+    let headers = (|| {
+        let attestation = request.single_header(ATTESTATION_HEADER, "OAuth-Client-Attestation")?;
+        let pop = request.single_header(POP_HEADER, "OAuth-Client-Attestation-PoP")?;
+        match (attestation, pop) {
+            (Some(a), Some(p)) => Ok((a, p)),
+            (None, None) => Err(
+                "client authentication is required: send a wallet attestation \
+                 (OAuth-Client-Attestation and OAuth-Client-Attestation-PoP headers)"
+                    .to_string(),
+            ),
+            (None, Some(_)) => Err("the OAuth-Client-Attestation header is missing".to_string()),
+            (Some(_), None) => {
+                Err("the OAuth-Client-Attestation-PoP header is missing".to_string())
+            }
+        }
+    })();
+    let checked = headers
+        .map_err(attestation::Rejection::InvalidClient)
+        .and_then(|(a, p)| {
+            inner.attestation.verify(
+                shared.attestation_challenges(),
+                shared.wallet_provider.verifying_key(),
+                a,
+                p,
+                &attestation::Expected {
+                    audience: &audience,
+                    client_ids: &client_ids,
+                },
+            )
+        });
+    match checked {
+        Ok(client_id) => Ok(Some(client_id)),
+        Err(rejection) => Err(as_attestation_rejection(&mut inner, rejection)),
     }
 }
 
@@ -294,7 +393,26 @@ fn dispatch(
     } else {
         route(shared, &path, &request)
     };
-    rotate_dpop_nonce(shared, endpoint, response)
+    let response = rotate_dpop_nonce(shared, endpoint, response);
+    rotate_attestation_challenge(shared, endpoint, response)
+}
+
+/// With attestation challenges on, every answer of the token and PAR
+/// endpoints carries a fresh challenge (unless it already has one, as
+/// `use_attestation_challenge` answers do).
+fn rotate_attestation_challenge(
+    shared: &Shared,
+    endpoint: Option<Endpoint>,
+    response: Response,
+) -> Response {
+    if !shared.attestation_challenges()
+        || !matches!(endpoint, Some(Endpoint::Token | Endpoint::Par))
+        || response.headers().contains_key(CHALLENGE_HEADER)
+    {
+        return response;
+    }
+    let challenge = shared.lock().attestation.new_challenge();
+    with_attestation_challenge(response, &challenge)
 }
 
 /// With DPoP nonces on, every answer of the token and PAR endpoints carries
@@ -331,6 +449,8 @@ fn classify(shared: &Shared, role: Role, as_prefix: Option<&str>, path: &str) ->
             Some(Endpoint::Par)
         } else if path == format!("{a}/token") {
             Some(Endpoint::Token)
+        } else if path == format!("{a}/challenge") {
+            Some(Endpoint::Challenge)
         } else {
             None
         };
@@ -414,9 +534,18 @@ fn route_authorization_server(
             } else {
                 None
             };
-            authorize::par(shared, &request.form_pairs(), proof_jkt)
+            let attested = match client_attestation(shared, request) {
+                Ok(client_id) => client_id,
+                Err(response) => return Some(response),
+            };
+            authorize::par(shared, &request.form_pairs(), proof_jkt, attested)
         } else if post && is("token") {
             token(shared, request)
+        } else if post && is("challenge") && shared.attestation_challenges() {
+            let mut inner = shared.lock();
+            inner.count(attestation::CHALLENGES_ISSUED);
+            let challenge = inner.attestation.new_challenge();
+            ok(json!({ "attestation_challenge": challenge }))
         } else {
             return None;
         },
@@ -496,11 +625,47 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
         }
         return ok(json!(shared.create_offer(offer)));
     }
+    if post && path == "/test/wallet-attestation" {
+        return test_wallet_attestation(shared, request);
+    }
     if get && path == "/test/stats" {
         return ok(json!(shared.stats()));
     }
     not_found()
 }
+
+/// `POST /test/wallet-attestation` `{"client_id", "jwk", "lifetime_secs"?}`
+/// (lifetime default one hour): `{"wallet_attestation": <JWT>}` of the
+/// trusted wallet provider. The `jwk` goes into `cnf.jwk` as given.
+fn test_wallet_attestation(shared: &Shared, request: &Request) -> Response {
+    let Some(body) = request.json() else {
+        return bad_request("invalid_request", "the body is not a JSON object");
+    };
+    let Some(client_id) = body.get("client_id").and_then(Value::as_str) else {
+        return bad_request("invalid_request", "client_id (a string) is required");
+    };
+    let Some(jwk) = body.get("jwk").filter(|j| j.is_object()) else {
+        return bad_request("invalid_request", "jwk (a JSON object) is required");
+    };
+    let lifetime = match body.get("lifetime_secs") {
+        None | Some(Value::Null) => WALLET_ATTESTATION_LIFETIME,
+        Some(v) => match v.as_u64() {
+            Some(secs) => Duration::from_secs(secs),
+            None => {
+                return bad_request(
+                    "invalid_request",
+                    "lifetime_secs must be a non-negative integer",
+                )
+            }
+        },
+    };
+    ok(json!({
+        "wallet_attestation": shared.wallet_provider.issue(client_id, jwk, lifetime),
+    }))
+}
+
+/// The default lifetime of attestations made by `/test/wallet-attestation`.
+const WALLET_ATTESTATION_LIFETIME: Duration = Duration::from_secs(3600);
 
 fn issuer_metadata(shared: &Shared) -> Response {
     let body = metadata::issuer_metadata(shared).to_string();
@@ -543,10 +708,15 @@ fn token(shared: &Shared, request: &Request) -> Response {
     } else {
         None
     };
+    // Then the client: a refused attestation consumes no code either.
+    let attested = match client_attestation(shared, request) {
+        Ok(client_id) => client_id,
+        Err(response) => return response,
+    };
     match form.get("grant_type").map(String::as_str).unwrap_or("") {
         PRE_AUTHORIZED_GRANT => {}
-        "authorization_code" => return authorize::code_grant(shared, &form, proof_jkt),
-        "refresh_token" => return authorize::refresh_grant(shared, &form, proof_jkt),
+        "authorization_code" => return authorize::code_grant(shared, &form, proof_jkt, attested),
+        "refresh_token" => return authorize::refresh_grant(shared, &form, proof_jkt, attested),
         _ => {
             return bad_request(
                 "unsupported_grant_type",
@@ -592,6 +762,7 @@ fn token(shared: &Shared, request: &Request) -> Response {
         client_id: None,
         expires: Instant::now(),
         dpop_jkt: proof_jkt,
+        attested_client: attested,
     };
     // Identifiers only when the wallet asked with authorization_details
     // (OID4VCI 1.0 section 6.1): wallets that never read them (and send
@@ -1259,3 +1430,7 @@ mod dpop_flows;
 #[cfg(test)]
 #[path = "encryption_flows.rs"]
 mod encryption_flows;
+
+#[cfg(test)]
+#[path = "attestation_flows.rs"]
+mod attestation_flows;

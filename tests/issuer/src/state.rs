@@ -1,5 +1,6 @@
 //! The issuer's memory: offers, codes, tokens, nonces, deferred transactions.
 
+use crate::attestation::{WalletAttestation, WalletProvider};
 use crate::credential::IssuerKeys;
 use crate::encryption::{Encryption, EncryptionKey};
 use crate::{CreatedOffer, OfferRequest};
@@ -127,6 +128,7 @@ pub(crate) struct Settings {
     pub require_dpop: bool,
     pub dpop_nonce: bool,
     pub encryption: Encryption,
+    pub wallet_attestation: WalletAttestation,
 }
 
 /// A user of the authorization server's login page.
@@ -191,6 +193,7 @@ impl Default for Settings {
             require_dpop: false,
             dpop_nonce: false,
             encryption: Encryption::Off,
+            wallet_attestation: WalletAttestation::Off,
         }
     }
 }
@@ -224,6 +227,9 @@ pub(crate) struct Session {
     pub expires: Instant,
     /// The RFC 7638 thumbprint of the DPoP key the tokens are bound to.
     pub dpop_jkt: Option<String>,
+    /// With wallet attestation on: the attested client (the attestation's
+    /// `sub`) the refresh tokens are bound to.
+    pub attested_client: Option<String>,
 }
 
 #[derive(Debug)]
@@ -301,6 +307,8 @@ pub(crate) struct Inner {
     pub secrets: Vec<String>,
     /// DPoP nonces (per server) and seen proof `jti`s.
     pub dpop: crate::dpop::DpopState,
+    /// Wallet attestation challenges and seen PoP `jti`s.
+    pub attestation: crate::attestation::AttestationState,
 }
 
 impl Inner {
@@ -319,6 +327,9 @@ pub(crate) struct Shared {
     /// The request-decryption key, when encryption is on (`None` also if
     /// OpenSSL could not make one; `spawn` then fails).
     pub encryption_key: Option<EncryptionKey>,
+    /// The trusted wallet provider (its key is made at start, whatever the
+    /// wallet attestation setting).
+    pub wallet_provider: WalletProvider,
     pub inner: Mutex<Inner>,
 }
 
@@ -351,14 +362,26 @@ impl Shared {
         } else {
             EncryptionKey::generate().ok()
         };
+        let wallet_provider = WalletProvider::generate(format!("{base_url}/wallet-provider"));
         Shared {
             settings,
             base_url,
             as_base_url,
             keys: IssuerKeys::generate(),
             encryption_key,
+            wallet_provider,
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Whether PAR and token requests need a wallet attestation.
+    pub fn attestation_required(&self) -> bool {
+        self.settings.wallet_attestation != WalletAttestation::Off
+    }
+
+    /// Whether attestation PoPs must carry a challenge of this server.
+    pub fn attestation_challenges(&self) -> bool {
+        self.settings.wallet_attestation == WalletAttestation::RequiredWithChallenge
     }
 
     /// The encryption mode in force: always `Off` for a draft-13 issuer.
@@ -488,6 +511,12 @@ impl Shared {
         if self.settings.require_dpop {
             use crate::dpop::{NONCE_CHALLENGES_AS, NONCE_CHALLENGES_ISSUER, REJECTED};
             for counter in [NONCE_CHALLENGES_AS, NONCE_CHALLENGES_ISSUER, REJECTED] {
+                stats.entry(counter.to_string()).or_default();
+            }
+        }
+        if self.attestation_required() {
+            use crate::attestation::{CHALLENGES_ISSUED, REJECTED};
+            for counter in [CHALLENGES_ISSUED, REJECTED] {
                 stats.entry(counter.to_string()).or_default();
             }
         }
