@@ -16,11 +16,17 @@ use crate::flow::discovery::{
 };
 use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
 use crate::flow::session::{Authorized, Grant, IssuerContext, PreAuthorizedStep, ResolvedOffer};
+use crate::flow::token::ChallengeExchange;
 use crate::flow::{EngineConfig, Exchange, Progress, MAX_EXCHANGE_ROUNDS};
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, ReqwestClient, ReqwestConfig};
-use crate::jose::{build_proof_jwt, DpopServer, DpopState, Signer};
+use crate::jose::attestation::{
+    valid_challenge, ATTESTATION_HEADER, ATTESTATION_POP_HEADER, CHALLENGE_HEADER,
+};
+use crate::jose::{build_proof_jwt, ClientAttestation, DpopServer, DpopState, Signer};
 use crate::sd_jwt::SdJwt;
-use crate::types::{AccessToken, NotificationEvent, PkceVerifier, TxCode, TxCodeSpec};
+use crate::types::{
+    AccessToken, AuthorizationServerMetadata, NotificationEvent, PkceVerifier, TxCode, TxCodeSpec,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +63,7 @@ pub struct WalletBuilder {
     reqwest: ReqwestConfig,
     verify_signatures: bool,
     clock: Arc<dyn Clock>,
+    attestation: Option<ClientAttestation>,
 }
 
 impl WalletBuilder {
@@ -119,6 +126,18 @@ impl WalletBuilder {
         self
     }
 
+    /// Authenticates the wallet to authorization servers with a Wallet
+    /// Attestation (OAuth attestation-based client authentication, as HAIP
+    /// asks): the attestation and a fresh proof of possession of its key go
+    /// to every PAR and token request, with the server's challenge when it
+    /// has a `challenge_endpoint` or answers `use_attestation_challenge`.
+    /// The wallet's `client_id` is the attestation's `sub` (a different
+    /// [`Self::client_id`] is a configuration error).
+    pub fn client_attestation(mut self, attestation: ClientAttestation) -> Self {
+        self.attestation = Some(attestation);
+        self
+    }
+
     /// Replaces the clock.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
@@ -133,13 +152,25 @@ impl WalletBuilder {
                 ReqwestClient::new(self.reqwest).map_err(|e| Error::Config(e.to_string()))?,
             ),
         };
+        let client_id = match (&self.attestation, self.client_id) {
+            (Some(a), Some(id)) if id != a.client_id() => {
+                return Err(Error::Config(format!(
+                    "client_id {id:?} differs from the wallet attestation's sub {:?}",
+                    a.client_id()
+                )))
+            }
+            (Some(a), _) => Some(a.client_id().to_string()),
+            (None, id) => id,
+        };
         Ok(Wallet {
             inner: Arc::new(Inner {
-                client_id: self.client_id,
+                client_id,
                 engine: self.engine,
                 http,
                 verify_signatures: self.verify_signatures,
                 clock: self.clock,
+                attestation: self.attestation,
+                challenges: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -151,6 +182,10 @@ struct Inner {
     http: Arc<dyn HttpClient>,
     verify_signatures: bool,
     clock: Arc<dyn Clock>,
+    attestation: Option<ClientAttestation>,
+    /// The latest attestation challenge of each authorization server (by
+    /// issuer), taken by the next request to it.
+    challenges: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// The wallet's entry point: configuration plus transport. Cheap to clone;
@@ -179,6 +214,7 @@ impl Wallet {
             reqwest: ReqwestConfig::default(),
             verify_signatures: true,
             clock: Arc::new(SystemClock),
+            attestation: None,
         }
     }
 
@@ -359,25 +395,20 @@ impl Wallet {
 
     /// Runs one exchange to completion (following its fallbacks and retries).
     pub async fn run<E: Exchange>(&self, step: E) -> Result<E::Output> {
-        self.run_dpop(step, None).await
+        self.run_with(step, Protect::default()).await
     }
 
-    /// [`Self::run`] with DPoP, when `dpop` is given: each request proven
-    /// (or only its nonce kept) as [`DpopUse`] says.
-    pub(crate) async fn run_dpop<E: Exchange>(
+    /// [`Self::run`] with DPoP and client attestation as `protect` says.
+    pub(crate) async fn run_with<E: Exchange>(
         &self,
         mut step: E,
-        mut dpop: Option<(&mut DpopState, DpopUse<'_>)>,
+        mut protect: Protect<'_>,
     ) -> Result<E::Output> {
         for _ in 0..MAX_EXCHANGE_ROUNDS {
             let request = step.prepare_request(&self.inner.engine)?;
-            let response = match dpop.as_mut() {
-                Some((state, how)) => {
-                    self.send_dpop(step.endpoint(), request, state, *how)
-                        .await?
-                }
-                None => self.send(step.endpoint(), request).await?,
-            };
+            let response = self
+                .send_protected(step.endpoint(), request, &mut protect)
+                .await?;
             match step.handle_response(response, &self.inner.engine)? {
                 Progress::Done(out) => return Ok(out),
                 Progress::Again(next) => step = next,
@@ -418,40 +449,109 @@ impl Wallet {
         Ok(response)
     }
 
-    /// Sends a request with DPoP: adds a fresh proof (when `how` says to),
-    /// keeps the server's `DPoP-Nonce`, and sends once more with the new
-    /// nonce when the server answers `use_dpop_nonce`.
-    pub(crate) async fn send_dpop(
+    /// Sends a request with what `protect` asks for: a fresh DPoP proof
+    /// (keeping the server's `DPoP-Nonce`), and the wallet attestation with a
+    /// fresh proof of possession (keeping the server's challenge). Sends once
+    /// more when the server answers `use_dpop_nonce` or
+    /// `use_attestation_challenge` (each at most once).
+    pub(crate) async fn send_protected(
         &self,
         endpoint: Endpoint,
         request: HttpRequest,
-        dpop: &mut DpopState,
-        how: DpopUse<'_>,
+        protect: &mut Protect<'_>,
     ) -> Result<HttpResponse> {
-        let server = match how {
-            DpopUse::Prove(server, _) | DpopUse::Observe(server) => server,
-        };
-        let mut retried = false;
+        let attest = protect.attest_to.zip(self.inner.attestation.as_ref());
+        if let Some((_, attestation)) = attest {
+            if attestation.expired(self.now()) {
+                return Err(Error::Config(
+                    "the wallet attestation has expired: get a fresh one from the wallet provider"
+                        .into(),
+                ));
+            }
+        }
+        let (mut dpop_retried, mut challenge_retried) = (false, false);
         loop {
             let mut request = request.clone();
-            if let DpopUse::Prove(_, token) = how {
-                let proof = dpop.proof(
-                    server,
+            if let Some((state, DpopUse::Prove(server, token))) = protect.dpop.as_mut() {
+                let proof = state.proof(
+                    *server,
                     request.method.as_str(),
                     &request.url,
-                    token,
+                    *token,
                     self.now(),
                 )?;
                 request = request.header("dpop", proof);
             }
+            if let Some((server, attestation)) = attest {
+                let challenge = self.attestation_challenge(server).await?;
+                let pop = attestation.pop(&server.issuer, challenge.as_deref(), self.now())?;
+                request = request
+                    .header(ATTESTATION_HEADER, attestation.jwt())
+                    .header(ATTESTATION_POP_HEADER, pop);
+            }
             let response = self.send(endpoint, request).await?;
-            let challenged = dpop.observe(server, &response);
-            if challenged && !retried && matches!(how, DpopUse::Prove(..)) {
+            let nonce_challenge = match protect.dpop.as_mut() {
+                Some((state, how)) => {
+                    state.observe(how.server(), &response) && matches!(how, DpopUse::Prove(..))
+                }
+                None => false,
+            };
+            if let Some((server, _)) = attest {
+                if let Some(c) = response.header(CHALLENGE_HEADER).and_then(valid_challenge) {
+                    self.keep_challenge(server, c);
+                }
+            }
+            if nonce_challenge && !dpop_retried {
                 tracing::debug!(%endpoint, "DPoP nonce challenge, sending again with the nonce");
-                retried = true;
+                dpop_retried = true;
                 continue;
             }
+            if attest.is_some() && !challenge_retried && response.status == 400 {
+                let code = crate::flow::parse_error_body(&response).map(|e| e.code);
+                if code == Some(crate::error::ErrorCode::UseAttestationChallenge) {
+                    tracing::debug!(%endpoint, "attestation challenge asked, sending again with one");
+                    challenge_retried = true;
+                    continue;
+                }
+            }
             return Ok(response);
+        }
+    }
+
+    /// The challenge for the next attestation PoP to `server`: the one its
+    /// last response gave, else a fresh one from its `challenge_endpoint`,
+    /// else none.
+    async fn attestation_challenge(
+        &self,
+        server: &AuthorizationServerMetadata,
+    ) -> Result<Option<String>> {
+        let kept = self
+            .inner
+            .challenges
+            .lock()
+            .ok()
+            .and_then(|mut c| c.remove(&server.issuer));
+        if kept.is_some() {
+            return Ok(kept);
+        }
+        match &server.challenge_endpoint {
+            Some(url) => {
+                // One plain round (not `run`, which would come back here).
+                let step = ChallengeExchange::new(url);
+                let request = step.prepare_request(&self.inner.engine)?;
+                let response = self.send(Endpoint::Challenge, request).await?;
+                match step.handle_response(response, &self.inner.engine)? {
+                    Progress::Done(challenge) => Ok(Some(challenge)),
+                    Progress::Again(_) => Ok(None),
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn keep_challenge(&self, server: &AuthorizationServerMetadata, challenge: String) {
+        if let Ok(mut challenges) = self.inner.challenges.lock() {
+            challenges.insert(server.issuer.clone(), challenge);
         }
     }
 
@@ -489,13 +589,51 @@ impl Wallet {
     }
 }
 
-/// How [`Wallet::send_dpop`] uses DPoP for one request.
+/// How [`Wallet::send_protected`] uses DPoP for one request.
 #[derive(Clone, Copy)]
 pub(crate) enum DpopUse<'a> {
     /// Add a proof for this server (with `ath` when a token is presented).
     Prove(DpopServer, Option<&'a AccessToken>),
     /// Send no proof; only keep the server's nonce from the response.
     Observe(DpopServer),
+}
+
+impl DpopUse<'_> {
+    fn server(&self) -> DpopServer {
+        match self {
+            DpopUse::Prove(server, _) | DpopUse::Observe(server) => *server,
+        }
+    }
+}
+
+/// What protects a request beyond TLS: DPoP, and client attestation (PAR
+/// and token requests to this authorization server).
+#[derive(Default)]
+pub(crate) struct Protect<'a> {
+    dpop: Option<(&'a mut DpopState, DpopUse<'a>)>,
+    attest_to: Option<&'a AuthorizationServerMetadata>,
+}
+
+impl<'a> Protect<'a> {
+    /// A PAR or token request to `server`: a DPoP proof when `dpop` is
+    /// given, and the wallet attestation when the wallet has one.
+    fn authorization_server(
+        server: &'a AuthorizationServerMetadata,
+        dpop: Option<&'a mut DpopState>,
+    ) -> Self {
+        Self {
+            dpop: dpop.map(|d| (d, DpopUse::Prove(DpopServer::AuthorizationServer, None))),
+            attest_to: Some(server),
+        }
+    }
+
+    /// A request to the credential issuer with DPoP as `how` says.
+    fn issuer(dpop: Option<&'a mut DpopState>, how: DpopUse<'a>) -> Self {
+        Self {
+            dpop: dpop.map(|d| (d, how)),
+            attest_to: None,
+        }
+    }
 }
 
 fn is_invalid_token(e: &Error) -> bool {
@@ -659,20 +797,17 @@ impl AuthorizationCodeStep {
             state: random_token(16),
             dpop: Some(DpopState::generate()),
         };
+        let server = self.context.authorization_server.clone();
         match self.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {
             AuthorizationBegin::Ready(pending) => Ok(pending),
             AuthorizationBegin::Pushed(mut par) => {
                 let mut dpop = par.take_dpop();
-                let pending = wallet.run_dpop(par, as_proof(dpop.as_mut())).await?;
+                let protect = Protect::authorization_server(&server, dpop.as_mut());
+                let pending = wallet.run_with(par, protect).await?;
                 Ok(pending.restore_dpop(dpop))
             }
         }
     }
-}
-
-/// DPoP proofs for the authorization server, when `dpop` is given.
-fn as_proof(dpop: Option<&mut DpopState>) -> Option<(&mut DpopState, DpopUse<'static>)> {
-    dpop.map(|d| (d, DpopUse::Prove(DpopServer::AuthorizationServer, None)))
 }
 
 impl PendingAuthorization {
@@ -680,9 +815,9 @@ impl PendingAuthorization {
     /// `error`) and exchanges the code. Nothing is sent if a check fails.
     pub async fn complete(mut self, wallet: &Wallet, redirect_url: &str) -> Result<Authorized> {
         let exchange = self.callback(redirect_url)?;
-        let token = wallet
-            .run_dpop(exchange, as_proof(self.dpop.as_mut()))
-            .await?;
+        let protect =
+            Protect::authorization_server(&self.context.authorization_server, self.dpop.as_mut());
+        let token = wallet.run_with(exchange, protect).await?;
         Ok(self.into_authorized(token, wallet.now()))
     }
 }
@@ -697,7 +832,9 @@ impl PreAuthorizedStep {
         let exchange = self
             .token_exchange(wallet.client_id())?
             .with_dpop(dpop.is_some());
-        let token = wallet.run_dpop(exchange, as_proof(dpop.as_mut())).await?;
+        let protect =
+            Protect::authorization_server(&self.context.authorization_server, dpop.as_mut());
+        let token = wallet.run_with(exchange, protect).await?;
         Ok(self
             .clone()
             .into_authorized(token, wallet.client_id(), wallet.now())
@@ -739,8 +876,8 @@ impl Authorized {
                     (Some(n), _) => Some(n),
                     (None, Some(exchange)) => {
                         let observe = DpopUse::Observe(DpopServer::CredentialIssuer);
-                        let dpop = self.dpop.as_mut().map(|d| (d, observe));
-                        Some(wallet.run_dpop(exchange, dpop).await?)
+                        let protect = Protect::issuer(self.dpop.as_mut(), observe);
+                        Some(wallet.run_with(exchange, protect).await?)
                     }
                     (None, None) => None,
                 };
@@ -799,9 +936,9 @@ impl Authorized {
         let exchange = self.refresh_exchange().ok_or_else(|| {
             Error::InvalidState("no refresh token to refresh the access token with".into())
         })?;
-        let token = wallet
-            .run_dpop(exchange, as_proof(self.dpop.as_mut()))
-            .await?;
+        let protect =
+            Protect::authorization_server(&self.context.authorization_server, self.dpop.as_mut());
+        let token = wallet.run_with(exchange, protect).await?;
         self.apply_refresh(token, wallet.now());
         Ok(())
     }
@@ -824,7 +961,8 @@ impl Authorized {
             )
         })?;
         let how = DpopUse::Prove(DpopServer::CredentialIssuer, Some(&token));
-        wallet.send_dpop(endpoint, request, dpop, how).await
+        let mut protect = Protect::issuer(Some(dpop), how);
+        wallet.send_protected(endpoint, request, &mut protect).await
     }
 
     async fn refresh_if_expired(&mut self, wallet: &Wallet) -> Result<()> {

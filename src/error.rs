@@ -171,6 +171,8 @@ pub enum Endpoint {
     Deferred,
     /// Notification endpoint.
     Notification,
+    /// The authorization server's attestation challenge endpoint.
+    Challenge,
 }
 
 impl fmt::Display for Endpoint {
@@ -186,6 +188,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Credential => "credential endpoint",
             Endpoint::Deferred => "deferred credential endpoint",
             Endpoint::Notification => "notification endpoint",
+            Endpoint::Challenge => "attestation challenge endpoint",
         })
     }
 }
@@ -326,6 +329,14 @@ error_codes! {
     UseDpopNonce => "use_dpop_nonce",
     /// `invalid_dpop_proof` (RFC 9449)
     InvalidDpopProof => "invalid_dpop_proof",
+    /// `use_attestation_challenge` (answered once by itself with the
+    /// server's challenge)
+    UseAttestationChallenge => "use_attestation_challenge",
+    /// `use_fresh_attestation`: get a new Wallet Attestation from the wallet
+    /// provider
+    UseFreshAttestation => "use_fresh_attestation",
+    /// `invalid_client_attestation`
+    InvalidClientAttestation => "invalid_client_attestation",
 }
 
 /// Makes server-provided text safe to quote: control characters become spaces,

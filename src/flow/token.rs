@@ -140,6 +140,59 @@ impl Exchange for TokenExchange {
     }
 }
 
+/// Fetching an attestation challenge from the authorization server's
+/// `challenge_endpoint` (POST, empty body, `{"attestation_challenge": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeExchange {
+    url: String,
+}
+
+impl ChallengeExchange {
+    /// A challenge request to `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChallengeResponse {
+    attestation_challenge: String,
+}
+
+impl Exchange for ChallengeExchange {
+    type Output = String;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Challenge
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(
+            HttpRequest::post(&self.url, "application/x-www-form-urlencoded", Vec::new())
+                .header("accept", "application/json"),
+        )
+    }
+
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, String>> {
+        let body: ChallengeResponse = expect_json(Endpoint::Challenge, &self.url, &response)?;
+        let challenge = crate::jose::attestation::valid_challenge(&body.attestation_challenge)
+            .ok_or_else(|| Error::UnexpectedResponse {
+                endpoint: Endpoint::Challenge,
+                url: display_url(&self.url),
+                status: response.status,
+                problem: "field attestation_challenge: empty, too long or not printable ASCII"
+                    .into(),
+            })?;
+        Ok(Progress::Done(challenge))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

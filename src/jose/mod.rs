@@ -2,11 +2,13 @@
 //! a software P-256 signer, proof JWTs, and ES256 verification of issuer
 //! signatures.
 
+pub mod attestation;
 mod dpop;
 pub mod jwe;
 mod proof;
 mod signer;
 
+pub use attestation::ClientAttestation;
 pub use dpop::{DpopServer, DpopState, DPOP_JWT_TYP};
 
 pub use proof::{build_proof_jwt, ProofClaims, PROOF_JWT_TYP};
