@@ -38,8 +38,10 @@
 //! - [`Wallet`]: the async driver that runs the engine over an [`HttpClient`];
 //! - [`jose`]: the [`Signer`] trait, a software P-256 signer, proof JWTs,
 //!   DPoP proofs ([`jose::DpopState`]: used whenever the authorization server
-//!   advertises DPoP with ES256) and JWE ([`jose::jwe`]: credential request
-//!   and response encryption whenever the issuer offers it);
+//!   advertises DPoP with ES256), JWE ([`jose::jwe`]: credential request
+//!   and response encryption whenever the issuer offers it) and wallet
+//!   attestation ([`jose::ClientAttestation`], given to
+//!   [`WalletBuilder::client_attestation`]);
 //! - [`sd_jwt`]: SD-JWT decoding and checks.
 //!
 //! ## Limits
@@ -61,6 +63,7 @@
 //! | offer URL | 64 KiB ([`flow::offer::MAX_OFFER_URL_BYTES`]) |
 //! | retries after `invalid_nonce` | 1 ([`flow::credential::MAX_NONCE_RETRIES`]) |
 //! | resends after a DPoP `use_dpop_nonce` challenge | 1 per request; a `DPoP-Nonce` longer than 512 characters is ignored |
+//! | resends after `use_attestation_challenge` | 1 per request; a challenge longer than 512 characters is ignored |
 //! | refreshes after `invalid_token` | 1 per request (with a refresh token) |
 //! | notification retries after a 5xx or transport error | 1, after [`NOTIFICATION_RETRY_DELAY`] (1 s) |
 //! | fallbacks per exchange (well-known URLs) | 3 rounds ([`flow::MAX_EXCHANGE_ROUNDS`]) |
