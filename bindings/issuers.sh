@@ -3,11 +3,14 @@
 # against, each on a free loopback port, with its output in a directory of the
 # caller's.
 #
-#   start_issuers DIR   starts three instances and sets
-#                         ISSUER_BASE        the main one (deferred polls: interval 1 s, 2 pending)
-#                         ISSUER_DPOP_BASE   --require-dpop --dpop-nonce
-#                         ISSUER_HTTPS_BASE  --tls; its self-signed certificate is
-#                                            written to DIR/https-cert.pem (ISSUER_HTTPS_CERT)
+#   start_issuers DIR   starts four instances and sets
+#                         ISSUER_BASE              the main one (deferred polls: interval 1 s, 2 pending)
+#                         ISSUER_DPOP_BASE         --require-dpop --dpop-nonce
+#                         ISSUER_HTTPS_BASE        --tls; its self-signed certificate is
+#                                                  written to DIR/https-cert.pem (ISSUER_HTTPS_CERT)
+#                         ISSUER_ATTESTATION_BASE  --wallet-attestation challenge --require-dpop
+#                                                  --dpop-nonce (attestation-based client
+#                                                  authentication with challenges, and DPoP)
 #   stop_issuers        stops whatever start_issuers started (call it from the EXIT trap)
 #
 # Honors CARGO_TARGET_DIR (default: target).
@@ -45,6 +48,8 @@ start_issuers() {
   ISSUER_BASE=$issuer_base
   start_issuer "$dir" dpop --deferred-interval 1 --deferred-pending-polls 2 --require-dpop --dpop-nonce || return 1
   ISSUER_DPOP_BASE=$issuer_base
+  start_issuer "$dir" attestation --wallet-attestation challenge --require-dpop --dpop-nonce || return 1
+  ISSUER_ATTESTATION_BASE=$issuer_base
   start_issuer "$dir" https --tls || return 1
   ISSUER_HTTPS_BASE=$issuer_base
   # The ready line carries the certificate as a JSON string; PEM has no

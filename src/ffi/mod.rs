@@ -17,6 +17,13 @@
 //! a fresh key per issuance, saved with the session JSON.
 //! [`AuthorizedSession::uses_dpop`] and [`PendingAuthorization::uses_dpop`]
 //! tell whether it does.
+//!
+//! Wallet attestation (OAuth attestation-based client authentication, as HAIP
+//! asks) needs the Wallet Attestation JWT the app got from its wallet
+//! provider and the [`Signer`] of the key it attests:
+//! [`Wallet::with_attestation`] (or [`Wallet::with_http_client_and_attestation`]).
+//! The wallet then sends the attestation and a fresh proof of possession to
+//! every PAR and token request and answers the server's challenges itself.
 
 mod authorization;
 mod http;
@@ -86,6 +93,17 @@ pub enum WalletError {
     /// The server answered with an OAuth / OID4VCI error. `invalid_grant`
     /// from the authorization code exchange means the code was used, expired
     /// or not issued to this authorization: start a new one.
+    ///
+    /// With wallet attestation ([`Wallet::with_attestation`]), from PAR or the
+    /// token endpoint: `use_fresh_attestation` means the authorization server
+    /// no longer accepts the Wallet Attestation (it expired): fetch a fresh
+    /// one from the wallet provider, build a new `Wallet` with it and start
+    /// the step again. `invalid_client` (or `invalid_client_attestation`)
+    /// means the server refused the client: no attestation where one is
+    /// required, one from a provider it does not trust, or a proof of
+    /// possession it rejected. (`use_attestation_challenge` is answered by
+    /// the wallet itself, once; it reaches the app only if the server asks
+    /// again.)
     #[error("server error {code}: {details}")]
     Server {
         /// The error code as sent (`invalid_grant`, `invalid_proof`, ...).
@@ -117,7 +135,12 @@ pub enum WalletError {
     },
     /// The wallet's configuration does not allow this (e.g. the authorization
     /// code flow without a `client_id`, an http issuer without
-    /// `dangerous_allow_http`), or an argument is unusable.
+    /// `dangerous_allow_http`), or an argument is unusable: among them a
+    /// Wallet Attestation that is not one (not a compact JWS, wrong `typ`, no
+    /// `sub` or `cnf.jwk`), whose `cnf.jwk` is not the signer's key, or whose
+    /// `sub` differs from `WalletConfig.client_id`; and, before a PAR or
+    /// token request, an attestation whose `exp` has passed (fetch a fresh
+    /// one from the wallet provider).
     #[error("configuration: {details}")]
     Configuration {
         /// Details.
@@ -315,6 +338,9 @@ impl Signer for SoftwareSigner {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct WalletConfig {
     /// OAuth client id (optional; anonymous pre-authorized access without it).
+    /// With wallet attestation (`Wallet.withAttestation`) leave it null: the
+    /// attestation's `sub` is the client id (a different one here is a
+    /// `WalletError::Configuration`).
     #[uniffi(default = None)]
     pub client_id: Option<String>,
     /// Preferred locales, best first (e.g. `["de-DE", "en"]`).
@@ -393,6 +419,28 @@ impl WalletConfig {
         }
         Ok(builder)
     }
+
+    /// The builder for the app's own HTTP client: [`Self::builder`] with
+    /// `http_client` behind the wallet's timeout and size cap; refuses
+    /// root certificates (the app's stack decides whom it trusts).
+    fn foreign_client_builder(
+        &self,
+        http_client: Arc<dyn HttpClient>,
+    ) -> Result<crate::WalletBuilder, WalletError> {
+        if !self.root_certificates_pem.is_empty() {
+            return Err(WalletError::Configuration {
+                details: "root_certificates_pem applies to the built-in HTTP client only; \
+                          configure trust in the app's HttpClient"
+                    .into(),
+            });
+        }
+        let adapter = http::ForeignHttpClient::new(
+            http_client,
+            self.request_timeout(),
+            self.max_response_bytes(),
+        );
+        Ok(self.builder().http_client(adapter))
+    }
 }
 
 /// The wallet: configuration and transport. Create one and share it.
@@ -426,21 +474,80 @@ impl Wallet {
         config: WalletConfig,
         http_client: Arc<dyn HttpClient>,
     ) -> Result<Arc<Self>, WalletError> {
-        if !config.root_certificates_pem.is_empty() {
-            return Err(WalletError::Configuration {
-                details: "root_certificates_pem applies to the built-in HTTP client only; \
-                          configure trust in the app's HttpClient"
-                    .into(),
-            });
-        }
-        let adapter = http::ForeignHttpClient::new(
-            http_client,
-            config.request_timeout(),
-            config.max_response_bytes(),
-        );
         Ok(Arc::new(Self {
-            inner: config.builder().http_client(adapter).build()?,
+            inner: config.foreign_client_builder(http_client)?.build()?,
         }))
+    }
+
+    /// [`Self::new`] (the built-in HTTP client) with wallet attestation:
+    /// OAuth attestation-based client authentication, as HAIP asks.
+    ///
+    /// `attestation_jwt` is the Wallet Attestation
+    /// (`oauth-client-attestation+jwt`) the app's wallet provider issued for
+    /// this app instance; `signer` holds the key it attests (`cnf.jwk`), the
+    /// platform key in Android Keystore / the Secure Enclave. The wallet's
+    /// `client_id` becomes the attestation's `sub`: leave
+    /// `WalletConfig.client_id` null or set it to the same value. The
+    /// attestation and a fresh proof of possession signed by `signer` go to
+    /// every pushed authorization request and every token request
+    /// (pre-authorized code, authorization code, refresh), with the
+    /// authorization server's challenge when it asks for one (its
+    /// `challenge_endpoint`, its `OAuth-Client-Attestation-Challenge`
+    /// header, or one `use_attestation_challenge` answer): nothing else for
+    /// the app to do. DPoP works alongside as usual.
+    ///
+    /// Fails with `WalletError::Configuration` when `attestation_jwt` is not
+    /// a Wallet Attestation (not a compact JWS, wrong `typ`, no `sub`, no
+    /// `cnf.jwk`), when its `cnf.jwk` is not `signer`'s public key, or when
+    /// `WalletConfig.client_id` differs from its `sub`; with
+    /// `WalletError::Signing` when `signer`'s algorithm or public JWK is
+    /// unusable. The wallet does not verify the provider's signature (the
+    /// authorization server does).
+    ///
+    /// An attestation expires: a PAR or token request after its `exp` fails
+    /// with `WalletError::Configuration` without being sent, and one the
+    /// server finds stale fails with `WalletError::Server` whose `code` is
+    /// `use_fresh_attestation`. Either way, fetch a fresh attestation from
+    /// the wallet provider and build a new `Wallet` with it (saved sessions
+    /// and pending authorizations stay usable with the new one).
+    #[uniffi::constructor]
+    pub fn with_attestation(
+        config: WalletConfig,
+        attestation_jwt: String,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Arc<Self>, WalletError> {
+        let attestation = client_attestation(attestation_jwt, signer)?;
+        Ok(Arc::new(Self {
+            inner: config
+                .builtin_client_builder()?
+                .client_attestation(attestation)
+                .build()?,
+        }))
+    }
+
+    /// [`Self::with_http_client`] (the app's own HTTP stack) with wallet
+    /// attestation: as [`Self::with_attestation`], and fails as both do.
+    #[uniffi::constructor]
+    pub fn with_http_client_and_attestation(
+        config: WalletConfig,
+        http_client: Arc<dyn HttpClient>,
+        attestation_jwt: String,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Arc<Self>, WalletError> {
+        let attestation = client_attestation(attestation_jwt, signer)?;
+        Ok(Arc::new(Self {
+            inner: config
+                .foreign_client_builder(http_client)?
+                .client_attestation(attestation)
+                .build()?,
+        }))
+    }
+
+    /// The OAuth `client_id` the wallet uses: `WalletConfig.client_id`, or
+    /// the Wallet Attestation's `sub` with [`Self::with_attestation`]; null
+    /// for an anonymous wallet.
+    pub fn client_id(&self) -> Option<String> {
+        self.inner.client_id().map(str::to_string)
     }
 
     /// Parses the offer URL, fetches the offer if by reference, and discovers
@@ -475,6 +582,18 @@ impl Wallet {
             self.inner.locales().to_vec(),
         ))
     }
+}
+
+/// A Wallet Attestation for the core, its key adapted from the app's signer.
+fn client_attestation(
+    attestation_jwt: String,
+    signer: Arc<dyn Signer>,
+) -> Result<crate::jose::ClientAttestation, WalletError> {
+    let signer: Arc<dyn CoreSigner> = Arc::new(ForeignSigner::new(signer)?);
+    Ok(crate::jose::ClientAttestation::new(
+        attestation_jwt,
+        signer,
+    )?)
 }
 
 fn require_client_id(wallet: &crate::Wallet) -> Result<(), WalletError> {
@@ -1123,6 +1242,153 @@ mod tests {
             assert!(
                 matches!(err, WalletError::Configuration { .. }),
                 "{bad:?}: {err}"
+            );
+        }
+    }
+
+    /// A Wallet Attestation of `issuer`'s wallet provider for `signer`'s key.
+    fn attestation_for(issuer: &RunningIssuer, client_id: &str, signer: &dyn Signer) -> String {
+        let jwk: serde_json::Value = serde_json::from_str(&signer.public_jwk()).unwrap();
+        issuer.issue_wallet_attestation(client_id, &jwk, Duration::from_secs(3600))
+    }
+
+    #[tokio::test]
+    async fn wallet_attestation_with_challenges_and_dpop_nonces() {
+        let issuer = Issuer::builder()
+            .wallet_attestation(oid4vci_issuer::WalletAttestation::RequiredWithChallenge)
+            .require_dpop(true)
+            .dpop_nonce(true)
+            .spawn("127.0.0.1:0")
+            .await
+            .unwrap();
+        let http = WalletConfig {
+            dangerous_allow_http: true,
+            ..config()
+        };
+        // The app's platform key, through the foreign Signer interface.
+        let key: Arc<dyn Signer> = SoftwareSigner::generate();
+        let jwt = attestation_for(&issuer, "ffi-wallet", key.as_ref());
+        let wallet = Wallet::with_attestation(http.clone(), jwt.clone(), key.clone()).unwrap();
+        assert_eq!(wallet.client_id().as_deref(), Some("ffi-wallet"));
+        let created = pid_offer(&issuer, true);
+        let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+        let session = offer
+            .authorize(wallet.clone(), created.tx_code)
+            .await
+            .unwrap();
+        assert!(session.uses_dpop().await);
+        let credentials = issue_pid(&wallet, &session).await;
+        assert!(credentials[0].signature_verified);
+        let stats = issuer.stats();
+        assert_eq!(stats["attestation_rejected"], 0, "{stats:?}");
+        assert!(stats["attestation_challenges_issued"] >= 1, "{stats:?}");
+
+        // Without the attestation: refused as a client, a Server error.
+        let anonymous = Wallet::new(http.clone()).unwrap();
+        let created = pid_offer(&issuer, true);
+        let offer = anonymous.resolve_offer(created.offer_url).await.unwrap();
+        let err = offer
+            .authorize(anonymous.clone(), created.tx_code)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, WalletError::Server { code, .. } if code == "invalid_client"),
+            "{err}"
+        );
+
+        // Configuration errors: another key, a client_id that is not the
+        // sub, something that is not an attestation.
+        let other: Arc<dyn Signer> = SoftwareSigner::generate();
+        let mismatched = WalletConfig {
+            client_id: Some("someone-else".into()),
+            ..http.clone()
+        };
+        for err in [
+            Wallet::with_attestation(http.clone(), jwt.clone(), other).err(),
+            Wallet::with_attestation(mismatched, jwt.clone(), key.clone()).err(),
+            Wallet::with_attestation(http.clone(), "not.a.jwt".into(), key.clone()).err(),
+        ] {
+            let err = err.expect("accepted");
+            assert!(matches!(err, WalletError::Configuration { .. }), "{err}");
+        }
+        // The same client_id as the sub is fine.
+        let same = WalletConfig {
+            client_id: Some("ffi-wallet".into()),
+            ..http.clone()
+        };
+        assert!(Wallet::with_attestation(same, jwt.clone(), key.clone()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_expired_attestation_fails_before_sending_and_the_http_client_variant_builds() {
+        let issuer = Issuer::builder()
+            .wallet_attestation(oid4vci_issuer::WalletAttestation::Required)
+            .spawn("127.0.0.1:0")
+            .await
+            .unwrap();
+        struct Never;
+        impl HttpClient for Never {
+            fn send(&self, _: HttpRequest) -> Result<HttpResponse, HttpClientError> {
+                Err(HttpClientError::Timeout)
+            }
+        }
+        let key: Arc<dyn Signer> = SoftwareSigner::generate();
+        let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk()).unwrap();
+        // Expired already: the wallet catches it before sending.
+        let jwt = issuer.issue_wallet_attestation("ffi-wallet", &jwk, Duration::ZERO);
+        let http = WalletConfig {
+            dangerous_allow_http: true,
+            ..config()
+        };
+        let wallet = Wallet::with_attestation(http.clone(), jwt.clone(), key.clone()).unwrap();
+        let created = pid_offer(&issuer, false);
+        let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+        let err = offer.authorize(wallet.clone(), None).await.err().unwrap();
+        assert!(
+            matches!(&err, WalletError::Configuration { details } if details.contains("expired")),
+            "{err}"
+        );
+        assert_eq!(issuer.stats().get("/token").copied().unwrap_or(0), 0);
+        // The HttpClient variant builds the same way (and refuses root certificates).
+        let with_client = Wallet::with_http_client_and_attestation(
+            http.clone(),
+            Arc::new(Never),
+            jwt.clone(),
+            key.clone(),
+        )
+        .unwrap();
+        assert_eq!(with_client.client_id().as_deref(), Some("ffi-wallet"));
+        let err = Wallet::with_http_client_and_attestation(
+            WalletConfig {
+                root_certificates_pem: vec!["-----BEGIN CERTIFICATE-----".into()],
+                ..http
+            },
+            Arc::new(Never),
+            jwt,
+            key,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, WalletError::Configuration { .. }), "{err}");
+    }
+
+    #[test]
+    fn attestation_server_codes_stay_server_errors() {
+        for code in ["use_fresh_attestation", "invalid_client"] {
+            let core = CoreError::Server {
+                endpoint: crate::error::Endpoint::Token,
+                url: "https://as.example/token".into(),
+                status: 400,
+                error: crate::error::ServerError {
+                    code: ErrorCode::parse(code),
+                    description: Some("refused".into()),
+                },
+            };
+            let mapped = pre_authorized_token_error(core);
+            assert!(
+                matches!(&mapped, WalletError::Server { code: c, status: 400, .. } if c == code),
+                "{mapped}"
             );
         }
     }

@@ -2453,6 +2453,13 @@ public func FfiConverterTypeSoftwareSigner_lower(_ value: SoftwareSigner) -> UIn
 public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
+     * The OAuth `client_id` the wallet uses: `WalletConfig.client_id`, or
+     * the Wallet Attestation's `sub` with [`Self::with_attestation`]; null
+     * for an anonymous wallet.
+     */
+    func clientId()  -> String?
+    
+    /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
@@ -2537,6 +2544,50 @@ public convenience init(config: WalletConfig)throws  {
 
     
     /**
+     * [`Self::new`] (the built-in HTTP client) with wallet attestation:
+     * OAuth attestation-based client authentication, as HAIP asks.
+     *
+     * `attestation_jwt` is the Wallet Attestation
+     * (`oauth-client-attestation+jwt`) the app's wallet provider issued for
+     * this app instance; `signer` holds the key it attests (`cnf.jwk`), the
+     * platform key in Android Keystore / the Secure Enclave. The wallet's
+     * `client_id` becomes the attestation's `sub`: leave
+     * `WalletConfig.client_id` null or set it to the same value. The
+     * attestation and a fresh proof of possession signed by `signer` go to
+     * every pushed authorization request and every token request
+     * (pre-authorized code, authorization code, refresh), with the
+     * authorization server's challenge when it asks for one (its
+     * `challenge_endpoint`, its `OAuth-Client-Attestation-Challenge`
+     * header, or one `use_attestation_challenge` answer): nothing else for
+     * the app to do. DPoP works alongside as usual.
+     *
+     * Fails with `WalletError::Configuration` when `attestation_jwt` is not
+     * a Wallet Attestation (not a compact JWS, wrong `typ`, no `sub`, no
+     * `cnf.jwk`), when its `cnf.jwk` is not `signer`'s public key, or when
+     * `WalletConfig.client_id` differs from its `sub`; with
+     * `WalletError::Signing` when `signer`'s algorithm or public JWK is
+     * unusable. The wallet does not verify the provider's signature (the
+     * authorization server does).
+     *
+     * An attestation expires: a PAR or token request after its `exp` fails
+     * with `WalletError::Configuration` without being sent, and one the
+     * server finds stale fails with `WalletError::Server` whose `code` is
+     * `use_fresh_attestation`. Either way, fetch a fresh attestation from
+     * the wallet provider and build a new `Wallet` with it (saved sessions
+     * and pending authorizations stay usable with the new one).
+     */
+public static func withAttestation(config: WalletConfig, attestationJwt: String, signer: Signer)throws  -> Wallet  {
+    return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_constructor_wallet_with_attestation(
+        FfiConverterTypeWalletConfig_lower(config),
+        FfiConverterString.lower(attestationJwt),
+        FfiConverterTypeSigner_lower(signer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Builds a wallet that sends every request through the app's own HTTP
      * stack. The wallet still enforces its URL policy (https only, unless
      * `dangerous_allow_http`), the whole-request timeout and the response
@@ -2554,7 +2605,37 @@ public static func withHttpClient(config: WalletConfig, httpClient: HttpClient)t
 })
 }
     
+    /**
+     * [`Self::with_http_client`] (the app's own HTTP stack) with wallet
+     * attestation: as [`Self::with_attestation`], and fails as both do.
+     */
+public static func withHttpClientAndAttestation(config: WalletConfig, httpClient: HttpClient, attestationJwt: String, signer: Signer)throws  -> Wallet  {
+    return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client_and_attestation(
+        FfiConverterTypeWalletConfig_lower(config),
+        FfiConverterTypeHttpClient_lower(httpClient),
+        FfiConverterString.lower(attestationJwt),
+        FfiConverterTypeSigner_lower(signer),uniffiCallStatus
+    )
+})
+}
+    
 
+    
+    /**
+     * The OAuth `client_id` the wallet uses: `WalletConfig.client_id`, or
+     * the Wallet Attestation's `sub` with [`Self::with_attestation`]; null
+     * for an anonymous wallet.
+     */
+open func clientId() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_wallet_client_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
@@ -3354,6 +3435,9 @@ public func FfiConverterTypeTxCodeInfo_lower(_ value: TxCodeInfo) -> RustBuffer 
 public struct WalletConfig: Equatable, Hashable {
     /**
      * OAuth client id (optional; anonymous pre-authorized access without it).
+     * With wallet attestation (`Wallet.withAttestation`) leave it null: the
+     * attestation's `sub` is the client id (a different one here is a
+     * `WalletError::Configuration`).
      */
     public var clientId: String?
     /**
@@ -3391,6 +3475,9 @@ public struct WalletConfig: Equatable, Hashable {
     public init(
         /**
          * OAuth client id (optional; anonymous pre-authorized access without it).
+         * With wallet attestation (`Wallet.withAttestation`) leave it null: the
+         * attestation's `sub` is the client id (a different one here is a
+         * `WalletError::Configuration`).
          */clientId: String? = nil, 
         /**
          * Preferred locales, best first (e.g. `["de-DE", "en"]`).
@@ -4071,6 +4158,17 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * The server answered with an OAuth / OID4VCI error. `invalid_grant`
      * from the authorization code exchange means the code was used, expired
      * or not issued to this authorization: start a new one.
+     *
+     * With wallet attestation ([`Wallet::with_attestation`]), from PAR or the
+     * token endpoint: `use_fresh_attestation` means the authorization server
+     * no longer accepts the Wallet Attestation (it expired): fetch a fresh
+     * one from the wallet provider, build a new `Wallet` with it and start
+     * the step again. `invalid_client` (or `invalid_client_attestation`)
+     * means the server refused the client: no attestation where one is
+     * required, one from a provider it does not trust, or a proof of
+     * possession it rejected. (`use_attestation_challenge` is answered by
+     * the wallet itself, once; it reaches the app only if the server asks
+     * again.)
      */
     case Server(
         /**
@@ -4113,7 +4211,12 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The wallet's configuration does not allow this (e.g. the authorization
      * code flow without a `client_id`, an http issuer without
-     * `dangerous_allow_http`), or an argument is unusable.
+     * `dangerous_allow_http`), or an argument is unusable: among them a
+     * Wallet Attestation that is not one (not a compact JWS, wrong `typ`, no
+     * `sub` or `cnf.jwk`), whose `cnf.jwk` is not the signer's key, or whose
+     * `sub` differs from `WalletConfig.client_id`; and, before a PAR or
+     * token request, an attestation whose `exp` has passed (fetch a fresh
+     * one from the wallet provider).
      */
     case Configuration(
         /**
@@ -4733,6 +4836,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() != 26004) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_client_id() != 20308) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() != 35063) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4775,7 +4881,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_constructor_wallet_new() != 9309) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation() != 28986) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() != 49936) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() != 41874) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 34339) {

@@ -3,8 +3,10 @@
 // client (URLSession), typed errors, sessions saved as strings.
 //
 // Usage: wallet-test <issuer base URL>   (or OID4VCI_ISSUER=<url>)
-// Optional, for the DPoP and https checks (skipped without them):
+// Optional, for the DPoP, https and wallet attestation checks (skipped without them):
 //   OID4VCI_ISSUER_DPOP=<url>          an issuer run with --require-dpop --dpop-nonce
+//   OID4VCI_ISSUER_ATTESTATION=<url>   an issuer run with --wallet-attestation challenge
+//                                      --require-dpop --dpop-nonce
 //   OID4VCI_ISSUER_HTTPS=<url>         an issuer run with --tls
 //   OID4VCI_ISSUER_HTTPS_CERT=<file>   its certificate (PEM, `certificate_pem` of its ready line)
 //   OID4VCI_ISSUER_HTTPS_OFFER=<file>  the answer of its POST /test/offers (a pre-authorized PID
@@ -54,6 +56,14 @@ final class Counter: @unchecked Sendable {
     func record(_ size: Int = 0) { lock.lock(); count += 1; last = size; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
     var lastSize: Int { lock.lock(); defer { lock.unlock() }; return last }
+}
+
+/// A locked list of request paths.
+final class PathLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var paths: [String] = []
+    func add(_ path: String) { lock.lock(); paths.append(path); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return paths }
 }
 
 // --- a signer in Swift --------------------------------------------------------------
@@ -106,6 +116,8 @@ final class SwiftSigner: Signer, @unchecked Sendable {
 /// background thread), no redirects, counts its requests.
 final class SwiftHttpClient: NSObject, HttpClient, URLSessionTaskDelegate, @unchecked Sendable {
     let requests = Counter()
+    /// The paths of the requests that carried a Wallet Attestation and its PoP.
+    let attestedPaths = PathLog()
     private var session: URLSession!
 
     override init() {
@@ -126,6 +138,10 @@ final class SwiftHttpClient: NSObject, HttpClient, URLSessionTaskDelegate, @unch
     func send(request: HttpRequest) throws -> HttpResponse {
         requests.record()
         guard let url = URL(string: request.url) else { throw HttpClientError.Other(details: "bad URL") }
+        let names = Set(request.headers.map { $0.name.lowercased() })
+        if names.contains("oauth-client-attestation") && names.contains("oauth-client-attestation-pop") {
+            attestedPaths.add(url.path)
+        }
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = request.method
         for header in request.headers {
@@ -196,6 +212,25 @@ func createOffer(configuration: String = "pid_sd_jwt", txCode: Bool = false,
 func issuerStats(_ issuer: String = base) async throws -> [String: Int] {
     let (data, _) = try await URLSession.shared.data(from: URL(string: "\(issuer)/test/stats")!)
     return try jsonObject(String(decoding: data, as: UTF8.self)).compactMapValues { $0 as? Int }
+}
+
+/// A Wallet Attestation for `jwk` (the app instance's public key) naming
+/// `clientId`, from the issuer's built-in wallet provider
+/// (`POST /test/wallet-attestation`), as an app gets one from its wallet provider.
+func walletAttestation(_ issuer: String, clientId: String, jwk: String, lifetimeSecs: Int = 3600) async throws -> String {
+    var request = URLRequest(url: URL(string: "\(issuer)/test/wallet-attestation")!)
+    request.httpMethod = "POST"
+    request.setValue("application/json", forHTTPHeaderField: "content-type")
+    request.httpBody = try JSONSerialization.data(withJSONObject: [
+        "client_id": clientId, "jwk": try jsonObject(jwk), "lifetime_secs": lifetimeSecs,
+    ] as [String: Any])
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let body = String(decoding: data, as: UTF8.self)
+    try expect((response as? HTTPURLResponse)?.statusCode == 200, "POST /test/wallet-attestation: \(body)")
+    guard let jwt = try jsonObject(body)["wallet_attestation"] as? String else {
+        throw CheckFailed("no wallet_attestation in \(body)")
+    }
+    return jwt
 }
 
 /// Requests the issuer has seen (`/test/...` not counted).
@@ -682,6 +717,119 @@ if let dpopBase = environment["OID4VCI_ISSUER_DPOP"].map(trimmed) {
 } else {
     skip(dpopPreAuthorized, "OID4VCI_ISSUER_DPOP not set")
     skip(dpopCodeFlow, "OID4VCI_ISSUER_DPOP not set")
+}
+
+// --- wallet attestation (an issuer run with --wallet-attestation challenge --require-dpop --dpop-nonce)
+
+let attestedPreAuthorized = "wallet attestation with challenges and DPoP nonces: pre-authorized issuance, Swift platform key"
+let attestedCodeFlow = "wallet attestation: authorization code flow with PAR through a Swift HttpClient, sign in as max"
+let attestationRefusals = "wallet attestation: without it Server(invalid_client); another key, another client_id, "
+    + "not a JWT, expired: Configuration"
+if let attestationBase = environment["OID4VCI_ISSUER_ATTESTATION"].map(trimmed) {
+    await check(attestedPreAuthorized) {
+        let before = try await issuerStats(attestationBase)
+        // The app instance's key (the Secure Enclave in an app) and the attestation its wallet provider issues for it.
+        let platformKey = try SwiftSigner()
+        let attestation = try await walletAttestation(attestationBase, clientId: "swift-wallet", jwk: platformKey.publicJwk())
+        let attested = try Wallet.withAttestation(config: config(), attestationJwt: attestation, signer: platformKey)
+        try expect(attested.clientId() == "swift-wallet", "client_id \(attested.clientId() ?? "none")")
+        let offer = try await createOffer(txCode: true, issuer: attestationBase)
+        let session = try await attested.resolveOffer(offerUrl: offer.url).authorize(wallet: attested, txCode: offer.txCode)
+        let usesDpop = await session.usesDpop()
+        try expect(usesDpop, "the session does not use DPoP")
+        try expect(platformKey.calls.value >= 1, "the platform key signed no proof of possession")
+        let holder = try SwiftSigner()
+        try expectPid(try issued(try await session.requestCredential(wallet: attested, configurationId: "pid_sd_jwt", signer: holder)), holder)
+        let after = try await issuerStats(attestationBase)
+        func delta(_ name: String) -> Int { (after[name] ?? 0) - (before[name] ?? 0) }
+        try expect(delta("attestation_rejected") == 0, "the issuer rejected the attestation: \(after)")
+        try expect(delta("attestation_challenges_issued") >= 1, "no attestation challenge issued: \(after)")
+        try expect(delta("dpop_rejected") == 0, "the issuer rejected DPoP proofs: \(after)")
+        try expect(delta("/token") >= 1 && delta("/credential") == 1, "requests: \(after)")
+    }
+
+    await check(attestedCodeFlow) {
+        let before = try await issuerStats(attestationBase)
+        let platformKey = try SwiftSigner()
+        let attestation = try await walletAttestation(attestationBase, clientId: "swift-wallet", jwk: platformKey.publicJwk())
+        let client = SwiftHttpClient()
+        let attested = try Wallet.withHttpClientAndAttestation(config: config(), httpClient: client,
+                                                               attestationJwt: attestation, signer: platformKey)
+        let offer = try await createOffer(authorizationCode: true, issuer: attestationBase)
+        let pending = try await attested.resolveOffer(offerUrl: offer.url).beginAuthorization(wallet: attested, redirectUri: redirectUri)
+        let url = pending.authorizationUrl()
+        try expect(queryParameter(url, "client_id") == "swift-wallet", "client_id in \(url)")
+        try expect(queryParameter(url, "request_uri")?.hasPrefix("urn:ietf:params:oauth:request_uri:") == true, "no PAR: \(url)")
+        let location = try await browser.authorize(url, user: "max", password: "max-password", allow: true)
+        let session = try await pending.complete(wallet: attested, redirectUrl: location)
+        let holder = try SwiftSigner()
+        let credentials = try issued(try await session.requestCredential(wallet: attested, configurationId: "pid_sd_jwt", signer: holder))
+        try expectClaim(credentials, "pid_sd_jwt", "given_name", "Max", holder)
+        let attestedPaths = client.attestedPaths.all
+        for path in ["/par", "/token"] {
+            try expect(attestedPaths.contains(path), "no attested \(path) request: attested \(attestedPaths)")
+        }
+        try expect(!attestedPaths.contains("/credential"), "the attestation went to the credential endpoint")
+        let after = try await issuerStats(attestationBase)
+        func delta(_ name: String) -> Int { (after[name] ?? 0) - (before[name] ?? 0) }
+        try expect(delta("attestation_rejected") == 0, "the issuer rejected the attestation: \(after)")
+        try expect(delta("attestation_challenges_issued") >= 1, "no attestation challenge issued: \(after)")
+    }
+
+    await check(attestationRefusals) {
+        // No attestation: the AS refuses the client.
+        let anonymous = try Wallet(config: config())
+        let offer = try await createOffer(txCode: true, issuer: attestationBase)
+        let resolved = try await anonymous.resolveOffer(offerUrl: offer.url)
+        try await expectError("Server invalid_client", { try await resolved.authorize(wallet: anonymous, txCode: offer.txCode) }) {
+            if case .Server(let code, _, let status, _) = $0 { return code == "invalid_client" && status == 400 }
+            return false
+        }
+        // Refused locally, when the wallet is built.
+        let platformKey = try SwiftSigner()
+        let attestation = try await walletAttestation(attestationBase, clientId: "swift-wallet", jwk: platformKey.publicJwk())
+        try await expectError("Configuration naming cnf.jwk", {
+            try Wallet.withAttestation(config: config(), attestationJwt: attestation, signer: try SwiftSigner())
+        }) {
+            if case .Configuration(let details) = $0 { return details.contains("cnf.jwk") }
+            return false
+        }
+        try await expectError("Configuration", {
+            try Wallet.withHttpClientAndAttestation(config: config(), httpClient: SwiftHttpClient(),
+                                                    attestationJwt: attestation, signer: try SwiftSigner())
+        }) {
+            if case .Configuration = $0 { return true }
+            return false
+        }
+        try await expectError("Configuration naming client_id", {
+            try Wallet.withAttestation(config: codeFlowConfig(), attestationJwt: attestation, signer: platformKey)
+        }) {
+            if case .Configuration(let details) = $0 { return details.contains("client_id") }
+            return false
+        }
+        try await expectError("Configuration", {
+            try Wallet.withAttestation(config: config(), attestationJwt: "not.a.jwt", signer: platformKey)
+        }) {
+            if case .Configuration = $0 { return true }
+            return false
+        }
+        // Expired: refused before anything is sent; the app fetches a fresh one.
+        let expiredAttestation = try await walletAttestation(attestationBase, clientId: "swift-wallet",
+                                                              jwk: platformKey.publicJwk(), lifetimeSecs: 0)
+        let expired = try Wallet.withAttestation(config: config(), attestationJwt: expiredAttestation, signer: platformKey)
+        let stale = try await expired.resolveOffer(offerUrl: try await createOffer(issuer: attestationBase).url)
+        let tokens = try await issuerStats(attestationBase)["/token"] ?? 0
+        try await expectError("Configuration naming expired", { try await stale.authorize(wallet: expired, txCode: nil) }) {
+            if case .Configuration(let details) = $0 { return details.contains("expired") }
+            return false
+        }
+        let tokensAfter = try await issuerStats(attestationBase)["/token"] ?? 0
+        try expect(tokensAfter == tokens, "a token request was sent")
+    }
+} else {
+    for name in [attestedPreAuthorized, attestedCodeFlow, attestationRefusals] {
+        skip(name, "OID4VCI_ISSUER_ATTESTATION not set")
+    }
 }
 
 // --- https (an issuer run with --tls, its self-signed certificate) ---------------------

@@ -800,6 +800,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_wallet_client_id(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance(
@@ -828,7 +830,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_wallet_new(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json(
     ): Int
@@ -944,8 +950,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_oid4vci_wallet_fn_constructor_wallet_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_attestation(`config`: RustBuffer.ByValue,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client(`config`: RustBuffer.ByValue,`httpClient`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client_and_attestation(`config`: RustBuffer.ByValue,`httpClient`: Long,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_client_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_wallet_start_issuance(`ptr`: Long,`issuerId`: RustBuffer.ByValue,`configurationIds`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,
@@ -1181,6 +1193,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() and 0xFFFF) != 26004) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_client_id() and 0xFFFF) != 20308) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() and 0xFFFF) != 35063) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1223,7 +1238,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_new() and 0xFFFF) != 9309) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation() and 0xFFFF) != 28986) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() and 0xFFFF) != 49936) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() and 0xFFFF) != 41874) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 34339) {
@@ -4611,6 +4632,13 @@ public object FfiConverterTypeSoftwareSigner: FfiConverter<SoftwareSigner, Long>
 public interface WalletInterface {
     
     /**
+     * The OAuth `client_id` the wallet uses: `WalletConfig.client_id`, or
+     * the Wallet Attestation's `sub` with [`Self::with_attestation`]; null
+     * for an anonymous wallet.
+     */
+    fun `clientId`(): kotlin.String?
+    
+    /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
@@ -4748,6 +4776,24 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
 
     
     /**
+     * The OAuth `client_id` the wallet uses: `WalletConfig.client_id`, or
+     * the Wallet Attestation's `sub` with [`Self::with_attestation`]; null
+     * for an anonymous wallet.
+     */override fun `clientId`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_wallet_client_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
@@ -4810,6 +4856,54 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
     companion object {
         
     /**
+     * [`Self::new`] (the built-in HTTP client) with wallet attestation:
+     * OAuth attestation-based client authentication, as HAIP asks.
+     *
+     * `attestation_jwt` is the Wallet Attestation
+     * (`oauth-client-attestation+jwt`) the app's wallet provider issued for
+     * this app instance; `signer` holds the key it attests (`cnf.jwk`), the
+     * platform key in Android Keystore / the Secure Enclave. The wallet's
+     * `client_id` becomes the attestation's `sub`: leave
+     * `WalletConfig.client_id` null or set it to the same value. The
+     * attestation and a fresh proof of possession signed by `signer` go to
+     * every pushed authorization request and every token request
+     * (pre-authorized code, authorization code, refresh), with the
+     * authorization server's challenge when it asks for one (its
+     * `challenge_endpoint`, its `OAuth-Client-Attestation-Challenge`
+     * header, or one `use_attestation_challenge` answer): nothing else for
+     * the app to do. DPoP works alongside as usual.
+     *
+     * Fails with `WalletError::Configuration` when `attestation_jwt` is not
+     * a Wallet Attestation (not a compact JWS, wrong `typ`, no `sub`, no
+     * `cnf.jwk`), when its `cnf.jwk` is not `signer`'s public key, or when
+     * `WalletConfig.client_id` differs from its `sub`; with
+     * `WalletError::Signing` when `signer`'s algorithm or public JWK is
+     * unusable. The wallet does not verify the provider's signature (the
+     * authorization server does).
+     *
+     * An attestation expires: a PAR or token request after its `exp` fails
+     * with `WalletError::Configuration` without being sent, and one the
+     * server finds stale fails with `WalletError::Server` whose `code` is
+     * `use_fresh_attestation`. Either way, fetch a fresh attestation from
+     * the wallet provider and build a new `Wallet` with it (saved sessions
+     * and pending authorizations stay usable with the new one).
+     */
+    @Throws(WalletException::class) fun `withAttestation`(`config`: WalletConfig, `attestationJwt`: kotlin.String, `signer`: Signer): Wallet {
+            return FfiConverterTypeWallet.lift(
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_wallet_with_attestation(
+    
+        
+        FfiConverterTypeWalletConfig.lower(`config`),
+        FfiConverterString.lower(`attestationJwt`),
+        FfiConverterTypeSigner.lower(`signer`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
      * Builds a wallet that sends every request through the app's own HTTP
      * stack. The wallet still enforces its URL policy (https only, unless
      * `dangerous_allow_http`), the whole-request timeout and the response
@@ -4825,6 +4919,26 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         
         FfiConverterTypeWalletConfig.lower(`config`),
         FfiConverterTypeHttpClient.lower(`httpClient`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * [`Self::with_http_client`] (the app's own HTTP stack) with wallet
+     * attestation: as [`Self::with_attestation`], and fails as both do.
+     */
+    @Throws(WalletException::class) fun `withHttpClientAndAttestation`(`config`: WalletConfig, `httpClient`: HttpClient, `attestationJwt`: kotlin.String, `signer`: Signer): Wallet {
+            return FfiConverterTypeWallet.lift(
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client_and_attestation(
+    
+        
+        FfiConverterTypeWalletConfig.lower(`config`),
+        FfiConverterTypeHttpClient.lower(`httpClient`),
+        FfiConverterString.lower(`attestationJwt`),
+        FfiConverterTypeSigner.lower(`signer`),_status)
 }
     )
     }
@@ -5364,6 +5478,9 @@ public object FfiConverterTypeTxCodeInfo: FfiConverterRustBuffer<TxCodeInfo> {
 data class WalletConfig (
     /**
      * OAuth client id (optional; anonymous pre-authorized access without it).
+     * With wallet attestation (`Wallet.withAttestation`) leave it null: the
+     * attestation's `sub` is the client id (a different one here is a
+     * `WalletError::Configuration`).
      */
     var `clientId`: kotlin.String? = null 
     , 
@@ -6032,6 +6149,17 @@ sealed class WalletException: kotlin.Exception() {
      * The server answered with an OAuth / OID4VCI error. `invalid_grant`
      * from the authorization code exchange means the code was used, expired
      * or not issued to this authorization: start a new one.
+     *
+     * With wallet attestation ([`Wallet::with_attestation`]), from PAR or the
+     * token endpoint: `use_fresh_attestation` means the authorization server
+     * no longer accepts the Wallet Attestation (it expired): fetch a fresh
+     * one from the wallet provider, build a new `Wallet` with it and start
+     * the step again. `invalid_client` (or `invalid_client_attestation`)
+     * means the server refused the client: no attestation where one is
+     * required, one from a provider it does not trust, or a proof of
+     * possession it rejected. (`use_attestation_challenge` is answered by
+     * the wallet itself, once; it reaches the app only if the server asks
+     * again.)
      */
     class Server(
         
@@ -6104,7 +6232,12 @@ sealed class WalletException: kotlin.Exception() {
     /**
      * The wallet's configuration does not allow this (e.g. the authorization
      * code flow without a `client_id`, an http issuer without
-     * `dangerous_allow_http`), or an argument is unusable.
+     * `dangerous_allow_http`), or an argument is unusable: among them a
+     * Wallet Attestation that is not one (not a compact JWS, wrong `typ`, no
+     * `sub` or `cnf.jwk`), whose `cnf.jwk` is not the signer's key, or whose
+     * `sub` differs from `WalletConfig.client_id`; and, before a PAR or
+     * token request, an attestation whose `exp` has passed (fetch a fresh
+     * one from the wallet provider).
      */
     class Configuration(
         
