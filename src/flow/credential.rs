@@ -277,6 +277,15 @@ impl Authorized {
                     types.keys().collect::<Vec<_>>()
                 ))
             })?;
+            if jwt.key_attestations_required.is_some() {
+                // Refused here rather than by the issuer's invalid_proof.
+                return Err(Error::Proof(
+                    "the issuer requires key attestations \
+                     (proof_types_supported.jwt.key_attestations_required), which this wallet \
+                     does not attach yet"
+                        .into(),
+                ));
+            }
             if signers.is_empty() {
                 return Err(Error::Proof(
                     "this credential is key-bound: a signer is required".into(),
@@ -955,6 +964,42 @@ mod tests {
         .unwrap_err();
         assert!(
             matches!(&err, Error::Metadata { problem, .. } if problem.contains("credential_response_encryption")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn key_attestations_required_is_refused_before_any_request() {
+        let authorized: Authorized = serde_json::from_value(json!({
+            "context": {
+                "issuer": {
+                    "credential_issuer": "https://i.example",
+                    "credential_endpoint": "https://i.example/credential",
+                    "credential_configurations_supported": {
+                        "pid": {
+                            "format": "dc+sd-jwt",
+                            "vct": "urn:pid",
+                            "cryptographic_binding_methods_supported": ["jwk"],
+                            "proof_types_supported": {"jwt": {
+                                "proof_signing_alg_values_supported": ["ES256"],
+                                "key_attestations_required": {"key_storage": ["iso_18045_high"]}
+                            }}
+                        }
+                    }
+                },
+                "authorization_server": {"issuer": "https://i.example", "token_endpoint": "https://i.example/token"}
+            },
+            "offered": ["pid"],
+            "token": {"access_token": "at", "token_type": "Bearer", "expires_at": null,
+                      "refresh_token": null, "authorization_details": []},
+            "client_id": null,
+            "c_nonce": null
+        }))
+        .unwrap();
+        let signer = crate::jose::SoftwareSigner::generate();
+        let err = authorized.plan_credential("pid", &[&signer]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Proof(m) if m.contains("key_attestations_required")),
             "{err}"
         );
     }
