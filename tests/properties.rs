@@ -1,5 +1,6 @@
 //! Properties: every message type that parses round-trips through serde to an
-//! equal value, and no parser panics on arbitrary or mutated input.
+//! equal value; no parser panics on arbitrary or mutated input, and what they
+//! refuse comes back as the right typed error with text safe to show.
 
 use oid4vci_wallet::flow::authorization::{AuthorizationBegin, AuthorizationSecrets, RequestMode};
 use oid4vci_wallet::flow::offer::parse_offer_url;
@@ -148,6 +149,20 @@ fn every_sample_parses_as_its_type_and_round_trips() {
     exact::<ErrorResponse>(&s[9]);
 }
 
+/// Error text an app may show: bounded and free of control characters.
+fn safe_to_show(text: &str) -> Result<(), TestCaseError> {
+    prop_assert!(
+        text.chars().count() <= 2000,
+        "unbounded error text ({} chars)",
+        text.len()
+    );
+    prop_assert!(
+        !text.chars().any(char::is_control),
+        "control characters in {text:?}"
+    );
+    Ok(())
+}
+
 fn pending() -> oid4vci_wallet::PendingAuthorization {
     let s = samples();
     let context = IssuerContext {
@@ -192,35 +207,76 @@ proptest! {
     }
 
     #[test]
-    fn the_offer_url_parser_never_panics(text in ".{0,200}", doc in any_json(), scheme in 0usize..4) {
+    fn the_offer_url_parser_never_panics_and_its_errors_are_safe_to_show(
+        text in ".{0,200}", doc in any_json(), scheme in 0usize..4
+    ) {
         let config = EngineConfig { allow_http: true, ..EngineConfig::default() };
-        let _ = parse_offer_url(&text, &config);
         let encoded: String =
             url::form_urlencoded::byte_serialize(doc.to_string().as_bytes()).collect();
         let prefix = ["openid-credential-offer://", "haip-vci://", "https://w.ex/o", "haip://"][scheme];
-        let _ = parse_offer_url(&format!("{prefix}?credential_offer={encoded}"), &config);
-        let _ = parse_offer_url(&format!("{prefix}?credential_offer_uri={encoded}"), &config);
+        for input in [
+            text.clone(),
+            format!("{prefix}?credential_offer={encoded}"),
+            format!("{prefix}?credential_offer_uri={encoded}"),
+        ] {
+            if let Err(e) = parse_offer_url(&input, &config) {
+                prop_assert!(
+                    matches!(e, oid4vci_wallet::Error::InvalidOffer(_)),
+                    "{input:?} gave {e:?}, not InvalidOffer"
+                );
+                safe_to_show(&e.to_string())?;
+            }
+        }
     }
 
     #[test]
-    fn the_sd_jwt_decoder_never_panics(
+    fn the_sd_jwt_decoder_never_panics_and_its_errors_are_safe_to_show(
         parts in prop::collection::vec("[A-Za-z0-9_=.~-]{0,40}", 0..6),
         doc in any_json()
     ) {
-        let _ = SdJwt::parse(&parts.join("~"));
         use base64::Engine as _;
         let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let header = b64(&json!({"alg": "ES256", "typ": "dc+sd-jwt"}));
         let disclosure = b64(&json!(["salt", "name", doc.clone()]));
-        let _ = SdJwt::parse(&format!("{header}.{}.c2ln~{disclosure}~", b64(&doc)));
-        let _ = SdJwt::parse(&format!("{header}.{}.c2ln~{disclosure}~", b64(&json!({"_sd": [doc]}))));
+        for input in [
+            parts.join("~"),
+            format!("{header}.{}.c2ln~{disclosure}~", b64(&doc)),
+            format!("{header}.{}.c2ln~{disclosure}~", b64(&json!({"_sd": [doc]}))),
+        ] {
+            if let Err(e) = SdJwt::parse(&input) {
+                safe_to_show(&e)?;
+            }
+        }
     }
 
     #[test]
-    fn the_callback_parser_never_panics(query in ".{0,120}", path in "[a-z/]{0,10}") {
+    fn the_callback_parser_never_panics_and_accepts_only_the_right_state(
+        query in ".{0,120}", path in "[a-z/]{0,10}"
+    ) {
         let p = pending();
-        let _ = p.callback(&format!("https://w.ex/cb?{query}"));
-        let _ = p.callback(&format!("https://w.ex/{path}?{query}"));
-        let _ = p.callback(&query);
+        for url in [
+            format!("https://w.ex/cb?{query}"),
+            format!("https://w.ex/{path}?{query}"),
+            query.clone(),
+        ] {
+            match p.callback(&url) {
+                // Only a redirect carrying our state (and the AS's iss) and a code passes.
+                Ok(_) => {
+                    let pairs: Vec<(String, String)> = url::Url::parse(&url)
+                        .map(|u| u.query_pairs().into_owned().collect())
+                        .unwrap_or_default();
+                    let has = |k: &str, v: Option<&str>| {
+                        pairs.iter().any(|(pk, pv)| pk == k && v.is_none_or(|v| pv == v))
+                    };
+                    prop_assert!(has("state", Some("s")) && has("iss", Some("https://as.ex")) && has("code", None), "{url:?} passed");
+                }
+                Err(e) => prop_assert!(
+                    matches!(e, oid4vci_wallet::Error::Callback(_)),
+                    "{url:?} gave {e:?}, not a callback error"
+                ),
+            }
+        }
+        let genuine = "https://w.ex/cb?code=c&state=s&iss=https%3A%2F%2Fas.ex";
+        prop_assert!(p.callback(genuine).is_ok(), "a genuine redirect was refused");
     }
 }
