@@ -764,13 +764,6 @@ impl CancelToken {
     }
 }
 
-fn random_token(bytes: usize) -> String {
-    use rand::RngCore as _;
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    crate::jose::b64(buf)
-}
-
 impl AuthorizationCodeStep {
     /// Builds the authorization request (PKCE S256, `state`, `issuer_state`,
     /// `scope` or `authorization_details` as the configurations allow), pushes
@@ -793,9 +786,10 @@ impl AuthorizationCodeStep {
         mode: RequestMode,
     ) -> Result<PendingAuthorization> {
         let secrets = AuthorizationSecrets {
-            verifier: PkceVerifier::new(random_token(32)),
-            state: random_token(16),
-            dpop: Some(DpopState::generate()),
+            verifier: PkceVerifier::new(crate::jose::random_token(32)),
+            state: crate::jose::random_token(16),
+            dpop: DpopState::wanted_by(&self.context.authorization_server)
+                .then(DpopState::generate),
         };
         let server = self.context.authorization_server.clone();
         match self.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {

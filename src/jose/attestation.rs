@@ -100,12 +100,10 @@ impl ClientAttestation {
     /// A fresh proof of possession for `audience` (the authorization
     /// server's issuer identifier), with the server's challenge if any.
     pub(crate) fn pop(&self, audience: &str, challenge: Option<&str>, now: u64) -> Result<String> {
-        let mut jti = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
         let mut claims = json!({
             "iss": self.client_id,
             "aud": audience,
-            "jti": b64(jti),
+            "jti": super::random_token(16),
             "iat": now,
         });
         if let Some(c) = challenge {

@@ -131,10 +131,8 @@ impl DpopState {
             .map_err(|_| Error::InvalidState(format!("DPoP: {url:?} is not a URL")))?;
         htu.set_query(None);
         htu.set_fragment(None);
-        let mut jti = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
         let mut claims = json!({
-            "jti": b64(jti),
+            "jti": super::random_token(16),
             "htm": method,
             "htu": htu.as_str(),
             "iat": now,

@@ -23,6 +23,15 @@ pub(crate) fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `bytes` fresh random bytes from the OS, base64url-encoded (PKCE
+/// verifiers, `state`, `jti`s).
+pub(crate) fn random_token(bytes: usize) -> String {
+    use rand::RngCore as _;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    b64(buf)
+}
+
 /// Decodes base64url (padding tolerated).
 pub(crate) fn b64_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
