@@ -1,6 +1,6 @@
 //! Keys, proof JWT checks and SD-JWT VC issuance.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine as _;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -39,9 +39,54 @@ impl IssuerKeys {
     }
 
     /// A compact JWS over `header` (with `alg` and `kid` added) and `payload`.
-    pub fn sign_jwt(&self, mut header: Map<String, Value>, payload: &Value) -> String {
+    pub fn sign_jwt(&self, header: Map<String, Value>, payload: &Value) -> String {
+        self.signer().sign(header, payload)
+    }
+
+    /// Signs with this key and names it by `kid`.
+    pub fn signer(&self) -> CredentialSigner<'_> {
+        CredentialSigner {
+            key: &self.key,
+            header: KeyHeader::Kid(&self.kid),
+        }
+    }
+
+    /// The private key (the test PKI certifies it).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+}
+
+/// How a JWS header names the signing key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyHeader<'a> {
+    /// `kid`.
+    Kid(&'a str),
+    /// `x5c`: DER certificates, leaf first, each as standard base64 with
+    /// padding (RFC 7515, section 4.1.6; not base64url).
+    X5c(&'a [Vec<u8>]),
+}
+
+/// A key that signs JWTs, and how their header names it.
+pub(crate) struct CredentialSigner<'a> {
+    pub key: &'a SigningKey,
+    pub header: KeyHeader<'a>,
+}
+
+impl CredentialSigner<'_> {
+    /// A compact ES256 JWS over `header` (with `alg` and `kid` or `x5c`
+    /// added) and `payload`.
+    pub fn sign(&self, mut header: Map<String, Value>, payload: &Value) -> String {
         header.insert("alg".into(), json!("ES256"));
-        header.insert("kid".into(), json!(self.kid));
+        match self.header {
+            KeyHeader::Kid(kid) => {
+                header.insert("kid".into(), json!(kid));
+            }
+            KeyHeader::X5c(chain) => {
+                let chain: Vec<String> = chain.iter().map(|der| STANDARD.encode(der)).collect();
+                header.insert("x5c".into(), json!(chain));
+            }
+        }
         let input = format!(
             "{}.{}",
             B64.encode(Value::Object(header).to_string()),
@@ -359,11 +404,12 @@ fn conceal(object: Map<String, Value>, disclosures: &mut Vec<String>) -> Map<Str
     out
 }
 
-/// Issues a `dc+sd-jwt` credential with every claim selectively disclosable.
-/// `overrides` replace the configuration's default values (claims the
-/// configuration does not have are ignored).
+/// Issues a `dc+sd-jwt` credential with every claim selectively disclosable,
+/// signed by `signer` (`kid` or `x5c` in the header). `overrides` replace
+/// the configuration's default values (claims the configuration does not
+/// have are ignored).
 pub(crate) fn issue_sd_jwt(
-    keys: &IssuerKeys,
+    signer: &CredentialSigner<'_>,
     issuer_id: &str,
     configuration: &Configuration,
     overrides: Option<&Map<String, Value>>,
@@ -390,7 +436,7 @@ pub(crate) fn issue_sd_jwt(
     }
     let mut header = Map::new();
     header.insert("typ".into(), json!("dc+sd-jwt"));
-    let jwt = keys.sign_jwt(header, &Value::Object(payload));
+    let jwt = signer.sign(header, &Value::Object(payload));
     let mut out = jwt;
     for d in disclosures {
         out.push('~');
@@ -467,7 +513,7 @@ pub(crate) mod tests {
     fn issued_sd_jwt_digests_match_its_disclosures() {
         let keys = IssuerKeys::generate();
         let pid = configuration("pid_sd_jwt").unwrap();
-        let sd = issue_sd_jwt(&keys, "https://i.example", pid, None, None);
+        let sd = issue_sd_jwt(&keys.signer(), "https://i.example", pid, None, None);
         assert!(sd.ends_with('~'));
         let mut parts = sd.trim_end_matches('~').split('~');
         let jwt = parts.next().unwrap();

@@ -28,6 +28,7 @@ mod metadata;
 mod routes;
 mod state;
 mod tls;
+mod trust;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ pub use canned::{Canned, CannedBody, Endpoint};
 pub use encryption::Encryption;
 pub use state::Fault;
 use state::{Settings, Shared};
+pub use trust::CredentialSigning;
 
 /// Entry point: `Issuer::builder()`.
 pub struct Issuer;
@@ -252,6 +254,17 @@ impl IssuerBuilder {
         self
     }
 
+    /// How credentials name their signing key: a JOSE `kid` of the key at
+    /// `/.well-known/jwt-vc-issuer` ([`CredentialSigning::Kid`]), or an
+    /// `x5c` chain (leaf, intermediate) to the issuer's test root CA
+    /// ([`CredentialSigning::X5cChain`]; the root is
+    /// [`RunningIssuer::trust_anchor_pem`] and `GET /test/trust`). The test
+    /// PKI is made at start in either mode. Default [`CredentialSigning::Kid`].
+    pub fn credential_signing(mut self, signing: CredentialSigning) -> Self {
+        self.settings.credential_signing = signing;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -288,6 +301,14 @@ impl IssuerBuilder {
                 "cannot make the issuer's encryption key (OpenSSL)",
             ));
         }
+        let trust_anchor_pem = match shared.pki() {
+            Ok(pki) => pki.root_pem().to_string(),
+            Err(e) => {
+                return Err(std::io::Error::other(format!(
+                    "cannot make the issuer's test PKI: {e}"
+                )))
+            }
+        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut servers = vec![(
             listener,
@@ -326,6 +347,7 @@ impl IssuerBuilder {
             shared,
             addr: local,
             certificate_pem: tls.map(|t| t.certificate_pem),
+            trust_anchor_pem,
             _stop: stop,
         })
     }
@@ -390,6 +412,7 @@ pub struct RunningIssuer {
     shared: Arc<Shared>,
     addr: SocketAddr,
     certificate_pem: Option<String>,
+    trust_anchor_pem: String,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -402,6 +425,13 @@ impl RunningIssuer {
     /// The self-signed TLS certificate (PEM) when serving https.
     pub fn certificate_pem(&self) -> Option<String> {
         self.certificate_pem.clone()
+    }
+
+    /// The issuer's test root CA certificate (PEM, P-256, self-signed), the
+    /// trust anchor of the `x5c` chains of [`CredentialSigning::X5cChain`]
+    /// credentials; `GET /test/trust` serves it too.
+    pub fn trust_anchor_pem(&self) -> String {
+        self.trust_anchor_pem.clone()
     }
 
     /// The socket address served.

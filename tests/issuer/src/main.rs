@@ -1,12 +1,13 @@
 //! `oid4vci-issuer`: runs the reference issuer until killed.
 //!
 //! Prints one JSON line `{"ready":"http://HOST:PORT",...}` on stdout once it
-//! accepts connections (with `credential_issuer` and `authorization_server`).
+//! accepts connections (with `credential_issuer`, `authorization_server`,
+//! `certificate_pem` and `trust_anchor_pem`).
 //! Create offers with `POST /test/offers`, wallet attestations with
 //! `POST /test/wallet-attestation`.
 
 use clap::Parser;
-use oid4vci_issuer::{Encryption, Fault, Issuer, WalletAttestation};
+use oid4vci_issuer::{CredentialSigning, Encryption, Fault, Issuer, WalletAttestation};
 use std::io::Write as _;
 
 /// The reference OID4VCI issuer and authorization server.
@@ -90,6 +91,28 @@ struct Args {
     /// of the trusted wallet provider come from `POST /test/wallet-attestation`.
     #[arg(long, value_enum, default_value_t = WalletAttestationArg::Off)]
     wallet_attestation: WalletAttestationArg,
+    /// How credentials name their signing key: `kid` (a `kid` header, the
+    /// key at `/.well-known/jwt-vc-issuer`) or `x5c` (an `x5c` header with
+    /// the leaf and intermediate certificates; the root CA is
+    /// `trust_anchor_pem` in the ready line and `GET /test/trust`).
+    #[arg(long, value_enum, default_value_t = CredentialSigningArg::Kid)]
+    credential_signing: CredentialSigningArg,
+}
+
+/// `--credential-signing`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum CredentialSigningArg {
+    Kid,
+    X5c,
+}
+
+impl From<CredentialSigningArg> for CredentialSigning {
+    fn from(arg: CredentialSigningArg) -> Self {
+        match arg {
+            CredentialSigningArg::Kid => CredentialSigning::Kid,
+            CredentialSigningArg::X5c => CredentialSigning::X5cChain,
+        }
+    }
 }
 
 /// `--wallet-attestation`.
@@ -153,6 +176,7 @@ async fn main() {
         .dpop_nonce(args.dpop_nonce)
         .encryption(args.encryption.into())
         .wallet_attestation(args.wallet_attestation.into())
+        .credential_signing(args.credential_signing.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
     for text in &args.responses {
         match serde_json::from_str::<oid4vci_issuer::Canned>(text) {
@@ -185,6 +209,7 @@ async fn main() {
         "credential_issuer": issuer.issuer_id(),
         "authorization_server": issuer.authorization_server(),
         "certificate_pem": issuer.certificate_pem(),
+        "trust_anchor_pem": issuer.trust_anchor_pem(),
     });
     let _ = writeln!(stdout, "{ready}");
     let _ = stdout.flush();

@@ -6,7 +6,9 @@
 use crate::attestation::{self, ATTESTATION_HEADER, CHALLENGE_HEADER, POP_HEADER};
 use crate::authorize;
 use crate::canned::Endpoint;
-use crate::credential::{self, check_proof, issue_sd_jwt, Configuration};
+use crate::credential::{
+    self, check_proof, issue_sd_jwt, Configuration, CredentialSigner, KeyHeader,
+};
 use crate::dpop::{self, Expected, Rejection, Server};
 use crate::encryption::{
     Encryption, ResponseEncryption, ALG, ENCRYPTED_REQUESTS, ENCRYPTED_RESPONSES,
@@ -16,6 +18,7 @@ use crate::state::{
     random_id, Deferred, Fault, Grant, Inner, Refresh, Session, Shared, NONCE_LIFETIME,
     TOKEN_LIFETIME,
 };
+use crate::trust::{CredentialSigning, X5C_FAULTS};
 use crate::OfferRequest;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -631,6 +634,20 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     if get && path == "/test/stats" {
         return ok(json!(shared.stats()));
     }
+    if get && path == "/test/trust" {
+        return match shared.pki() {
+            Ok(pki) => respond(
+                StatusCode::OK,
+                "application/x-pem-file",
+                pki.root_pem().to_string(),
+            ),
+            Err(e) => oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                &format!("no test PKI: {e}"),
+            ),
+        };
+    }
     not_found()
 }
 
@@ -1059,10 +1076,20 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
     } else {
         vec![None]
     };
-    let credentials: Vec<String> = holder_keys
+    let credentials = holder_keys
         .iter()
         .map(|key| issue(shared, configuration, &grant, key.as_ref()))
-        .collect();
+        .collect::<Result<Vec<String>, String>>();
+    let credentials = match credentials {
+        Ok(credentials) => credentials,
+        Err(e) => {
+            return oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                &format!("the credential cannot be signed: {e}"),
+            )
+        }
+    };
 
     if grant.deferred {
         let transaction_id = random_id(16);
@@ -1208,18 +1235,37 @@ fn answer(
     }
 }
 
+/// One credential, signed as the signing mode and the faults say. Errors
+/// (the test PKI or a forged certificate could not be made) are descriptions.
 fn issue(
     shared: &Shared,
     configuration: &Configuration,
     grant: &Grant,
     holder: Option<&Value>,
-) -> String {
+) -> Result<String, String> {
+    let forged = match X5C_FAULTS.into_iter().find(|f| shared.has(*f)) {
+        Some(fault) => shared
+            .pki()?
+            .forge(fault)
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
     let other_key;
     let keys = if shared.has(Fault::CredentialSignedByOtherKey) {
         other_key = credential::IssuerKeys::generate();
         &other_key
     } else {
         &shared.keys
+    };
+    let signer = match (&forged, shared.settings.credential_signing) {
+        (Some(forged), _) => forged.signer(),
+        (None, CredentialSigning::Kid) => keys.signer(),
+        // With `CredentialSignedByOtherKey`: the real chain, another key.
+        (None, CredentialSigning::X5cChain) => CredentialSigner {
+            key: keys.signing_key(),
+            header: KeyHeader::X5c(shared.pki()?.chain()),
+        },
     };
     let other_holder;
     let holder = match holder {
@@ -1229,13 +1275,13 @@ fn issue(
         }
         h => h,
     };
-    issue_sd_jwt(
-        keys,
+    Ok(issue_sd_jwt(
+        &signer,
         &shared.issuer_id(),
         configuration,
         grant.claims.as_ref(),
         holder,
-    )
+    ))
 }
 
 /// `{credentials, notification_id}` (draft 13: one `credential`),
@@ -1254,9 +1300,16 @@ fn issued_body(
         let credential = credentials.into_iter().next().unwrap_or_default();
         return json!({ "credential": credential, "notification_id": notification_id });
     }
+    let bare = shared.has(Fault::CredentialsAsBareStrings);
     let list: Vec<Value> = credentials
         .into_iter()
-        .map(|c| json!({ "credential": c }))
+        .map(|c| {
+            if bare {
+                json!(c)
+            } else {
+                json!({ "credential": c })
+            }
+        })
         .collect();
     json!({ "credentials": list, "notification_id": notification_id })
 }
@@ -1434,3 +1487,7 @@ mod encryption_flows;
 #[cfg(test)]
 #[path = "attestation_flows.rs"]
 mod attestation_flows;
+
+#[cfg(test)]
+#[path = "x5c_flows.rs"]
+mod x5c_flows;

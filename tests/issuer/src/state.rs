@@ -3,6 +3,7 @@
 use crate::attestation::{WalletAttestation, WalletProvider};
 use crate::credential::IssuerKeys;
 use crate::encryption::{Encryption, EncryptionKey};
+use crate::trust::{CredentialSigning, TestPki};
 use crate::{CreatedOffer, OfferRequest};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -50,7 +51,9 @@ pub enum Fault {
     /// The issuer metadata names its credential endpoint with `http://`
     /// (a downgrade when the issuer is served over https).
     MetadataHttpEndpoint,
-    /// Credentials are signed by a key other than the published one.
+    /// Credentials are signed by a key other than the published one (with
+    /// [`crate::CredentialSigning::X5cChain`]: the real `x5c` chain, whose
+    /// leaf certifies the published key, but a signature by another key).
     CredentialSignedByOtherKey,
     /// Credentials are bound (`cnf.jwk`) to a key other than the proof's.
     CredentialBoundToOtherKey,
@@ -58,11 +61,29 @@ pub enum Fault {
     /// as plain JSON even though the request asked for an encrypted
     /// response (`credential_response_encryption`).
     UnencryptedResponse,
+    /// Credentials are signed by a fresh key whose `x5c` header holds one
+    /// self-signed certificate for it (naming the issuer correctly), and no
+    /// `kid`: a forgery that brings its own key. In any signing mode.
+    X5cSelfSigned,
+    /// Credentials are signed by a fresh key whose leaf certificate, signed
+    /// by the real intermediate CA (`x5c`: leaf, intermediate; no `kid`),
+    /// names `other.example` (DNS SAN, URI SAN `https://other.example`)
+    /// instead of the issuer. In any signing mode.
+    X5cLeafForAnotherHost,
+    /// Credentials are signed by a fresh key whose leaf certificate, signed
+    /// by the real intermediate CA and naming the issuer (`x5c`: leaf,
+    /// intermediate; no `kid`), expired yesterday (valid from 10 days ago
+    /// to 1 day ago). In any signing mode.
+    X5cExpiredLeaf,
+    /// Credential and deferred answers list credentials as bare strings
+    /// (`"credentials": ["<credential>"]`, the draft 14/15 shape some
+    /// deployed issuers still send).
+    CredentialsAsBareStrings,
 }
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 20] = [
+    pub const ALL: [Fault; 24] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -83,6 +104,10 @@ impl Fault {
         Fault::CredentialSignedByOtherKey,
         Fault::CredentialBoundToOtherKey,
         Fault::UnencryptedResponse,
+        Fault::X5cSelfSigned,
+        Fault::X5cLeafForAnotherHost,
+        Fault::X5cExpiredLeaf,
+        Fault::CredentialsAsBareStrings,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -129,6 +154,7 @@ pub(crate) struct Settings {
     pub dpop_nonce: bool,
     pub encryption: Encryption,
     pub wallet_attestation: WalletAttestation,
+    pub credential_signing: CredentialSigning,
 }
 
 /// A user of the authorization server's login page.
@@ -194,6 +220,7 @@ impl Default for Settings {
             dpop_nonce: false,
             encryption: Encryption::Off,
             wallet_attestation: WalletAttestation::Off,
+            credential_signing: CredentialSigning::Kid,
         }
     }
 }
@@ -330,6 +357,9 @@ pub(crate) struct Shared {
     /// The trusted wallet provider (its key is made at start, whatever the
     /// wallet attestation setting).
     pub wallet_provider: WalletProvider,
+    /// The test PKI certifying `keys` for `x5c` credentials (made at start,
+    /// whatever the signing mode; an error here makes `spawn` fail).
+    pub pki: Result<TestPki, String>,
     pub inner: Mutex<Inner>,
 }
 
@@ -363,13 +393,17 @@ impl Shared {
             EncryptionKey::generate().ok()
         };
         let wallet_provider = WalletProvider::generate(format!("{base_url}/wallet-provider"));
+        let keys = IssuerKeys::generate();
+        let issuer_id = format!("{base_url}{}", settings.path);
+        let pki = TestPki::generate(&issuer_id, keys.signing_key()).map_err(|e| e.to_string());
         Shared {
             settings,
             base_url,
             as_base_url,
-            keys: IssuerKeys::generate(),
+            keys,
             encryption_key,
             wallet_provider,
+            pki,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -395,6 +429,11 @@ impl Shared {
 
     pub fn has(&self, fault: Fault) -> bool {
         self.settings.faults.contains(&fault)
+    }
+
+    /// The test PKI, or why it could not be made.
+    pub fn pki(&self) -> Result<&TestPki, String> {
+        self.pki.as_ref().map_err(Clone::clone)
     }
 
     pub fn issuer_id(&self) -> String {
@@ -560,6 +599,12 @@ mod tests {
             assert_eq!(Fault::from_name(&f.name()), Some(f));
         }
         assert_eq!(Fault::MetadataNotFound.name(), "metadata-not-found");
+        assert_eq!(Fault::X5cSelfSigned.name(), "x5c-self-signed");
+        assert_eq!(
+            Fault::from_name("x5c-leaf-for-another-host"),
+            Some(Fault::X5cLeafForAnotherHost)
+        );
+        assert_eq!(Fault::X5cExpiredLeaf.name(), "x5c-expired-leaf");
         assert_eq!(Fault::from_name("nope"), None);
     }
 }
