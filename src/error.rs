@@ -72,7 +72,7 @@ pub enum Error {
 
     /// The redirect back from the authorization server was refused.
     #[error("authorization callback: {0}")]
-    Callback(crate::flow::authorization::CallbackError),
+    Callback(CallbackError),
 
     /// A transaction code is required by the offer but none was given, or one
     /// was given for an offer that has none.
@@ -83,9 +83,12 @@ pub enum Error {
     #[error("proof: {0}")]
     Proof(String),
 
-    /// A received credential failed a check (signature, digest, key binding, type).
-    #[error("credential check failed: {0}")]
-    CredentialCheck(String),
+    /// A received credential failed a check (signature, digest, key binding,
+    /// type, validity). The issuer has issued: the credentials it sent are
+    /// kept in the error, and the wallet has told the issuer
+    /// `credential_failure` where it could.
+    #[error("credential check failed: {}", .0.problem)]
+    CredentialCheck(CredentialRejection),
 
     /// The caller used a step in a way the protocol does not allow.
     #[error("invalid state: {0}")]
@@ -122,6 +125,94 @@ impl Error {
             url: url.to_string(),
             problem: problem.into(),
         }
+    }
+}
+
+/// Why a redirect back from the authorization server was refused. Every one
+/// stops the flow before any further request.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// The URL is not the redirect URI this authorization used.
+    #[error("the redirect does not go to the redirect_uri of this authorization")]
+    WrongRedirectUri,
+    /// No `state` parameter.
+    #[error("the redirect has no state parameter")]
+    StateMissing,
+    /// `state` differs from the one sent.
+    #[error("the redirect's state does not match this authorization")]
+    StateMismatch,
+    /// `iss` is missing although the server promised it (RFC 9207).
+    #[error("the redirect has no iss parameter, which this authorization server always sends")]
+    IssuerMissing,
+    /// `iss` is not the authorization server's identifier.
+    #[error("the redirect's iss is not this authorization server")]
+    IssuerMismatch,
+    /// The server answered with an error (e.g. `access_denied`).
+    #[error("the authorization server answered {0}")]
+    Denied(ServerError),
+    /// Neither `code` nor `error`.
+    #[error("the redirect has no code")]
+    CodeMissing,
+}
+
+/// A check of issued credentials that failed, with what the issuer sent: the
+/// issuer has issued them (a one-time code spent, perhaps a login), so the
+/// app can still keep them, e.g. to show them as unverified or to report the
+/// issuer. Its `Debug` shows the problem and the number of credentials only.
+#[derive(Clone, PartialEq)]
+pub struct CredentialRejection {
+    /// What failed, and in which credential (`credentials[i]`).
+    pub problem: String,
+    /// Every credential of the response, exactly as issued (strings; an
+    /// object for `ldp_vc`). Empty where the check ran before issuance.
+    pub raw_credentials: Vec<serde_json::Value>,
+    /// The response's `notification_id`, if any.
+    pub notification_id: Option<String>,
+}
+
+impl CredentialRejection {
+    /// A failed check with nothing issued to keep.
+    pub fn new(problem: impl Into<String>) -> Self {
+        Self {
+            problem: problem.into(),
+            raw_credentials: Vec::new(),
+            notification_id: None,
+        }
+    }
+
+    /// The same failure, carrying the credentials as issued.
+    pub fn with_credentials(
+        mut self,
+        raw_credentials: Vec<serde_json::Value>,
+        notification_id: Option<String>,
+    ) -> Self {
+        self.raw_credentials = raw_credentials;
+        self.notification_id = notification_id;
+        self
+    }
+}
+
+impl fmt::Debug for CredentialRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialRejection")
+            .field("problem", &self.problem)
+            .field("raw_credentials", &self.raw_credentials.len())
+            .field("notification_id", &self.notification_id.is_some())
+            .finish()
+    }
+}
+
+impl fmt::Display for CredentialRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem)
+    }
+}
+
+impl Error {
+    /// A failed credential check with nothing issued to keep.
+    pub(crate) fn check(problem: impl Into<String>) -> Self {
+        Error::CredentialCheck(CredentialRejection::new(problem))
     }
 }
 

@@ -42,7 +42,8 @@
 //!   and response encryption whenever the issuer offers it) and wallet
 //!   attestation ([`jose::ClientAttestation`], given to
 //!   [`WalletBuilder::client_attestation`]);
-//! - [`sd_jwt`]: SD-JWT decoding and checks.
+//! - [`verify`]: what the wallet checks in what it receives (SD-JWT decoding
+//!   and checks, issuer keys).
 //!
 //! ## Limits
 //! Everything an issuer sends is bounded in size and time. Configurable on
@@ -68,7 +69,7 @@
 //! | notification retries after a 5xx or transport error | 1, after [`NOTIFICATION_RETRY_DELAY`] (1 s) |
 //! | fallbacks per exchange (well-known URLs) | 3 rounds ([`flow::MAX_EXCHANGE_ROUNDS`]) |
 //! | time between deferred polls | the issuer's `interval`, at least 1 s; 5 s when absent ([`flow::credential::DEFAULT_DEFERRED_INTERVAL`]) |
-//! | SD-JWT disclosures / nesting | 1024 / 32 levels ([`sd_jwt::MAX_DISCLOSURES`], [`sd_jwt::MAX_DEPTH`]) |
+//! | SD-JWT disclosures / nesting | 1024 / 32 levels ([`verify::sd_jwt::MAX_DISCLOSURES`], [`verify::sd_jwt::MAX_DEPTH`]) |
 //! | quoted server text in errors | 200 characters, control characters removed ([`error::MAX_QUOTED_CHARS`]) |
 //! | loopback listener request head | 16 KiB, 10 s per connection |
 //!
@@ -92,8 +93,8 @@ pub mod http;
 pub mod jose;
 #[cfg(feature = "loopback")]
 pub mod loopback;
-pub mod sd_jwt;
 pub mod types;
+pub mod verify;
 
 pub use client::{
     CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet,
@@ -106,3 +107,4 @@ pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
 pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use jose::{Signer, SignerError, SoftwareSigner};
 pub use types::NotificationEvent;
+pub use verify::{Verification, VerifiedBy};

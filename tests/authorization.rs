@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use oid4vci_wallet::flow::authorization::CallbackError;
+use oid4vci_wallet::error::CallbackError;
 use oid4vci_wallet::{
     DeferredStatus, Error, ErrorCode, Issuance, PendingAuthorization, RequestMode, SoftwareSigner,
     Wallet,

@@ -6,8 +6,8 @@ use oid4vci_wallet::flow::authorization::{AuthorizationBegin, AuthorizationSecre
 use oid4vci_wallet::flow::offer::parse_offer_url;
 use oid4vci_wallet::flow::session::IssuerContext;
 use oid4vci_wallet::flow::EngineConfig;
-use oid4vci_wallet::sd_jwt::SdJwt;
 use oid4vci_wallet::types::*;
+use oid4vci_wallet::verify::sd_jwt::SdJwt;
 use oid4vci_wallet::AuthorizationCodeStep;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;

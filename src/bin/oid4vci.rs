@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 use oid4vci_wallet::loopback::LoopbackRedirect;
 use oid4vci_wallet::types::{TxCode, TxCodeSpec};
 use oid4vci_wallet::{
-    http::BoxFuture, Interaction, ReceiveOptions, Received, SoftwareSigner, Wallet,
+    http::BoxFuture, Interaction, ReceiveOptions, Received, SoftwareSigner, Verification,
+    VerifiedBy, Wallet,
 };
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -76,6 +77,22 @@ struct Common {
     /// Port of the loopback redirect listener (0: any free port).
     #[arg(long, default_value_t = 0)]
     redirect_port: u16,
+    /// Trust this X.509 root (PEM or DER file) for credential issuers'
+    /// x5c chains (repeatable).
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    trust_anchors: Vec<std::path::PathBuf>,
+    /// Trust this root certificate (PEM or DER file) for TLS, e.g. a test
+    /// issuer's self-signed certificate (repeatable).
+    #[arg(long = "root-certificate", value_name = "FILE")]
+    root_certificates: Vec<std::path::PathBuf>,
+    /// Fail when a credential's issuer cannot be verified.
+    #[arg(long)]
+    require_verified: bool,
+}
+
+fn read_file(what: &str, path: &std::path::Path) -> oid4vci_wallet::Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| oid4vci_wallet::Error::Config(format!("{what} {}: {e}", path.display())))
 }
 
 struct Terminal {
@@ -199,7 +216,13 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
     if common.dangerous_allow_http {
         builder = builder.dangerous_allow_http();
     }
-    let wallet = builder.build()?;
+    for path in &common.trust_anchors {
+        builder = builder.trust_anchor(read_file("--trust-anchor", path)?);
+    }
+    for path in &common.root_certificates {
+        builder = builder.add_root_certificate(read_file("--root-certificate", path)?);
+    }
+    let wallet = builder.require_verified(common.require_verified).build()?;
     let signer = SoftwareSigner::generate();
     let listener = LoopbackRedirect::bind_port(common.redirect_port).await?;
     let terminal = Terminal {
@@ -254,6 +277,7 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
                     "credential": c.credential,
                     "claims": c.claims,
                     "notification_id": c.notification_id,
+                    "verification": c.verification,
                 })
             })
             .collect();
@@ -283,8 +307,17 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
             "\n{name} [{}, {}]",
             credential.configuration_id, credential.format
         );
-        if credential.signature_verified {
-            println!("  issuer signature: verified");
+        match &credential.verification {
+            Verification::Verified {
+                by: VerifiedBy::TrustAnchor { anchor },
+            } => println!("  issuer signature: verified (x5c chain to the trust anchor {anchor})"),
+            Verification::Verified {
+                by: VerifiedBy::IssuerMetadata { url },
+            } => println!("  issuer signature: verified (issuer keys at {url})"),
+            Verification::Unverified { reason } => {
+                println!("  issuer signature: NOT verified ({reason})")
+            }
+            _ => println!("  issuer signature: NOT verified"),
         }
         for (label, value) in credential.labelled_claims(configuration, wallet.locales()) {
             let shown = value

@@ -5,7 +5,9 @@
 use super::session::{Authorized, IssuerContext};
 use super::token::TokenExchange;
 use super::{expect_json, EngineConfig, Exchange, Progress};
-use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
+use crate::error::{
+    display_url, sanitize, CallbackError, Endpoint, Error, ErrorCode, Result, ServerError,
+};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::{b64, DpopState};
 use crate::types::{IssuerState, PkceVerifier, TokenResponse};
@@ -23,34 +25,6 @@ pub enum RequestMode {
     Scope,
     /// `authorization_details` of type `openid_credential`.
     AuthorizationDetails,
-}
-
-/// Why a redirect back from the authorization server was refused. Every one
-/// stops the flow before any further request.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallbackError {
-    /// The URL is not the redirect URI this authorization used.
-    #[error("the redirect does not go to the redirect_uri of this authorization")]
-    WrongRedirectUri,
-    /// No `state` parameter.
-    #[error("the redirect has no state parameter")]
-    StateMissing,
-    /// `state` differs from the one sent.
-    #[error("the redirect's state does not match this authorization")]
-    StateMismatch,
-    /// `iss` is missing although the server promised it (RFC 9207).
-    #[error("the redirect has no iss parameter, which this authorization server always sends")]
-    IssuerMissing,
-    /// `iss` is not the authorization server's identifier.
-    #[error("the redirect's iss is not this authorization server")]
-    IssuerMismatch,
-    /// The server answered with an error (e.g. `access_denied`).
-    #[error("the authorization server answered {0}")]
-    Denied(ServerError),
-    /// Neither `code` nor `error`.
-    #[error("the redirect has no code")]
-    CodeMissing,
 }
 
 /// Creates an S256 PKCE challenge for a verifier.

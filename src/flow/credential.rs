@@ -6,15 +6,18 @@ use super::{
     error_from_response, expect_json, parse_error_body, parse_json, EngineConfig, Exchange,
     Progress,
 };
-use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result, ServerError};
+use crate::error::{
+    display_url, sanitize, CredentialRejection, Endpoint, Error, ErrorCode, Result, ServerError,
+};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::jwe::{self, ContentEncryption, ResponseEncryption};
 use crate::jose::{ProofClaims, Signer};
-use crate::sd_jwt::SdJwt;
 use crate::types::{
     CredentialRequest, CredentialResponse, DeferredRequest, NonceResponse, NotificationEvent,
     NotificationRequest, Proofs, SpecVersion,
 };
+use crate::verify::sd_jwt::SdJwt;
+use crate::verify::Verification;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -479,7 +482,8 @@ impl Authorized {
                 completed: false,
             }));
         }
-        let credentials = issued_credentials(self, plan, body).map_err(|r| r.into_error(bad))?;
+        let credentials =
+            issued_credentials(self, plan, &body).map_err(|r| r.into_error(bad, &body))?;
         Ok(CredentialOutcome::Issued(credentials))
     }
 
@@ -578,8 +582,16 @@ pub struct IssuedCredential {
     pub holder_jwk: Option<Value>,
     /// SD-JWT: the disclosed claims.
     pub claims: Option<serde_json::Map<String, Value>>,
-    /// Whether the issuer's signature was verified.
+    /// Whether the issuer's signature was verified with a trusted key
+    /// (`verification.is_verified()`).
     pub signature_verified: bool,
+    /// What the wallet established about the issuer's signature.
+    #[serde(default = "not_checked")]
+    pub verification: Verification,
+}
+
+fn not_checked() -> Verification {
+    Verification::unverified("not checked")
 }
 
 impl IssuedCredential {
@@ -664,10 +676,20 @@ enum Rejected {
 }
 
 impl Rejected {
-    fn into_error(self, bad: impl FnOnce(String) -> Error) -> Error {
+    fn into_error(self, bad: impl FnOnce(String) -> Error, issued: &CredentialResponse) -> Error {
         match self {
             Rejected::Shape(m) => bad(m),
-            Rejected::Check(m) => Error::CredentialCheck(m),
+            Rejected::Check(m) => Error::CredentialCheck(
+                CredentialRejection::new(m).with_credentials(
+                    issued
+                        .credentials
+                        .iter()
+                        .flatten()
+                        .map(|c| c.credential.clone())
+                        .collect(),
+                    issued.notification_id.clone(),
+                ),
+            ),
         }
     }
 }
@@ -675,10 +697,11 @@ impl Rejected {
 fn issued_credentials(
     authorized: &Authorized,
     plan: &CredentialPlan,
-    body: CredentialResponse,
+    body: &CredentialResponse,
 ) -> std::result::Result<Vec<IssuedCredential>, Rejected> {
     let list = body
         .credentials
+        .as_ref()
         .ok_or_else(|| Rejected::Shape("neither credentials nor transaction_id".into()))?;
     if list.is_empty() {
         return Err(Rejected::Shape("field credentials: empty array".into()));
@@ -696,8 +719,8 @@ fn issued_credentials(
         .map_err(|e| Rejected::Shape(e.to_string()))?;
     let mut used_keys = vec![false; plan.holder_jwks.len()];
     let mut out = Vec::with_capacity(list.len());
-    for (i, object) in list.into_iter().enumerate() {
-        let value = object.credential;
+    for (i, object) in list.iter().enumerate() {
+        let value = object.credential.clone();
         let string_format = plan.format != "ldp_vc";
         if string_format && value.as_str().is_none_or(str::is_empty) {
             return Err(Rejected::Shape(format!(
@@ -718,6 +741,7 @@ fn issued_credentials(
             holder_jwk: None,
             claims: None,
             signature_verified: false,
+            verification: not_checked(),
         };
         if is_sd_jwt(&plan.format) {
             let sd = SdJwt::parse(issued.as_str().unwrap_or_default())
@@ -875,8 +899,8 @@ impl DeferredPending {
             self.interval_secs = interval.as_secs();
             return Ok(DeferredStatus::Pending { interval });
         }
-        let credentials = issued_credentials(&self.authorized, &self.plan, body)
-            .map_err(|r| r.into_error(bad))?;
+        let credentials = issued_credentials(&self.authorized, &self.plan, &body)
+            .map_err(|r| r.into_error(bad, &body))?;
         self.completed = true;
         Ok(DeferredStatus::Issued(credentials))
     }

@@ -444,6 +444,11 @@ impl JwtVcIssuerKeys {
             jwks_uri: false,
         })
     }
+
+    /// Where the keys are fetched from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
 impl Exchange for JwtVcIssuerKeys {

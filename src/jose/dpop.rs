@@ -188,7 +188,7 @@ fn valid_nonce(nonce: &str) -> bool {
 
 fn is_nonce_challenge(response: &HttpResponse) -> bool {
     match response.status {
-        400 => crate::flow::parse_error_body(response)
+        400 => crate::http::response::parse_error_body(response)
             .is_some_and(|e| e.code == crate::error::ErrorCode::UseDpopNonce),
         401 => response.header("www-authenticate").is_some_and(|h| {
             h.len() <= 4096 && h.to_ascii_lowercase().contains("error=\"use_dpop_nonce\"")

@@ -95,11 +95,34 @@ pub struct CredentialResponse {
     pub notification_id: Option<String>,
 }
 
-/// One entry of `credentials`.
+/// One entry of `credentials`. Also read from the bare-string shape of
+/// drafts 14 and 15 (`"credentials": ["<compact credential>"]`), which some
+/// deployed issuers still send to 1.0 requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
 pub struct CredentialObject {
     /// A string (SD-JWT, mdoc, JWT) or an object (ldp_vc).
     pub credential: Value,
+}
+
+impl TryFrom<Value> for CredentialObject {
+    type Error = String;
+
+    fn try_from(entry: Value) -> Result<Self, String> {
+        match entry {
+            Value::Object(mut object) => match object.remove("credential") {
+                Some(credential) => Ok(Self { credential }),
+                None => Err("missing field `credential`".into()),
+            },
+            Value::String(text) => {
+                tracing::debug!("credentials entry as a bare string (draft 14/15 shape)");
+                Ok(Self {
+                    credential: Value::String(text),
+                })
+            }
+            _ => Err("expected an object with `credential` (or a bare string)".into()),
+        }
+    }
 }
 
 /// A deferred credential request.

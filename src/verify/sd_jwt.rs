@@ -11,6 +11,38 @@ pub const MAX_DISCLOSURES: usize = 1024;
 /// The deepest nesting of `_sd` objects and arrays processed.
 pub const MAX_DEPTH: usize = 32;
 
+/// The largest difference tolerated between the issuer's clock and ours
+/// when checking `iat`, `nbf` and `exp`.
+pub const CLOCK_SKEW_SECS: u64 = 120;
+
+/// The issuer signature algorithms accepted (asymmetric only; never `none`
+/// or a MAC). Only ES256 signatures can be checked today; the others are
+/// reported as unsupported when a key is found.
+pub const ALLOWED_ALGORITHMS: [&str; 7] = [
+    "ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "RS256",
+];
+
+/// The `typ` values of an SD-JWT VC's issuer-signed JWT (`vc+sd-jwt` is
+/// the legacy one of drafts and draft-13 issuers).
+pub const SD_JWT_VC_TYPES: [&str; 2] = ["dc+sd-jwt", "vc+sd-jwt"];
+
+#[derive(Clone, Copy)]
+enum SdAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl SdAlg {
+    fn digest(self, input: &[u8]) -> String {
+        match self {
+            SdAlg::Sha256 => b64(Sha256::digest(input)),
+            SdAlg::Sha384 => b64(sha2::Sha384::digest(input)),
+            SdAlg::Sha512 => b64(sha2::Sha512::digest(input)),
+        }
+    }
+}
+
 /// A decoded SD-JWT: the issuer-signed JWT, its disclosures and the claims they
 /// reveal.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,11 +72,18 @@ impl SdJwt {
             return Err(format!("more than {MAX_DISCLOSURES} disclosures"));
         }
         let jws = CompactJws::parse(issuer_jwt).map_err(|e| format!("issuer-signed JWT: {e}"))?;
-        match jws.payload.get("_sd_alg") {
-            None => {}
-            Some(Value::String(a)) if a == "sha-256" => {}
-            Some(other) => return Err(format!("unsupported _sd_alg {other}")),
-        }
+        let sd_alg = match jws.payload.get("_sd_alg") {
+            None => SdAlg::Sha256,
+            Some(Value::String(a)) if a == "sha-256" => SdAlg::Sha256,
+            Some(Value::String(a)) if a == "sha-384" => SdAlg::Sha384,
+            Some(Value::String(a)) if a == "sha-512" => SdAlg::Sha512,
+            Some(other) => {
+                return Err(format!(
+                    "unsupported _sd_alg {}",
+                    crate::error::sanitize(&other.to_string(), 40)
+                ))
+            }
+        };
         let mut by_digest = HashMap::new();
         for (i, d) in parts.iter().enumerate() {
             let decoded =
@@ -57,7 +96,7 @@ impl SdJwt {
                     ))
                 }
             };
-            let digest = b64(Sha256::digest(d.as_bytes()));
+            let digest = sd_alg.digest(d.as_bytes());
             if by_digest.insert(digest, (array, false)).is_some() {
                 return Err(format!("disclosure {i} appears twice"));
             }
@@ -126,6 +165,71 @@ impl SdJwt {
     /// `kid` of the issuer signature.
     pub fn kid(&self) -> Option<&str> {
         self.header.get("kid").and_then(Value::as_str)
+    }
+
+    /// The checks of the issuer-signed JWT that need no key (SD-JWT VC): `typ`
+    /// (`dc+sd-jwt`, legacy `vc+sd-jwt`), `alg` in [`ALLOWED_ALGORITHMS`],
+    /// `iss` present, and `iat`, `nbf`, `exp` against `now` (seconds since
+    /// the epoch) with [`CLOCK_SKEW_SECS`].
+    pub fn check_issuer_jwt(&self, now: u64) -> Result<(), String> {
+        let show = |v: &str| crate::error::sanitize(v, 40);
+        match self.header.get("typ").and_then(Value::as_str) {
+            Some(t) if SD_JWT_VC_TYPES.iter().any(|k| k.eq_ignore_ascii_case(t)) => {}
+            Some(t) => {
+                return Err(format!(
+                    "typ {:?} is not an SD-JWT VC type (dc+sd-jwt)",
+                    show(t)
+                ))
+            }
+            None => return Err("the issuer-signed JWT has no typ (dc+sd-jwt)".into()),
+        }
+        match self.header.get("alg").and_then(Value::as_str) {
+            Some(a) if ALLOWED_ALGORITHMS.contains(&a) => {}
+            Some(a) => {
+                return Err(format!(
+                    "issuer signature algorithm {:?} is not allowed",
+                    show(a)
+                ))
+            }
+            None => return Err("the issuer-signed JWT has no alg".into()),
+        }
+        match self.payload.get("iss") {
+            Some(Value::String(i)) if !i.is_empty() => {}
+            Some(_) => return Err("iss is not a non-empty string".into()),
+            None => return Err("the credential has no iss".into()),
+        }
+        let time = |name: &str| -> Result<Option<u64>, String> {
+            match self.payload.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                    .map(Some)
+                    .ok_or_else(|| format!("{name} is not a NumericDate")),
+            }
+        };
+        if let Some(exp) = time("exp")? {
+            if now > exp.saturating_add(CLOCK_SKEW_SECS) {
+                return Err(format!("the credential expired {} s ago (exp)", now - exp));
+            }
+        }
+        if let Some(nbf) = time("nbf")? {
+            if nbf > now.saturating_add(CLOCK_SKEW_SECS) {
+                return Err(format!(
+                    "the credential is not valid for another {} s (nbf)",
+                    nbf - now
+                ));
+            }
+        }
+        if let Some(iat) = time("iat")? {
+            if iat > now.saturating_add(CLOCK_SKEW_SECS) {
+                return Err(format!(
+                    "the credential was issued {} s in the future (iat)",
+                    iat - now
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Verifies the issuer's signature with a public JWK (ES256 only).

@@ -1,0 +1,386 @@
+//! The async driver: [`Wallet`] runs the engine's steps with an [`HttpClient`].
+//! `drive` is the loop (send, protect, check what was received), `steps` the
+//! async methods on the states (`authorize`, `request_credential`,
+//! `poll_until_ready`, `notify`), `receive` the one-call conveniences.
+
+mod drive;
+mod receive;
+mod steps;
+
+pub use receive::{Interaction, ReceiveOptions, Received};
+pub use steps::NOTIFICATION_RETRY_DELAY;
+
+use crate::error::{Error, Result};
+use crate::flow::authorization::AuthorizationCodeStep;
+use crate::flow::credential::DeferredPending;
+use crate::flow::credential::IssuedCredential;
+use crate::flow::discovery::{
+    select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
+};
+use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
+use crate::flow::protection::AttestationChallenges;
+use crate::flow::session::{IssuerContext, ResolvedOffer};
+use crate::flow::EngineConfig;
+use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
+use crate::jose::ClientAttestation;
+use crate::verify::trust::TrustAnchors;
+#[allow(unused_imports)] // doc links
+use crate::verify::Verification;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the wallet gets the time (seconds since the Unix epoch). Replace it in
+/// tests to make proofs and expiry deterministic.
+pub trait Clock: Send + Sync {
+    /// Now, in seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// Configures a [`Wallet`]. Defaults: no client id (anonymous pre-authorized
+/// access), https only, locale `en`, 10 s connect / 30 s request timeouts,
+/// 1 MiB response cap, credential signatures checked.
+pub struct WalletBuilder {
+    client_id: Option<String>,
+    engine: EngineConfig,
+    http: Option<Arc<dyn HttpClient>>,
+    reqwest: ReqwestConfig,
+    verify_signatures: bool,
+    require_verified: bool,
+    trust_anchors: TrustAnchors,
+    trust_anchor_error: Option<String>,
+    clock: Arc<dyn Clock>,
+    attestation: Option<ClientAttestation>,
+}
+
+impl WalletBuilder {
+    /// The OAuth client id of this wallet (sent when the authorization server
+    /// does not allow anonymous pre-authorized access, and as proof `iss`).
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// Allows plain http to loopback hosts (127.0.0.1, ::1, localhost). For
+    /// tests and local development only.
+    pub fn dangerous_allow_http(mut self) -> Self {
+        self.engine.allow_http = true;
+        self.reqwest.allow_http = true;
+        self
+    }
+
+    /// Preferred locales for display metadata and `Accept-Language`, best first.
+    pub fn locales<S: Into<String>>(mut self, locales: impl IntoIterator<Item = S>) -> Self {
+        let list: Vec<String> = locales.into_iter().map(Into::into).collect();
+        if !list.is_empty() {
+            self.engine.locales = list;
+        }
+        self
+    }
+
+    /// Uses your own transport instead of the built-in reqwest client (the
+    /// timeouts and size cap below then are yours to enforce).
+    pub fn http_client(mut self, client: impl HttpClient + 'static) -> Self {
+        self.http = Some(Arc::new(client));
+        self
+    }
+
+    /// Connect timeout (default 10 s) and whole-request timeout (default 30 s).
+    pub fn timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.reqwest.connect_timeout = connect;
+        self.reqwest.timeout = request;
+        self
+    }
+
+    /// Trusts this root certificate (PEM or DER) beside the platform's roots
+    /// (a private CA, or a test server's self-signed certificate). Applies to
+    /// the built-in HTTP client only.
+    pub fn add_root_certificate(mut self, pem_or_der: impl Into<Vec<u8>>) -> Self {
+        self.reqwest.extra_root_certificates.push(pem_or_der.into());
+        self
+    }
+
+    /// The largest response body accepted (default 1 MiB).
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.reqwest.max_response_bytes = bytes;
+        self
+    }
+
+    /// Whether to verify the issuer's signature on SD-JWT credentials (default
+    /// true). Turn it off only when the app resolves issuer keys itself.
+    pub fn verify_credential_signatures(mut self, on: bool) -> Self {
+        self.verify_signatures = on;
+        self
+    }
+
+    /// Trusts these X.509 roots (a PEM text with one or more certificates,
+    /// or one DER certificate) for the issuers of credentials: an SD-JWT
+    /// whose `x5c` chain is a valid path to one of them, with a leaf naming
+    /// its `iss`, is [`Verification::Verified`]. Kept apart from the TLS roots
+    /// ([`Self::add_root_certificate`]). Without anchors every `x5c`
+    /// credential is unverified.
+    pub fn trust_anchor(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
+        if let Err(e) = self.trust_anchors.add(pem_or_der.as_ref()) {
+            self.trust_anchor_error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Whether a credential whose issuer could not be verified is an error
+    /// (default false: it is returned with [`Verification::Unverified`] and
+    /// the reason, so that the app decides, e.g. for test issuers or issuers
+    /// whose key method the SDK does not resolve yet; the issuer has issued
+    /// it, and dropping it would lose it). A check that fails is always an
+    /// error.
+    pub fn require_verified(mut self, on: bool) -> Self {
+        self.require_verified = on;
+        self
+    }
+
+    /// Authenticates the wallet to authorization servers with a Wallet
+    /// Attestation (OAuth attestation-based client authentication, as HAIP
+    /// asks): the attestation and a fresh proof of possession of its key go
+    /// to every PAR and token request, with the server's challenge when it
+    /// has a `challenge_endpoint` or answers `use_attestation_challenge`.
+    /// The wallet's `client_id` is the attestation's `sub` (a different
+    /// [`Self::client_id`] is a configuration error).
+    pub fn client_attestation(mut self, attestation: ClientAttestation) -> Self {
+        self.attestation = Some(attestation);
+        self
+    }
+
+    /// Replaces the clock.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the wallet.
+    pub fn build(self) -> Result<Wallet> {
+        if let Some(e) = self.trust_anchor_error {
+            return Err(Error::Config(format!("trust anchor: {e}")));
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => Arc::new(
+                ReqwestClient::new(self.reqwest).map_err(|e| Error::Config(e.to_string()))?,
+            ),
+        };
+        let client_id = match (&self.attestation, self.client_id) {
+            (Some(a), Some(id)) if id != a.client_id() => {
+                return Err(Error::Config(format!(
+                    "client_id {id:?} differs from the wallet attestation's sub {:?}",
+                    a.client_id()
+                )))
+            }
+            (Some(a), _) => Some(a.client_id().to_string()),
+            (None, id) => id,
+        };
+        Ok(Wallet {
+            inner: Arc::new(Inner {
+                client_id,
+                engine: self.engine,
+                http,
+                verify_signatures: self.verify_signatures,
+                require_verified: self.require_verified,
+                trust_anchors: self.trust_anchors,
+                clock: self.clock,
+                attestation: self.attestation,
+                challenges: AttestationChallenges::default(),
+            }),
+        })
+    }
+}
+
+pub(crate) struct Inner {
+    client_id: Option<String>,
+    engine: EngineConfig,
+    http: Arc<dyn HttpClient>,
+    verify_signatures: bool,
+    require_verified: bool,
+    trust_anchors: TrustAnchors,
+    clock: Arc<dyn Clock>,
+    attestation: Option<ClientAttestation>,
+    /// The latest attestation challenge of each authorization server (by
+    /// issuer), taken by the next request to it.
+    challenges: AttestationChallenges,
+}
+
+/// The wallet's entry point: configuration plus transport. Cheap to clone;
+/// holds no per-issuance state (that lives in the step values).
+#[derive(Clone)]
+pub struct Wallet {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("client_id", &self.inner.client_id)
+            .field("engine", &self.inner.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wallet {
+    /// A builder with the defaults.
+    pub fn builder() -> WalletBuilder {
+        WalletBuilder {
+            client_id: None,
+            engine: EngineConfig::default(),
+            http: None,
+            reqwest: ReqwestConfig::default(),
+            verify_signatures: true,
+            require_verified: false,
+            trust_anchors: TrustAnchors::new(),
+            trust_anchor_error: None,
+            clock: Arc::new(SystemClock),
+            attestation: None,
+        }
+    }
+
+    /// The configured client id.
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// The preferred locales.
+    pub fn locales(&self) -> &[String] {
+        &self.inner.engine.locales
+    }
+
+    /// Now, from the wallet's clock.
+    pub fn now(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    /// Parses an offer URL, fetches the offer if by reference, and discovers and
+    /// checks the issuer's and authorization server's metadata.
+    pub async fn resolve_offer(&self, offer_url: &str) -> Result<ResolvedOffer> {
+        let mut offer = match parse_offer_url(offer_url, &self.inner.engine)? {
+            OfferSource::ByValue(offer) => offer,
+            OfferSource::ByReference(fetch) => self.run(fetch).await?,
+        };
+        let issuer = self
+            .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?)
+            .await?;
+        if let Some(objects) = offer.legacy_credentials.take() {
+            // Draft 11/12: credentials named by format and type.
+            let ids = crate::types::draft13::resolve_legacy_offer_ids(
+                &objects,
+                &issuer.credential_configurations_supported,
+            )
+            .map_err(Error::InvalidOffer)?;
+            offer.credential_configuration_ids.extend(ids);
+            crate::flow::offer::validate_offer(&offer, &self.inner.engine)?;
+        }
+        validate_offer_against_metadata(&offer, &issuer)?;
+        let grants = offer.grants.clone().unwrap_or_default();
+        let hint = grants
+            .pre_authorized_code
+            .as_ref()
+            .and_then(|g| g.authorization_server.as_deref())
+            .or(grants
+                .authorization_code
+                .as_ref()
+                .and_then(|g| g.authorization_server.as_deref()));
+        let as_id = select_authorization_server(&issuer, hint)?;
+        let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
+        ResolvedOffer::new(
+            offer,
+            IssuerContext {
+                issuer,
+                authorization_server,
+            },
+        )
+    }
+
+    /// Wallet-initiated issuance: discovers the issuer (and its first
+    /// authorization server) and starts the authorization code flow for the
+    /// given configurations.
+    pub async fn start_issuance(
+        &self,
+        issuer_id: &str,
+        configuration_ids: &[&str],
+    ) -> Result<AuthorizationCodeStep> {
+        crate::flow::offer::check_issuer_identifier(issuer_id, &self.inner.engine)
+            .map_err(|e| Error::Config(format!("issuer identifier: {e}")))?;
+        let issuer = self.run(IssuerMetadataDiscovery::new(issuer_id)?).await?;
+        let as_id = select_authorization_server(&issuer, None)?;
+        let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
+        let ids = configuration_ids.iter().map(|s| s.to_string()).collect();
+        AuthorizationCodeStep::new(
+            IssuerContext {
+                issuer,
+                authorization_server,
+            },
+            ids,
+            None,
+        )
+    }
+
+    fn require_client_id(&self) -> Result<&str> {
+        self.client_id().ok_or_else(|| {
+            Error::Config(
+                "the authorization code flow needs a client_id (WalletBuilder::client_id)".into(),
+            )
+        })
+    }
+}
+
+/// The result of a credential request.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // moved once, not stored in bulk
+pub enum Issuance {
+    /// Issued now.
+    Issued(Vec<IssuedCredential>),
+    /// Issued later: poll it.
+    Deferred(DeferredPending),
+}
+
+/// Cancels a running [`DeferredPending::poll_until_ready`].
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<(AtomicBool, tokio::sync::Notify)>,
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every wait on this token.
+    pub fn cancel(&self) {
+        self.inner.0.store(true, Ordering::SeqCst);
+        self.inner.1.notify_waiters();
+    }
+
+    /// Whether [`Self::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.0.load(Ordering::SeqCst)
+    }
+
+    async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! What protects a request beyond TLS, and the one-resend rule: DPoP proofs
+//! (RFC 9449) with each server's latest nonce, and the wallet attestation with
+//! a fresh proof of possession and the authorization server's challenge
+//! (attestation-based client authentication).
+//!
+//! [`Protected`] wraps any [`Exchange`]: it adds the headers to every request,
+//! keeps the nonces and challenges each response carries, fetches a challenge
+//! first when the server has a `challenge_endpoint` and none is kept, and asks
+//! to be sent again (at most once each per request) when the server answers
+//! `use_dpop_nonce` or `use_attestation_challenge`. Any driver that runs its
+//! exchanges through [`Protected`] gets the same protocol as [`crate::Wallet`].
+//!
+//! ```no_run
+//! # use oid4vci_wallet::flow::{EngineConfig, Exchange, Progress};
+//! # use oid4vci_wallet::flow::protection::{Protected, Protection};
+//! # async fn drive<E: Exchange>(step: E, send: impl Fn(oid4vci_wallet::HttpRequest) -> oid4vci_wallet::HttpResponse, now: u64) -> oid4vci_wallet::Result<E::Output> {
+//! let config = EngineConfig::default();
+//! let mut exchange = Protected::new(step, Protection::none());
+//! loop {
+//!     let (_endpoint, request) = exchange.prepare_request(&config, now)?;
+//!     match exchange.handle_response(send(request), &config)? {
+//!         Progress::Again(next) => exchange = next,
+//!         Progress::Done(output) => return Ok(output),
+//!     }
+//! }
+//! # }
+//! ```
+
+use super::token::ChallengeExchange;
+use super::{EngineConfig, Exchange, Progress, MAX_EXCHANGE_ROUNDS};
+use crate::error::{Endpoint, Error, ErrorCode, Result};
+use crate::http::response::parse_error_body;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::attestation::{
+    valid_challenge, ATTESTATION_HEADER, ATTESTATION_POP_HEADER, CHALLENGE_HEADER,
+};
+use crate::jose::{ClientAttestation, DpopServer, DpopState};
+use crate::types::{AccessToken, AuthorizationServerMetadata};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How DPoP applies to one request.
+#[derive(Debug, Clone, Copy)]
+pub enum DpopUse<'a> {
+    /// Add a proof for this server (with `ath` when a token is presented).
+    Prove(DpopServer, Option<&'a AccessToken>),
+    /// Send no proof; only keep the server's nonce from the response.
+    Observe(DpopServer),
+}
+
+impl DpopUse<'_> {
+    fn server(&self) -> DpopServer {
+        match self {
+            DpopUse::Prove(server, _) | DpopUse::Observe(server) => *server,
+        }
+    }
+}
+
+/// The latest attestation challenge of each authorization server (by its
+/// issuer identifier), taken by the next request to it. One per wallet,
+/// shared by all its issuances.
+#[derive(Debug, Default)]
+pub struct AttestationChallenges(Mutex<HashMap<String, String>>);
+
+impl AttestationChallenges {
+    fn take(&self, server: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|mut c| c.remove(server))
+    }
+
+    fn keep(&self, server: &str, challenge: String) {
+        if let Ok(mut c) = self.0.lock() {
+            c.insert(server.to_string(), challenge);
+        }
+    }
+}
+
+/// The wallet attestation, sent to one authorization server.
+#[derive(Clone, Copy)]
+struct Attest<'a> {
+    attestation: &'a ClientAttestation,
+    server: &'a AuthorizationServerMetadata,
+    challenges: &'a AttestationChallenges,
+}
+
+/// What protects the requests of one exchange: DPoP, and the wallet
+/// attestation (PAR and token requests to an authorization server).
+#[derive(Default)]
+pub struct Protection<'a> {
+    dpop: Option<(&'a mut DpopState, DpopUse<'a>)>,
+    attest: Option<Attest<'a>>,
+}
+
+impl<'a> Protection<'a> {
+    /// Nothing beyond TLS.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A PAR or token request to `server`: a DPoP proof when `dpop` is
+    /// given, and the wallet attestation when there is one.
+    pub fn authorization_server(
+        server: &'a AuthorizationServerMetadata,
+        dpop: Option<&'a mut DpopState>,
+        attestation: Option<(&'a ClientAttestation, &'a AttestationChallenges)>,
+    ) -> Self {
+        Self {
+            dpop: dpop.map(|d| (d, DpopUse::Prove(DpopServer::AuthorizationServer, None))),
+            attest: attestation.map(|(attestation, challenges)| Attest {
+                attestation,
+                server,
+                challenges,
+            }),
+        }
+    }
+
+    /// A request to the credential issuer with DPoP as `how` says.
+    pub fn issuer(dpop: Option<&'a mut DpopState>, how: DpopUse<'a>) -> Self {
+        Self {
+            dpop: dpop.map(|d| (d, how)),
+            attest: None,
+        }
+    }
+}
+
+/// An exchange sent with its [`Protection`]. Every resend it asks for is
+/// bounded: one after `use_dpop_nonce`, one after `use_attestation_challenge`,
+/// per request, and at most [`MAX_EXCHANGE_ROUNDS`] rounds of the inner
+/// exchange.
+pub struct Protected<'a, E> {
+    inner: E,
+    protection: Protection<'a>,
+    /// The challenge for the next attestation PoP, once fetched or kept.
+    challenge: Option<String>,
+    /// The challenge source was consulted for the current request.
+    challenge_looked_up: bool,
+    /// The last request went to the challenge endpoint.
+    awaiting_challenge: Option<ChallengeExchange>,
+    dpop_resent: bool,
+    challenge_resent: bool,
+    rounds: usize,
+}
+
+impl<'a, E: Exchange> Protected<'a, E> {
+    /// Wraps `inner`.
+    pub fn new(inner: E, protection: Protection<'a>) -> Self {
+        Self {
+            inner,
+            protection,
+            challenge: None,
+            challenge_looked_up: false,
+            awaiting_challenge: None,
+            dpop_resent: false,
+            challenge_resent: false,
+            rounds: 1,
+        }
+    }
+
+    /// The endpoint of the inner exchange.
+    pub fn endpoint(&self) -> Endpoint {
+        self.inner.endpoint()
+    }
+
+    /// The request to send now, and the endpoint it goes to: the challenge
+    /// endpoint first when an attestation challenge is needed and none is
+    /// kept, else the inner exchange's request with its protection headers
+    /// (fresh proofs, `iat` = `now`).
+    pub fn prepare_request(
+        &mut self,
+        config: &EngineConfig,
+        now: u64,
+    ) -> Result<(Endpoint, HttpRequest)> {
+        if let Some(attest) = self.protection.attest {
+            if attest.attestation.expired(now) {
+                return Err(Error::Config(
+                    "the wallet attestation has expired: get a fresh one from the wallet provider"
+                        .into(),
+                ));
+            }
+            if !self.challenge_looked_up {
+                self.challenge_looked_up = true;
+                self.challenge = attest.challenges.take(&attest.server.issuer);
+                if self.challenge.is_none() {
+                    if let Some(url) = &attest.server.challenge_endpoint {
+                        let fetch = ChallengeExchange::new(url);
+                        let request = fetch.prepare_request(config)?;
+                        self.awaiting_challenge = Some(fetch);
+                        return Ok((Endpoint::Challenge, request));
+                    }
+                }
+            }
+        }
+        let mut request = self.inner.prepare_request(config)?;
+        if let Some((state, DpopUse::Prove(server, token))) = self.protection.dpop.as_ref() {
+            let proof = state.proof(*server, request.method.as_str(), &request.url, *token, now)?;
+            request = request.header("dpop", proof);
+        }
+        if let Some(attest) = self.protection.attest {
+            let pop =
+                attest
+                    .attestation
+                    .pop(&attest.server.issuer, self.challenge.as_deref(), now)?;
+            request = request
+                .header(ATTESTATION_HEADER, attest.attestation.jwt())
+                .header(ATTESTATION_POP_HEADER, pop);
+        }
+        Ok((self.inner.endpoint(), request))
+    }
+
+    /// Reads the response to the last prepared request.
+    pub fn handle_response(
+        mut self,
+        response: HttpResponse,
+        config: &EngineConfig,
+    ) -> Result<Progress<Self, E::Output>> {
+        if let Some(fetch) = self.awaiting_challenge.take() {
+            // A challenge endpoint that answers nothing usable is an error,
+            // as the attestation would be refused without one.
+            if let Progress::Done(challenge) = fetch.handle_response(response, config)? {
+                self.challenge = Some(challenge);
+            }
+            return Ok(Progress::Again(self));
+        }
+        let nonce_challenge = match self.protection.dpop.as_mut() {
+            Some((state, how)) => {
+                state.observe(how.server(), &response) && matches!(how, DpopUse::Prove(..))
+            }
+            None => false,
+        };
+        if let Some(attest) = self.protection.attest {
+            if let Some(c) = response.header(CHALLENGE_HEADER).and_then(valid_challenge) {
+                attest.challenges.keep(&attest.server.issuer, c);
+            }
+        }
+        let endpoint = self.inner.endpoint();
+        if nonce_challenge && !self.dpop_resent {
+            tracing::debug!(%endpoint, "DPoP nonce challenge, sending again with the nonce");
+            self.dpop_resent = true;
+            self.challenge_looked_up = false;
+            return Ok(Progress::Again(self));
+        }
+        if self.protection.attest.is_some() && !self.challenge_resent && response.status == 400 {
+            let code = parse_error_body(&response).map(|e| e.code);
+            if code == Some(ErrorCode::UseAttestationChallenge) {
+                tracing::debug!(%endpoint, "attestation challenge asked, sending again with one");
+                self.challenge_resent = true;
+                self.challenge_looked_up = false;
+                return Ok(Progress::Again(self));
+            }
+        }
+        match self.inner.handle_response(response, config)? {
+            Progress::Done(output) => Ok(Progress::Done(output)),
+            Progress::Again(next) => {
+                if self.rounds >= MAX_EXCHANGE_ROUNDS {
+                    return Err(Error::InvalidState(format!(
+                        "{endpoint} exchange did not settle"
+                    )));
+                }
+                self.rounds += 1;
+                self.inner = next;
+                self.dpop_resent = false;
+                self.challenge_resent = false;
+                self.challenge_looked_up = false;
+                self.challenge = None;
+                Ok(Progress::Again(self))
+            }
+        }
+    }
+}
+
+/// A request prepared elsewhere, sent as it is (with its protection): the
+/// response is the output, whatever its status.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    endpoint: Endpoint,
+    request: HttpRequest,
+}
+
+impl Prepared {
+    /// `request` to `endpoint`.
+    pub fn new(endpoint: Endpoint, request: HttpRequest) -> Self {
+        Self { endpoint, request }
+    }
+}
+
+impl Exchange for Prepared {
+    type Output = HttpResponse;
+
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(self.request.clone())
+    }
+
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, HttpResponse>> {
+        Ok(Progress::Done(response))
+    }
+}

@@ -1,0 +1,247 @@
+//! Trust in what the wallet receives, over real HTTP: an issuer key is
+//! verified only through an `x5c` chain to the app's trust anchors (its leaf
+//! naming the issuer) or the issuer's published metadata, never because the
+//! credential brought it along.
+
+mod common;
+
+use common::*;
+use oid4vci_issuer::CredentialSigning;
+use oid4vci_wallet::{Error, Grant, Issuance, SoftwareSigner, Verification, VerifiedBy, Wallet};
+
+fn wallet_with(anchor: Option<&str>, require_verified: bool) -> Wallet {
+    let mut builder = Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .require_verified(require_verified);
+    if let Some(pem) = anchor {
+        builder = builder.trust_anchor(pem);
+    }
+    builder.build().expect("wallet builds")
+}
+
+/// Receives one PID from `issuer` with `wallet`.
+async fn receive_pid(
+    issuer: &RunningIssuer,
+    wallet: &Wallet,
+) -> oid4vci_wallet::Result<oid4vci_wallet::IssuedCredential> {
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await?;
+    let Grant::PreAuthorized(step) = resolved.grant()? else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(wallet).await?;
+    let signer = SoftwareSigner::generate();
+    match authorized
+        .request_credential(wallet, "pid_sd_jwt", &signer)
+        .await?
+    {
+        Issuance::Issued(mut list) => Ok(list.remove(0)),
+        Issuance::Deferred(_) => panic!("expected immediate issuance"),
+    }
+}
+
+async fn x5c_issuer(fault: Option<Fault>) -> RunningIssuer {
+    let mut builder = Issuer::builder().credential_signing(CredentialSigning::X5cChain);
+    if let Some(f) = fault {
+        builder = builder.fault(f);
+    }
+    start(builder).await
+}
+
+#[tokio::test]
+async fn an_x5c_chain_to_the_apps_anchor_is_verified_by_that_anchor() {
+    let issuer = x5c_issuer(None).await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), true);
+    let credential = receive_pid(&issuer, &wallet).await.unwrap();
+    match &credential.verification {
+        Verification::Verified {
+            by: VerifiedBy::TrustAnchor { anchor },
+        } => assert!(anchor.contains("CN="), "anchor subject {anchor}"),
+        other => panic!("expected verified by the anchor, got {other:?}"),
+    }
+    assert!(credential.signature_verified);
+    let sd = credential.sd_jwt().unwrap();
+    assert!(sd.header().get("x5c").is_some() && sd.header().get("kid").is_none());
+}
+
+#[tokio::test]
+async fn an_x5c_chain_without_anchors_is_unverified_and_refused_when_verified_is_required() {
+    let issuer = x5c_issuer(None).await;
+    let credential = receive_pid(&issuer, &wallet_with(None, false))
+        .await
+        .unwrap();
+    match &credential.verification {
+        Verification::Unverified { reason } => {
+            assert!(reason.contains("trust anchors"), "{reason}")
+        }
+        other => panic!("expected unverified, got {other:?}"),
+    }
+    assert!(!credential.signature_verified);
+
+    let err = receive_pid(&issuer, &wallet_with(None, true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::CredentialCheck(m) if m.problem.contains("not verified")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_self_signed_x5c_forgery_is_never_verified() {
+    let issuer = x5c_issuer(Some(Fault::X5cSelfSigned)).await;
+    // Anchors configured, but the forgery's chain is its own certificate.
+    let anchor = issuer.trust_anchor_pem();
+    let credential = receive_pid(&issuer, &wallet_with(Some(&anchor), false))
+        .await
+        .unwrap();
+    match &credential.verification {
+        Verification::Unverified { reason } => {
+            assert!(
+                reason.contains("none of the app's trust anchors"),
+                "{reason}"
+            )
+        }
+        other => panic!("a self-signed x5c must not verify, got {other:?}"),
+    }
+    assert!(!credential.signature_verified);
+    let err = receive_pid(&issuer, &wallet_with(Some(&anchor), true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CredentialCheck(_)), "{err}");
+
+    // The same forgery against a kid-signing issuer: still not verified.
+    let issuer = start(Issuer::builder().fault(Fault::X5cSelfSigned)).await;
+    let credential = receive_pid(
+        &issuer,
+        &wallet_with(Some(&issuer.trust_anchor_pem()), false),
+    )
+    .await
+    .unwrap();
+    assert!(!credential.verification.is_verified());
+}
+
+#[tokio::test]
+async fn a_leaf_naming_another_host_fails_the_check() {
+    let issuer = x5c_issuer(Some(Fault::X5cLeafForAnotherHost)).await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), false);
+    let err = receive_pid(&issuer, &wallet).await.unwrap_err();
+    match &err {
+        Error::CredentialCheck(r) => {
+            let m = &r.problem;
+            assert!(m.contains("does not name the issuer"), "{m}");
+            assert!(m.contains("other.example"), "{m}");
+        }
+        other => panic!("expected a failed check, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn an_expired_leaf_fails_the_check() {
+    let issuer = x5c_issuer(Some(Fault::X5cExpiredLeaf)).await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), false);
+    let err = receive_pid(&issuer, &wallet).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::CredentialCheck(m) if m.problem.contains("expired")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_kid_signed_credential_is_verified_by_the_issuer_metadata() {
+    let issuer = default_issuer().await;
+    let credential = receive_pid(&issuer, &wallet_with(None, true))
+        .await
+        .unwrap();
+    match &credential.verification {
+        Verification::Verified {
+            by: VerifiedBy::IssuerMetadata { url },
+        } => assert!(url.contains("/.well-known/jwt-vc-issuer"), "{url}"),
+        other => panic!("expected verified by the issuer metadata, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn trust_anchors_are_served_and_a_bad_anchor_is_a_configuration_error() {
+    let issuer = x5c_issuer(None).await;
+    let served = reqwest::get(format!("{}/test/trust", issuer.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, issuer.trust_anchor_pem());
+    // The served PEM as DER works too.
+    let b64: String = served.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let wallet = Wallet::builder()
+        .dangerous_allow_http()
+        .trust_anchor(der)
+        .build()
+        .unwrap();
+    assert!(receive_pid(&issuer, &wallet)
+        .await
+        .unwrap()
+        .verification
+        .is_verified());
+
+    let err = Wallet::builder()
+        .trust_anchor("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("trust anchor")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_as_bare_strings_are_read_like_credential_objects() {
+    let issuer = start(Issuer::builder().fault(Fault::CredentialsAsBareStrings)).await;
+    let credential = receive_pid(&issuer, &wallet_with(None, true))
+        .await
+        .unwrap();
+    assert!(credential.verification.is_verified());
+    assert_eq!(credential.claims.as_ref().unwrap()["given_name"], "Erika");
+}
+
+#[tokio::test]
+async fn a_failed_check_keeps_the_issued_credential_and_tells_the_issuer() {
+    let issuer = x5c_issuer(Some(Fault::X5cLeafForAnotherHost)).await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), false);
+    let err = receive_pid(&issuer, &wallet).await.unwrap_err();
+    let Error::CredentialCheck(rejection) = &err else {
+        panic!("expected a failed check, got {err}");
+    };
+    assert_eq!(rejection.raw_credentials.len(), 1);
+    let raw = rejection.raw_credentials[0].as_str().unwrap();
+    assert!(raw.contains('~'), "the SD-JWT as issued");
+    let id = rejection.notification_id.clone().expect("notification_id");
+    assert_eq!(
+        issuer.notifications(),
+        [(id, "credential_failure".to_string())]
+    );
+    // The Debug of the error does not carry the credential.
+    assert!(!format!("{err:?}").contains(raw));
+
+    // A check inside the response (the key binding) keeps it too.
+    let issuer = start(Issuer::builder().fault(Fault::CredentialBoundToOtherKey)).await;
+    let err = receive_pid(&issuer, &wallet_with(None, false))
+        .await
+        .unwrap_err();
+    let Error::CredentialCheck(rejection) = &err else {
+        panic!("expected a failed check, got {err}");
+    };
+    assert!(
+        rejection.problem.contains("cnf.jwk"),
+        "{}",
+        rejection.problem
+    );
+    assert_eq!(rejection.raw_credentials.len(), 1);
+    assert_eq!(issuer.notifications().len(), 1);
+    assert_eq!(issuer.notifications()[0].1, "credential_failure");
+}
