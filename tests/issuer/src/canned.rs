@@ -37,6 +37,9 @@ pub enum Endpoint {
     Deferred,
     /// The notification endpoint.
     Notification,
+    /// The did:web DID document (`/.well-known/did.json` or
+    /// `<path>/did.json`), in any signing mode.
+    DidDocument,
 }
 
 /// The body of a canned answer.

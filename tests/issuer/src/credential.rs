@@ -1,4 +1,5 @@
-//! Keys, proof JWT checks and SD-JWT VC issuance.
+//! Keys, proof JWT checks, and SD-JWT VC and JWT VC (`jwt_vc_json`)
+//! issuance.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine as _;
@@ -8,6 +9,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::did::{did_jwk, CredentialKey};
 use crate::state::random_id;
 
 /// How far a proof's `iat` may be from the issuer's clock.
@@ -46,7 +48,7 @@ impl IssuerKeys {
     /// Signs with this key and names it by `kid`.
     pub fn signer(&self) -> CredentialSigner<'_> {
         CredentialSigner {
-            key: &self.key,
+            key: SignKey::P256(&self.key),
             header: KeyHeader::Kid(&self.kid),
         }
     }
@@ -67,17 +69,102 @@ pub(crate) enum KeyHeader<'a> {
     X5c(&'a [Vec<u8>]),
 }
 
+/// A private key that signs credentials: P-256 (`ES256`) or Ed25519
+/// (`EdDSA`).
+#[derive(Clone, Copy)]
+pub(crate) enum SignKey<'a> {
+    P256(&'a SigningKey),
+    Ed25519(&'a ed25519_dalek::SigningKey),
+}
+
+impl SignKey<'_> {
+    /// The JWS `alg`.
+    pub fn alg(self) -> &'static str {
+        match self {
+            SignKey::P256(_) => "ES256",
+            SignKey::Ed25519(_) => "EdDSA",
+        }
+    }
+
+    /// The raw JWS signature over `input` (R||S for ES256, 64 bytes either
+    /// way).
+    pub fn sign(self, input: &[u8]) -> Vec<u8> {
+        match self {
+            SignKey::P256(key) => {
+                let signature: Signature = key.sign(input);
+                signature.to_bytes().to_vec()
+            }
+            SignKey::Ed25519(key) => {
+                use ed25519_dalek::Signer as _;
+                key.sign(input).to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+/// An owned credential signing key of either type.
+pub(crate) enum KeyPair {
+    P256(SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl KeyPair {
+    /// A fresh key of `kind`.
+    pub fn generate(kind: CredentialKey) -> Self {
+        match kind {
+            CredentialKey::P256 => KeyPair::P256(SigningKey::random(&mut rand::rngs::OsRng)),
+            CredentialKey::Ed25519 => {
+                KeyPair::Ed25519(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> CredentialKey {
+        match self {
+            KeyPair::P256(_) => CredentialKey::P256,
+            KeyPair::Ed25519(_) => CredentialKey::Ed25519,
+        }
+    }
+
+    pub fn sign_key(&self) -> SignKey<'_> {
+        match self {
+            KeyPair::P256(key) => SignKey::P256(key),
+            KeyPair::Ed25519(key) => SignKey::Ed25519(key),
+        }
+    }
+
+    /// The public key as a JWK with only its public members, in
+    /// lexicographic order (the RFC 7638 form): `{"crv":"P-256","kty":"EC",
+    /// "x","y"}` or `{"crv":"Ed25519","kty":"OKP","x"}`.
+    pub fn public_jwk(&self) -> Value {
+        match self {
+            KeyPair::P256(key) => {
+                let jwk: Value = serde_json::from_str(
+                    &p256::PublicKey::from(key.verifying_key()).to_jwk_string(),
+                )
+                .unwrap_or_else(|_| json!({}));
+                json!({"crv": "P-256", "kty": "EC", "x": jwk["x"], "y": jwk["y"]})
+            }
+            KeyPair::Ed25519(key) => json!({
+                "crv": "Ed25519",
+                "kty": "OKP",
+                "x": B64.encode(key.verifying_key().as_bytes()),
+            }),
+        }
+    }
+}
+
 /// A key that signs JWTs, and how their header names it.
 pub(crate) struct CredentialSigner<'a> {
-    pub key: &'a SigningKey,
+    pub key: SignKey<'a>,
     pub header: KeyHeader<'a>,
 }
 
 impl CredentialSigner<'_> {
-    /// A compact ES256 JWS over `header` (with `alg` and `kid` or `x5c`
-    /// added) and `payload`.
+    /// A compact JWS (`ES256` or `EdDSA`, as the key is) over `header`
+    /// (with `alg` and `kid` or `x5c` added) and `payload`.
     pub fn sign(&self, mut header: Map<String, Value>, payload: &Value) -> String {
-        header.insert("alg".into(), json!("ES256"));
+        header.insert("alg".into(), json!(self.key.alg()));
         match self.header {
             KeyHeader::Kid(kid) => {
                 header.insert("kid".into(), json!(kid));
@@ -92,8 +179,8 @@ impl CredentialSigner<'_> {
             B64.encode(Value::Object(header).to_string()),
             B64.encode(payload.to_string())
         );
-        let signature: Signature = self.key.sign(input.as_bytes());
-        format!("{input}.{}", B64.encode(signature.to_bytes()))
+        let signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(signature))
     }
 }
 
@@ -285,10 +372,20 @@ pub(crate) type ClaimLabels = (
     &'static [(&'static str, &'static str)],
 );
 
+/// A configuration's credential format and type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// `dc+sd-jwt` (draft 13: `vc+sd-jwt`) of this `vct`.
+    SdJwt { vct: &'static str },
+    /// `jwt_vc_json` (a W3C VC Data Model 1.1 JWT) of these
+    /// `credential_definition.type`s.
+    JwtVcJson { types: &'static [&'static str] },
+}
+
 /// A credential configuration the issuer offers.
 pub(crate) struct Configuration {
     pub id: &'static str,
-    pub vct: &'static str,
+    pub format: Format,
     pub scope: &'static str,
     /// Whether the credential is bound to a holder key (proofs required).
     pub bound: bool,
@@ -312,6 +409,17 @@ fn pid_values() -> Map<String, Value> {
     map
 }
 
+fn pid_jwt_vc_values() -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "given_name": "Erika",
+        "family_name": "Mustermann",
+        "birthdate": "1964-08-12",
+    }) else {
+        unreachable!("a literal object")
+    };
+    map
+}
+
 fn membership_values() -> Map<String, Value> {
     let Value::Object(map) = json!({ "member_id": "M-1001", "level": "gold" }) else {
         unreachable!("a literal object")
@@ -323,7 +431,9 @@ fn membership_values() -> Map<String, Value> {
 pub(crate) const CONFIGURATIONS: &[Configuration] = &[
     Configuration {
         id: "pid_sd_jwt",
-        vct: "urn:eudi:pid:1",
+        format: Format::SdJwt {
+            vct: "urn:eudi:pid:1",
+        },
         scope: "pid",
         bound: true,
         display: &[
@@ -351,7 +461,9 @@ pub(crate) const CONFIGURATIONS: &[Configuration] = &[
     },
     Configuration {
         id: "membership_sd_jwt",
-        vct: "https://credentials.example/membership",
+        format: Format::SdJwt {
+            vct: "https://credentials.example/membership",
+        },
         scope: "membership",
         bound: false,
         display: &[
@@ -367,7 +479,194 @@ pub(crate) const CONFIGURATIONS: &[Configuration] = &[
         ],
         values: membership_values,
     },
+    Configuration {
+        id: "pid_jwt_vc",
+        format: Format::JwtVcJson {
+            types: &["VerifiableCredential", "PersonIdentificationData"],
+        },
+        scope: "pid_jwt_vc",
+        bound: true,
+        display: &[
+            (
+                "en",
+                "Person ID (JWT VC)",
+                "An identity credential as a W3C VC JWT",
+            ),
+            (
+                "de",
+                "Personalausweis (JWT VC)",
+                "Ein Identitätsnachweis als W3C-VC-JWT",
+            ),
+        ],
+        claims: &[
+            (
+                &["credentialSubject", "given_name"],
+                &[("en", "Given name"), ("de", "Vorname")],
+            ),
+            (
+                &["credentialSubject", "family_name"],
+                &[("en", "Family name"), ("de", "Nachname")],
+            ),
+            (
+                &["credentialSubject", "birthdate"],
+                &[("en", "Date of birth"), ("de", "Geburtsdatum")],
+            ),
+        ],
+        values: pid_jwt_vc_values,
+    },
 ];
+
+impl Configuration {
+    /// The SD-JWT VC type, for SD-JWT configurations.
+    pub fn vct(&self) -> Option<&'static str> {
+        match self.format {
+            Format::SdJwt { vct } => Some(vct),
+            Format::JwtVcJson { .. } => None,
+        }
+    }
+
+    /// The draft-13 (and draft 11/12) `format` value.
+    pub fn draft13_format(&self) -> &'static str {
+        match self.format {
+            Format::SdJwt { .. } => "vc+sd-jwt",
+            Format::JwtVcJson { .. } => "jwt_vc_json",
+        }
+    }
+
+    /// Whether a draft-13 credential request (`format` with `vct`, or
+    /// `credential_definition.type` in any order) names this configuration.
+    pub fn named_by_draft13_request(&self, body: &Map<String, Value>) -> bool {
+        if body.get("format").and_then(Value::as_str) != Some(self.draft13_format()) {
+            return false;
+        }
+        match self.format {
+            Format::SdJwt { vct } => body.get("vct").and_then(Value::as_str) == Some(vct),
+            Format::JwtVcJson { types } => {
+                let Some(asked) = body
+                    .get("credential_definition")
+                    .and_then(|d| d.get("type"))
+                    .and_then(Value::as_array)
+                else {
+                    return false;
+                };
+                asked.len() == types.len()
+                    && types
+                        .iter()
+                        .all(|t| asked.iter().any(|a| a.as_str() == Some(t)))
+            }
+        }
+    }
+
+    /// The default values with `overrides` applied (claims the
+    /// configuration does not have are ignored).
+    fn values_with(&self, overrides: Option<&Map<String, Value>>) -> Map<String, Value> {
+        let mut values = (self.values)();
+        if let Some(overrides) = overrides {
+            for (k, v) in overrides {
+                if let Some(slot) = values.get_mut(k) {
+                    *slot = v.clone();
+                }
+            }
+        }
+        values
+    }
+}
+
+const DAY_SECS: i64 = 24 * 3600;
+const YEAR_SECS: i64 = 365 * DAY_SECS;
+
+/// When a credential was issued (`iat`, and `nbf` of a JWT VC) and when it
+/// expires (`exp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Validity {
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl Validity {
+    /// From now for a year.
+    pub fn fresh() -> Self {
+        let now = now_secs();
+        Validity {
+            iat: now,
+            exp: now + YEAR_SECS,
+        }
+    }
+
+    /// [`crate::Fault::CredentialExpired`]: issued two days ago, expired an
+    /// hour ago.
+    pub fn expired() -> Self {
+        let now = now_secs();
+        Validity {
+            iat: now - 2 * DAY_SECS,
+            exp: now - 3600,
+        }
+    }
+}
+
+/// What goes into a credential besides its configuration's claims.
+pub(crate) struct Issuance<'a> {
+    /// The `iss` claim.
+    pub iss: &'a str,
+    /// Claim values replacing the defaults.
+    pub overrides: Option<&'a Map<String, Value>>,
+    /// The holder key (`cnf.jwk`) of a key-bound credential.
+    pub holder: Option<&'a Value>,
+    pub validity: Validity,
+}
+
+impl<'a> Issuance<'a> {
+    /// By `iss`, unbound, default values, valid from now for a year.
+    #[cfg(test)]
+    pub fn new(iss: &'a str) -> Self {
+        Issuance {
+            iss,
+            overrides: None,
+            holder: None,
+            validity: Validity::fresh(),
+        }
+    }
+}
+
+/// RFC 3339 (UTC, seconds) of a Unix time.
+pub(crate) fn rfc3339(secs: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let days = secs.div_euclid(DAY_SECS);
+    let rem = secs.rem_euclid(DAY_SECS);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A random `urn:uuid:` (version 4).
+fn urn_uuid() -> String {
+    use rand::RngCore as _;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
 
 /// The configuration with this id.
 pub(crate) fn configuration(id: &str) -> Option<&'static Configuration> {
@@ -405,37 +704,29 @@ fn conceal(object: Map<String, Value>, disclosures: &mut Vec<String>) -> Map<Str
 }
 
 /// Issues a `dc+sd-jwt` credential with every claim selectively disclosable,
-/// signed by `signer` (`kid` or `x5c` in the header). `overrides` replace
-/// the configuration's default values (claims the configuration does not
-/// have are ignored).
+/// signed by `signer` (`kid` or `x5c` in the header), with header `typ`
+/// `typ` (`dc+sd-jwt` unless a fault says otherwise).
 pub(crate) fn issue_sd_jwt(
     signer: &CredentialSigner<'_>,
-    issuer_id: &str,
     configuration: &Configuration,
-    overrides: Option<&Map<String, Value>>,
-    holder_jwk: Option<&Value>,
+    issuance: &Issuance<'_>,
+    typ: &str,
 ) -> String {
-    let mut values = (configuration.values)();
-    if let Some(overrides) = overrides {
-        for (k, v) in overrides {
-            if let Some(slot) = values.get_mut(k) {
-                *slot = v.clone();
-            }
-        }
-    }
+    let values = configuration.values_with(issuance.overrides);
     let mut disclosures = Vec::new();
     let mut payload = conceal(values, &mut disclosures);
-    let now = now_secs();
-    payload.insert("iss".into(), json!(issuer_id));
-    payload.insert("iat".into(), json!(now));
-    payload.insert("exp".into(), json!(now + 365 * 24 * 3600));
-    payload.insert("vct".into(), json!(configuration.vct));
+    payload.insert("iss".into(), json!(issuance.iss));
+    payload.insert("iat".into(), json!(issuance.validity.iat));
+    payload.insert("exp".into(), json!(issuance.validity.exp));
+    if let Some(vct) = configuration.vct() {
+        payload.insert("vct".into(), json!(vct));
+    }
     payload.insert("_sd_alg".into(), json!("sha-256"));
-    if let Some(jwk) = holder_jwk {
+    if let Some(jwk) = issuance.holder {
         payload.insert("cnf".into(), json!({ "jwk": jwk }));
     }
     let mut header = Map::new();
-    header.insert("typ".into(), json!("dc+sd-jwt"));
+    header.insert("typ".into(), json!(typ));
     let jwt = signer.sign(header, &Value::Object(payload));
     let mut out = jwt;
     for d in disclosures {
@@ -444,6 +735,49 @@ pub(crate) fn issue_sd_jwt(
     }
     out.push('~');
     out
+}
+
+/// Issues a `jwt_vc_json` credential: a compact JWS with header
+/// `{"typ":"JWT","alg","kid"}` and the VC Data Model 1.1 JWT claims `iss`,
+/// `sub` (the holder's `did:jwk`), `iat`, `nbf` (= `iat`), `exp`, `jti`
+/// (`urn:uuid:`), `cnf.jwk` and `vc` (`@context`, `type`, `issuanceDate`,
+/// `credentialSubject` with `id` = `sub` and the claims).
+pub(crate) fn issue_jwt_vc(
+    signer: &CredentialSigner<'_>,
+    configuration: &Configuration,
+    issuance: &Issuance<'_>,
+) -> String {
+    let types: &[&str] = match configuration.format {
+        Format::JwtVcJson { types } => types,
+        Format::SdJwt { .. } => &["VerifiableCredential"],
+    };
+    let holder_did = issuance.holder.map(did_jwk);
+    let mut subject = Map::new();
+    if let Some(did) = &holder_did {
+        subject.insert("id".into(), json!(did));
+    }
+    subject.extend(configuration.values_with(issuance.overrides));
+    let Validity { iat, exp } = issuance.validity;
+    let mut payload = json!({
+        "iss": issuance.iss,
+        "iat": iat,
+        "nbf": iat,
+        "exp": exp,
+        "jti": urn_uuid(),
+        "vc": {
+            "@context": ["https://www.w3.org/2018/credentials/v1"],
+            "type": types,
+            "issuanceDate": rfc3339(iat),
+            "credentialSubject": subject,
+        },
+    });
+    if let (Some(did), Some(jwk)) = (holder_did, issuance.holder) {
+        payload["sub"] = json!(did);
+        payload["cnf"] = json!({ "jwk": jwk });
+    }
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    signer.sign(header, &payload)
 }
 
 #[cfg(test)]
@@ -510,10 +844,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rfc3339_of_known_times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
     fn issued_sd_jwt_digests_match_its_disclosures() {
         let keys = IssuerKeys::generate();
         let pid = configuration("pid_sd_jwt").unwrap();
-        let sd = issue_sd_jwt(&keys.signer(), "https://i.example", pid, None, None);
+        let sd = issue_sd_jwt(
+            &keys.signer(),
+            pid,
+            &Issuance::new("https://i.example"),
+            "dc+sd-jwt",
+        );
         assert!(sd.ends_with('~'));
         let mut parts = sd.trim_end_matches('~').split('~');
         let jwt = parts.next().unwrap();

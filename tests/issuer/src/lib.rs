@@ -1,9 +1,10 @@
 //! A reference OpenID4VCI 1.0 credential issuer and authorization server.
 //!
 //! It serves real HTTP (axum) on a loopback port and issues real `dc+sd-jwt`
-//! credentials, so wallets (ours, and other teams' test suites) can run every
-//! flow against it. It does not depend on the wallet SDK. It can misbehave on
-//! purpose ([`Fault`]) so tests can check how a wallet copes.
+//! and `jwt_vc_json` credentials, so wallets (ours, and other teams' test
+//! suites) can run every flow against it. It does not depend on the wallet
+//! SDK. It can misbehave on purpose ([`Fault`]) so tests can check how a
+//! wallet copes.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -22,6 +23,7 @@ mod attestation;
 mod authorize;
 mod canned;
 mod credential;
+mod did;
 mod dpop;
 mod encryption;
 mod metadata;
@@ -37,6 +39,7 @@ use std::sync::Arc;
 
 pub use attestation::WalletAttestation;
 pub use canned::{Canned, CannedBody, Endpoint};
+pub use did::CredentialKey;
 pub use encryption::Encryption;
 pub use state::Fault;
 use state::{Settings, Shared};
@@ -255,13 +258,27 @@ impl IssuerBuilder {
     }
 
     /// How credentials name their signing key: a JOSE `kid` of the key at
-    /// `/.well-known/jwt-vc-issuer` ([`CredentialSigning::Kid`]), or an
+    /// `/.well-known/jwt-vc-issuer` ([`CredentialSigning::Kid`]), an
     /// `x5c` chain (leaf, intermediate) to the issuer's test root CA
     /// ([`CredentialSigning::X5cChain`]; the root is
-    /// [`RunningIssuer::trust_anchor_pem`] and `GET /test/trust`). The test
-    /// PKI is made at start in either mode. Default [`CredentialSigning::Kid`].
+    /// [`RunningIssuer::trust_anchor_pem`] and `GET /test/trust`), or a DID
+    /// as `iss` and a DID URL as `kid` ([`CredentialSigning::DidJwk`],
+    /// [`CredentialSigning::DidKey`], [`CredentialSigning::DidWeb`]; see
+    /// [`RunningIssuer::credential_issuer_did`] and
+    /// [`IssuerBuilder::credential_key`]). The test PKI is made at start in
+    /// every mode. Default [`CredentialSigning::Kid`].
     pub fn credential_signing(mut self, signing: CredentialSigning) -> Self {
         self.settings.credential_signing = signing;
+        self
+    }
+
+    /// The type of the credential signing key in the `Did*` signing modes:
+    /// [`CredentialKey::P256`] (`ES256`, the issuer's key, as at
+    /// `/.well-known/jwt-vc-issuer`) or [`CredentialKey::Ed25519`] (`EdDSA`,
+    /// a fresh key per issuer instance). Ignored by the `Kid` and `X5cChain`
+    /// modes, which always sign with P-256. Default [`CredentialKey::P256`].
+    pub fn credential_key(mut self, key: CredentialKey) -> Self {
+        self.settings.credential_key = key;
         self
     }
 
@@ -371,7 +388,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 /// What the issuer's business system asks for: `POST /test/offers`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OfferRequest {
-    /// Configurations to offer; default `["pid_sd_jwt"]`.
+    /// Configurations to offer (`pid_sd_jwt`, `membership_sd_jwt`,
+    /// `pid_jwt_vc`); default `["pid_sd_jwt"]`.
     #[serde(default)]
     pub credential_configuration_ids: Option<Vec<String>>,
     /// Require a 6-digit transaction code. Default false.
@@ -450,6 +468,13 @@ impl RunningIssuer {
         self.shared.issuer_id()
     }
 
+    /// The issuer's DID, the `iss` of its credentials, in the `Did*`
+    /// signing modes (`did:jwk:...`, `did:key:z...`, or
+    /// `did:web:127.0.0.1%3A<port>[:<path segment>]...`); `None` otherwise.
+    pub fn credential_issuer_did(&self) -> Option<String> {
+        self.shared.did.as_ref().map(|d| d.did.clone())
+    }
+
     /// Creates an offer, as `POST /test/offers` does.
     pub fn create_offer(&self, request: OfferRequest) -> CreatedOffer {
         self.shared.create_offer(request)
@@ -476,7 +501,9 @@ impl RunningIssuer {
         self.shared.reset_stats()
     }
 
-    /// The issuer's public signing key as a JWK (with `kid`).
+    /// The issuer's public P-256 signing key as a JWK (with `kid`), as at
+    /// `/.well-known/jwt-vc-issuer`. It signs credentials in every signing
+    /// mode except the `Did*` modes with [`CredentialKey::Ed25519`].
     pub fn issuer_jwk(&self) -> serde_json::Value {
         self.shared.keys.public_jwk()
     }

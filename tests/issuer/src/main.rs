@@ -2,12 +2,14 @@
 //!
 //! Prints one JSON line `{"ready":"http://HOST:PORT",...}` on stdout once it
 //! accepts connections (with `credential_issuer`, `authorization_server`,
-//! `certificate_pem` and `trust_anchor_pem`).
+//! `certificate_pem`, `trust_anchor_pem` and `credential_issuer_did`).
 //! Create offers with `POST /test/offers`, wallet attestations with
 //! `POST /test/wallet-attestation`.
 
 use clap::Parser;
-use oid4vci_issuer::{CredentialSigning, Encryption, Fault, Issuer, WalletAttestation};
+use oid4vci_issuer::{
+    CredentialKey, CredentialSigning, Encryption, Fault, Issuer, WalletAttestation,
+};
 use std::io::Write as _;
 
 /// The reference OID4VCI issuer and authorization server.
@@ -92,11 +94,20 @@ struct Args {
     #[arg(long, value_enum, default_value_t = WalletAttestationArg::Off)]
     wallet_attestation: WalletAttestationArg,
     /// How credentials name their signing key: `kid` (a `kid` header, the
-    /// key at `/.well-known/jwt-vc-issuer`) or `x5c` (an `x5c` header with
+    /// key at `/.well-known/jwt-vc-issuer`), `x5c` (an `x5c` header with
     /// the leaf and intermediate certificates; the root CA is
-    /// `trust_anchor_pem` in the ready line and `GET /test/trust`).
+    /// `trust_anchor_pem` in the ready line and `GET /test/trust`), or a DID
+    /// as `iss` with a DID URL `kid`: `did-jwk` (`<did>#0`), `did-key`
+    /// (`<did>#z...`) or `did-web` (`<did>#key-1`, the DID document at
+    /// `/.well-known/did.json` or `<path>/did.json`). The DID is
+    /// `credential_issuer_did` in the ready line.
     #[arg(long, value_enum, default_value_t = CredentialSigningArg::Kid)]
     credential_signing: CredentialSigningArg,
+    /// The signing key's type in the DID modes: `p256` (ES256, the key at
+    /// `/.well-known/jwt-vc-issuer`) or `ed25519` (EdDSA, a fresh key).
+    /// `kid` and `x5c` always sign with P-256.
+    #[arg(long, value_enum, default_value_t = CredentialKeyArg::P256)]
+    credential_key: CredentialKeyArg,
 }
 
 /// `--credential-signing`.
@@ -104,6 +115,9 @@ struct Args {
 enum CredentialSigningArg {
     Kid,
     X5c,
+    DidJwk,
+    DidKey,
+    DidWeb,
 }
 
 impl From<CredentialSigningArg> for CredentialSigning {
@@ -111,6 +125,27 @@ impl From<CredentialSigningArg> for CredentialSigning {
         match arg {
             CredentialSigningArg::Kid => CredentialSigning::Kid,
             CredentialSigningArg::X5c => CredentialSigning::X5cChain,
+            CredentialSigningArg::DidJwk => CredentialSigning::DidJwk,
+            CredentialSigningArg::DidKey => CredentialSigning::DidKey,
+            CredentialSigningArg::DidWeb => CredentialSigning::DidWeb,
+        }
+    }
+}
+
+/// `--credential-key`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum CredentialKeyArg {
+    #[value(name = "p256")]
+    P256,
+    #[value(name = "ed25519")]
+    Ed25519,
+}
+
+impl From<CredentialKeyArg> for CredentialKey {
+    fn from(arg: CredentialKeyArg) -> Self {
+        match arg {
+            CredentialKeyArg::P256 => CredentialKey::P256,
+            CredentialKeyArg::Ed25519 => CredentialKey::Ed25519,
         }
     }
 }
@@ -177,6 +212,7 @@ async fn main() {
         .encryption(args.encryption.into())
         .wallet_attestation(args.wallet_attestation.into())
         .credential_signing(args.credential_signing.into())
+        .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
     for text in &args.responses {
         match serde_json::from_str::<oid4vci_issuer::Canned>(text) {
@@ -210,6 +246,7 @@ async fn main() {
         "authorization_server": issuer.authorization_server(),
         "certificate_pem": issuer.certificate_pem(),
         "trust_anchor_pem": issuer.trust_anchor_pem(),
+        "credential_issuer_did": issuer.credential_issuer_did(),
     });
     let _ = writeln!(stdout, "{ready}");
     let _ = stdout.flush();

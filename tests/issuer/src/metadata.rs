@@ -1,7 +1,7 @@
 //! The documents the issuer publishes: credential issuer metadata (1.0
 //! shape), authorization server metadata and SD-JWT VC issuer metadata.
 
-use crate::credential::CONFIGURATIONS;
+use crate::credential::{Format, CONFIGURATIONS};
 use crate::encryption::{self, Encryption};
 use crate::state::{Fault, Shared};
 use serde_json::{json, Map, Value};
@@ -26,6 +26,26 @@ fn labels(entries: &[(&str, &str)]) -> Value {
     )
 }
 
+/// Draft 13's nested claims map of claim paths: `{"a": {"b": {"display":
+/// [...]}}}`.
+fn nested_claims<'a>(claims: impl Iterator<Item = (&'a [&'a str], Value)>) -> Map<String, Value> {
+    let mut nested = Map::new();
+    for (path, names) in claims {
+        let mut at = &mut nested;
+        for (i, segment) in path.iter().enumerate() {
+            let entry = at.entry(segment.to_string()).or_insert_with(|| json!({}));
+            if i + 1 == path.len() {
+                entry["display"] = names.clone();
+            }
+            let Some(next) = entry.as_object_mut() else {
+                break;
+            };
+            at = next;
+        }
+    }
+    nested
+}
+
 /// `/.well-known/openid-credential-issuer`
 pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
     let settings = &shared.settings;
@@ -36,43 +56,52 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
             .iter()
             .map(|(path, names)| json!({ "path": path, "display": labels(names) }))
             .collect();
-        let mut config = json!({
-            "format": "dc+sd-jwt",
-            "scope": c.scope,
-            "vct": c.vct,
-            "credential_signing_alg_values_supported": ["ES256"],
-            "credential_metadata": {
-                "display": display(c.display),
-                "claims": claims,
-            },
-        });
+        let mut config = match c.format {
+            Format::SdJwt { vct } => json!({
+                "format": "dc+sd-jwt",
+                "scope": c.scope,
+                "vct": vct,
+                "credential_signing_alg_values_supported": [shared.credential_alg()],
+            }),
+            Format::JwtVcJson { types } => json!({
+                "format": "jwt_vc_json",
+                "scope": c.scope,
+                "credential_definition": { "type": types },
+                "credential_signing_alg_values_supported": ["ES256", "EdDSA"],
+            }),
+        };
         if settings.draft13 {
-            // Draft 13: display and a nested claims map on the configuration.
-            let mut nested = serde_json::Map::new();
-            for (path, names) in c.claims {
-                let mut at = &mut nested;
-                for (i, segment) in path.iter().enumerate() {
-                    let entry = at.entry(segment.to_string()).or_insert_with(|| json!({}));
-                    if i + 1 == path.len() {
-                        entry["display"] = labels(names);
-                    }
-                    let Some(next) = entry.as_object_mut() else {
-                        break;
-                    };
-                    at = next;
+            // Draft 13: display and a nested claims map on the configuration
+            // (`jwt_vc_json`: in `credential_definition.credentialSubject`).
+            config["display"] = display(c.display);
+            match c.format {
+                Format::SdJwt { .. } => {
+                    config["format"] = json!("vc+sd-jwt");
+                    let paths = c.claims.iter().map(|(path, names)| (*path, labels(names)));
+                    config["claims"] = Value::Object(nested_claims(paths));
+                }
+                Format::JwtVcJson { .. } => {
+                    let paths = c.claims.iter().map(|(path, names)| {
+                        let inner = path
+                            .strip_prefix(&["credentialSubject"][..])
+                            .unwrap_or(path);
+                        (inner, labels(names))
+                    });
+                    config["credential_definition"]["credentialSubject"] =
+                        Value::Object(nested_claims(paths));
                 }
             }
-            config = json!({
-                "format": "vc+sd-jwt",
-                "scope": c.scope,
-                "vct": c.vct,
-                "credential_signing_alg_values_supported": ["ES256"],
+        } else {
+            config["credential_metadata"] = json!({
                 "display": display(c.display),
-                "claims": nested,
+                "claims": claims,
             });
         }
         if c.bound {
-            config["cryptographic_binding_methods_supported"] = json!(["jwk"]);
+            config["cryptographic_binding_methods_supported"] = match c.format {
+                Format::SdJwt { .. } => json!(["jwk"]),
+                Format::JwtVcJson { .. } => json!(["jwk", "did:jwk"]),
+            };
             config["proof_types_supported"] =
                 json!({ "jwt": { "proof_signing_alg_values_supported": ["ES256"] } });
         }

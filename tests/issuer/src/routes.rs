@@ -7,8 +7,10 @@ use crate::attestation::{self, ATTESTATION_HEADER, CHALLENGE_HEADER, POP_HEADER}
 use crate::authorize;
 use crate::canned::Endpoint;
 use crate::credential::{
-    self, check_proof, issue_sd_jwt, Configuration, CredentialSigner, KeyHeader,
+    self, check_proof, issue_jwt_vc, issue_sd_jwt, Configuration, CredentialSigner, Format,
+    Issuance, KeyHeader, KeyPair, SignKey, Validity,
 };
+use crate::did;
 use crate::dpop::{self, Expected, Rejection, Server};
 use crate::encryption::{
     Encryption, ResponseEncryption, ALG, ENCRYPTED_REQUESTS, ENCRYPTED_RESPONSES,
@@ -479,6 +481,8 @@ fn classify(shared: &Shared, role: Role, as_prefix: Option<&str>, path: &str) ->
         Some(Endpoint::Deferred)
     } else if is("notification") {
         Some(Endpoint::Notification)
+    } else if path == did::did_document_path(p) {
+        Some(Endpoint::DidDocument)
     } else {
         None
     }
@@ -582,6 +586,16 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     }
     if get && path == format!("/.well-known/jwt-vc-issuer{p}") {
         return ok(metadata::jwt_vc_issuer_metadata(shared));
+    }
+    if get && path == did::did_document_path(p) {
+        if let Some(issuer) = shared
+            .did
+            .as_ref()
+            .filter(|_| shared.settings.credential_signing == CredentialSigning::DidWeb)
+        {
+            let document = did::did_document(&issuer.did, &issuer.document_jwk);
+            return respond(StatusCode::OK, "application/did+json", document.to_string());
+        }
     }
 
     // Protocol endpoints.
@@ -1032,12 +1046,10 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
                 id.to_string()
             }
             (None, None) if shared.settings.draft13 => {
-                // Draft 13: the format and its type parameter name the credential.
-                let format = body.get("format").and_then(Value::as_str);
-                let vct = body.get("vct").and_then(Value::as_str);
+                // Draft 13: the format and its type parameter name the
+                // credential (`vct`, or `credential_definition.type`).
                 let found = grant.configuration_ids.iter().find(|id| {
-                    credential::configuration(id)
-                        .is_some_and(|c| format == Some("vc+sd-jwt") && vct == Some(c.vct))
+                    credential::configuration(id).is_some_and(|c| c.named_by_draft13_request(&body))
                 });
                 match found {
                     Some(id) if session.identifiers.is_empty() => id.clone(),
@@ -1050,7 +1062,8 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
                     None => {
                         return bad_request(
                             "unsupported_credential_type",
-                            "format vc+sd-jwt with the vct of an offered credential is required",
+                            "format vc+sd-jwt with the vct, or jwt_vc_json with the \
+                             credential_definition.type, of an offered credential is required",
                         )
                     }
                 }
@@ -1235,15 +1248,18 @@ fn answer(
     }
 }
 
-/// One credential, signed as the signing mode and the faults say. Errors
-/// (the test PKI or a forged certificate could not be made) are descriptions.
+/// One credential, in the configuration's format, signed as the signing
+/// mode and the faults say. Errors (the test PKI or a forged certificate
+/// could not be made) are descriptions.
 fn issue(
     shared: &Shared,
     configuration: &Configuration,
     grant: &Grant,
     holder: Option<&Value>,
 ) -> Result<String, String> {
-    let forged = match X5C_FAULTS.into_iter().find(|f| shared.has(*f)) {
+    let sd_jwt = matches!(configuration.format, Format::SdJwt { .. });
+    // The `X5c*` forgeries are SD-JWT VC issuer key mechanisms: SD-JWTs only.
+    let forged = match X5C_FAULTS.into_iter().find(|f| sd_jwt && shared.has(*f)) {
         Some(fault) => shared
             .pki()?
             .forge(fault)
@@ -1251,21 +1267,41 @@ fn issue(
             .map_err(|e| e.to_string())?,
         None => None,
     };
-    let other_key;
-    let keys = if shared.has(Fault::CredentialSignedByOtherKey) {
-        other_key = credential::IssuerKeys::generate();
-        &other_key
-    } else {
-        &shared.keys
-    };
-    let signer = match (&forged, shared.settings.credential_signing) {
+    let other_key = shared.has(Fault::CredentialSignedByOtherKey);
+    let other_keys;
+    let other_did_key;
+    let signer = match (&forged, &shared.did) {
         (Some(forged), _) => forged.signer(),
-        (None, CredentialSigning::Kid) => keys.signer(),
-        // With `CredentialSignedByOtherKey`: the real chain, another key.
-        (None, CredentialSigning::X5cChain) => CredentialSigner {
-            key: keys.signing_key(),
-            header: KeyHeader::X5c(shared.pki()?.chain()),
-        },
+        // A DID names the issuer: its kid, and its key (or another one of
+        // the same type).
+        (None, Some(issuer)) => {
+            let key = if other_key {
+                other_did_key = KeyPair::generate(issuer.key.kind());
+                &other_did_key
+            } else {
+                &issuer.key
+            };
+            CredentialSigner {
+                key: key.sign_key(),
+                header: KeyHeader::Kid(&issuer.kid),
+            }
+        }
+        (None, None) => {
+            let keys = if other_key {
+                other_keys = credential::IssuerKeys::generate();
+                &other_keys
+            } else {
+                &shared.keys
+            };
+            match shared.settings.credential_signing {
+                // With `CredentialSignedByOtherKey`: the real chain, another key.
+                CredentialSigning::X5cChain if sd_jwt => CredentialSigner {
+                    key: SignKey::P256(keys.signing_key()),
+                    header: KeyHeader::X5c(shared.pki()?.chain()),
+                },
+                _ => keys.signer(),
+            }
+        }
     };
     let other_holder;
     let holder = match holder {
@@ -1275,13 +1311,32 @@ fn issue(
         }
         h => h,
     };
-    Ok(issue_sd_jwt(
-        &signer,
-        &shared.issuer_id(),
-        configuration,
-        grant.claims.as_ref(),
+    let iss = if sd_jwt && shared.has(Fault::CredentialIssMismatch) {
+        "https://other.example".to_string()
+    } else {
+        shared.credential_iss()
+    };
+    let issuance = Issuance {
+        iss: &iss,
+        overrides: grant.claims.as_ref(),
         holder,
-    ))
+        validity: if shared.has(Fault::CredentialExpired) {
+            Validity::expired()
+        } else {
+            Validity::fresh()
+        },
+    };
+    Ok(match configuration.format {
+        Format::SdJwt { .. } => {
+            let typ = if shared.has(Fault::CredentialWrongTyp) {
+                "JWT"
+            } else {
+                "dc+sd-jwt"
+            };
+            issue_sd_jwt(&signer, configuration, &issuance, typ)
+        }
+        Format::JwtVcJson { .. } => issue_jwt_vc(&signer, configuration, &issuance),
+    })
 }
 
 /// `{credentials, notification_id}` (draft 13: one `credential`),
@@ -1491,3 +1546,7 @@ mod attestation_flows;
 #[cfg(test)]
 #[path = "x5c_flows.rs"]
 mod x5c_flows;
+
+#[cfg(test)]
+#[path = "did_flows.rs"]
+mod did_flows;

@@ -1,7 +1,8 @@
 //! The issuer's memory: offers, codes, tokens, nonces, deferred transactions.
 
 use crate::attestation::{WalletAttestation, WalletProvider};
-use crate::credential::IssuerKeys;
+use crate::credential::{IssuerKeys, KeyPair};
+use crate::did::{CredentialKey, IssuerDid};
 use crate::encryption::{Encryption, EncryptionKey};
 use crate::trust::{CredentialSigning, TestPki};
 use crate::{CreatedOffer, OfferRequest};
@@ -53,7 +54,9 @@ pub enum Fault {
     MetadataHttpEndpoint,
     /// Credentials are signed by a key other than the published one (with
     /// [`crate::CredentialSigning::X5cChain`]: the real `x5c` chain, whose
-    /// leaf certifies the published key, but a signature by another key).
+    /// leaf certifies the published key, but a signature by another key; in
+    /// the `Did*` modes: the DID's `kid`, but a signature by a fresh key of
+    /// the same type).
     CredentialSignedByOtherKey,
     /// Credentials are bound (`cnf.jwk`) to a key other than the proof's.
     CredentialBoundToOtherKey,
@@ -63,7 +66,8 @@ pub enum Fault {
     UnencryptedResponse,
     /// Credentials are signed by a fresh key whose `x5c` header holds one
     /// self-signed certificate for it (naming the issuer correctly), and no
-    /// `kid`: a forgery that brings its own key. In any signing mode.
+    /// `kid`: a forgery that brings its own key. In any signing mode
+    /// (SD-JWT credentials only, as for the other `X5c*` faults).
     X5cSelfSigned,
     /// Credentials are signed by a fresh key whose leaf certificate, signed
     /// by the real intermediate CA (`x5c`: leaf, intermediate; no `kid`),
@@ -79,11 +83,25 @@ pub enum Fault {
     /// (`"credentials": ["<credential>"]`, the draft 14/15 shape some
     /// deployed issuers still send).
     CredentialsAsBareStrings,
+    /// With [`crate::CredentialSigning::DidWeb`]: the DID document publishes
+    /// another key (of the same type, made at start) than the one that signs
+    /// credentials.
+    DidWebWrongKey,
+    /// The SD-JWT issuer-signed JWT's header `typ` is `JWT` instead of
+    /// `dc+sd-jwt`.
+    CredentialWrongTyp,
+    /// SD-JWT and JWT VC credentials expired an hour ago (`exp`) and were
+    /// issued two days ago (`iat`, and the JWT VC's `nbf` and
+    /// `issuanceDate`).
+    CredentialExpired,
+    /// The SD-JWT `iss` claim is `https://other.example`, whatever the
+    /// signing mode.
+    CredentialIssMismatch,
 }
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 24] = [
+    pub const ALL: [Fault; 28] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -108,6 +126,10 @@ impl Fault {
         Fault::X5cLeafForAnotherHost,
         Fault::X5cExpiredLeaf,
         Fault::CredentialsAsBareStrings,
+        Fault::DidWebWrongKey,
+        Fault::CredentialWrongTyp,
+        Fault::CredentialExpired,
+        Fault::CredentialIssMismatch,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -155,6 +177,7 @@ pub(crate) struct Settings {
     pub encryption: Encryption,
     pub wallet_attestation: WalletAttestation,
     pub credential_signing: CredentialSigning,
+    pub credential_key: CredentialKey,
 }
 
 /// A user of the authorization server's login page.
@@ -221,6 +244,7 @@ impl Default for Settings {
             encryption: Encryption::Off,
             wallet_attestation: WalletAttestation::Off,
             credential_signing: CredentialSigning::Kid,
+            credential_key: CredentialKey::P256,
         }
     }
 }
@@ -360,6 +384,8 @@ pub(crate) struct Shared {
     /// The test PKI certifying `keys` for `x5c` credentials (made at start,
     /// whatever the signing mode; an error here makes `spawn` fail).
     pub pki: Result<TestPki, String>,
+    /// The issuer's DID, `kid` and signing key in the `Did*` signing modes.
+    pub did: Option<IssuerDid>,
     pub inner: Mutex<Inner>,
 }
 
@@ -396,6 +422,17 @@ impl Shared {
         let keys = IssuerKeys::generate();
         let issuer_id = format!("{base_url}{}", settings.path);
         let pki = TestPki::generate(&issuer_id, keys.signing_key()).map_err(|e| e.to_string());
+        let mut did = IssuerDid::new(
+            settings.credential_signing,
+            settings.credential_key,
+            keys.signing_key(),
+            &issuer_id,
+        );
+        if let Some(did) = did.as_mut() {
+            if settings.faults.contains(&Fault::DidWebWrongKey) {
+                did.document_jwk = KeyPair::generate(did.key.kind()).public_jwk();
+            }
+        }
         Shared {
             settings,
             base_url,
@@ -404,7 +441,25 @@ impl Shared {
             encryption_key,
             wallet_provider,
             pki,
+            did,
             inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// The `iss` of credentials: the DID in the `Did*` signing modes, the
+    /// credential issuer identifier otherwise.
+    pub fn credential_iss(&self) -> String {
+        match &self.did {
+            Some(did) => did.did.clone(),
+            None => self.issuer_id(),
+        }
+    }
+
+    /// The JWS `alg` credentials are signed with (`X5c*` faults aside).
+    pub fn credential_alg(&self) -> &'static str {
+        match &self.did {
+            Some(did) => did.key.sign_key().alg(),
+            None => "ES256",
         }
     }
 
@@ -513,7 +568,15 @@ impl Shared {
             let objects: Vec<Value> = ids
                 .iter()
                 .filter_map(|id| crate::credential::configuration(id))
-                .map(|c| json!({ "format": "vc+sd-jwt", "vct": c.vct }))
+                .map(|c| match c.format {
+                    crate::credential::Format::SdJwt { vct } => {
+                        json!({ "format": "vc+sd-jwt", "vct": vct })
+                    }
+                    crate::credential::Format::JwtVcJson { types } => json!({
+                        "format": "jwt_vc_json",
+                        "credential_definition": { "type": types },
+                    }),
+                })
                 .collect();
             if let Some(o) = offer.as_object_mut() {
                 o.remove("credential_configuration_ids");
@@ -605,6 +668,13 @@ mod tests {
             Some(Fault::X5cLeafForAnotherHost)
         );
         assert_eq!(Fault::X5cExpiredLeaf.name(), "x5c-expired-leaf");
+        assert_eq!(Fault::DidWebWrongKey.name(), "did-web-wrong-key");
+        assert_eq!(Fault::CredentialWrongTyp.name(), "credential-wrong-typ");
+        assert_eq!(Fault::CredentialExpired.name(), "credential-expired");
+        assert_eq!(
+            Fault::from_name("credential-iss-mismatch"),
+            Some(Fault::CredentialIssMismatch)
+        );
         assert_eq!(Fault::from_name("nope"), None);
     }
 }

@@ -3,7 +3,7 @@
 //! intermediate CA and a leaf for the issuer's credential signing key, all
 //! P-256 / ECDSA-SHA256), and the forged chains of the `X5c*` faults.
 
-use crate::credential::{CredentialSigner, KeyHeader};
+use crate::credential::{CredentialSigner, KeyHeader, SignKey};
 use crate::state::Fault;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::EncodePrivateKey as _;
@@ -14,8 +14,13 @@ use rcgen::{
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How the issuer-signed JWT of an SD-JWT credential names its signing key.
+/// How the issuer-signed JWT of a credential names its signing key (and,
+/// in the `Did*` modes, the issuer). The `Kid` and `X5cChain` modes sign
+/// with the issuer's P-256 key (`ES256`); the `Did*` modes with a key of
+/// [`crate::CredentialKey`]'s type (`ES256` or `EdDSA`) and put the DID in
+/// `iss`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CredentialSigning {
     /// A JOSE `kid` header naming the key published at
     /// `/.well-known/jwt-vc-issuer` (the default).
@@ -28,6 +33,32 @@ pub enum CredentialSigning {
     /// the root CA is [`crate::RunningIssuer::trust_anchor_pem`] and
     /// `GET /test/trust`. The JWT VC issuer metadata is served as before.
     X5cChain,
+    /// The issuer is a `did:jwk`: `iss` is
+    /// `did:jwk:<base64url (no padding) of the public JWK JSON>` (only the
+    /// public members, `{"crv","kty","x","y"}` or `{"crv","kty","x"}`) and
+    /// the header `kid` is `<did>#0`. The key is
+    /// [`crate::IssuerBuilder::credential_key`]'s type.
+    DidJwk,
+    /// The issuer is a `did:key`: `iss` is `did:key:z<base58btc of the
+    /// multicodec varint and the public key>` (P-256: `0x80 0x24` and the
+    /// 33-byte compressed point; Ed25519: `0xed 0x01` and the 32-byte key)
+    /// and the header `kid` is `<did>#z<the same multibase value>`.
+    DidKey,
+    /// The issuer is a `did:web` of its own host, port and path
+    /// (`did:web:127.0.0.1%3A4567:pid`), the header `kid` is `<did>#key-1`,
+    /// and the DID document is served at `/.well-known/did.json` (no path)
+    /// or `<path>/did.json`.
+    DidWeb,
+}
+
+impl CredentialSigning {
+    /// Whether the issuer is named by a DID (the `Did*` modes).
+    pub fn is_did(self) -> bool {
+        matches!(
+            self,
+            CredentialSigning::DidJwk | CredentialSigning::DidKey | CredentialSigning::DidWeb
+        )
+    }
 }
 
 /// The faults that replace the credential's `x5c` chain and signing key.
@@ -59,7 +90,7 @@ impl Forged {
     /// Signs with the forged key and names its chain in `x5c`.
     pub fn signer(&self) -> CredentialSigner<'_> {
         CredentialSigner {
-            key: &self.key,
+            key: SignKey::P256(&self.key),
             header: KeyHeader::X5c(&self.chain),
         }
     }
@@ -228,7 +259,7 @@ fn key_pair(key: &SigningKey) -> Result<KeyPair, rcgen::Error> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::credential::{configuration, issue_sd_jwt};
+    use crate::credential::{configuration, issue_sd_jwt, Issuance};
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use base64::Engine as _;
     use p256::ecdsa::signature::Verifier as _;
@@ -384,11 +415,11 @@ pub(crate) mod tests {
         let key = key();
         let pki = TestPki::generate(ISSUER, &key).unwrap();
         let signer = CredentialSigner {
-            key: &key,
+            key: SignKey::P256(&key),
             header: KeyHeader::X5c(pki.chain()),
         };
         let pid = configuration("pid_sd_jwt").unwrap();
-        let sd = issue_sd_jwt(&signer, ISSUER, pid, None, None);
+        let sd = issue_sd_jwt(&signer, pid, &Issuance::new(ISSUER), "dc+sd-jwt");
         let jwt = sd.split('~').next().unwrap();
         let (input, signature) = jwt.rsplit_once('.').unwrap();
         let header: Value = serde_json::from_slice(
