@@ -124,6 +124,7 @@ fn proof(c: &mut Criterion) {
                     black_box("https://issuer.example/credential"),
                     Some(&token),
                     1_767_225_600,
+                    &oid4vci_wallet::OsRandom,
                 )
                 .unwrap(),
             )

@@ -3,7 +3,7 @@
 # against, each on a free loopback port, with its output in a directory of the
 # caller's.
 #
-#   start_issuers DIR   starts four instances and sets
+#   start_issuers DIR   starts six instances and sets
 #                         ISSUER_BASE              the main one (deferred polls: interval 1 s, 2 pending)
 #                         ISSUER_DPOP_BASE         --require-dpop --dpop-nonce
 #                         ISSUER_HTTPS_BASE        --tls; its self-signed certificate is
@@ -11,6 +11,12 @@
 #                         ISSUER_ATTESTATION_BASE  --wallet-attestation challenge --require-dpop
 #                                                  --dpop-nonce (attestation-based client
 #                                                  authentication with challenges, and DPoP)
+#                         ISSUER_X5C_BASE          --credential-signing x5c (credentials signed
+#                                                  with an x5c chain to its test root CA, which
+#                                                  the tests fetch from its GET /test/trust)
+#                         ISSUER_X5C_SELF_SIGNED_BASE  --credential-signing x5c --fault
+#                                                  x5c-self-signed (a forgery: its own
+#                                                  self-signed certificate in x5c)
 #   stop_issuers        stops whatever start_issuers started (call it from the EXIT trap)
 #
 # Honors CARGO_TARGET_DIR (default: target).
@@ -50,6 +56,10 @@ start_issuers() {
   ISSUER_DPOP_BASE=$issuer_base
   start_issuer "$dir" attestation --wallet-attestation challenge --require-dpop --dpop-nonce || return 1
   ISSUER_ATTESTATION_BASE=$issuer_base
+  start_issuer "$dir" x5c --credential-signing x5c || return 1
+  ISSUER_X5C_BASE=$issuer_base
+  start_issuer "$dir" x5c-self-signed --credential-signing x5c --fault x5c-self-signed || return 1
+  ISSUER_X5C_SELF_SIGNED_BASE=$issuer_base
   start_issuer "$dir" https --tls || return 1
   ISSUER_HTTPS_BASE=$issuer_base
   # The ready line carries the certificate as a JSON string; PEM has no

@@ -226,6 +226,8 @@ pub enum Document {
     AuthorizationServerMetadata,
     /// The SD-JWT VC issuer metadata (`/.well-known/jwt-vc-issuer`).
     JwtVcIssuerMetadata,
+    /// A `did:web` DID document (`did.json`).
+    DidDocument,
 }
 
 impl fmt::Display for Document {
@@ -234,6 +236,7 @@ impl fmt::Display for Document {
             Document::IssuerMetadata => "credential issuer metadata",
             Document::AuthorizationServerMetadata => "authorization server metadata",
             Document::JwtVcIssuerMetadata => "JWT VC issuer metadata",
+            Document::DidDocument => "DID document",
         })
     }
 }
@@ -250,6 +253,8 @@ pub enum Endpoint {
     AuthorizationServerMetadata,
     /// SD-JWT VC issuer metadata.
     JwtVcIssuerMetadata,
+    /// A `did:web` DID document.
+    DidDocument,
     /// Pushed authorization request endpoint (RFC 9126).
     PushedAuthorization,
     /// Token endpoint.
@@ -273,6 +278,7 @@ impl fmt::Display for Endpoint {
             Endpoint::IssuerMetadata => "credential issuer metadata endpoint",
             Endpoint::AuthorizationServerMetadata => "authorization server metadata endpoint",
             Endpoint::JwtVcIssuerMetadata => "JWT VC issuer metadata endpoint",
+            Endpoint::DidDocument => "DID document",
             Endpoint::PushedAuthorization => "pushed authorization request endpoint",
             Endpoint::Token => "token endpoint",
             Endpoint::Nonce => "nonce endpoint",

@@ -105,6 +105,6 @@ pub use flow::authorization::{AuthorizationCodeStep, PendingAuthorization, Reque
 pub use flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};
 pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
 pub use http::{HttpClient, HttpRequest, HttpResponse};
-pub use jose::{Signer, SignerError, SoftwareSigner};
+pub use jose::{OsRandom, RandomSource, Signer, SignerError, SoftwareSigner};
 pub use types::NotificationEvent;
 pub use verify::{Verification, VerifiedBy};

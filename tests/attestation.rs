@@ -256,3 +256,161 @@ async fn use_attestation_challenge_is_answered_once_with_the_challenge_it_brings
         issuer.stats()
     );
 }
+
+/// The public engine with a hand-written loop over a plain `HttpClient`, no
+/// `Wallet`: wallet attestation with challenges, DPoP with nonce challenges
+/// and a deferred credential, every protocol rule taken from the engine.
+#[tokio::test]
+async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet() {
+    use oid4vci_wallet::flow::discovery::{
+        select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
+    };
+    use oid4vci_wallet::flow::issuance::{CredentialExchange, DeferredPoll, Issuance, WithToken};
+    use oid4vci_wallet::flow::offer::{
+        parse_offer_url, validate_offer_against_metadata, OfferSource,
+    };
+    use oid4vci_wallet::flow::protection::{AttestationChallenges, Protected, Protection};
+    use oid4vci_wallet::flow::session::{IssuerContext, ResolvedOffer};
+    use oid4vci_wallet::flow::{EngineConfig, Flow, Progress};
+    use oid4vci_wallet::http::{HttpClient, ReqwestClient, ReqwestConfig};
+    use oid4vci_wallet::jose::DpopState;
+    use oid4vci_wallet::DeferredStatus;
+
+    async fn drive<F: Flow>(http: &ReqwestClient, config: &EngineConfig, mut flow: F) -> F::Output {
+        loop {
+            if let Some(pause) = flow.wait() {
+                tokio::time::sleep(pause).await;
+            }
+            let (_, request) = flow.prepare_request(config, SystemClock.now()).unwrap();
+            let response = http.send(request).await.expect("the issuer answers");
+            match flow
+                .handle_response(response, config, SystemClock.now())
+                .unwrap()
+            {
+                Progress::Again(next) => flow = next,
+                Progress::Done(output) => return output,
+            }
+        }
+    }
+
+    let issuer = start(
+        Issuer::builder()
+            .wallet_attestation(WalletAttestation::RequiredWithChallenge)
+            .require_dpop(true)
+            .dpop_nonce(true)
+            .deferred_pending_polls(1)
+            .deferred_interval(1),
+    )
+    .await;
+    let key = Arc::new(SoftwareSigner::generate());
+    let jwt = issuer.issue_wallet_attestation(
+        "engine-wallet",
+        &key.public_jwk(),
+        Duration::from_secs(600),
+    );
+    let attestation = ClientAttestation::new(jwt, key).unwrap();
+    let challenges = AttestationChallenges::default();
+    let http = ReqwestClient::new(ReqwestConfig {
+        allow_http: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let config = EngineConfig {
+        allow_http: true,
+        ..EngineConfig::default()
+    };
+
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, true));
+    let OfferSource::ByReference(fetch) = parse_offer_url(&created.offer_url, &config).unwrap()
+    else {
+        panic!("an offer by reference")
+    };
+    let offer = drive(&http, &config, Protected::new(fetch, Protection::none())).await;
+    let discovery = IssuerMetadataDiscovery::new(&offer.credential_issuer).unwrap();
+    let metadata = drive(
+        &http,
+        &config,
+        Protected::new(discovery, Protection::none()),
+    )
+    .await;
+    validate_offer_against_metadata(&offer, &metadata).unwrap();
+    let as_id = select_authorization_server(&metadata, None).unwrap();
+    let discovery = AsMetadataDiscovery::new(&as_id).unwrap();
+    let server = drive(
+        &http,
+        &config,
+        Protected::new(discovery, Protection::none()),
+    )
+    .await;
+    let resolved = ResolvedOffer::new(
+        offer,
+        IssuerContext {
+            issuer: metadata,
+            authorization_server: server.clone(),
+        },
+    )
+    .unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("pre-authorized expected")
+    };
+    let step = step.with_tx_code(created.tx_code.clone().unwrap());
+
+    let mut dpop = DpopState::wanted_by(&server).then(DpopState::generate);
+    assert!(dpop.is_some(), "the server advertises DPoP");
+    let token_request = step
+        .token_exchange(Some("engine-wallet"))
+        .unwrap()
+        .with_dpop(true);
+    let protection =
+        Protection::authorization_server(&server, dpop.as_mut(), Some((&attestation, &challenges)));
+    let token = drive(&http, &config, Protected::new(token_request, protection)).await;
+    let mut authorized = step
+        .into_authorized(token, Some("engine-wallet"), SystemClock.now())
+        .with_dpop(dpop);
+    assert!(authorized.uses_dpop());
+
+    let holder = SoftwareSigner::generate();
+    let signers: [&dyn Signer; 1] = [&holder];
+    let exchange = CredentialExchange::new(
+        &mut authorized,
+        "pid_sd_jwt",
+        &signers,
+        Some((&attestation, &challenges)),
+        &config,
+        SystemClock.now(),
+    )
+    .unwrap();
+    let Issuance::Deferred(mut pending) = drive(&http, &config, exchange).await else {
+        panic!("a deferred issuance")
+    };
+    let credentials = loop {
+        tokio::time::sleep(pending.interval()).await;
+        let poll = WithToken::new(DeferredPoll(&mut pending), None, SystemClock.now());
+        match drive(&http, &config, poll).await {
+            DeferredStatus::Pending { .. } => continue,
+            DeferredStatus::Issued(list) => break list,
+            DeferredStatus::Failed(e) => panic!("the transaction failed: {e}"),
+        }
+    };
+    assert_eq!(credentials.len(), 1);
+    assert_eq!(
+        credentials[0].holder_jwk.as_ref(),
+        Some(&holder.public_jwk())
+    );
+    let stats = issuer.stats();
+    let total = |needle: &str| -> u64 {
+        stats
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, v)| *v)
+            .sum()
+    };
+    // Every rule ran: the authorization server's nonce challenge answered
+    // (the issuer's nonce came with the nonce response, so it needed none),
+    // the attestation challenge fetched, nothing refused.
+    assert!(stats["dpop_nonce_challenges_as"] >= 1, "{stats:?}");
+    assert_eq!(stats["/deferred"], 2, "{stats:?}");
+    assert_eq!(stats["dpop_rejected"], 0, "{stats:?}");
+    assert!(total("attestation_challenges") >= 1, "{stats:?}");
+    assert_eq!(total("attestation_rejected"), 0, "{stats:?}");
+}

@@ -214,3 +214,146 @@ async fn a_session_whose_dpop_key_was_swapped_is_refused_and_secrets_stay_hidden
     let text = err.to_string();
     assert!(!text.contains(&key) && !text.contains(authorized.token().access_token.secret()));
 }
+
+/// A predictable generator (splitmix64), for the determinism test only.
+struct Seeded(std::sync::Mutex<u64>);
+
+impl oid4vci_wallet::RandomSource for Seeded {
+    fn fill(&self, dest: &mut [u8]) {
+        let mut state = self.0.lock().unwrap();
+        for chunk in dest.chunks_mut(8) {
+            *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+struct FixedClock(u64);
+
+impl oid4vci_wallet::Clock for FixedClock {
+    fn now(&self) -> u64 {
+        self.0
+    }
+}
+
+type Exchange = (oid4vci_wallet::HttpRequest, oid4vci_wallet::HttpResponse);
+
+/// One issuance (offer by value, tx_code, DPoP with nonces, encrypted
+/// request and response) through `http`, with seeded randomness and a fixed
+/// clock.
+async fn seeded_issuance(
+    offer_url: &str,
+    tx_code: &str,
+    http: impl oid4vci_wallet::HttpClient + 'static,
+    now: u64,
+) {
+    let wallet = Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .random(Seeded(std::sync::Mutex::new(7)))
+        .clock(FixedClock(now))
+        .http_client(http)
+        .build()
+        .unwrap();
+    let holder = SoftwareSigner::generate_with(&Seeded(std::sync::Mutex::new(11)));
+    let resolved = wallet.resolve_offer(offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("pre-authorized expected")
+    };
+    let mut authorized = step
+        .with_tx_code(tx_code.to_string())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    assert!(authorized.uses_dpop());
+    let Issuance::Issued(list) = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &holder)
+        .await
+        .unwrap()
+    else {
+        panic!("expected immediate issuance")
+    };
+    assert_eq!(list.len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_seed_and_clock_send_byte_identical_requests() {
+    let issuer = start(
+        dpop_issuer()
+            .dpop_nonce(true)
+            .encryption(oid4vci_issuer::Encryption::Offered),
+    )
+    .await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, false, false));
+    let tx_code = created.tx_code.clone().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    // First run against the issuer, recording every exchange.
+    let recorded: std::sync::Arc<std::sync::Mutex<Vec<Exchange>>> = Default::default();
+    let real = std::sync::Arc::new(
+        oid4vci_wallet::http::ReqwestClient::new(oid4vci_wallet::http::ReqwestConfig {
+            allow_http: true,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let log = recorded.clone();
+    seeded_issuance(
+        &created.offer_url,
+        &tx_code,
+        move |request: oid4vci_wallet::HttpRequest| {
+            let (real, log) = (real.clone(), log.clone());
+            async move {
+                use oid4vci_wallet::HttpClient as _;
+                let response = real.send(request.clone()).await?;
+                log.lock().unwrap().push((request, response.clone()));
+                Ok(response)
+            }
+        },
+        now,
+    )
+    .await;
+    let first = recorded.lock().unwrap().clone();
+    assert!(first.len() >= 6, "{} exchanges", first.len());
+    assert!(first
+        .iter()
+        .any(|(r, _)| r.headers.iter().any(|(h, _)| h == "dpop")));
+
+    // Second run: the same answers replayed; the requests must not differ
+    // by a byte (PKCE-free here, but DPoP keys, jtis, JWE keys and IVs).
+    let replay = std::sync::Arc::new(std::sync::Mutex::new(first.clone()));
+    let sent: std::sync::Arc<std::sync::Mutex<Vec<oid4vci_wallet::HttpRequest>>> =
+        Default::default();
+    let log = sent.clone();
+    seeded_issuance(
+        &created.offer_url,
+        &tx_code,
+        move |request: oid4vci_wallet::HttpRequest| {
+            let (replay, log) = (replay.clone(), log.clone());
+            async move {
+                log.lock().unwrap().push(request);
+                let (_, response) = replay.lock().unwrap().remove(0);
+                Ok(response)
+            }
+        },
+        now,
+    )
+    .await;
+    let second = sent.lock().unwrap().clone();
+    assert_eq!(second.len(), first.len());
+    for (i, ((a, _), b)) in first.iter().zip(&second).enumerate() {
+        assert!(
+            a == b,
+            "request {i} ({} {}) differs",
+            a.method.as_str(),
+            a.url
+        );
+    }
+}

@@ -6,8 +6,10 @@
 mod common;
 
 use common::*;
-use oid4vci_issuer::CredentialSigning;
-use oid4vci_wallet::{Error, Grant, Issuance, SoftwareSigner, Verification, VerifiedBy, Wallet};
+use oid4vci_issuer::{CredentialKey, CredentialSigning};
+use oid4vci_wallet::{
+    Error, Grant, Issuance, Signer, SoftwareSigner, Verification, VerifiedBy, Wallet,
+};
 
 fn wallet_with(anchor: Option<&str>, require_verified: bool) -> Wallet {
     let mut builder = Wallet::builder()
@@ -244,4 +246,144 @@ async fn a_failed_check_keeps_the_issued_credential_and_tells_the_issuer() {
     assert_eq!(rejection.raw_credentials.len(), 1);
     assert_eq!(issuer.notifications().len(), 1);
     assert_eq!(issuer.notifications()[0].1, "credential_failure");
+}
+
+/// Receives one credential of `configuration` from `issuer` with `wallet`.
+async fn receive_one(
+    issuer: &RunningIssuer,
+    wallet: &Wallet,
+    configuration: &str,
+) -> oid4vci_wallet::Result<oid4vci_wallet::IssuedCredential> {
+    let created = issuer.create_offer(offer(&[configuration], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await?;
+    let Grant::PreAuthorized(step) = resolved.grant()? else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(wallet).await?;
+    let signer = SoftwareSigner::generate();
+    match authorized
+        .request_credential(wallet, configuration, &signer)
+        .await?
+    {
+        Issuance::Issued(mut list) => Ok(list.remove(0)),
+        Issuance::Deferred(_) => panic!("expected immediate issuance"),
+    }
+}
+
+async fn did_issuer(signing: CredentialSigning, key: CredentialKey) -> RunningIssuer {
+    start(
+        Issuer::builder()
+            .credential_signing(signing)
+            .credential_key(key),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn did_issuers_are_verified_by_their_did_with_p256_and_ed25519_keys() {
+    for signing in [
+        CredentialSigning::DidJwk,
+        CredentialSigning::DidKey,
+        CredentialSigning::DidWeb,
+    ] {
+        for key in [CredentialKey::P256, CredentialKey::Ed25519] {
+            let issuer = did_issuer(signing, key).await;
+            let did = issuer.credential_issuer_did().expect("a DID");
+            for configuration in ["pid_sd_jwt", "pid_jwt_vc"] {
+                let credential = receive_one(&issuer, &wallet_with(None, true), configuration)
+                    .await
+                    .unwrap_or_else(|e| panic!("{signing:?} {key:?} {configuration}: {e}"));
+                match &credential.verification {
+                    Verification::Verified {
+                        by: VerifiedBy::Did { did: by },
+                    } => assert_eq!(by, &did),
+                    other => panic!("{signing:?} {key:?} {configuration}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_did_web_document_with_another_key_fails_the_check() {
+    let issuer = start(
+        Issuer::builder()
+            .credential_signing(CredentialSigning::DidWeb)
+            .fault(Fault::DidWebWrongKey),
+    )
+    .await;
+    let err = receive_pid(&issuer, &wallet_with(None, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::CredentialCheck(r) if r.problem.contains("signature")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_jwt_vc_json_credential_is_decoded_labelled_and_verified() {
+    let issuer = default_issuer().await;
+    let wallet = wallet_with(None, true);
+    let created = issuer.create_offer(offer(&["pid_jwt_vc"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let signer = SoftwareSigner::generate();
+    let Issuance::Issued(list) = authorized
+        .request_credential(&wallet, "pid_jwt_vc", &signer)
+        .await
+        .unwrap()
+    else {
+        panic!("expected immediate issuance");
+    };
+    let credential = &list[0];
+    assert_eq!(credential.format, "jwt_vc_json");
+    assert!(matches!(
+        credential.verification,
+        Verification::Verified {
+            by: VerifiedBy::IssuerMetadata { .. }
+        }
+    ));
+    assert_eq!(credential.holder_jwk.as_ref(), Some(&signer.public_jwk()));
+    let configuration = authorized.context().configuration("pid_jwt_vc").unwrap();
+    let labelled = credential.labelled_claims(configuration, &["de".to_string()]);
+    assert!(
+        labelled
+            .iter()
+            .any(|(label, value)| value == "Erika" && !label.contains('.')),
+        "{labelled:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_typ_expired_and_foreign_iss_fail_the_check() {
+    for (fault, needle) in [
+        (Fault::CredentialWrongTyp, "typ"),
+        (Fault::CredentialExpired, "expired"),
+        (Fault::CredentialIssMismatch, "another issuer"),
+    ] {
+        let issuer = start(Issuer::builder().fault(fault)).await;
+        let err = receive_pid(&issuer, &wallet_with(None, false))
+            .await
+            .unwrap_err();
+        match &err {
+            Error::CredentialCheck(r) => {
+                assert!(r.problem.contains(needle), "{fault:?}: {}", r.problem);
+                assert_eq!(r.raw_credentials.len(), 1, "{fault:?}");
+            }
+            other => panic!("{fault:?}: expected a failed check, got {other}"),
+        }
+    }
+    // The JWT VC's own expiry is checked too.
+    let issuer = start(Issuer::builder().fault(Fault::CredentialExpired)).await;
+    let err = receive_one(&issuer, &wallet_with(None, false), "pid_jwt_vc")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::CredentialCheck(r) if r.problem.contains("expired")),
+        "{err}"
+    );
 }

@@ -13,6 +13,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         "pid"
     };
-    let plan = authorized.plan_credential(id, &signers).unwrap();
+    let plan = authorized
+        .plan_credential(id, &signers, &oid4vci_wallet::OsRandom)
+        .unwrap();
     let _ = authorized.handle_credential_response(&plan, common::response(data));
 });

@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let mut authorized = common::authorized();
     let key = SoftwareSigner::from_bytes(&[7u8; 32]).unwrap();
     let signers: [&dyn Signer; 1] = [&key];
-    let plan = authorized.plan_credential("pid", &signers).unwrap();
+    let plan = authorized
+        .plan_credential("pid", &signers, &oid4vci_wallet::OsRandom)
+        .unwrap();
     let accepted = HttpResponse::json(
         202,
         &serde_json::json!({"transaction_id": "t", "interval": 1}),

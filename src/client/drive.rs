@@ -2,15 +2,16 @@
 //! is done, and checks the issuer's signature on what was received.
 
 use super::Wallet;
-use crate::error::{display_url, sanitize, Endpoint, Error, ErrorCode, Result};
+use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::flow::credential::{is_sd_jwt, IssuedCredential};
-use crate::flow::discovery::JwtVcIssuerKeys;
+use crate::flow::discovery::{DidWebDocument, JwtVcIssuerKeys};
 use crate::flow::protection::{Protected, Protection};
-use crate::flow::{Exchange, Progress};
+use crate::flow::{Exchange, Flow, Progress};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::verify::jwt_vc::JwtVc;
 use crate::verify::sd_jwt::SdJwt;
 use crate::verify::trust::{check_x5c, ChainOutcome};
-use crate::verify::{Verification, VerifiedBy};
+use crate::verify::{did, IssuerSigned, Verification, VerifiedBy};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -27,15 +28,41 @@ impl Wallet {
         step: E,
         protection: Protection<'_>,
     ) -> Result<E::Output> {
-        let mut exchange = Protected::new(step, protection);
+        self.drive(Protected::new(step, protection)).await
+    }
+
+    /// The loop: sends what the flow prepares, sleeps when it says so, and
+    /// hands it every response (or transport failure) until it is done.
+    pub async fn drive<F: Flow>(&self, mut flow: F) -> Result<F::Output> {
         loop {
-            let (endpoint, request) = exchange.prepare_request(&self.inner.engine, self.now())?;
-            let response = self.send(endpoint, request).await?;
-            match exchange.handle_response(response, &self.inner.engine)? {
+            if let Some(pause) = flow.wait() {
+                tokio::time::sleep(pause).await;
+            }
+            let (endpoint, request) = flow.prepare_request(&self.inner.engine, self.now())?;
+            let progress = match self.send(endpoint, request).await {
+                Ok(response) => flow.handle_response(response, &self.inner.engine, self.now())?,
+                Err(e @ Error::Transport { .. }) => flow.handle_transport_error(e)?,
+                Err(e) => return Err(e),
+            };
+            match progress {
                 Progress::Done(out) => return Ok(out),
-                Progress::Again(next) => exchange = next,
+                Progress::Again(next) => flow = next,
             }
         }
+    }
+
+    /// The wallet attestation and the challenges kept for it, if the wallet
+    /// has one.
+    pub(crate) fn attestation(
+        &self,
+    ) -> Option<(
+        &crate::jose::ClientAttestation,
+        &crate::flow::protection::AttestationChallenges,
+    )> {
+        self.inner
+            .attestation
+            .as_ref()
+            .map(|a| (a, &self.inner.challenges))
     }
 
     /// The protection of a PAR or token request to `server`: DPoP when
@@ -45,12 +72,7 @@ impl Wallet {
         server: &'a crate::types::AuthorizationServerMetadata,
         dpop: Option<&'a mut crate::jose::DpopState>,
     ) -> Protection<'a> {
-        let attestation = self
-            .inner
-            .attestation
-            .as_ref()
-            .map(|a| (a, &self.inner.challenges));
-        Protection::authorization_server(server, dpop, attestation)
+        Protection::authorization_server(server, dpop, self.attestation())
     }
 
     /// Sends one request, applying the URL policy and mapping transport errors.
@@ -89,9 +111,10 @@ impl Wallet {
     /// `require_verified`, an unverified credential is an error.
     pub(super) async fn verify_signatures(
         &self,
+        credential_issuer: &str,
         credentials: &mut [IssuedCredential],
     ) -> Result<()> {
-        match self.verify_all(credentials).await {
+        match self.verify_all(credential_issuer, credentials).await {
             Err(Error::CredentialCheck(rejection)) => {
                 Err(Error::CredentialCheck(rejection.with_credentials(
                     credentials.iter().map(|c| c.credential.clone()).collect(),
@@ -102,19 +125,45 @@ impl Wallet {
         }
     }
 
-    async fn verify_all(&self, credentials: &mut [IssuedCredential]) -> Result<()> {
-        let mut keys_by_issuer: HashMap<String, (String, Vec<Value>)> = HashMap::new();
+    async fn verify_all(
+        &self,
+        credential_issuer: &str,
+        credentials: &mut [IssuedCredential],
+    ) -> Result<()> {
+        let mut keys = KeyCache::default();
         let now = self.now();
         for (i, credential) in credentials.iter_mut().enumerate() {
-            if !is_sd_jwt(&credential.format) {
+            let text = credential.as_str().unwrap_or_default();
+            let at = |e: String| Error::check(format!("credentials[{i}]: {e}"));
+            let (sd, vc);
+            let (signed, iss) = if is_sd_jwt(&credential.format) {
+                sd = SdJwt::parse(text).map_err(at)?;
+                sd.check_issuer_jwt(now).map_err(at)?;
+                (sd.issuer_signed(), sd.issuer())
+            } else if credential.format == "jwt_vc_json" {
+                vc = JwtVc::parse(text).map_err(at)?;
+                vc.check(now).map_err(at)?;
+                (vc.issuer_signed(), vc.issuer())
+            } else {
                 continue;
-            }
-            if let Some(sd) = credential.sd_jwt() {
-                sd.check_issuer_jwt(now)
-                    .map_err(|e| Error::check(format!("credentials[{i}]: {e}")))?;
+            };
+            let iss = iss
+                .ok_or_else(|| at("the credential has no iss".into()))?
+                .to_string();
+            if !same_origin(&iss, credential_issuer) {
+                return Err(at(format!(
+                    "iss {} is another issuer than the credential issuer {}",
+                    sanitize(&iss, 80),
+                    sanitize(credential_issuer, 80)
+                )));
             }
             credential.verification = if self.inner.verify_signatures {
-                self.verify_sd_jwt(credential, &mut keys_by_issuer).await?
+                self.verify_issuer_signed(&signed, &iss, &mut keys)
+                    .await
+                    .map_err(|e| match e {
+                        Error::CredentialCheck(r) => at(r.problem),
+                        other => other,
+                    })?
             } else {
                 Verification::unverified(
                     "issuer signature checks are turned off (verify_credential_signatures)",
@@ -124,32 +173,28 @@ impl Wallet {
             if let (true, Verification::Unverified { reason }) =
                 (self.inner.require_verified, &credential.verification)
             {
-                return Err(Error::check(format!(
-                    "the credential's issuer is not verified ({reason}), and the wallet requires verified issuers"
+                return Err(at(format!(
+                    "the issuer is not verified ({reason}), and the wallet requires verified issuers"
                 )));
             }
         }
         Ok(())
     }
 
-    async fn verify_sd_jwt(
+    /// Finds the key of `iss` and checks the signature with it: an `x5c`
+    /// chain to the trust anchors, a DID, or the JWT VC issuer metadata.
+    async fn verify_issuer_signed(
         &self,
-        credential: &IssuedCredential,
-        keys_by_issuer: &mut HashMap<String, (String, Vec<Value>)>,
+        signed: &IssuerSigned<'_>,
+        iss: &str,
+        keys: &mut KeyCache,
     ) -> Result<Verification> {
-        let sd = credential
-            .sd_jwt()
-            .ok_or_else(|| Error::check("SD-JWT did not parse"))?;
-        let iss = sd
-            .issuer()
-            .ok_or_else(|| Error::check("SD-JWT has no iss to find its key"))?
-            .to_string();
-        if let Some(x5c) = sd.header().get("x5c") {
-            let outcome = check_x5c(x5c, &self.inner.trust_anchors, &iss, self.now())
-                .map_err(Error::check)?;
+        if let Some(x5c) = signed.header.get("x5c") {
+            let outcome =
+                check_x5c(x5c, &self.inner.trust_anchors, iss, self.now()).map_err(Error::check)?;
             return Ok(match outcome {
                 ChainOutcome::Trusted { anchor, leaf_jwk } => {
-                    sd.verify_signature(&leaf_jwk).map_err(Error::check)?;
+                    signed.verify(&leaf_jwk).map_err(Error::check)?;
                     Verification::Verified {
                         by: VerifiedBy::TrustAnchor { anchor },
                     }
@@ -157,30 +202,58 @@ impl Wallet {
                 ChainOutcome::NoAnchor { reason, leaf_jwk } => {
                     // A signature that does not even match its own leaf is
                     // a broken credential, not merely an untrusted one.
-                    sd.verify_signature(&leaf_jwk).map_err(Error::check)?;
+                    signed.verify(&leaf_jwk).map_err(Error::check)?;
                     Verification::unverified(reason)
                 }
             });
         }
+        if did::method(iss).is_some() {
+            if !did::kid_names(signed.kid(), iss) {
+                return Err(Error::check("the kid names another DID than iss"));
+            }
+            let jwk = match did::resolve(iss, self.inner.engine.allow_http) {
+                Ok(did::DidKey::Local(jwk)) => jwk,
+                Ok(did::DidKey::Document(url)) => {
+                    if !keys.documents.contains_key(&url) {
+                        let document = self.run(DidWebDocument::new(&url)).await?;
+                        keys.documents.insert(url.clone(), document);
+                    }
+                    did::key_in_document(&keys.documents[&url], iss, signed.kid())
+                        .map_err(|e| Error::check(format!("{iss}: {e}")))?
+                }
+                Err(reason) => {
+                    return Ok(Verification::unverified(format!(
+                        "iss {}: {reason}",
+                        sanitize(iss, 80)
+                    )))
+                }
+            };
+            signed.verify(&jwk).map_err(Error::check)?;
+            return Ok(Verification::Verified {
+                by: VerifiedBy::Did {
+                    did: sanitize(iss, crate::error::MAX_QUOTED_CHARS),
+                },
+            });
+        }
         if !(iss.starts_with("https://") || iss.starts_with("http://")) {
             return Ok(Verification::unverified(format!(
-                "no x5c, and the issuer key method of iss {} is not supported",
-                sanitize(&iss, 80)
+                "no x5c, and iss {} is neither an https URL nor a DID",
+                sanitize(iss, 80)
             )));
         }
-        if !keys_by_issuer.contains_key(&iss) {
-            let exchange = JwtVcIssuerKeys::new(&iss).map_err(|_| {
+        if !keys.issuers.contains_key(iss) {
+            let exchange = JwtVcIssuerKeys::new(iss).map_err(|_| {
                 Error::check(format!(
                     "iss {} is not an issuer URL to find its keys at",
-                    sanitize(&iss, 80)
+                    sanitize(iss, 80)
                 ))
             })?;
             let url = exchange.url().to_string();
-            let keys = self.run(exchange).await?;
-            keys_by_issuer.insert(iss.clone(), (url, keys));
+            let found = self.run(exchange).await?;
+            keys.issuers.insert(iss.to_string(), (url, found));
         }
-        let (url, keys) = &keys_by_issuer[&iss];
-        verify_with_any(&sd, keys)?;
+        let (url, found) = &keys.issuers[iss];
+        verify_with_any(signed, found)?;
         Ok(Verification::Verified {
             by: VerifiedBy::IssuerMetadata {
                 url: display_url(url),
@@ -189,11 +262,28 @@ impl Wallet {
     }
 }
 
-pub(super) fn is_invalid_token(e: &Error) -> bool {
-    matches!(e, Error::Server { status: 401, error, .. } if error.code == ErrorCode::InvalidToken)
+/// Whether an `iss` that is a URL has the credential issuer's origin
+/// (scheme, host, port). DIDs and other identifiers are not URLs of an
+/// issuer: their keys decide.
+fn same_origin(iss: &str, credential_issuer: &str) -> bool {
+    if !(iss.starts_with("https://") || iss.starts_with("http://")) {
+        return true;
+    }
+    match (url::Url::parse(iss), url::Url::parse(credential_issuer)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
-fn verify_with_any(sd: &SdJwt, keys: &[Value]) -> Result<()> {
+/// Keys fetched while checking one response: the JWT VC issuer metadata
+/// (URL and keys) per `iss`, DID documents per URL.
+#[derive(Default)]
+struct KeyCache {
+    issuers: HashMap<String, (String, Vec<Value>)>,
+    documents: HashMap<String, Value>,
+}
+
+fn verify_with_any(sd: &IssuerSigned<'_>, keys: &[Value]) -> Result<()> {
     let candidates: Vec<&Value> = match sd.kid() {
         Some(kid)
             if keys
@@ -208,7 +298,7 @@ fn verify_with_any(sd: &SdJwt, keys: &[Value]) -> Result<()> {
     };
     let mut last = "the issuer publishes no usable key".to_string();
     for key in candidates {
-        match sd.verify_signature(key) {
+        match sd.verify(key) {
             Ok(()) => return Ok(()),
             Err(e) => last = e,
         }

@@ -7,13 +7,14 @@ mod drive;
 mod receive;
 mod steps;
 
+pub use crate::flow::issuance::Issuance;
 pub use receive::{Interaction, ReceiveOptions, Received};
 pub use steps::NOTIFICATION_RETRY_DELAY;
 
 use crate::error::{Error, Result};
 use crate::flow::authorization::AuthorizationCodeStep;
+#[allow(unused_imports)] // doc links
 use crate::flow::credential::DeferredPending;
-use crate::flow::credential::IssuedCredential;
 use crate::flow::discovery::{
     select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
 };
@@ -22,7 +23,7 @@ use crate::flow::protection::AttestationChallenges;
 use crate::flow::session::{IssuerContext, ResolvedOffer};
 use crate::flow::EngineConfig;
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
-use crate::jose::ClientAttestation;
+use crate::jose::{ClientAttestation, RandomSource};
 use crate::verify::trust::TrustAnchors;
 #[allow(unused_imports)] // doc links
 use crate::verify::Verification;
@@ -159,6 +160,16 @@ impl WalletBuilder {
     /// [`Self::client_id`] is a configuration error).
     pub fn client_attestation(mut self, attestation: ClientAttestation) -> Self {
         self.attestation = Some(attestation);
+        self
+    }
+
+    /// Replaces the source of randomness (PKCE verifiers, `state`, the `jti`
+    /// of DPoP proofs and attestation PoPs, DPoP keys, JWE keys and IVs;
+    /// default: the OS). With a seeded source and a fixed [`Clock`], two runs
+    /// send byte-identical requests. Never use a predictable source outside
+    /// tests.
+    pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
+        self.engine.random = Arc::new(random);
         self
     }
 
@@ -339,16 +350,6 @@ impl Wallet {
             )
         })
     }
-}
-
-/// The result of a credential request.
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // moved once, not stored in bulk
-pub enum Issuance {
-    /// Issued now.
-    Issued(Vec<IssuedCredential>),
-    /// Issued later: poll it.
-    Deferred(DeferredPending),
 }
 
 /// Cancels a running [`DeferredPending::poll_until_ready`].

@@ -1,26 +1,20 @@
 //! The async methods on the engine's states: each builds the exchange, runs
 //! it through [`Wallet`] with its protection, and moves the state on.
 
-use super::drive::is_invalid_token;
 use super::{CancelToken, Issuance, Wallet};
 use crate::error::{display_url, Endpoint, Error, Result};
 use crate::flow::authorization::{
     AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, PendingAuthorization,
     RequestMode,
 };
-use crate::flow::credential::{
-    CredentialOutcome, DeferredPending, DeferredStatus, IssuedCredential, MAX_NONCE_RETRIES,
-};
-use crate::flow::protection::{DpopUse, Prepared, Protection};
+use crate::flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};
+use crate::flow::issuance::{CredentialExchange, DeferredPoll, Notify, WithToken};
 use crate::flow::session::{Authorized, PreAuthorizedStep};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::jose::{build_proof_jwt, DpopServer, DpopState, Signer};
+use crate::jose::{DpopState, Signer};
 use crate::types::{NotificationEvent, PkceVerifier};
 use std::time::Duration;
 
-/// The pause before the one retry of a notification that failed with a 5xx
-/// or a transport error.
-pub const NOTIFICATION_RETRY_DELAY: Duration = Duration::from_secs(1);
+pub use crate::flow::issuance::NOTIFICATION_RETRY_DELAY;
 
 impl AuthorizationCodeStep {
     /// Builds the authorization request (PKCE S256, `state`, `issuer_state`,
@@ -43,11 +37,12 @@ impl AuthorizationCodeStep {
         redirect_uri: &str,
         mode: RequestMode,
     ) -> Result<PendingAuthorization> {
+        let random = &*wallet.inner.engine.random;
         let secrets = AuthorizationSecrets {
-            verifier: PkceVerifier::new(crate::jose::random_token(32)),
-            state: crate::jose::random_token(16),
+            verifier: PkceVerifier::new(crate::jose::random_token(random, 32)),
+            state: crate::jose::random_token(random, 16),
             dpop: DpopState::wanted_by(&self.context.authorization_server)
-                .then(DpopState::generate),
+                .then(|| DpopState::generate_with(random)),
         };
         let server = self.context.authorization_server.clone();
         match self.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {
@@ -78,8 +73,8 @@ impl PreAuthorizedStep {
     /// and a DPoP proof of a fresh key when the authorization server uses DPoP).
     /// Keep a clone of the step to retry after a mistyped code.
     pub async fn authorize(&self, wallet: &Wallet) -> Result<Authorized> {
-        let mut dpop =
-            DpopState::wanted_by(&self.context.authorization_server).then(DpopState::generate);
+        let mut dpop = DpopState::wanted_by(&self.context.authorization_server)
+            .then(|| DpopState::generate_with(&*wallet.inner.engine.random));
         let exchange = self
             .token_exchange(wallet.client_id())?
             .with_dpop(dpop.is_some());
@@ -114,74 +109,26 @@ impl Authorized {
         configuration_id: &str,
         signers: &[&dyn Signer],
     ) -> Result<Issuance> {
-        let plan = self.plan_credential(configuration_id, signers)?;
-        self.refresh_if_expired(wallet).await?;
-        let mut given_nonce = None;
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            let mut proofs = Vec::new();
-            if plan.needs_proofs() {
-                let nonce = match (given_nonce.take(), self.nonce_exchange()) {
-                    (Some(n), _) => Some(n),
-                    (None, Some(exchange)) => {
-                        let observe = DpopUse::Observe(DpopServer::CredentialIssuer);
-                        let protect = Protection::issuer(self.dpop.as_mut(), observe);
-                        Some(wallet.run_with(exchange, protect).await?)
-                    }
-                    (None, None) => None,
-                };
-                let claims = self.proof_claims(nonce, wallet.now());
-                for signer in signers {
-                    proofs.push(build_proof_jwt(*signer, &claims)?);
+        let attestation = wallet.attestation();
+        let exchange = CredentialExchange::new(
+            self,
+            configuration_id,
+            signers,
+            attestation,
+            &wallet.inner.engine,
+            wallet.now(),
+        )?;
+        match wallet.drive(exchange).await {
+            Ok(Issuance::Issued(mut list)) => {
+                let issuer = self.context.issuer.credential_issuer.clone();
+                if let Err(e) = wallet.verify_signatures(&issuer, &mut list).await {
+                    return Err(self.report_failure(wallet, e).await);
                 }
+                Ok(Issuance::Issued(list))
             }
-            let request = plan.seal_request(self.credential_request(&plan, proofs))?;
-            let response = self
-                .send_authorized(wallet, Endpoint::Credential, request)
-                .await?;
-            let outcome = match self.handle_credential_response(&plan, response) {
-                Err(e)
-                    if !refreshed && is_invalid_token(&e) && self.refresh_exchange().is_some() =>
-                {
-                    refreshed = true;
-                    self.refresh(wallet).await?;
-                    continue;
-                }
-                Err(e) => return Err(self.report_failure(wallet, e).await),
-                Ok(outcome) => outcome,
-            };
-            match outcome {
-                CredentialOutcome::Issued(mut list) => {
-                    if let Err(e) = wallet.verify_signatures(&mut list).await {
-                        return Err(self.report_failure(wallet, e).await);
-                    }
-                    return Ok(Issuance::Issued(list));
-                }
-                CredentialOutcome::Deferred(pending) => return Ok(Issuance::Deferred(pending)),
-                CredentialOutcome::InvalidNonce(fresh) => {
-                    if let Some(n) = &fresh {
-                        self.c_nonce = Some(n.clone());
-                    }
-                    if attempt == MAX_NONCE_RETRIES
-                        || (fresh.is_none() && self.nonce_exchange().is_none())
-                    {
-                        break;
-                    }
-                    attempt += 1;
-                    given_nonce = fresh;
-                }
-            }
+            Ok(deferred) => Ok(deferred),
+            Err(e) => Err(self.report_failure(wallet, e).await),
         }
-        Err(Error::Server {
-            endpoint: Endpoint::Credential,
-            url: display_url(&self.context.issuer.credential_endpoint),
-            status: 400,
-            error: crate::error::ServerError {
-                code: crate::error::ErrorCode::InvalidNonce,
-                description: Some(format!("nonce rejected {} times", MAX_NONCE_RETRIES + 1)),
-            },
-        })
     }
 
     /// After a failed check of issued credentials: tells the issuer
@@ -224,37 +171,6 @@ impl Authorized {
         Ok(())
     }
 
-    /// Sends a request that presents the access token: with a DPoP proof
-    /// (`ath`, the issuer's nonce) when the token is DPoP-bound.
-    async fn send_authorized(
-        &mut self,
-        wallet: &Wallet,
-        endpoint: Endpoint,
-        request: HttpRequest,
-    ) -> Result<HttpResponse> {
-        if !self.uses_dpop() {
-            return wallet.send(endpoint, request).await;
-        }
-        let token = self.token.access_token.clone();
-        let dpop = self.dpop.as_mut().ok_or_else(|| {
-            Error::InvalidState(
-                "the access token is DPoP-bound but the session has no DPoP key".into(),
-            )
-        })?;
-        let how = DpopUse::Prove(DpopServer::CredentialIssuer, Some(&token));
-        let protection = Protection::issuer(Some(dpop), how);
-        wallet
-            .run_with(Prepared::new(endpoint, request), protection)
-            .await
-    }
-
-    async fn refresh_if_expired(&mut self, wallet: &Wallet) -> Result<()> {
-        if self.token_expired(wallet.now()) && self.refresh_exchange().is_some() {
-            self.refresh(wallet).await?;
-        }
-        Ok(())
-    }
-
     /// Tells the issuer what became of a credential (`notification_id` from
     /// [`IssuedCredential::notification_id`]). Refreshes the access token
     /// first when it has expired (or once after `invalid_token`), and retries
@@ -277,49 +193,11 @@ impl Authorized {
         event: NotificationEvent,
         description: Option<&str>,
     ) -> Result<()> {
-        self.refresh_if_expired(wallet).await?;
-        match self
-            .send_notification(wallet, notification_id, event, description)
+        let attestation = wallet.attestation();
+        let notify = Notify::new(self, notification_id, event, description)?;
+        wallet
+            .drive(WithToken::new(notify, attestation, wallet.now()))
             .await
-        {
-            Err(e) if is_invalid_token(&e) && self.refresh_exchange().is_some() => {
-                self.refresh(wallet).await?;
-                self.send_notification(wallet, notification_id, event, description)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn send_notification(
-        &mut self,
-        wallet: &Wallet,
-        notification_id: &str,
-        event: NotificationEvent,
-        description: Option<&str>,
-    ) -> Result<()> {
-        let request = self.notification_request(notification_id, event, description)?;
-        // A notification is safe to repeat: one retry after a 5xx or a
-        // transport failure, a second later.
-        let first = match self
-            .send_authorized(wallet, Endpoint::Notification, request.clone())
-            .await
-        {
-            Ok(response) if response.status < 500 => {
-                return self.handle_notification_response(&response)
-            }
-            Ok(response) => self.handle_notification_response(&response),
-            Err(e) => Err(e),
-        };
-        tracing::debug!("notification failed, retrying once");
-        tokio::time::sleep(NOTIFICATION_RETRY_DELAY).await;
-        match self
-            .send_authorized(wallet, Endpoint::Notification, request)
-            .await
-        {
-            Ok(response) => self.handle_notification_response(&response),
-            Err(_) => first,
-        }
     }
 }
 
@@ -342,30 +220,16 @@ impl DeferredPending {
     /// Polls once (refreshing the access token first when it has expired, or
     /// once after an `invalid_token` answer, when there is a refresh token).
     pub async fn poll(&mut self, wallet: &Wallet) -> Result<DeferredStatus> {
-        self.authorized.refresh_if_expired(wallet).await?;
-        let mut refreshed = false;
-        let status = loop {
-            let request = self.poll_request()?;
-            let response = self
-                .authorized
-                .send_authorized(wallet, Endpoint::Deferred, request)
-                .await?;
-            match self.handle_poll_response(response) {
-                Err(e)
-                    if !refreshed
-                        && is_invalid_token(&e)
-                        && self.authorized.refresh_exchange().is_some() =>
-                {
-                    refreshed = true;
-                    self.authorized.refresh(wallet).await?;
-                }
-                Err(e) => return Err(self.authorized.report_failure(wallet, e).await),
-                Ok(status) => break status,
-            }
+        let attestation = wallet.attestation();
+        let poll = WithToken::new(DeferredPoll(self), attestation, wallet.now());
+        let status = match wallet.drive(poll).await {
+            Ok(status) => status,
+            Err(e) => return Err(self.authorized.report_failure(wallet, e).await),
         };
         match status {
             DeferredStatus::Issued(mut list) => {
-                if let Err(e) = wallet.verify_signatures(&mut list).await {
+                let issuer = self.authorized.context.issuer.credential_issuer.clone();
+                if let Err(e) = wallet.verify_signatures(&issuer, &mut list).await {
                     return Err(self.authorized.report_failure(wallet, e).await);
                 }
                 Ok(DeferredStatus::Issued(list))

@@ -220,6 +220,8 @@ mod tests {
             request_timeout_ms: 0,
             max_response_bytes: 0,
             root_certificates_pem: vec![],
+            trust_anchors_pem: vec![],
+            require_verified: false,
         };
         (
             Wallet::with_http_client(config, servers.clone()).unwrap(),
@@ -486,6 +488,8 @@ mod tests {
             request_timeout_ms: 0,
             max_response_bytes: 0,
             root_certificates_pem: vec![],
+            trust_anchors_pem: vec![],
+            require_verified: false,
         };
         let wallet = Wallet::with_http_client(config, servers).unwrap();
         let err = wallet

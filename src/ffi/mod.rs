@@ -12,6 +12,13 @@
 //! The built-in client trusts the platform's roots plus
 //! [`WalletConfig::root_certificates_pem`].
 //!
+//! Every received credential says what the wallet established about its
+//! issuer ([`Credential::verification`]): verified through an `x5c` chain to
+//! one of [`WalletConfig::trust_anchors_pem`] or through the issuer's
+//! published keys, or unverified and why. [`WalletConfig::require_verified`]
+//! turns an unverified issuer into [`WalletError::CredentialCheck`], which
+//! (like every failed check after issuance) still carries the credentials.
+//!
 //! DPoP (RFC 9449) needs nothing from the app: when the authorization server
 //! advertises ES256 in `dpop_signing_alg_values_supported`, the wallet proves
 //! a fresh key per issuance, saved with the session JSON.
@@ -121,11 +128,23 @@ pub enum WalletError {
         /// Details.
         details: String,
     },
-    /// A received credential failed a check.
+    /// A received credential failed a check (signature, digest, key
+    /// binding, type, validity, a certificate chain), or its issuer could not
+    /// be verified while `WalletConfig.require_verified` is on. When the
+    /// issuer had already issued, the credentials it sent are kept here as
+    /// issued (the offer's code is spent), so the app can still keep them,
+    /// e.g. shown as unverified, or report the issuer; the wallet has told
+    /// the issuer `credential_failure` where it could.
     #[error("credential check failed: {details}")]
     CredentialCheck {
-        /// Details.
+        /// What failed, and in which credential (`credentials[i]`).
         details: String,
+        /// Every credential of the response exactly as issued: the string
+        /// itself (an SD-JWT), JSON text for an object (`ldp_vc`). Empty
+        /// when the check ran before anything was issued.
+        raw_credentials: Vec<String>,
+        /// The response's `notification_id`, if any.
+        notification_id: Option<String>,
     },
     /// The app's signer failed, or no algorithm fits.
     #[error("signing: {details}")]
@@ -170,7 +189,15 @@ impl From<CoreError> for WalletError {
             CoreError::Transport { .. } => WalletError::Network { details },
             CoreError::TxCode(_) => WalletError::TxCodeRequired { details },
             CoreError::Proof(_) => WalletError::Signing { details },
-            CoreError::CredentialCheck(_) => WalletError::CredentialCheck { details },
+            CoreError::CredentialCheck(rejection) => WalletError::CredentialCheck {
+                details,
+                raw_credentials: rejection
+                    .raw_credentials
+                    .iter()
+                    .map(credential_text)
+                    .collect(),
+                notification_id: rejection.notification_id,
+            },
             CoreError::InvalidState(_) => WalletError::InvalidState { details },
             CoreError::Callback(_) => WalletError::AuthorizationFailed { details },
             CoreError::DeadlineExceeded => WalletError::DeadlineExceeded,
@@ -366,6 +393,22 @@ pub struct WalletConfig {
     /// constructor with `WalletError::Configuration`.
     #[uniffi(default = [])]
     pub root_certificates_pem: Vec<String>,
+    /// X.509 trust anchors for credential issuers, each a PEM text (one or
+    /// more `-----BEGIN CERTIFICATE-----` blocks), e.g. from a trusted list:
+    /// an SD-JWT credential whose `x5c` chain is a valid path to one of them,
+    /// its leaf naming the issuer, is `Verification::Verified` with method
+    /// `TrustAnchor`. Kept apart from `root_certificates_pem` (TLS), and used
+    /// with either HTTP client. Without anchors every `x5c` credential is
+    /// unverified. An unparsable entry fails the `Wallet` constructor with
+    /// `WalletError::Configuration`.
+    #[uniffi(default = [])]
+    pub trust_anchors_pem: Vec<String>,
+    /// Refuse credentials whose issuer could not be verified: they fail
+    /// with `WalletError::CredentialCheck` (which still carries them, as
+    /// issued) instead of arriving with `Verification::Unverified`. Default
+    /// false: the app decides what to do with an unverified credential.
+    #[uniffi(default = false)]
+    pub require_verified: bool,
 }
 
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -386,10 +429,12 @@ impl WalletConfig {
         }
     }
 
-    fn builder(&self) -> crate::WalletBuilder {
+    /// The builder for either HTTP client: everything but the transport.
+    fn builder(&self) -> Result<crate::WalletBuilder, WalletError> {
         let mut builder = crate::Wallet::builder()
             .locales(self.locales.clone())
             .verify_credential_signatures(self.verify_credential_signatures)
+            .require_verified(self.require_verified)
             .timeouts(Duration::from_secs(10), self.request_timeout())
             .max_response_bytes(self.max_response_bytes());
         if let Some(id) = &self.client_id {
@@ -398,13 +443,31 @@ impl WalletConfig {
         if self.dangerous_allow_http {
             builder = builder.dangerous_allow_http();
         }
-        builder
+        for (i, pem) in self.trust_anchors_pem.iter().enumerate() {
+            // PEM only, as for the root certificates; parsed here too, so
+            // that the error names the entry.
+            let pem = pem.trim_start();
+            if !pem.starts_with("-----BEGIN") {
+                return Err(WalletError::Configuration {
+                    details: format!(
+                        "trust_anchors_pem[{i}] is not PEM (-----BEGIN CERTIFICATE-----)"
+                    ),
+                });
+            }
+            crate::verify::trust::TrustAnchors::new()
+                .add(pem.as_bytes())
+                .map_err(|e| WalletError::Configuration {
+                    details: format!("trust_anchors_pem[{i}]: {e}"),
+                })?;
+            builder = builder.trust_anchor(pem);
+        }
+        Ok(builder)
     }
 
     /// The builder for the built-in HTTP client: [`Self::builder`] plus the
     /// extra root certificates.
     fn builtin_client_builder(&self) -> Result<crate::WalletBuilder, WalletError> {
-        let mut builder = self.builder();
+        let mut builder = self.builder()?;
         for (i, pem) in self.root_certificates_pem.iter().enumerate() {
             // Only PEM here: without the armour the core would take the bytes
             // for DER and a pasted base64 body would fail less clearly.
@@ -439,7 +502,7 @@ impl WalletConfig {
             self.request_timeout(),
             self.max_response_bytes(),
         );
-        Ok(self.builder().http_client(adapter))
+        Ok(self.builder()?.http_client(adapter))
     }
 }
 
@@ -845,10 +908,95 @@ pub struct Credential {
     pub claims_json: Option<String>,
     /// For notifications.
     pub notification_id: Option<String>,
-    /// Whether the issuer signature was verified.
+    /// Whether the issuer signature was verified with a trusted key
+    /// (`verification` is `Verified`).
     pub signature_verified: bool,
     /// The holder key (JWK JSON) it is bound to.
     pub holder_jwk: Option<String>,
+    /// What the wallet established about the issuer's signature: verified,
+    /// and through what, or unverified, and why.
+    pub verification: Verification,
+}
+
+/// Where the trust in a credential's issuer key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VerificationMethod {
+    /// An `x5c` certificate chain to one of `WalletConfig.trust_anchors_pem`,
+    /// its leaf naming the issuer. The `detail` is the anchor's subject.
+    TrustAnchor,
+    /// The keys the issuer publishes in its JWT VC issuer metadata
+    /// (`/.well-known/jwt-vc-issuer`, over https: trust from the web PKI).
+    /// The `detail` is that URL.
+    IssuerMetadata,
+    /// A DID in the credential's `iss` (`did:jwk`, `did:key` decoded
+    /// locally, `did:web` fetched): the key is bound to that identifier;
+    /// whether to trust the DID is the app's decision. The `detail` is the
+    /// DID.
+    Did,
+}
+
+/// What the wallet established about a credential's issuer signature. A
+/// check that failed (a bad signature, a broken chain, a leaf naming
+/// another issuer) is never a `Verification` but a
+/// `WalletError::CredentialCheck`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum Verification {
+    /// The issuer's signature was checked with a key the wallet trusts.
+    Verified {
+        /// Where the trust in the key comes from.
+        method: VerificationMethod,
+        /// The anchor's subject (`TrustAnchor`), the metadata URL
+        /// (`IssuerMetadata`) or the DID (`Did`).
+        detail: String,
+    },
+    /// The signature was not, or could not be, checked with a trusted key
+    /// (no trust anchor reached, no key found, checks turned off).
+    Unverified {
+        /// Why not.
+        reason: String,
+    },
+}
+
+impl From<&crate::Verification> for Verification {
+    // The core enums are non_exhaustive: an outcome these bindings do not
+    // know is not claimed as verified.
+    #[allow(unreachable_patterns)]
+    fn from(v: &crate::Verification) -> Self {
+        use crate::{Verification as Core, VerifiedBy};
+        let verified = |method, detail: &String| Verification::Verified {
+            method,
+            detail: detail.clone(),
+        };
+        match v {
+            Core::Verified {
+                by: VerifiedBy::TrustAnchor { anchor },
+            } => verified(VerificationMethod::TrustAnchor, anchor),
+            Core::Verified {
+                by: VerifiedBy::IssuerMetadata { url },
+            } => verified(VerificationMethod::IssuerMetadata, url),
+            Core::Verified {
+                by: VerifiedBy::Did { did },
+            } => verified(VerificationMethod::Did, did),
+            Core::Unverified { reason } => Verification::Unverified {
+                reason: reason.clone(),
+            },
+            Core::Verified { .. } => Verification::Unverified {
+                reason: "verified by a method these bindings do not know".into(),
+            },
+            _ => Verification::Unverified {
+                reason: "a verification outcome these bindings do not know".into(),
+            },
+        }
+    }
+}
+
+/// A credential value as the app gets it: a string as itself, anything else
+/// (an `ldp_vc` object) as JSON text.
+fn credential_text(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| value.to_string())
 }
 
 fn convert_credentials(
@@ -868,19 +1016,17 @@ fn convert_credentials(
                     value_json: value.to_string(),
                 })
                 .collect();
+            let verification = Verification::from(&c.verification);
             Credential {
-                credential: c
-                    .credential
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| c.credential.to_string()),
+                credential: credential_text(&c.credential),
+                signature_verified: matches!(verification, Verification::Verified { .. }),
+                verification,
                 claims,
                 claims_json: c
                     .claims
                     .as_ref()
                     .map(|m| serde_json::Value::Object(m.clone()).to_string()),
                 notification_id: c.notification_id,
-                signature_verified: c.signature_verified,
                 holder_jwk: c.holder_jwk.map(|j| j.to_string()),
                 configuration_id: c.configuration_id,
                 format: c.format,
@@ -1152,6 +1298,8 @@ mod tests {
             request_timeout_ms: 0,
             max_response_bytes: 0,
             root_certificates_pem: vec![],
+            trust_anchors_pem: vec![],
+            require_verified: false,
         }
     }
 
@@ -1427,5 +1575,215 @@ mod tests {
             serde_json::from_str(credentials[0].claims_json.as_deref().unwrap()).unwrap();
         assert_eq!(claims["given_name"], "Erika");
         assert!(credentials[0].signature_verified);
+    }
+
+    async fn x5c_issuer(fault: Option<oid4vci_issuer::Fault>) -> RunningIssuer {
+        let mut builder =
+            Issuer::builder().credential_signing(oid4vci_issuer::CredentialSigning::X5cChain);
+        if let Some(fault) = fault {
+            builder = builder.fault(fault);
+        }
+        builder.spawn("127.0.0.1:0").await.unwrap()
+    }
+
+    /// A pre-authorized PID from `issuer` with a wallet of `config` (http allowed).
+    async fn receive_pid(
+        issuer: &RunningIssuer,
+        config: WalletConfig,
+    ) -> Result<Vec<Credential>, WalletError> {
+        let wallet = Wallet::new(WalletConfig {
+            dangerous_allow_http: true,
+            ..config
+        })?;
+        let offer = wallet
+            .resolve_offer(pid_offer(issuer, false).offer_url)
+            .await?;
+        let session = offer.authorize(wallet.clone(), None).await?;
+        let signer: Arc<dyn Signer> = SoftwareSigner::generate();
+        match session
+            .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer)
+            .await?
+        {
+            Issuance::Issued { credentials } => Ok(credentials),
+            Issuance::Deferred { .. } => panic!("deferred"),
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_say_how_their_issuer_was_verified() {
+        let issuer = x5c_issuer(None).await;
+        let anchored = WalletConfig {
+            trust_anchors_pem: vec![issuer.trust_anchor_pem()],
+            require_verified: true,
+            ..config()
+        };
+        let credentials = receive_pid(&issuer, anchored).await.unwrap();
+        match &credentials[0].verification {
+            Verification::Verified {
+                method: VerificationMethod::TrustAnchor,
+                detail,
+            } => assert!(detail.contains("CN="), "{detail}"),
+            other => panic!("expected verified by the anchor, got {other:?}"),
+        }
+        assert!(credentials[0].signature_verified);
+
+        // No anchors: delivered, unverified, with the reason.
+        let credentials = receive_pid(&issuer, config()).await.unwrap();
+        assert!(
+            matches!(&credentials[0].verification, Verification::Unverified { reason } if reason.contains("trust anchors")),
+            "{:?}",
+            credentials[0].verification
+        );
+        assert!(!credentials[0].signature_verified);
+
+        // kid signing: the issuer's published keys.
+        let issuer = Issuer::builder().spawn("127.0.0.1:0").await.unwrap();
+        let required = WalletConfig {
+            require_verified: true,
+            ..config()
+        };
+        let credentials = receive_pid(&issuer, required).await.unwrap();
+        match &credentials[0].verification {
+            Verification::Verified {
+                method: VerificationMethod::IssuerMetadata,
+                detail,
+            } => assert!(detail.contains("/.well-known/jwt-vc-issuer"), "{detail}"),
+            other => panic!("expected verified by the issuer metadata, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_credential_comes_with_the_credentials_as_issued() {
+        let issuer = x5c_issuer(Some(oid4vci_issuer::Fault::X5cSelfSigned)).await;
+        let config = WalletConfig {
+            trust_anchors_pem: vec![issuer.trust_anchor_pem()],
+            ..config()
+        };
+        // Delivered unverified unless verified issuers are required.
+        let credentials = receive_pid(&issuer, config.clone()).await.unwrap();
+        assert!(
+            matches!(credentials[0].verification, Verification::Unverified { .. }),
+            "{:?}",
+            credentials[0].verification
+        );
+        let err = receive_pid(
+            &issuer,
+            WalletConfig {
+                require_verified: true,
+                ..config
+            },
+        )
+        .await
+        .err()
+        .unwrap();
+        match &err {
+            WalletError::CredentialCheck {
+                details,
+                raw_credentials,
+                notification_id,
+            } => {
+                assert!(details.contains("not verified"), "{details}");
+                assert_eq!(raw_credentials.len(), 1);
+                // The SD-JWT itself, not a JSON string literal.
+                assert!(
+                    raw_credentials[0].starts_with("ey"),
+                    "{}",
+                    raw_credentials[0]
+                );
+                assert!(raw_credentials[0].contains('~'));
+                assert!(notification_id.is_some());
+            }
+            other => panic!("expected CredentialCheck, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_rejection_maps_with_its_credentials_as_text() {
+        let rejection = crate::error::CredentialRejection::new("credentials[1]: bad digest")
+            .with_credentials(
+                vec![
+                    json_value("\"eyJ.x.y~\""),
+                    json_value(r#"{"type":["VerifiableCredential"]}"#),
+                ],
+                Some("n-1".into()),
+            );
+        match WalletError::from(CoreError::CredentialCheck(rejection)) {
+            WalletError::CredentialCheck {
+                details,
+                raw_credentials,
+                notification_id,
+            } => {
+                assert!(details.contains("bad digest"), "{details}");
+                assert_eq!(
+                    raw_credentials,
+                    ["eyJ.x.y~", r#"{"type":["VerifiableCredential"]}"#]
+                );
+                assert_eq!(notification_id.as_deref(), Some("n-1"));
+            }
+            other => panic!("{other}"),
+        }
+        // Refused before issuance: nothing to keep.
+        match WalletError::from(CoreError::CredentialCheck(
+            crate::error::CredentialRejection::new("no credential"),
+        )) {
+            WalletError::CredentialCheck {
+                raw_credentials,
+                notification_id,
+                ..
+            } => assert!(raw_credentials.is_empty() && notification_id.is_none()),
+            other => panic!("{other}"),
+        }
+    }
+
+    fn json_value(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn an_unusable_trust_anchor_is_a_configuration_error() {
+        struct Never;
+        impl HttpClient for Never {
+            fn send(&self, _: HttpRequest) -> Result<HttpResponse, HttpClientError> {
+                Err(HttpClientError::Timeout)
+            }
+        }
+        for bad in [
+            "not a certificate",
+            "MIIBszCCAVmgAwIBAgIU",
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+            "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+        ] {
+            let config = WalletConfig {
+                trust_anchors_pem: vec![bad.into()],
+                ..config()
+            };
+            for err in [
+                Wallet::new(config.clone()).err(),
+                Wallet::with_http_client(config, Arc::new(Never)).err(),
+            ] {
+                let err = err.unwrap_or_else(|| panic!("{bad:?} accepted"));
+                assert!(
+                    matches!(&err, WalletError::Configuration { details } if details.contains("trust_anchors_pem[0]")),
+                    "{bad:?}: {err}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn trust_anchors_apply_with_the_apps_http_client_too() {
+        let issuer = x5c_issuer(None).await;
+        struct Never;
+        impl HttpClient for Never {
+            fn send(&self, _: HttpRequest) -> Result<HttpResponse, HttpClientError> {
+                Err(HttpClientError::Timeout)
+            }
+        }
+        // Anchors are not TLS roots: the app's HttpClient takes them.
+        let config = WalletConfig {
+            trust_anchors_pem: vec![issuer.trust_anchor_pem()],
+            ..config()
+        };
+        assert!(Wallet::with_http_client(config, Arc::new(Never)).is_ok());
     }
 }

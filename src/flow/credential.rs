@@ -11,11 +11,12 @@ use crate::error::{
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::jwe::{self, ContentEncryption, ResponseEncryption};
-use crate::jose::{ProofClaims, Signer};
+use crate::jose::{ProofClaims, RandomSource, Signer};
 use crate::types::{
     CredentialRequest, CredentialResponse, DeferredRequest, NonceResponse, NotificationEvent,
     NotificationRequest, Proofs, SpecVersion,
 };
+use crate::verify::jwt_vc::JwtVc;
 use crate::verify::sd_jwt::SdJwt;
 use crate::verify::Verification;
 use serde::{Deserialize, Serialize};
@@ -103,7 +104,11 @@ impl CredentialPlan {
     /// Encrypts a credential or deferred request when the plan says so: adds
     /// `credential_response_encryption` to the JSON body and sends the whole
     /// body as a JWE to the issuer's key (`application/jwt`).
-    pub fn seal_request(&self, request: HttpRequest) -> Result<HttpRequest> {
+    pub fn seal_request(
+        &self,
+        request: HttpRequest,
+        random: &dyn RandomSource,
+    ) -> Result<HttpRequest> {
         let Some(plan) = &self.encryption else {
             return Ok(request);
         };
@@ -114,7 +119,12 @@ impl CredentialPlan {
             .request_parameter()
             .map_err(Error::InvalidState)?;
         body["credential_response_encryption"] = parameter;
-        let jwe = jwe::encrypt(&plan.issuer_key, plan.request_enc, body.to_string().as_bytes())
+        let jwe = jwe::encrypt(
+            &plan.issuer_key,
+            plan.request_enc,
+            body.to_string().as_bytes(),
+            random,
+        )
             .map_err(|e| {
                 Error::InvalidState(format!(
                     "encrypting the request to the issuer's key (credential_request_encryption.jwks): {e}"
@@ -195,7 +205,10 @@ impl PlannedEncryption {
     /// A256GCM; the issuer's preference order); an error when it requires
     /// encryption the wallet cannot do; nothing otherwise. Draft-13 issuers
     /// are never sent encrypted requests.
-    pub fn for_issuer(issuer: &crate::types::IssuerMetadata) -> Result<Option<Self>> {
+    pub fn for_issuer(
+        issuer: &crate::types::IssuerMetadata,
+        random: &dyn RandomSource,
+    ) -> Result<Option<Self>> {
         let response = issuer.credential_response_encryption.as_ref();
         let request = issuer.credential_request_encryption.as_ref();
         let required = response.is_some_and(|r| r.encryption_required)
@@ -226,7 +239,7 @@ impl PlannedEncryption {
             Some(Self {
                 issuer_key: issuer_key.clone(),
                 request_enc,
-                response: ResponseEncryption::generate(response_enc),
+                response: ResponseEncryption::generate_with(response_enc, random),
             })
         };
         match usable() {
@@ -263,6 +276,7 @@ impl Authorized {
         &self,
         configuration_id: &str,
         signers: &[&dyn Signer],
+        random: &dyn RandomSource,
     ) -> Result<CredentialPlan> {
         if !self.offered.iter().any(|id| id == configuration_id) {
             return Err(Error::InvalidState(format!(
@@ -338,7 +352,7 @@ impl Authorized {
                 .next(),
             format: configuration.format.clone(),
             holder_jwks,
-            encryption: PlannedEncryption::for_issuer(&self.context.issuer)?,
+            encryption: PlannedEncryption::for_issuer(&self.context.issuer, random)?,
         })
     }
 
@@ -774,6 +788,32 @@ fn issued_credentials(
                 issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
             }
             issued.claims = Some(sd.claims().clone());
+        } else if plan.format == "jwt_vc_json" {
+            let vc = JwtVc::parse(issued.as_str().unwrap_or_default())
+                .map_err(|e| Rejected::Check(format!("credentials[{i}]: {e}")))?;
+            match (vc.holder_jwk(), plan.needs_proofs()) {
+                (Some(holder), true) => {
+                    let slot = plan
+                        .holder_jwks
+                        .iter()
+                        .enumerate()
+                        .position(|(k, jwk)| {
+                            !used_keys[k] && crate::jose::same_public_key(jwk, &holder)
+                        })
+                        .ok_or_else(|| {
+                            Rejected::Check(format!(
+                                "credentials[{i}]: the holder key (cnf.jwk or credentialSubject.id) is not one of the wallet's keys"
+                            ))
+                        })?;
+                    used_keys[slot] = true;
+                    issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
+                }
+                _ if plan.holder_jwks.len() == 1 => {
+                    issued.holder_jwk = plan.holder_jwks.first().cloned();
+                }
+                _ => {}
+            }
+            issued.claims = Some(vc.claims());
         } else if plan.holder_jwks.len() == 1 {
             issued.holder_jwk = plan.holder_jwks.first().cloned();
         }
@@ -828,7 +868,7 @@ impl DeferredPending {
     }
 
     /// The poll request.
-    pub fn poll_request(&self) -> Result<HttpRequest> {
+    pub fn poll_request(&self, random: &dyn RandomSource) -> Result<HttpRequest> {
         if self.completed {
             return Err(Error::InvalidState(
                 "this deferred transaction already completed".into(),
@@ -842,6 +882,7 @@ impl DeferredPending {
             HttpRequest::post_json(url, &body)
                 .header("authorization", self.authorized.authorization_header())
                 .header("accept", "application/json"),
+            random,
         )
     }
 
@@ -920,6 +961,7 @@ impl DeferredPending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::OsRandom;
     use serde_json::json;
 
     fn issuer(response: Value, request: Value) -> crate::types::IssuerMetadata {
@@ -949,10 +991,13 @@ mod tests {
         let response = |algs: Value, required: bool| json!({"alg_values_supported": algs, "enc_values_supported": ["A256GCM", "A128GCM"], "encryption_required": required});
         let request = |keys: Value| json!({"jwks": {"keys": keys}, "enc_values_supported": ["A128GCM"], "encryption_required": false});
         // Offered and speakable: used, with the issuer's first enc.
-        let plan = PlannedEncryption::for_issuer(&issuer(
-            response(json!(["ECDH-ES"]), false),
-            request(json!([issuer_key()])),
-        ))
+        let plan = PlannedEncryption::for_issuer(
+            &issuer(
+                response(json!(["ECDH-ES"]), false),
+                request(json!([issuer_key()])),
+            ),
+            &OsRandom,
+        )
         .unwrap()
         .unwrap();
         assert_eq!(plan.response.enc(), ContentEncryption::A256Gcm);
@@ -961,30 +1006,33 @@ mod tests {
 
         // Not offered, or offered with algorithms the wallet lacks: plain.
         assert!(
-            PlannedEncryption::for_issuer(&issuer(Value::Null, Value::Null))
+            PlannedEncryption::for_issuer(&issuer(Value::Null, Value::Null), &OsRandom)
                 .unwrap()
                 .is_none()
         );
-        assert!(PlannedEncryption::for_issuer(&issuer(
-            response(json!(["ECDH-ES+A256KW"]), false),
-            request(json!([issuer_key()])),
-        ))
+        assert!(PlannedEncryption::for_issuer(
+            &issuer(
+                response(json!(["ECDH-ES+A256KW"]), false),
+                request(json!([issuer_key()])),
+            ),
+            &OsRandom
+        )
         .unwrap()
         .is_none());
         // An RSA issuer key only: nothing to encrypt the request to.
         let rsa = json!([{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]);
-        assert!(PlannedEncryption::for_issuer(&issuer(
-            response(json!(["ECDH-ES"]), false),
-            request(rsa.clone())
-        ))
+        assert!(PlannedEncryption::for_issuer(
+            &issuer(response(json!(["ECDH-ES"]), false), request(rsa.clone())),
+            &OsRandom
+        )
         .unwrap()
         .is_none());
 
         // Required but impossible: a metadata error naming the fields.
-        let err = PlannedEncryption::for_issuer(&issuer(
-            response(json!(["ECDH-ES"]), true),
-            request(rsa),
-        ))
+        let err = PlannedEncryption::for_issuer(
+            &issuer(response(json!(["ECDH-ES"]), true), request(rsa)),
+            &OsRandom,
+        )
         .unwrap_err();
         assert!(
             matches!(&err, Error::Metadata { problem, .. } if problem.contains("credential_response_encryption")),
@@ -1021,7 +1069,9 @@ mod tests {
         }))
         .unwrap();
         let signer = crate::jose::SoftwareSigner::generate();
-        let err = authorized.plan_credential("pid", &[&signer]).unwrap_err();
+        let err = authorized
+            .plan_credential("pid", &[&signer], &OsRandom)
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Proof(m) if m.contains("key_attestations_required")),
             "{err}"
@@ -1046,6 +1096,7 @@ mod tests {
             .seal_request(
                 HttpRequest::post_json("https://i.example/credential", &json!({"a": 1}))
                     .header("authorization", "Bearer t"),
+                &OsRandom,
             )
             .unwrap();
         let header = |name: &str| {
@@ -1070,7 +1121,13 @@ mod tests {
 
         // The issuer's encrypted answer opens; a plain 200 is refused; an
         // error passes through untouched.
-        let jwe = jwe::encrypt(wallet_jwk, ContentEncryption::A256Gcm, br#"{"ok":true}"#).unwrap();
+        let jwe = jwe::encrypt(
+            wallet_jwk,
+            ContentEncryption::A256Gcm,
+            br#"{"ok":true}"#,
+            &OsRandom,
+        )
+        .unwrap();
         let answer = HttpResponse {
             status: 200,
             headers: vec![("Content-Type".into(), "application/jwt".into())],

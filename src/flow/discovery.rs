@@ -502,3 +502,39 @@ impl Exchange for JwtVcIssuerKeys {
         Ok(Progress::Done(keys.iter().take(64).cloned().collect()))
     }
 }
+
+/// Fetching the DID document of a `did:web` issuer (its `did.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DidWebDocument {
+    url: String,
+}
+
+impl DidWebDocument {
+    /// The document at `url` (from [`crate::verify::did::resolve`]).
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Exchange for DidWebDocument {
+    type Output = serde_json::Value;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::DidDocument
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(HttpRequest::get(&self.url).header("accept", "application/did+json, application/json"))
+    }
+
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, Self::Output>> {
+        let document = parse_document(Document::DidDocument, &self.url, &response)?;
+        Ok(Progress::Done(document))
+    }
+}

@@ -7,6 +7,7 @@
 pub mod authorization;
 pub mod credential;
 pub mod discovery;
+pub mod issuance;
 pub mod offer;
 pub mod protection;
 pub mod session;
@@ -17,14 +18,18 @@ pub(crate) use crate::http::response::{
     describe_body, error_from_response, expect_json, is_json, parse_error_body, parse_json,
 };
 use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::{OsRandom, RandomSource};
 
-/// Engine settings that shape requests and checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Engine settings that shape requests and checks, and the randomness the
+/// engine draws from (PKCE, `state`, `jti`s, DPoP and JWE keys, IVs).
+#[derive(Clone)]
 pub struct EngineConfig {
     /// Allow http URLs to loopback hosts (tests only).
     pub allow_http: bool,
     /// `Accept-Language` preference list.
     pub locales: Vec<String>,
+    /// Where randomness comes from (default: the OS).
+    pub random: std::sync::Arc<dyn RandomSource>,
 }
 
 impl Default for EngineConfig {
@@ -32,7 +37,17 @@ impl Default for EngineConfig {
         Self {
             allow_http: false,
             locales: vec!["en".into()],
+            random: std::sync::Arc::new(OsRandom),
         }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("allow_http", &self.allow_http)
+            .field("locales", &self.locales)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,6 +74,42 @@ pub trait Exchange: Sized {
         response: HttpResponse,
         config: &EngineConfig,
     ) -> Result<Progress<Self, Self::Output>>;
+}
+
+/// A run of requests the protocol links together (an [`Exchange`] with its
+/// protection, the credential exchange with its nonce, refresh and retries,
+/// a notification with its retry): the engine decides every next request,
+/// every resend and every pause; a driver sends, sleeps when told, and stops
+/// when cancelled.
+pub trait Flow: Sized {
+    /// What the flow produces.
+    type Output;
+
+    /// The next request, and the endpoint it goes to (`now` for proofs).
+    fn prepare_request(
+        &mut self,
+        config: &EngineConfig,
+        now: u64,
+    ) -> Result<(Endpoint, HttpRequest)>;
+
+    /// Reads the response to the last prepared request.
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        config: &EngineConfig,
+        now: u64,
+    ) -> Result<Progress<Self, Self::Output>>;
+
+    /// The request could not be sent (`error` is the transport failure):
+    /// the flow may ask to try again (after [`Self::wait`]). Default: fail.
+    fn handle_transport_error(self, error: Error) -> Result<Progress<Self, Self::Output>> {
+        Err(error)
+    }
+
+    /// How long the driver waits before the next request (a retry's pause).
+    fn wait(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The most times one exchange may ask to be sent again (fallbacks, retries).

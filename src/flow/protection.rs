@@ -11,14 +11,14 @@
 //! exchanges through [`Protected`] gets the same protocol as [`crate::Wallet`].
 //!
 //! ```no_run
-//! # use oid4vci_wallet::flow::{EngineConfig, Exchange, Progress};
+//! # use oid4vci_wallet::flow::{EngineConfig, Exchange, Flow, Progress};
 //! # use oid4vci_wallet::flow::protection::{Protected, Protection};
 //! # async fn drive<E: Exchange>(step: E, send: impl Fn(oid4vci_wallet::HttpRequest) -> oid4vci_wallet::HttpResponse, now: u64) -> oid4vci_wallet::Result<E::Output> {
 //! let config = EngineConfig::default();
 //! let mut exchange = Protected::new(step, Protection::none());
 //! loop {
 //!     let (_endpoint, request) = exchange.prepare_request(&config, now)?;
-//!     match exchange.handle_response(send(request), &config)? {
+//!     match exchange.handle_response(send(request), &config, now)? {
 //!         Progress::Again(next) => exchange = next,
 //!         Progress::Done(output) => return Ok(output),
 //!     }
@@ -27,7 +27,7 @@
 //! ```
 
 use super::token::ChallengeExchange;
-use super::{EngineConfig, Exchange, Progress, MAX_EXCHANGE_ROUNDS};
+use super::{EngineConfig, Exchange, Flow, Progress, MAX_EXCHANGE_ROUNDS};
 use crate::error::{Endpoint, Error, ErrorCode, Result};
 use crate::http::response::parse_error_body;
 use crate::http::{HttpRequest, HttpResponse};
@@ -122,13 +122,13 @@ impl<'a> Protection<'a> {
     }
 }
 
-/// An exchange sent with its [`Protection`]. Every resend it asks for is
-/// bounded: one after `use_dpop_nonce`, one after `use_attestation_challenge`,
-/// per request, and at most [`MAX_EXCHANGE_ROUNDS`] rounds of the inner
-/// exchange.
-pub struct Protected<'a, E> {
-    inner: E,
-    protection: Protection<'a>,
+/// The resend bookkeeping of one protected request: the attestation
+/// challenge fetched or kept for it, and whether the one resend after
+/// `use_dpop_nonce` and after `use_attestation_challenge` was used. Flows
+/// that own their state (the credential exchange) keep a `Guard` and build
+/// the [`Protection`] per call.
+#[derive(Debug, Default)]
+pub struct Guard {
     /// The challenge for the next attestation PoP, once fetched or kept.
     challenge: Option<String>,
     /// The challenge source was consulted for the current request.
@@ -137,39 +137,35 @@ pub struct Protected<'a, E> {
     awaiting_challenge: Option<ChallengeExchange>,
     dpop_resent: bool,
     challenge_resent: bool,
-    rounds: usize,
 }
 
-impl<'a, E: Exchange> Protected<'a, E> {
-    /// Wraps `inner`.
-    pub fn new(inner: E, protection: Protection<'a>) -> Self {
-        Self {
-            inner,
-            protection,
-            challenge: None,
-            challenge_looked_up: false,
-            awaiting_challenge: None,
-            dpop_resent: false,
-            challenge_resent: false,
-            rounds: 1,
-        }
+/// What a response to a protected request means.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Send the same request again (a challenge was answered or fetched).
+    Resend,
+    /// The response is for the request itself.
+    Pass(HttpResponse),
+}
+
+impl Guard {
+    /// Forgets the current request (the next one starts afresh).
+    pub fn reset(&mut self) {
+        *self = Guard::default();
     }
 
-    /// The endpoint of the inner exchange.
-    pub fn endpoint(&self) -> Endpoint {
-        self.inner.endpoint()
-    }
-
-    /// The request to send now, and the endpoint it goes to: the challenge
-    /// endpoint first when an attestation challenge is needed and none is
-    /// kept, else the inner exchange's request with its protection headers
-    /// (fresh proofs, `iat` = `now`).
-    pub fn prepare_request(
+    /// The request to send: the challenge endpoint first when an
+    /// attestation challenge is needed and none is kept, else `request()`
+    /// with the protection headers (fresh proofs, `iat` = `now`).
+    pub fn prepare(
         &mut self,
+        protection: &Protection<'_>,
+        endpoint: Endpoint,
+        request: impl FnOnce() -> Result<HttpRequest>,
         config: &EngineConfig,
         now: u64,
     ) -> Result<(Endpoint, HttpRequest)> {
-        if let Some(attest) = self.protection.attest {
+        if let Some(attest) = protection.attest {
             if attest.attestation.expired(now) {
                 return Err(Error::Config(
                     "the wallet attestation has expired: get a fresh one from the wallet provider"
@@ -189,64 +185,134 @@ impl<'a, E: Exchange> Protected<'a, E> {
                 }
             }
         }
-        let mut request = self.inner.prepare_request(config)?;
-        if let Some((state, DpopUse::Prove(server, token))) = self.protection.dpop.as_ref() {
-            let proof = state.proof(*server, request.method.as_str(), &request.url, *token, now)?;
+        let mut request = request()?;
+        if let Some((state, DpopUse::Prove(server, token))) = protection.dpop.as_ref() {
+            let proof = state.proof(
+                *server,
+                request.method.as_str(),
+                &request.url,
+                *token,
+                now,
+                &*config.random,
+            )?;
             request = request.header("dpop", proof);
         }
-        if let Some(attest) = self.protection.attest {
-            let pop =
-                attest
-                    .attestation
-                    .pop(&attest.server.issuer, self.challenge.as_deref(), now)?;
+        if let Some(attest) = protection.attest {
+            let pop = attest.attestation.pop(
+                &attest.server.issuer,
+                self.challenge.as_deref(),
+                now,
+                &*config.random,
+            )?;
             request = request
                 .header(ATTESTATION_HEADER, attest.attestation.jwt())
                 .header(ATTESTATION_POP_HEADER, pop);
         }
-        Ok((self.inner.endpoint(), request))
+        Ok((endpoint, request))
     }
 
-    /// Reads the response to the last prepared request.
-    pub fn handle_response(
-        mut self,
+    /// Reads the response to the last prepared request: keeps the nonces
+    /// and challenges it carries, and tells whether to send again.
+    pub fn observe(
+        &mut self,
+        protection: &mut Protection<'_>,
+        endpoint: Endpoint,
         response: HttpResponse,
         config: &EngineConfig,
-    ) -> Result<Progress<Self, E::Output>> {
+    ) -> Result<Verdict> {
         if let Some(fetch) = self.awaiting_challenge.take() {
             // A challenge endpoint that answers nothing usable is an error,
             // as the attestation would be refused without one.
             if let Progress::Done(challenge) = fetch.handle_response(response, config)? {
                 self.challenge = Some(challenge);
             }
-            return Ok(Progress::Again(self));
+            return Ok(Verdict::Resend);
         }
-        let nonce_challenge = match self.protection.dpop.as_mut() {
+        let nonce_challenge = match protection.dpop.as_mut() {
             Some((state, how)) => {
                 state.observe(how.server(), &response) && matches!(how, DpopUse::Prove(..))
             }
             None => false,
         };
-        if let Some(attest) = self.protection.attest {
+        if let Some(attest) = protection.attest {
             if let Some(c) = response.header(CHALLENGE_HEADER).and_then(valid_challenge) {
                 attest.challenges.keep(&attest.server.issuer, c);
             }
         }
-        let endpoint = self.inner.endpoint();
         if nonce_challenge && !self.dpop_resent {
             tracing::debug!(%endpoint, "DPoP nonce challenge, sending again with the nonce");
             self.dpop_resent = true;
             self.challenge_looked_up = false;
-            return Ok(Progress::Again(self));
+            return Ok(Verdict::Resend);
         }
-        if self.protection.attest.is_some() && !self.challenge_resent && response.status == 400 {
+        if protection.attest.is_some() && !self.challenge_resent && response.status == 400 {
             let code = parse_error_body(&response).map(|e| e.code);
             if code == Some(ErrorCode::UseAttestationChallenge) {
                 tracing::debug!(%endpoint, "attestation challenge asked, sending again with one");
                 self.challenge_resent = true;
                 self.challenge_looked_up = false;
-                return Ok(Progress::Again(self));
+                return Ok(Verdict::Resend);
             }
         }
+        Ok(Verdict::Pass(response))
+    }
+}
+
+/// An exchange sent with its [`Protection`]. Every resend it asks for is
+/// bounded: one after `use_dpop_nonce`, one after `use_attestation_challenge`,
+/// per request, and at most [`MAX_EXCHANGE_ROUNDS`] rounds of the inner
+/// exchange.
+pub struct Protected<'a, E> {
+    inner: E,
+    protection: Protection<'a>,
+    guard: Guard,
+    rounds: usize,
+}
+
+impl<'a, E: Exchange> Protected<'a, E> {
+    /// Wraps `inner`.
+    pub fn new(inner: E, protection: Protection<'a>) -> Self {
+        Self {
+            inner,
+            protection,
+            guard: Guard::default(),
+            rounds: 1,
+        }
+    }
+}
+
+impl<E: Exchange> Flow for Protected<'_, E> {
+    type Output = E::Output;
+
+    fn prepare_request(
+        &mut self,
+        config: &EngineConfig,
+        now: u64,
+    ) -> Result<(Endpoint, HttpRequest)> {
+        let inner = &self.inner;
+        self.guard.prepare(
+            &self.protection,
+            inner.endpoint(),
+            || inner.prepare_request(config),
+            config,
+            now,
+        )
+    }
+
+    fn handle_response(
+        mut self,
+        response: HttpResponse,
+        config: &EngineConfig,
+        _now: u64,
+    ) -> Result<Progress<Self, E::Output>> {
+        let endpoint = self.inner.endpoint();
+        let response = match self
+            .guard
+            .observe(&mut self.protection, endpoint, response, config)?
+        {
+            Verdict::Resend => return Ok(Progress::Again(self)),
+            Verdict::Pass(response) => response,
+        };
         match self.inner.handle_response(response, config)? {
             Progress::Done(output) => Ok(Progress::Done(output)),
             Progress::Again(next) => {
@@ -257,47 +323,9 @@ impl<'a, E: Exchange> Protected<'a, E> {
                 }
                 self.rounds += 1;
                 self.inner = next;
-                self.dpop_resent = false;
-                self.challenge_resent = false;
-                self.challenge_looked_up = false;
-                self.challenge = None;
+                self.guard.reset();
                 Ok(Progress::Again(self))
             }
         }
-    }
-}
-
-/// A request prepared elsewhere, sent as it is (with its protection): the
-/// response is the output, whatever its status.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    endpoint: Endpoint,
-    request: HttpRequest,
-}
-
-impl Prepared {
-    /// `request` to `endpoint`.
-    pub fn new(endpoint: Endpoint, request: HttpRequest) -> Self {
-        Self { endpoint, request }
-    }
-}
-
-impl Exchange for Prepared {
-    type Output = HttpResponse;
-
-    fn endpoint(&self) -> Endpoint {
-        self.endpoint
-    }
-
-    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
-        Ok(self.request.clone())
-    }
-
-    fn handle_response(
-        self,
-        response: HttpResponse,
-        _config: &EngineConfig,
-    ) -> Result<Progress<Self, HttpResponse>> {
-        Ok(Progress::Done(response))
     }
 }

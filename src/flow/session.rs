@@ -332,7 +332,10 @@ impl Authorized {
     }
 
     /// Attaches the DPoP key the token was requested with.
-    pub(crate) fn with_dpop(mut self, dpop: Option<DpopState>) -> Self {
+    /// Attaches the DPoP key (and nonces) the token was requested with: a
+    /// driver of the engine that ran the token request with DPoP hands it
+    /// over here, so that every later request proves the same key.
+    pub fn with_dpop(mut self, dpop: Option<DpopState>) -> Self {
         self.dpop = dpop;
         self
     }

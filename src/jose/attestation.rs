@@ -99,11 +99,17 @@ impl ClientAttestation {
 
     /// A fresh proof of possession for `audience` (the authorization
     /// server's issuer identifier), with the server's challenge if any.
-    pub(crate) fn pop(&self, audience: &str, challenge: Option<&str>, now: u64) -> Result<String> {
+    pub(crate) fn pop(
+        &self,
+        audience: &str,
+        challenge: Option<&str>,
+        now: u64,
+        random: &dyn super::RandomSource,
+    ) -> Result<String> {
         let mut claims = json!({
             "iss": self.client_id,
             "aud": audience,
-            "jti": super::random_token(16),
+            "jti": super::random_token(random, 16),
             "iat": now,
         });
         if let Some(c) = challenge {
@@ -158,7 +164,12 @@ mod tests {
         assert!(!format!("{attestation:?}").contains(attestation.jwt()));
 
         let pop = attestation
-            .pop("https://as.example", Some("ch-1"), 1_767_225_600)
+            .pop(
+                "https://as.example",
+                Some("ch-1"),
+                1_767_225_600,
+                &crate::jose::OsRandom,
+            )
             .unwrap();
         let jws = CompactJws::parse(&pop).unwrap();
         assert_eq!(jws.header["typ"], ATTESTATION_POP_TYP);
@@ -171,7 +182,9 @@ mod tests {
             &jws.signature,
         )
         .unwrap();
-        let again = attestation.pop("https://as.example", None, 1).unwrap();
+        let again = attestation
+            .pop("https://as.example", None, 1, &crate::jose::OsRandom)
+            .unwrap();
         let again = CompactJws::parse(&again).unwrap();
         assert_ne!(again.payload["jti"], jws.payload["jti"]);
         assert!(again.payload.get("challenge").is_none());

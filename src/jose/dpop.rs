@@ -66,9 +66,14 @@ impl std::fmt::Debug for DpopState {
 }
 
 impl DpopState {
-    /// A fresh random key.
+    /// A fresh random key from the OS.
     pub fn generate() -> Self {
-        Self::from_signer(&SoftwareSigner::generate())
+        Self::generate_with(&super::OsRandom)
+    }
+
+    /// A fresh random key from `random`.
+    pub fn generate_with(random: &dyn super::RandomSource) -> Self {
+        Self::from_signer(&SoftwareSigner::generate_with(random))
     }
 
     fn from_signer(signer: &SoftwareSigner) -> Self {
@@ -125,6 +130,7 @@ impl DpopState {
         url: &str,
         access_token: Option<&AccessToken>,
         now: u64,
+        random: &dyn super::RandomSource,
     ) -> Result<String> {
         let (signer, jwk) = self.signer()?;
         let mut htu = url::Url::parse(url)
@@ -132,7 +138,7 @@ impl DpopState {
         htu.set_query(None);
         htu.set_fragment(None);
         let mut claims = json!({
-            "jti": super::random_token(16),
+            "jti": super::random_token(random, 16),
             "htm": method,
             "htu": htu.as_str(),
             "iat": now,
@@ -227,6 +233,7 @@ mod tests {
                 "https://issuer.example/credential?x=1#f",
                 Some(&token),
                 1_767_225_600,
+                &crate::jose::OsRandom,
             )
             .unwrap();
         let jws = CompactJws::parse(&jwt).unwrap();
@@ -261,6 +268,7 @@ mod tests {
                 "https://i.example/c",
                 None,
                 1,
+                &crate::jose::OsRandom,
             )
             .unwrap();
         let again = CompactJws::parse(&again).unwrap();
@@ -294,7 +302,14 @@ mod tests {
         assert!(!dpop.observe(DpopServer::CredentialIssuer, &ok));
         let nonce_of = |dpop: &DpopState, server| {
             let jwt = dpop
-                .proof(server, "GET", "https://x.example/", None, 1)
+                .proof(
+                    server,
+                    "GET",
+                    "https://x.example/",
+                    None,
+                    1,
+                    &crate::jose::OsRandom,
+                )
                 .unwrap();
             CompactJws::parse(&jwt).unwrap().payload["nonce"].clone()
         };

@@ -121,9 +121,10 @@ pub fn encrypt(
     recipient: &Value,
     enc: ContentEncryption,
     plaintext: &[u8],
+    random: &dyn super::RandomSource,
 ) -> Result<String, String> {
     let public = super::p256_public_key(recipient)?;
-    let ephemeral = p256::ecdh::EphemeralSecret::random(&mut rand::rngs::OsRng);
+    let ephemeral = p256::ecdh::EphemeralSecret::random(&mut super::Rng(random));
     let epk: Value = serde_json::from_str(&ephemeral.public_key().to_jwk_string())
         .map_err(|_| "ephemeral key encoding failed".to_string())?;
     let shared = ephemeral.diffie_hellman(&public);
@@ -134,7 +135,7 @@ pub fn encrypt(
     }
     let protected = b64(header.to_string());
     let mut iv = [0u8; 12];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut iv);
+    random.fill(&mut iv);
     let mut buffer = plaintext.to_vec();
     let tag = seal(enc, &cek, &iv, protected.as_bytes(), &mut buffer)?;
     Ok(format!(
@@ -164,9 +165,14 @@ impl std::fmt::Debug for ResponseEncryption {
 }
 
 impl ResponseEncryption {
-    /// A fresh P-256 key for `enc`.
+    /// A fresh P-256 key for `enc`, from the OS.
     pub fn generate(enc: ContentEncryption) -> Self {
-        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        Self::generate_with(enc, &super::OsRandom)
+    }
+
+    /// A fresh P-256 key for `enc`, from `random`.
+    pub fn generate_with(enc: ContentEncryption, random: &dyn super::RandomSource) -> Self {
+        let secret = p256::SecretKey::random(&mut super::Rng(random));
         Self {
             key: EncryptionPrivateKey::new(b64(secret.to_bytes())),
             enc,
@@ -251,6 +257,7 @@ impl ResponseEncryption {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::OsRandom;
 
     #[test]
     fn round_trip_both_encs_and_tampering_fails() {
@@ -260,7 +267,7 @@ mod tests {
             assert_eq!(param["enc"], enc.as_str());
             assert_eq!(param["jwk"]["alg"], "ECDH-ES");
             assert!(param["jwk"].get("d").is_none());
-            let jwe = encrypt(&param["jwk"], enc, br#"{"credentials":[]}"#).unwrap();
+            let jwe = encrypt(&param["jwk"], enc, br#"{"credentials":[]}"#, &OsRandom).unwrap();
             assert_eq!(jwe.split('.').count(), 5);
             assert_eq!(key.decrypt(&jwe).unwrap(), br#"{"credentials":[]}"#);
 
@@ -275,6 +282,7 @@ mod tests {
             &key.request_parameter().unwrap()["jwk"],
             ContentEncryption::A256Gcm,
             b"x",
+            &OsRandom,
         )
         .unwrap();
         assert!(key.decrypt(&jwe).unwrap_err().contains("enc"));

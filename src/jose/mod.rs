@@ -6,13 +6,19 @@ pub mod attestation;
 mod dpop;
 pub mod jwe;
 mod proof;
+mod random;
 mod signer;
+mod verify;
 
 pub use attestation::ClientAttestation;
 pub use dpop::{DpopServer, DpopState, DPOP_JWT_TYP};
 
 pub use proof::{build_proof_jwt, ProofClaims, PROOF_JWT_TYP};
+pub(crate) use random::Rng;
+pub use random::{OsRandom, RandomSource};
 pub use signer::{Algorithm, Signer, SignerError, SoftwareSigner};
+pub(crate) use verify::verify_jws_signature;
+pub use verify::VERIFIABLE_ALGORITHMS;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -23,12 +29,11 @@ pub(crate) fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `bytes` fresh random bytes from the OS, base64url-encoded (PKCE
+/// `bytes` fresh random bytes from `random`, base64url-encoded (PKCE
 /// verifiers, `state`, `jti`s).
-pub(crate) fn random_token(bytes: usize) -> String {
-    use rand::RngCore as _;
+pub(crate) fn random_token(random: &dyn RandomSource, bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
+    random.fill(&mut buf);
     b64(buf)
 }
 
@@ -69,7 +74,9 @@ impl<'a> CompactJws<'a> {
     }
 }
 
-/// Verifies an ES256 signature (raw R||S) over `input` with a P-256 public JWK.
+/// Verifies an ES256 signature (raw R||S) over `input` with a P-256 public
+/// JWK, with p256: an implementation apart from aws-lc-rs, for tests.
+#[cfg(test)]
 pub(crate) fn verify_es256(jwk: &Value, input: &[u8], signature: &[u8]) -> Result<(), String> {
     use p256::ecdsa::signature::Verifier as _;
     let key = p256_public_key(jwk)?;

@@ -81,10 +81,15 @@ impl fmt::Debug for SoftwareSigner {
 }
 
 impl SoftwareSigner {
-    /// A fresh random key.
+    /// A fresh random key from the OS.
     pub fn generate() -> Self {
+        Self::generate_with(&super::OsRandom)
+    }
+
+    /// A fresh random key from `random`.
+    pub fn generate_with(random: &dyn super::RandomSource) -> Self {
         Self {
-            key: p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng),
+            key: p256::ecdsa::SigningKey::random(&mut super::Rng(random)),
         }
     }
 

@@ -2,6 +2,8 @@
 //! disclosures, binding) and the issuer's keys behind them. No IO: keys it
 //! must fetch are steps in [`crate::flow`].
 
+pub mod did;
+pub mod jwt_vc;
 pub mod sd_jwt;
 pub mod trust;
 
@@ -56,4 +58,78 @@ pub enum VerifiedBy {
         /// Where the keys were published.
         url: String,
     },
+    /// A DID in `iss`: decoded locally (`did:jwk`, `did:key`) or its
+    /// document fetched over https (`did:web`). The key is bound to that
+    /// identifier; whether the app trusts the DID is its decision.
+    Did {
+        /// The DID.
+        did: String,
+    },
+}
+
+/// An issuer-signed JWT (of an SD-JWT VC or a JWT VC) in parts.
+pub(crate) struct IssuerSigned<'a> {
+    pub(crate) header: &'a serde_json::Map<String, serde_json::Value>,
+    /// `header.payload` as signed.
+    pub(crate) input: &'a [u8],
+    pub(crate) signature: &'a [u8],
+}
+
+impl IssuerSigned<'_> {
+    /// `kid` of the signature.
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.header.get("kid").and_then(serde_json::Value::as_str)
+    }
+
+    /// Verifies the signature with `jwk` and the header's `alg`.
+    pub(crate) fn verify(&self, jwk: &serde_json::Value) -> Result<(), String> {
+        let alg = self
+            .header
+            .get("alg")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("the issuer-signed JWT has no alg")?;
+        crate::jose::verify_jws_signature(alg, jwk, self.input, self.signature)
+            .map_err(|e| format!("issuer signature: {e}"))
+    }
+}
+
+/// `iat`, `nbf` and `exp` of a credential against `now` (seconds since the
+/// epoch), with [`sd_jwt::CLOCK_SKEW_SECS`] of tolerance.
+pub(crate) fn check_times(
+    payload: &serde_json::Map<String, serde_json::Value>,
+    now: u64,
+) -> Result<(), String> {
+    let skew = sd_jwt::CLOCK_SKEW_SECS;
+    let time = |name: &str| -> Result<Option<u64>, String> {
+        match payload.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .map(Some)
+                .ok_or_else(|| format!("{name} is not a NumericDate")),
+        }
+    };
+    if let Some(exp) = time("exp")? {
+        if now > exp.saturating_add(skew) {
+            return Err(format!("the credential expired {} s ago (exp)", now - exp));
+        }
+    }
+    if let Some(nbf) = time("nbf")? {
+        if nbf > now.saturating_add(skew) {
+            return Err(format!(
+                "the credential is not valid for another {} s (nbf)",
+                nbf - now
+            ));
+        }
+    }
+    if let Some(iat) = time("iat")? {
+        if iat > now.saturating_add(skew) {
+            return Err(format!(
+                "the credential was issued {} s in the future (iat)",
+                iat - now
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! SD-JWT (RFC 9901) / SD-JWT VC decoding and the checks a wallet can make:
 //! disclosure digests, the issuer's ES256 signature, `vct`, and the `cnf` key.
 
-use crate::jose::{b64, b64_decode, verify_es256, CompactJws};
+use crate::jose::{b64, b64_decode, CompactJws};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -198,54 +198,22 @@ impl SdJwt {
             Some(_) => return Err("iss is not a non-empty string".into()),
             None => return Err("the credential has no iss".into()),
         }
-        let time = |name: &str| -> Result<Option<u64>, String> {
-            match self.payload.get(name) {
-                None => Ok(None),
-                Some(v) => v
-                    .as_u64()
-                    .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                    .map(Some)
-                    .ok_or_else(|| format!("{name} is not a NumericDate")),
-            }
-        };
-        if let Some(exp) = time("exp")? {
-            if now > exp.saturating_add(CLOCK_SKEW_SECS) {
-                return Err(format!("the credential expired {} s ago (exp)", now - exp));
-            }
-        }
-        if let Some(nbf) = time("nbf")? {
-            if nbf > now.saturating_add(CLOCK_SKEW_SECS) {
-                return Err(format!(
-                    "the credential is not valid for another {} s (nbf)",
-                    nbf - now
-                ));
-            }
-        }
-        if let Some(iat) = time("iat")? {
-            if iat > now.saturating_add(CLOCK_SKEW_SECS) {
-                return Err(format!(
-                    "the credential was issued {} s in the future (iat)",
-                    iat - now
-                ));
-            }
-        }
-        Ok(())
+        super::check_times(&self.payload, now)
     }
 
-    /// Verifies the issuer's signature with a public JWK (ES256 only).
+    /// Verifies the issuer's signature with a public JWK (the header's
+    /// `alg`: ES256, ES384, ES512 or EdDSA).
     pub fn verify_signature(&self, jwk: &Value) -> Result<(), String> {
-        match self.header.get("alg").and_then(Value::as_str) {
-            Some("ES256") => {}
-            Some(other) => {
-                return Err(format!(
-                    "issuer signature algorithm {} is not supported",
-                    crate::error::sanitize(other, 16)
-                ))
-            }
-            None => return Err("issuer-signed JWT has no alg".into()),
+        self.issuer_signed().verify(jwk)
+    }
+
+    /// The issuer-signed JWT, for the key resolution shared by the formats.
+    pub(crate) fn issuer_signed(&self) -> super::IssuerSigned<'_> {
+        super::IssuerSigned {
+            header: &self.header,
+            input: &self.issuer_jwt.as_bytes()[..self.signing_input_len],
+            signature: &self.signature,
         }
-        let input = &self.issuer_jwt.as_bytes()[..self.signing_input_len];
-        verify_es256(jwk, input, &self.signature).map_err(|e| format!("issuer signature: {e}"))
     }
 
     /// The `x5c` header's leaf certificate public key as a JWK, if present.

@@ -10,6 +10,10 @@
 //   OID4VCI_ISSUER_HTTPS_CERT=<file> its certificate (PEM, `certificate_pem` of its ready line)
 //   OID4VCI_ISSUER_ATTESTATION=<url> an issuer run with --wallet-attestation challenge
 //                                    --require-dpop --dpop-nonce
+//   OID4VCI_ISSUER_X5C, OID4VCI_ISSUER_X5C_SELF_SIGNED: see TrustChecks.kt
+// This file is the harness (signer, HTTP client, issuer endpoints, runner) and
+// the checks of the flows so far; newer flows have a file of checks each
+// (TrustChecks.kt), run from runChecks.
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-kotlin builds and runs it.
 
@@ -799,4 +803,8 @@ suspend fun runChecks(args: Array<String>) {
         }
         expect(e.details.contains("HttpClient")) { "details: ${e.details}" }
     }
+
+    // --- one file of checks per flow ------------------------------------------------
+
+    trustChecks()
 }

@@ -2824,13 +2824,19 @@ public struct Credential: Equatable, Hashable {
      */
     public var notificationId: String?
     /**
-     * Whether the issuer signature was verified.
+     * Whether the issuer signature was verified with a trusted key
+     * (`verification` is `Verified`).
      */
     public var signatureVerified: Bool
     /**
      * The holder key (JWK JSON) it is bound to.
      */
     public var holderJwk: String?
+    /**
+     * What the wallet established about the issuer's signature: verified,
+     * and through what, or unverified, and why.
+     */
+    public var verification: Verification
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2854,11 +2860,16 @@ public struct Credential: Equatable, Hashable {
          * For notifications.
          */notificationId: String?, 
         /**
-         * Whether the issuer signature was verified.
+         * Whether the issuer signature was verified with a trusted key
+         * (`verification` is `Verified`).
          */signatureVerified: Bool, 
         /**
          * The holder key (JWK JSON) it is bound to.
-         */holderJwk: String?) {
+         */holderJwk: String?, 
+        /**
+         * What the wallet established about the issuer's signature: verified,
+         * and through what, or unverified, and why.
+         */verification: Verification) {
         self.configurationId = configurationId
         self.format = format
         self.credential = credential
@@ -2867,6 +2878,7 @@ public struct Credential: Equatable, Hashable {
         self.notificationId = notificationId
         self.signatureVerified = signatureVerified
         self.holderJwk = holderJwk
+        self.verification = verification
     }
 
     
@@ -2892,7 +2904,8 @@ public struct FfiConverterTypeCredential: FfiConverterRustBuffer {
                 claimsJson: FfiConverterOptionString.read(from: &buf), 
                 notificationId: FfiConverterOptionString.read(from: &buf), 
                 signatureVerified: FfiConverterBool.read(from: &buf), 
-                holderJwk: FfiConverterOptionString.read(from: &buf)
+                holderJwk: FfiConverterOptionString.read(from: &buf), 
+                verification: FfiConverterTypeVerification.read(from: &buf)
         )
     }
 
@@ -2905,6 +2918,7 @@ public struct FfiConverterTypeCredential: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.notificationId, into: &buf)
         FfiConverterBool.write(value.signatureVerified, into: &buf)
         FfiConverterOptionString.write(value.holderJwk, into: &buf)
+        FfiConverterTypeVerification.write(value.verification, into: &buf)
     }
 }
 
@@ -3469,6 +3483,24 @@ public struct WalletConfig: Equatable, Hashable {
      * constructor with `WalletError::Configuration`.
      */
     public var rootCertificatesPem: [String]
+    /**
+     * X.509 trust anchors for credential issuers, each a PEM text (one or
+     * more `-----BEGIN CERTIFICATE-----` blocks), e.g. from a trusted list:
+     * an SD-JWT credential whose `x5c` chain is a valid path to one of them,
+     * its leaf naming the issuer, is `Verification::Verified` with method
+     * `TrustAnchor`. Kept apart from `root_certificates_pem` (TLS), and used
+     * with either HTTP client. Without anchors every `x5c` credential is
+     * unverified. An unparsable entry fails the `Wallet` constructor with
+     * `WalletError::Configuration`.
+     */
+    public var trustAnchorsPem: [String]
+    /**
+     * Refuse credentials whose issuer could not be verified: they fail
+     * with `WalletError::CredentialCheck` (which still carries them, as
+     * issued) instead of arriving with `Verification::Unverified`. Default
+     * false: the app decides what to do with an unverified credential.
+     */
+    public var requireVerified: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3501,7 +3533,23 @@ public struct WalletConfig: Equatable, Hashable {
          * `Wallet.withHttpClient` refuses a non-empty list (the app's own HTTP
          * stack decides whom it trusts). An unparsable entry fails the `Wallet`
          * constructor with `WalletError::Configuration`.
-         */rootCertificatesPem: [String] = []) {
+         */rootCertificatesPem: [String] = [], 
+        /**
+         * X.509 trust anchors for credential issuers, each a PEM text (one or
+         * more `-----BEGIN CERTIFICATE-----` blocks), e.g. from a trusted list:
+         * an SD-JWT credential whose `x5c` chain is a valid path to one of them,
+         * its leaf naming the issuer, is `Verification::Verified` with method
+         * `TrustAnchor`. Kept apart from `root_certificates_pem` (TLS), and used
+         * with either HTTP client. Without anchors every `x5c` credential is
+         * unverified. An unparsable entry fails the `Wallet` constructor with
+         * `WalletError::Configuration`.
+         */trustAnchorsPem: [String] = [], 
+        /**
+         * Refuse credentials whose issuer could not be verified: they fail
+         * with `WalletError::CredentialCheck` (which still carries them, as
+         * issued) instead of arriving with `Verification::Unverified`. Default
+         * false: the app decides what to do with an unverified credential.
+         */requireVerified: Bool = false) {
         self.clientId = clientId
         self.locales = locales
         self.dangerousAllowHttp = dangerousAllowHttp
@@ -3509,6 +3557,8 @@ public struct WalletConfig: Equatable, Hashable {
         self.requestTimeoutMs = requestTimeoutMs
         self.maxResponseBytes = maxResponseBytes
         self.rootCertificatesPem = rootCertificatesPem
+        self.trustAnchorsPem = trustAnchorsPem
+        self.requireVerified = requireVerified
     }
 
     
@@ -3533,7 +3583,9 @@ public struct FfiConverterTypeWalletConfig: FfiConverterRustBuffer {
                 verifyCredentialSignatures: FfiConverterBool.read(from: &buf), 
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 maxResponseBytes: FfiConverterUInt64.read(from: &buf), 
-                rootCertificatesPem: FfiConverterSequenceString.read(from: &buf)
+                rootCertificatesPem: FfiConverterSequenceString.read(from: &buf), 
+                trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
+                requireVerified: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3545,6 +3597,8 @@ public struct FfiConverterTypeWalletConfig: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterUInt64.write(value.maxResponseBytes, into: &buf)
         FfiConverterSequenceString.write(value.rootCertificatesPem, into: &buf)
+        FfiConverterSequenceString.write(value.trustAnchorsPem, into: &buf)
+        FfiConverterBool.write(value.requireVerified, into: &buf)
     }
 }
 
@@ -4085,6 +4139,193 @@ public func FfiConverterTypeTxCodeInputMode_lower(_ value: TxCodeInputMode) -> R
 
 
 /**
+ * What the wallet established about a credential's issuer signature. A
+ * check that failed (a bad signature, a broken chain, a leaf naming
+ * another issuer) is never a `Verification` but a
+ * `WalletError::CredentialCheck`.
+ */
+
+public enum Verification: Equatable, Hashable {
+    
+    /**
+     * The issuer's signature was checked with a key the wallet trusts.
+     */
+    case verified(
+        /**
+         * Where the trust in the key comes from.
+         */method: VerificationMethod, 
+        /**
+         * The anchor's subject (`TrustAnchor`), the metadata URL
+         * (`IssuerMetadata`) or the DID (`Did`).
+         */detail: String
+    )
+    /**
+     * The signature was not, or could not be, checked with a trusted key
+     * (no trust anchor reached, no key found, checks turned off).
+     */
+    case unverified(
+        /**
+         * Why not.
+         */reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Verification: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerification: FfiConverterRustBuffer {
+    typealias SwiftType = Verification
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Verification {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .verified(method: try FfiConverterTypeVerificationMethod.read(from: &buf), detail: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .unverified(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Verification, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .verified(method,detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeVerificationMethod.write(method, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .unverified(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerification_lift(_ buf: RustBuffer) throws -> Verification {
+    return try FfiConverterTypeVerification.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerification_lower(_ value: Verification) -> RustBuffer {
+    return FfiConverterTypeVerification.lower(value)
+}
+
+
+
+/**
+ * Where the trust in a credential's issuer key comes from.
+ */
+
+public enum VerificationMethod: Equatable, Hashable {
+    
+    /**
+     * An `x5c` certificate chain to one of `WalletConfig.trust_anchors_pem`,
+     * its leaf naming the issuer. The `detail` is the anchor's subject.
+     */
+    case trustAnchor
+    /**
+     * The keys the issuer publishes in its JWT VC issuer metadata
+     * (`/.well-known/jwt-vc-issuer`, over https: trust from the web PKI).
+     * The `detail` is that URL.
+     */
+    case issuerMetadata
+    /**
+     * A DID in the credential's `iss` (`did:jwk`, `did:key` decoded
+     * locally, `did:web` fetched): the key is bound to that identifier;
+     * whether to trust the DID is the app's decision. The `detail` is the
+     * DID.
+     */
+    case did
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerificationMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerificationMethod: FfiConverterRustBuffer {
+    typealias SwiftType = VerificationMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerificationMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .trustAnchor
+        
+        case 2: return .issuerMetadata
+        
+        case 3: return .did
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerificationMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .trustAnchor:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .issuerMetadata:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .did:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationMethod_lift(_ buf: RustBuffer) throws -> VerificationMethod {
+    return try FfiConverterTypeVerificationMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationMethod_lower(_ value: VerificationMethod) -> RustBuffer {
+    return FfiConverterTypeVerificationMethod.lower(value)
+}
+
+
+
+/**
  * Errors apps see. Kotlin shows it as `WalletException`.
  *
  * The text fields are called `details`, not `message`: a field named
@@ -4193,12 +4434,26 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */details: String
     )
     /**
-     * A received credential failed a check.
+     * A received credential failed a check (signature, digest, key
+     * binding, type, validity, a certificate chain), or its issuer could not
+     * be verified while `WalletConfig.require_verified` is on. When the
+     * issuer had already issued, the credentials it sent are kept here as
+     * issued (the offer's code is spent), so the app can still keep them,
+     * e.g. shown as unverified, or report the issuer; the wallet has told
+     * the issuer `credential_failure` where it could.
      */
     case CredentialCheck(
         /**
-         * Details.
-         */details: String
+         * What failed, and in which credential (`credentials[i]`).
+         */details: String, 
+        /**
+         * Every credential of the response exactly as issued: the string
+         * itself (an SD-JWT), JSON text for an object (`ldp_vc`). Empty
+         * when the check ran before anything was issued.
+         */rawCredentials: [String], 
+        /**
+         * The response's `notification_id`, if any.
+         */notificationId: String?
     )
     /**
      * The app's signer failed, or no algorithm fits.
@@ -4299,7 +4554,9 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
             details: try FfiConverterString.read(from: &buf)
             )
         case 10: return .CredentialCheck(
-            details: try FfiConverterString.read(from: &buf)
+            details: try FfiConverterString.read(from: &buf), 
+            rawCredentials: try FfiConverterSequenceString.read(from: &buf), 
+            notificationId: try FfiConverterOptionString.read(from: &buf)
             )
         case 11: return .Signing(
             details: try FfiConverterString.read(from: &buf)
@@ -4372,9 +4629,11 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
             FfiConverterString.write(details, into: &buf)
             
         
-        case let .CredentialCheck(details):
+        case let .CredentialCheck(details,rawCredentials,notificationId):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(details, into: &buf)
+            FfiConverterSequenceString.write(rawCredentials, into: &buf)
+            FfiConverterOptionString.write(notificationId, into: &buf)
             
         
         case let .Signing(details):

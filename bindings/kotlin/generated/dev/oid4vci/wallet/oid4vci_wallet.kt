@@ -5057,7 +5057,8 @@ data class Credential (
     var `notificationId`: kotlin.String?
     , 
     /**
-     * Whether the issuer signature was verified.
+     * Whether the issuer signature was verified with a trusted key
+     * (`verification` is `Verified`).
      */
     var `signatureVerified`: kotlin.Boolean
     , 
@@ -5065,6 +5066,12 @@ data class Credential (
      * The holder key (JWK JSON) it is bound to.
      */
     var `holderJwk`: kotlin.String?
+    , 
+    /**
+     * What the wallet established about the issuer's signature: verified,
+     * and through what, or unverified, and why.
+     */
+    var `verification`: Verification
     
 ){
     
@@ -5089,6 +5096,7 @@ public object FfiConverterTypeCredential: FfiConverterRustBuffer<Credential> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterTypeVerification.read(buf),
         )
     }
 
@@ -5100,7 +5108,8 @@ public object FfiConverterTypeCredential: FfiConverterRustBuffer<Credential> {
             FfiConverterOptionalString.allocationSize(value.`claimsJson`) +
             FfiConverterOptionalString.allocationSize(value.`notificationId`) +
             FfiConverterBoolean.allocationSize(value.`signatureVerified`) +
-            FfiConverterOptionalString.allocationSize(value.`holderJwk`)
+            FfiConverterOptionalString.allocationSize(value.`holderJwk`) +
+            FfiConverterTypeVerification.allocationSize(value.`verification`)
     )
 
     override fun write(value: Credential, buf: ByteBuffer) {
@@ -5112,6 +5121,7 @@ public object FfiConverterTypeCredential: FfiConverterRustBuffer<Credential> {
             FfiConverterOptionalString.write(value.`notificationId`, buf)
             FfiConverterBoolean.write(value.`signatureVerified`, buf)
             FfiConverterOptionalString.write(value.`holderJwk`, buf)
+            FfiConverterTypeVerification.write(value.`verification`, buf)
     }
 }
 
@@ -5518,6 +5528,26 @@ data class WalletConfig (
      * constructor with `WalletError::Configuration`.
      */
     var `rootCertificatesPem`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * X.509 trust anchors for credential issuers, each a PEM text (one or
+     * more `-----BEGIN CERTIFICATE-----` blocks), e.g. from a trusted list:
+     * an SD-JWT credential whose `x5c` chain is a valid path to one of them,
+     * its leaf naming the issuer, is `Verification::Verified` with method
+     * `TrustAnchor`. Kept apart from `root_certificates_pem` (TLS), and used
+     * with either HTTP client. Without anchors every `x5c` credential is
+     * unverified. An unparsable entry fails the `Wallet` constructor with
+     * `WalletError::Configuration`.
+     */
+    var `trustAnchorsPem`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * Refuse credentials whose issuer could not be verified: they fail
+     * with `WalletError::CredentialCheck` (which still carries them, as
+     * issued) instead of arriving with `Verification::Unverified`. Default
+     * false: the app decides what to do with an unverified credential.
+     */
+    var `requireVerified`: kotlin.Boolean = false 
     
 ){
     
@@ -5541,6 +5571,8 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5551,7 +5583,9 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterBoolean.allocationSize(value.`verifyCredentialSignatures`) +
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
             FfiConverterULong.allocationSize(value.`maxResponseBytes`) +
-            FfiConverterSequenceString.allocationSize(value.`rootCertificatesPem`)
+            FfiConverterSequenceString.allocationSize(value.`rootCertificatesPem`) +
+            FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
+            FfiConverterBoolean.allocationSize(value.`requireVerified`)
     )
 
     override fun write(value: WalletConfig, buf: ByteBuffer) {
@@ -5562,6 +5596,8 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterULong.write(value.`maxResponseBytes`, buf)
             FfiConverterSequenceString.write(value.`rootCertificatesPem`, buf)
+            FfiConverterSequenceString.write(value.`trustAnchorsPem`, buf)
+            FfiConverterBoolean.write(value.`requireVerified`, buf)
     }
 }
 
@@ -6034,6 +6070,169 @@ public object FfiConverterTypeTxCodeInputMode: FfiConverterRustBuffer<TxCodeInpu
 
 
 
+/**
+ * What the wallet established about a credential's issuer signature. A
+ * check that failed (a bad signature, a broken chain, a leaf naming
+ * another issuer) is never a `Verification` but a
+ * `WalletError::CredentialCheck`.
+ */
+sealed class Verification {
+    
+    /**
+     * The issuer's signature was checked with a key the wallet trusts.
+     */
+    data class Verified(
+        /**
+         * Where the trust in the key comes from.
+         */
+        val `method`: dev.oid4vci.wallet.VerificationMethod, 
+        /**
+         * The anchor's subject (`TrustAnchor`), the metadata URL
+         * (`IssuerMetadata`) or the DID (`Did`).
+         */
+        val `detail`: kotlin.String) : Verification()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The signature was not, or could not be, checked with a trusted key
+     * (no trust anchor reached, no key found, checks turned off).
+     */
+    data class Unverified(
+        /**
+         * Why not.
+         */
+        val `reason`: kotlin.String) : Verification()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerification : FfiConverterRustBuffer<Verification>{
+    override fun read(buf: ByteBuffer): Verification {
+        return when(buf.getInt()) {
+            1 -> Verification.Verified(
+                FfiConverterTypeVerificationMethod.read(buf),
+                FfiConverterString.read(buf),
+                )
+            2 -> Verification.Unverified(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Verification): ULong = when(value) {
+        is Verification.Verified -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeVerificationMethod.allocationSize(value.`method`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+        is Verification.Unverified -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: Verification, buf: ByteBuffer) {
+        when(value) {
+            is Verification.Verified -> {
+                buf.putInt(1)
+                FfiConverterTypeVerificationMethod.write(value.`method`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is Verification.Unverified -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Where the trust in a credential's issuer key comes from.
+ */
+
+enum class VerificationMethod {
+    
+    /**
+     * An `x5c` certificate chain to one of `WalletConfig.trust_anchors_pem`,
+     * its leaf naming the issuer. The `detail` is the anchor's subject.
+     */
+    TRUST_ANCHOR,
+    /**
+     * The keys the issuer publishes in its JWT VC issuer metadata
+     * (`/.well-known/jwt-vc-issuer`, over https: trust from the web PKI).
+     * The `detail` is that URL.
+     */
+    ISSUER_METADATA,
+    /**
+     * A DID in the credential's `iss` (`did:jwk`, `did:key` decoded
+     * locally, `did:web` fetched): the key is bound to that identifier;
+     * whether to trust the DID is the app's decision. The `detail` is the
+     * DID.
+     */
+    DID;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerificationMethod: FfiConverterRustBuffer<VerificationMethod> {
+    override fun read(buf: ByteBuffer) = try {
+        VerificationMethod.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: VerificationMethod) = 4UL
+
+    override fun write(value: VerificationMethod, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -6202,17 +6401,35 @@ sealed class WalletException: kotlin.Exception() {
     }
     
     /**
-     * A received credential failed a check.
+     * A received credential failed a check (signature, digest, key
+     * binding, type, validity, a certificate chain), or its issuer could not
+     * be verified while `WalletConfig.require_verified` is on. When the
+     * issuer had already issued, the credentials it sent are kept here as
+     * issued (the offer's code is spent), so the app can still keep them,
+     * e.g. shown as unverified, or report the issuer; the wallet has told
+     * the issuer `credential_failure` where it could.
      */
     class CredentialCheck(
         
         /**
-         * Details.
+         * What failed, and in which credential (`credentials[i]`).
          */
-        val `details`: kotlin.String
+        val `details`: kotlin.String, 
+        
+        /**
+         * Every credential of the response exactly as issued: the string
+         * itself (an SD-JWT), JSON text for an object (`ldp_vc`). Empty
+         * when the check ran before anything was issued.
+         */
+        val `rawCredentials`: List<kotlin.String>, 
+        
+        /**
+         * The response's `notification_id`, if any.
+         */
+        val `notificationId`: kotlin.String?
         ) : WalletException() {
         override val message
-            get() = "details=${ `details` }"
+            get() = "details=${ `details` }, rawCredentials=${ `rawCredentials` }, notificationId=${ `notificationId` }"
     }
     
     /**
@@ -6333,6 +6550,8 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 )
             10 -> WalletException.CredentialCheck(
                 FfiConverterString.read(buf),
+                FfiConverterSequenceString.read(buf),
+                FfiConverterOptionalString.read(buf),
                 )
             11 -> WalletException.Signing(
                 FfiConverterString.read(buf),
@@ -6403,6 +6622,8 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`details`)
+                + FfiConverterSequenceString.allocationSize(value.`rawCredentials`)
+                + FfiConverterOptionalString.allocationSize(value.`notificationId`)
             )
             is WalletException.Signing -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6483,6 +6704,8 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
             is WalletException.CredentialCheck -> {
                 buf.putInt(10)
                 FfiConverterString.write(value.`details`, buf)
+                FfiConverterSequenceString.write(value.`rawCredentials`, buf)
+                FfiConverterOptionalString.write(value.`notificationId`, buf)
                 Unit
             }
             is WalletException.Signing -> {
