@@ -376,6 +376,7 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
         "pid_sd_jwt",
         &signers,
         Some((&attestation, &challenges)),
+        None,
         &config,
         SystemClock.now(),
     )

@@ -461,3 +461,171 @@ async fn secrets_stay_out_of_debug_output_and_errors() {
         }
     }
 }
+
+/// SPEC A16: an issuance the wallet knows it cannot finish (here: key
+/// attestations required, which it cannot attach yet) is refused right
+/// after the metadata is read: the one-time code is not redeemed, no PAR is
+/// pushed, the user is not sent to log in.
+#[tokio::test]
+async fn an_issuance_that_cannot_finish_is_refused_before_anything_is_spent() {
+    let issuer = start(
+        Issuer::builder()
+            .key_attestations_required(true)
+            .pushed_authorization(true),
+    )
+    .await;
+    let wallet = wallet();
+
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let step = pre_authorized(&resolved).with_tx_code(created.tx_code.clone().unwrap());
+    let err = step.authorize(&wallet).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Proof(m) if m.contains("key_attestations_required")),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/token"), 0, "the code was not redeemed");
+
+    let created = issuer.create_offer(OfferRequest {
+        authorization_code: Some(true),
+        ..offer(&["pid_sd_jwt"], false, false, false)
+    });
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::AuthorizationCode(step) = resolved.grant().unwrap() else {
+        panic!("the authorization code grant")
+    };
+    let err = step
+        .authorization_url(&wallet, "https://wallet.example/callback")
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Proof(_)), "{err}");
+    assert_eq!(count(&issuer, "/par"), 0, "nothing was pushed");
+    assert_eq!(count(&issuer, "/token"), 0);
+
+    // An issuer without the requirement issues: the check is not a blanket
+    // refusal.
+    let plain = default_issuer().await;
+    let created = plain.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+    assert!(authorized
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .is_ok());
+}
+
+/// The wallet provider of a test: asks the reference issuer's trusted
+/// provider for a key attestation, recording what it was asked.
+struct Provider {
+    issuer: std::sync::Arc<RunningIssuer>,
+    asked: std::sync::Mutex<Vec<(usize, Option<String>)>>,
+}
+
+impl oid4vci_wallet::jose::KeyAttestationProvider for Provider {
+    fn key_attestation(
+        &self,
+        keys: &[serde_json::Value],
+        nonce: Option<&str>,
+    ) -> Result<String, oid4vci_wallet::SignerError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((keys.len(), nonce.map(str::to_string)));
+        Ok(self
+            .issuer
+            .issue_key_attestation(keys, nonce, std::time::Duration::from_secs(300)))
+    }
+}
+
+/// An EU-PID-style configuration (`key_attestations_required`) is received
+/// once the app gives a key attestation provider: one attestation for the
+/// batch's keys, with the issuer's c_nonce, in every proof's header.
+#[tokio::test]
+async fn key_attestations_from_the_wallet_provider_get_the_pid_issued() {
+    let issuer = std::sync::Arc::new(
+        start(
+            Issuer::builder()
+                .key_attestations_required(true)
+                .batch_size(Some(2)),
+        )
+        .await,
+    );
+    let provider = Provider {
+        issuer: issuer.clone(),
+        asked: Default::default(),
+    };
+    let asked = std::sync::Arc::new(provider);
+    struct Shared(std::sync::Arc<Provider>);
+    impl oid4vci_wallet::jose::KeyAttestationProvider for Shared {
+        fn key_attestation(
+            &self,
+            keys: &[serde_json::Value],
+            nonce: Option<&str>,
+        ) -> Result<String, oid4vci_wallet::SignerError> {
+            self.0.key_attestation(keys, nonce)
+        }
+    }
+    let wallet = oid4vci_wallet::Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .key_attestations(Shared(asked.clone()))
+        .build()
+        .unwrap();
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+    let (a, b) = (SoftwareSigner::generate(), SoftwareSigner::generate());
+    let credentials = issued(
+        authorized
+            .request_credentials(&wallet, "pid_sd_jwt", &[&a, &b])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(credentials.len(), 2);
+    let asked = asked.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "one attestation for the batch");
+    assert_eq!(asked[0].0, 2);
+    assert!(asked[0].1.is_some(), "with the issuer's c_nonce");
+    let stats = issuer.stats();
+    assert_eq!(stats["key_attestations_accepted"], 2, "{stats:?}");
+    assert_eq!(stats["key_attestations_rejected"], 0, "{stats:?}");
+}
+
+/// A key attestation the issuer does not accept (another provider's) ends
+/// in invalid_proof at the issuer, never in an issued credential.
+#[tokio::test]
+async fn a_key_attestation_from_an_untrusted_provider_is_refused() {
+    let trusted = start(Issuer::builder().key_attestations_required(true)).await;
+    let other = std::sync::Arc::new(default_issuer().await);
+    struct Foreign(std::sync::Arc<RunningIssuer>);
+    impl oid4vci_wallet::jose::KeyAttestationProvider for Foreign {
+        fn key_attestation(
+            &self,
+            keys: &[serde_json::Value],
+            nonce: Option<&str>,
+        ) -> Result<String, oid4vci_wallet::SignerError> {
+            Ok(self
+                .0
+                .issue_key_attestation(keys, nonce, std::time::Duration::from_secs(300)))
+        }
+    }
+    let wallet = oid4vci_wallet::Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .key_attestations(Foreign(other))
+        .build()
+        .unwrap();
+    let created = trusted.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+    let err = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server_error().map(|e| e.code.clone()),
+        Some(ErrorCode::InvalidProof),
+        "{err}"
+    );
+    assert_eq!(trusted.stats()["key_attestations_rejected"], 1);
+}

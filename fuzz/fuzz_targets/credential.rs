@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         "pid"
     };
     let plan = authorized
-        .plan_credential(id, &signers, &oid4vci_wallet::OsRandom)
+        .plan_credential(id, &signers, &oid4vci_wallet::OsRandom, Default::default())
         .unwrap();
     let _ = authorized.handle_credential_response(&plan, common::response(data));
 });

@@ -65,6 +65,14 @@ impl Wallet {
             .map(|a| (a, &self.inner.challenges))
     }
 
+    /// What this wallet can do beyond the baseline, for the checks before
+    /// anything is spent.
+    pub(crate) fn capabilities(&self) -> crate::flow::Capabilities {
+        crate::flow::Capabilities {
+            key_attestations: self.inner.key_attestations.is_some(),
+        }
+    }
+
     /// The protection of a PAR or token request to `server`: DPoP when
     /// `dpop` is given, and the wallet attestation when the wallet has one.
     pub(crate) fn protect_at<'a>(

@@ -23,7 +23,7 @@ use crate::flow::protection::AttestationChallenges;
 use crate::flow::session::{IssuerContext, ResolvedOffer};
 use crate::flow::EngineConfig;
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
-use crate::jose::{ClientAttestation, RandomSource};
+use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
 use crate::verify::trust::TrustAnchors;
 #[allow(unused_imports)] // doc links
 use crate::verify::Verification;
@@ -65,6 +65,7 @@ pub struct WalletBuilder {
     trust_anchor_error: Option<String>,
     clock: Arc<dyn Clock>,
     attestation: Option<ClientAttestation>,
+    key_attestations: Option<Arc<dyn KeyAttestationProvider>>,
 }
 
 impl WalletBuilder {
@@ -163,6 +164,17 @@ impl WalletBuilder {
         self
     }
 
+    /// Attaches key attestations from the app's wallet provider to the
+    /// proofs of configurations that list `key_attestations_required` (the
+    /// EU PID issuers do, HAIP): the provider is asked, right before the
+    /// proofs are signed, for an attestation of their keys with the issuer's
+    /// `c_nonce`. Without one, such configurations are refused before the
+    /// token or authorization request.
+    pub fn key_attestations(mut self, provider: impl KeyAttestationProvider + 'static) -> Self {
+        self.key_attestations = Some(Arc::new(provider));
+        self
+    }
+
     /// Replaces the source of randomness (PKCE verifiers, `state`, the `jti`
     /// of DPoP proofs and attestation PoPs, DPoP keys, JWE keys and IVs;
     /// default: the OS). With a seeded source and a fixed [`Clock`], two runs
@@ -210,6 +222,7 @@ impl WalletBuilder {
                 trust_anchors: self.trust_anchors,
                 clock: self.clock,
                 attestation: self.attestation,
+                key_attestations: self.key_attestations,
                 challenges: AttestationChallenges::default(),
             }),
         })
@@ -225,6 +238,7 @@ pub(crate) struct Inner {
     trust_anchors: TrustAnchors,
     clock: Arc<dyn Clock>,
     attestation: Option<ClientAttestation>,
+    key_attestations: Option<Arc<dyn KeyAttestationProvider>>,
     /// The latest attestation challenge of each authorization server (by
     /// issuer), taken by the next request to it.
     challenges: AttestationChallenges,
@@ -260,6 +274,7 @@ impl Wallet {
             trust_anchor_error: None,
             clock: Arc::new(SystemClock),
             attestation: None,
+            key_attestations: None,
         }
     }
 

@@ -45,7 +45,8 @@ impl AuthorizationCodeStep {
                 .then(|| DpopState::generate_with(random)),
         };
         let server = self.context.authorization_server.clone();
-        match self.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {
+        let step = self.with_capabilities(wallet.capabilities());
+        match step.begin(wallet.require_client_id()?, redirect_uri, mode, secrets)? {
             AuthorizationBegin::Ready(pending) => Ok(pending),
             AuthorizationBegin::Pushed(mut par) => {
                 let mut dpop = par.take_dpop();
@@ -76,6 +77,8 @@ impl PreAuthorizedStep {
         let mut dpop = DpopState::wanted_by(&self.context.authorization_server)
             .then(|| DpopState::generate_with(&*wallet.inner.engine.random));
         let exchange = self
+            .clone()
+            .with_capabilities(wallet.capabilities())
             .token_exchange(wallet.client_id())?
             .with_dpop(dpop.is_some());
         let protect = wallet.protect_at(&self.context.authorization_server, dpop.as_mut());
@@ -115,6 +118,7 @@ impl Authorized {
             configuration_id,
             signers,
             attestation,
+            wallet.inner.key_attestations.as_deref(),
             &wallet.inner.engine,
             wallet.now(),
         )?;

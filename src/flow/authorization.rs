@@ -39,6 +39,8 @@ pub struct AuthorizationCodeStep {
     pub(crate) context: IssuerContext,
     pub(crate) configuration_ids: Vec<String>,
     pub(crate) issuer_state: Option<IssuerState>,
+    #[serde(default)]
+    pub(crate) capabilities: super::Capabilities,
 }
 
 /// Fresh secrets for one authorization (the driver draws them from the OS RNG).
@@ -83,7 +85,15 @@ impl AuthorizationCodeStep {
             context,
             configuration_ids,
             issuer_state,
+            capabilities: super::Capabilities::default(),
         })
+    }
+
+    /// What the wallet can do, for the check before the authorization
+    /// request.
+    pub fn with_capabilities(mut self, capabilities: super::Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
     }
 
     /// The configurations this authorization asks for.
@@ -178,6 +188,9 @@ impl AuthorizationCodeStep {
         mode: RequestMode,
         secrets: AuthorizationSecrets,
     ) -> Result<AuthorizationBegin> {
+        // Refuse before the user logs in for an issuance that cannot finish.
+        self.context
+            .can_issue_any(&self.configuration_ids, self.capabilities)?;
         let params = self.parameters(client_id, redirect_uri, mode, &secrets)?;
         let as_md = &self.context.authorization_server;
         let authorization_endpoint = as_md.authorization_endpoint.clone().unwrap_or_default();

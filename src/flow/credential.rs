@@ -93,6 +93,9 @@ pub struct CredentialPlan {
     /// Request and response encryption, when the issuer offers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<PlannedEncryption>,
+    /// The proofs carry a key attestation (`key_attestations_required`).
+    #[serde(default)]
+    pub key_attestation: bool,
 }
 
 impl CredentialPlan {
@@ -268,6 +271,74 @@ pub enum CredentialOutcome {
     InvalidNonce(Option<String>),
 }
 
+impl super::session::IssuerContext {
+    /// Whether this wallet can finish an issuance of `configuration_id`,
+    /// from the metadata alone (SPEC A16): a proof type it makes (`jwt`), no
+    /// key attestation required (the wallet has no provider yet), a proof
+    /// algorithm a signer can have, encryption it can do when required.
+    /// Checked before anything is spent: the token request of the
+    /// pre-authorized code, the authorization request (PAR or URL).
+    pub fn can_issue(
+        &self,
+        configuration_id: &str,
+        capabilities: super::Capabilities,
+    ) -> Result<()> {
+        let configuration = self.configuration(configuration_id)?;
+        if let Some(types) = &configuration.proof_types_supported {
+            let jwt = types.get("jwt").ok_or_else(|| {
+                Error::Proof(format!(
+                    "{}: the issuer accepts only proof types {:?}; this wallet makes jwt proofs",
+                    sanitize(configuration_id, 64),
+                    types.keys().map(|k| sanitize(k, 32)).collect::<Vec<_>>()
+                ))
+            })?;
+            if jwt.key_attestations_required.is_some() && !capabilities.key_attestations {
+                return Err(Error::Proof(format!(
+                    "{}: the issuer requires key attestations \
+                     (proof_types_supported.jwt.key_attestations_required), and the wallet has \
+                     no key attestation provider (WalletBuilder::key_attestations)",
+                    sanitize(configuration_id, 64)
+                )));
+            }
+            let known = ["ES256", "ES384", "EdDSA"];
+            if !jwt
+                .proof_signing_alg_values_supported
+                .iter()
+                .any(|a| known.contains(&a.as_str()))
+            {
+                return Err(Error::Proof(format!(
+                    "{}: the issuer accepts proof algorithms {:?}, none of which a signer can use",
+                    sanitize(configuration_id, 64),
+                    jwt.proof_signing_alg_values_supported
+                        .iter()
+                        .map(|a| sanitize(a, 16))
+                        .collect::<Vec<_>>()
+                )));
+            }
+        }
+        PlannedEncryption::for_issuer(&self.issuer, &crate::jose::OsRandom).map(|_| ())
+    }
+
+    /// [`Self::can_issue`] for the configurations an issuance asks for: an
+    /// error (the first one's reason) when none of them can be finished.
+    pub fn can_issue_any(
+        &self,
+        configuration_ids: &[String],
+        capabilities: super::Capabilities,
+    ) -> Result<()> {
+        let mut first = None;
+        for id in configuration_ids {
+            match self.can_issue(id, capabilities) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
 impl Authorized {
     /// Plans a request for `configuration_id` with the given keys: checks the
     /// configuration is covered, the proof algorithm, batch size and key
@@ -277,6 +348,7 @@ impl Authorized {
         configuration_id: &str,
         signers: &[&dyn Signer],
         random: &dyn RandomSource,
+        capabilities: super::Capabilities,
     ) -> Result<CredentialPlan> {
         if !self.offered.iter().any(|id| id == configuration_id) {
             return Err(Error::InvalidState(format!(
@@ -285,24 +357,14 @@ impl Authorized {
                 self.offered.join(", ")
             )));
         }
+        self.context.can_issue(configuration_id, capabilities)?;
         let configuration = self.context.configuration(configuration_id)?;
         let mut holder_jwks = Vec::new();
-        if let Some(types) = &configuration.proof_types_supported {
-            let jwt = types.get("jwt").ok_or_else(|| {
-                Error::Proof(format!(
-                    "the issuer accepts only proof types {:?}; this wallet makes jwt proofs",
-                    types.keys().collect::<Vec<_>>()
-                ))
-            })?;
-            if jwt.key_attestations_required.is_some() {
-                // Refused here rather than by the issuer's invalid_proof.
-                return Err(Error::Proof(
-                    "the issuer requires key attestations \
-                     (proof_types_supported.jwt.key_attestations_required), which this wallet \
-                     does not attach yet"
-                        .into(),
-                ));
-            }
+        if let Some(jwt) = configuration
+            .proof_types_supported
+            .as_ref()
+            .and_then(|types| types.get("jwt"))
+        {
             if signers.is_empty() {
                 return Err(Error::Proof(
                     "this credential is key-bound: a signer is required".into(),
@@ -351,6 +413,11 @@ impl Authorized {
                 .into_iter()
                 .next(),
             format: configuration.format.clone(),
+            key_attestation: configuration
+                .proof_types_supported
+                .as_ref()
+                .and_then(|types| types.get("jwt"))
+                .is_some_and(|jwt| jwt.key_attestations_required.is_some()),
             holder_jwks,
             encryption: PlannedEncryption::for_issuer(&self.context.issuer, random)?,
         })
@@ -1070,7 +1137,12 @@ mod tests {
         .unwrap();
         let signer = crate::jose::SoftwareSigner::generate();
         let err = authorized
-            .plan_credential("pid", &[&signer], &OsRandom)
+            .plan_credential(
+                "pid",
+                &[&signer],
+                &OsRandom,
+                crate::flow::Capabilities::default(),
+            )
             .unwrap_err();
         assert!(
             matches!(&err, Error::Proof(m) if m.contains("key_attestations_required")),
@@ -1091,6 +1163,7 @@ mod tests {
                 request_enc: ContentEncryption::A128Gcm,
                 response: ResponseEncryption::generate(ContentEncryption::A256Gcm),
             }),
+            key_attestation: false,
         };
         let request = plan
             .seal_request(

@@ -12,7 +12,9 @@ use super::token::TokenExchange;
 use super::{EngineConfig, Exchange, Flow, Progress, MAX_EXCHANGE_ROUNDS};
 use crate::error::{display_url, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::jose::{build_proof_jwt, ClientAttestation, DpopServer, Signer};
+use crate::jose::{
+    build_proof_jwt_with, ClientAttestation, DpopServer, KeyAttestationProvider, Signer,
+};
 
 pub use super::credential::MAX_NONCE_RETRIES;
 
@@ -45,6 +47,7 @@ pub struct CredentialExchange<'a> {
     plan: CredentialPlan,
     signers: &'a [&'a dyn Signer],
     attestation: Option<(&'a ClientAttestation, &'a AttestationChallenges)>,
+    key_attestations: Option<&'a dyn KeyAttestationProvider>,
     step: Step,
     nonce: Option<String>,
     nonce_attempts: usize,
@@ -61,6 +64,7 @@ impl<'a> CredentialExchange<'a> {
         configuration_id: &str,
         signers: &'a [&'a dyn Signer],
         attestation: Option<(&'a ClientAttestation, &'a AttestationChallenges)>,
+        key_attestations: Option<&'a dyn KeyAttestationProvider>,
         config: &EngineConfig,
         now: u64,
     ) -> Result<Self> {
@@ -69,12 +73,17 @@ impl<'a> CredentialExchange<'a> {
                 "the access token is DPoP-bound but the session has no DPoP key".into(),
             ));
         }
-        let plan = authorized.plan_credential(configuration_id, signers, &*config.random)?;
+        let capabilities = super::Capabilities {
+            key_attestations: key_attestations.is_some(),
+        };
+        let plan =
+            authorized.plan_credential(configuration_id, signers, &*config.random, capabilities)?;
         let mut exchange = Self {
             authorized,
             plan,
             signers,
             attestation,
+            key_attestations,
             step: Step::Credential(None),
             nonce: None,
             nonce_attempts: 0,
@@ -117,8 +126,26 @@ impl<'a> CredentialExchange<'a> {
         let mut proofs = Vec::new();
         if self.plan.needs_proofs() {
             let claims = self.authorized.proof_claims(self.nonce.take(), now);
+            let key_attestation = match (self.plan.key_attestation, self.key_attestations) {
+                (false, _) => None,
+                (true, Some(provider)) => Some(
+                    provider
+                        .key_attestation(&self.plan.holder_jwks, claims.nonce.as_deref())
+                        .map_err(|e| Error::Proof(format!("key attestation: {e}")))?,
+                ),
+                (true, None) => {
+                    return Err(Error::Proof(
+                        "the issuer requires key attestations and the wallet has no provider"
+                            .into(),
+                    ))
+                }
+            };
             for signer in self.signers {
-                proofs.push(build_proof_jwt(*signer, &claims)?);
+                proofs.push(build_proof_jwt_with(
+                    *signer,
+                    &claims,
+                    key_attestation.as_deref(),
+                )?);
             }
         }
         let request = self.authorized.credential_request(&self.plan, proofs);

@@ -51,6 +51,18 @@ impl std::fmt::Debug for EngineConfig {
     }
 }
 
+/// What the wallet can do beyond the baseline, for the checks made before
+/// anything is spent ([`session::IssuerContext::can_issue`]). The
+/// [`crate::Wallet`] sets it from its configuration; another driver of the
+/// engine sets it on the steps (`with_capabilities`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    /// Key attestations can be attached to proofs (a
+    /// [`crate::jose::KeyAttestationProvider`] is configured).
+    #[serde(default)]
+    pub key_attestations: bool,
+}
+
 /// What handling a response led to.
 #[derive(Debug)]
 pub enum Progress<S, T> {

@@ -147,6 +147,7 @@ impl ResolvedOffer {
                 code: pre.pre_authorized_code,
                 tx_code_spec: pre.tx_code,
                 tx_code: None,
+                capabilities: super::Capabilities::default(),
             })
         });
         let auth = match grants.authorization_code {
@@ -195,9 +196,17 @@ pub struct PreAuthorizedStep {
     pub(crate) code: PreAuthorizedCode,
     pub(crate) tx_code_spec: Option<TxCodeSpec>,
     pub(crate) tx_code: Option<TxCode>,
+    #[serde(default)]
+    pub(crate) capabilities: super::Capabilities,
 }
 
 impl PreAuthorizedStep {
+    /// What the wallet can do, for the check before the token request.
+    pub fn with_capabilities(mut self, capabilities: super::Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
     /// What to tell the user about the transaction code, when one is required.
     pub fn tx_code(&self) -> Option<&TxCodeSpec> {
         self.tx_code_spec.as_ref()
@@ -222,6 +231,10 @@ impl PreAuthorizedStep {
     /// The token request. Fails before any IO when a transaction code is
     /// required and missing, or given for an offer that has none.
     pub fn token_exchange(&self, client_id: Option<&str>) -> Result<TokenExchange> {
+        // The code is single use: refuse before spending it on an issuance
+        // that cannot finish.
+        self.context
+            .can_issue_any(&self.offered, self.capabilities)?;
         match (&self.tx_code_spec, &self.tx_code) {
             (Some(spec), None) => {
                 return Err(Error::TxCode(format!(

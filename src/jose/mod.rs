@@ -13,7 +13,9 @@ mod verify;
 pub use attestation::ClientAttestation;
 pub use dpop::{DpopServer, DpopState, DPOP_JWT_TYP};
 
-pub use proof::{build_proof_jwt, ProofClaims, PROOF_JWT_TYP};
+pub use proof::{
+    build_proof_jwt, build_proof_jwt_with, KeyAttestationProvider, ProofClaims, PROOF_JWT_TYP,
+};
 pub(crate) use random::Rng;
 pub use random::{OsRandom, RandomSource};
 pub use signer::{Algorithm, Signer, SignerError, SoftwareSigner};

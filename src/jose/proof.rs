@@ -20,19 +20,48 @@ pub struct ProofClaims {
     pub nonce: Option<String>,
 }
 
+/// Where the wallet gets key attestations (OID4VCI 1.0 appendix D, HAIP):
+/// its wallet provider attests that the keys are held as it says (e.g. in
+/// a secure element, `key_storage` / `user_authentication` levels). Called
+/// when a configuration lists `key_attestations_required`, with the keys of
+/// the proofs and the issuer's `c_nonce`, right before the proofs are
+/// signed; it may block (the app asks its provider).
+pub trait KeyAttestationProvider: Send + Sync {
+    /// A key attestation JWT (`typ: key-attestation+jwt`) whose
+    /// `attested_keys` are `keys`, carrying `nonce` when given.
+    fn key_attestation(
+        &self,
+        keys: &[Value],
+        nonce: Option<&str>,
+    ) -> std::result::Result<String, super::SignerError>;
+}
+
 /// Builds and signs a proof JWT with the signer's key in the `jwk` header.
 pub fn build_proof_jwt(signer: &dyn Signer, claims: &ProofClaims) -> Result<String> {
+    build_proof_jwt_with(signer, claims, None)
+}
+
+/// [`build_proof_jwt`] with a key attestation in the `key_attestation`
+/// header.
+pub fn build_proof_jwt_with(
+    signer: &dyn Signer,
+    claims: &ProofClaims,
+    key_attestation: Option<&str>,
+) -> Result<String> {
     let jwk = signer.public_jwk();
     if jwk.get("d").is_some() {
         return Err(Error::Proof(
             "the signer's public JWK contains private key material".into(),
         ));
     }
-    let header = json!({
+    let mut header = json!({
         "typ": PROOF_JWT_TYP,
         "alg": signer.algorithm().as_str(),
         "jwk": jwk,
     });
+    if let Some(attestation) = key_attestation {
+        header["key_attestation"] = Value::String(attestation.to_string());
+    }
     let mut payload = Map::new();
     if let Some(iss) = &claims.issuer {
         payload.insert("iss".into(), Value::String(iss.clone()));

@@ -114,6 +114,93 @@ impl WalletProvider {
     }
 }
 
+/// The `typ` of a key attestation (OID4VCI 1.0 appendix D).
+pub(crate) const KEY_ATTESTATION_TYP: &str = "key-attestation+jwt";
+
+impl WalletProvider {
+    /// A key attestation of `keys` (held at `iso_18045_high` for storage and
+    /// user authentication), with `nonce` when given, valid for `lifetime`.
+    pub fn issue_key_attestation(
+        &self,
+        keys: &[Value],
+        nonce: Option<&str>,
+        lifetime: Duration,
+    ) -> String {
+        let iat = now_secs();
+        let exp = iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+        let header = json!({ "typ": KEY_ATTESTATION_TYP, "alg": "ES256" });
+        let mut payload = json!({
+            "iss": self.iss,
+            "iat": iat,
+            "exp": exp,
+            "attested_keys": keys,
+            "key_storage": ["iso_18045_high"],
+            "user_authentication": ["iso_18045_high"],
+        });
+        if let Some(n) = nonce {
+            payload["nonce"] = json!(n);
+        }
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(payload.to_string())
+        );
+        let signature: Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(signature.to_bytes()))
+    }
+
+    /// Checks a proof's key attestation: signed by this provider, not
+    /// expired, attesting `holder_jwk`, at the required levels, and carrying
+    /// the proof's `nonce` when it has one.
+    pub fn check_key_attestation(
+        &self,
+        jwt: &str,
+        holder_jwk: &Value,
+        proof_nonce: Option<&str>,
+    ) -> Result<(), String> {
+        let payload = crate::credential::verify_jws_by(
+            jwt,
+            KEY_ATTESTATION_TYP,
+            self.verifying_key(),
+            "the trusted wallet provider's key",
+        )
+        .map_err(|e| format!("key attestation: {e}"))?;
+        let exp = payload.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        if exp <= now_secs() {
+            return Err("key attestation: expired or without exp".into());
+        }
+        let same = |k: &Value| {
+            ["kty", "crv", "x", "y"]
+                .iter()
+                .all(|m| k.get(*m).is_some() && k.get(*m) == holder_jwk.get(*m))
+        };
+        let attested = payload
+            .get("attested_keys")
+            .and_then(Value::as_array)
+            .is_some_and(|keys| keys.iter().any(same));
+        if !attested {
+            return Err("key attestation: the proof's key is not among attested_keys".into());
+        }
+        for level in ["key_storage", "user_authentication"] {
+            let ok = payload
+                .get(level)
+                .and_then(Value::as_array)
+                .is_some_and(|l| l.iter().any(|v| v == "iso_18045_high"));
+            if !ok {
+                return Err(format!("key attestation: {level} is not iso_18045_high"));
+            }
+        }
+        if let (Some(nonce), Some(attested)) =
+            (proof_nonce, payload.get("nonce").and_then(Value::as_str))
+        {
+            if nonce != attested {
+                return Err("key attestation: its nonce is not the proof's c_nonce".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a client attestation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Rejection {

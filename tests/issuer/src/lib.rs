@@ -282,6 +282,16 @@ impl IssuerBuilder {
         self
     }
 
+    /// Lists `key_attestations_required` (`key_storage` and
+    /// `user_authentication` at `iso_18045_high`, as the EU PID issuer does)
+    /// on the `jwt` proof type of every key-bound configuration, and an
+    /// `attestation` proof type with the same requirement. Proofs without a
+    /// key attestation are then refused with `invalid_proof`.
+    pub fn key_attestations_required(mut self, on: bool) -> Self {
+        self.settings.key_attestations_required = on;
+        self
+    }
+
     /// Adds a deliberate misbehaviour.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.settings.faults.insert(fault);
@@ -529,6 +539,22 @@ impl RunningIssuer {
         self.shared
             .wallet_provider
             .issue(client_id, instance_jwk, lifetime)
+    }
+
+    /// A key attestation from the trusted wallet provider (`typ:
+    /// key-attestation+jwt`, `attested_keys`, `key_storage` and
+    /// `user_authentication` at `iso_18045_high`, `nonce` when given), as a
+    /// wallet's provider would hand it out; the issuer accepts exactly these
+    /// when [`IssuerBuilder::key_attestations_required`] is on.
+    pub fn issue_key_attestation(
+        &self,
+        keys: &[serde_json::Value],
+        nonce: Option<&str>,
+        lifetime: std::time::Duration,
+    ) -> String {
+        self.shared
+            .wallet_provider
+            .issue_key_attestation(keys, nonce, lifetime)
     }
 
     /// The trusted wallet provider's public key as a JWK.

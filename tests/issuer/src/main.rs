@@ -93,6 +93,10 @@ struct Args {
     /// of the trusted wallet provider come from `POST /test/wallet-attestation`.
     #[arg(long, value_enum, default_value_t = WalletAttestationArg::Off)]
     wallet_attestation: WalletAttestationArg,
+    /// List key_attestations_required (EU PID style) and accept only proofs
+    /// with a key attestation of the trusted wallet provider.
+    #[arg(long)]
+    key_attestations_required: bool,
     /// How credentials name their signing key: `kid` (a `kid` header, the
     /// key at `/.well-known/jwt-vc-issuer`), `x5c` (an `x5c` header with
     /// the leaf and intermediate certificates; the root CA is
@@ -211,6 +215,7 @@ async fn main() {
         .dpop_nonce(args.dpop_nonce)
         .encryption(args.encryption.into())
         .wallet_attestation(args.wallet_attestation.into())
+        .key_attestations_required(args.key_attestations_required)
         .credential_signing(args.credential_signing.into())
         .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));

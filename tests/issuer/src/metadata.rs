@@ -102,8 +102,24 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
                 Format::SdJwt { .. } => json!(["jwk"]),
                 Format::JwtVcJson { .. } => json!(["jwk", "did:jwk"]),
             };
-            config["proof_types_supported"] =
-                json!({ "jwt": { "proof_signing_alg_values_supported": ["ES256"] } });
+            config["proof_types_supported"] = if shared.settings.key_attestations_required {
+                let required = json!({
+                    "key_storage": ["iso_18045_high"],
+                    "user_authentication": ["iso_18045_high"]
+                });
+                json!({
+                    "jwt": {
+                        "proof_signing_alg_values_supported": ["ES256"],
+                        "key_attestations_required": required
+                    },
+                    "attestation": {
+                        "proof_signing_alg_values_supported": ["ES256"],
+                        "key_attestations_required": required
+                    }
+                })
+            } else {
+                json!({ "jwt": { "proof_signing_alg_values_supported": ["ES256"] } })
+            };
         }
         configurations.insert(c.id.to_string(), config);
     }

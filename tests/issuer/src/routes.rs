@@ -1369,6 +1369,22 @@ fn issued_body(
     json!({ "credentials": list, "notification_id": notification_id })
 }
 
+/// Counters of key attestations checked at the credential endpoint.
+pub(crate) const KEY_ATTESTATIONS_ACCEPTED: &str = "key_attestations_accepted";
+/// Proofs refused for a missing or bad key attestation.
+pub(crate) const KEY_ATTESTATIONS_REJECTED: &str = "key_attestations_rejected";
+
+/// The `key_attestation` header of a proof JWT, if any.
+fn key_attestation(jwt: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = jwt.split('.').next()?;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let header: Value = serde_json::from_slice(&header).ok()?;
+    header.get("key_attestation")?.as_str().map(str::to_string)
+}
+
 /// Verifies every proof and consumes the nonce they carry.
 fn checked_holder_keys(
     shared: &Shared,
@@ -1409,6 +1425,29 @@ fn checked_holder_keys(
     for jwt in &jwts {
         let checked = check_proof(jwt, &audience, client_id)
             .map_err(|r| credential_error(shared, inner, r.code, &r.description))?;
+        if shared.settings.key_attestations_required {
+            let checked_attestation = match key_attestation(jwt) {
+                None => Err(
+                    "this configuration requires a key attestation (key_attestation header)"
+                        .to_string(),
+                ),
+                Some(attestation) => shared.wallet_provider.check_key_attestation(
+                    &attestation,
+                    &checked.holder_jwk,
+                    checked.nonce.as_deref(),
+                ),
+            };
+            if let Err(description) = checked_attestation {
+                inner.count(KEY_ATTESTATIONS_REJECTED);
+                return Err(credential_error(
+                    shared,
+                    inner,
+                    "invalid_proof",
+                    &description,
+                ));
+            }
+            inner.count(KEY_ATTESTATIONS_ACCEPTED);
+        }
         let Some(n) = checked.nonce else {
             return Err(credential_error(
                 shared,

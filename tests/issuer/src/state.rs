@@ -178,6 +178,7 @@ pub(crate) struct Settings {
     pub wallet_attestation: WalletAttestation,
     pub credential_signing: CredentialSigning,
     pub credential_key: CredentialKey,
+    pub key_attestations_required: bool,
 }
 
 /// A user of the authorization server's login page.
@@ -245,6 +246,7 @@ impl Default for Settings {
             wallet_attestation: WalletAttestation::Off,
             credential_signing: CredentialSigning::Kid,
             credential_key: CredentialKey::P256,
+            key_attestations_required: false,
         }
     }
 }
@@ -619,6 +621,12 @@ impl Shared {
         if self.attestation_required() {
             use crate::attestation::{CHALLENGES_ISSUED, REJECTED};
             for counter in [CHALLENGES_ISSUED, REJECTED] {
+                stats.entry(counter.to_string()).or_default();
+            }
+        }
+        if self.settings.key_attestations_required {
+            use crate::routes::{KEY_ATTESTATIONS_ACCEPTED, KEY_ATTESTATIONS_REJECTED};
+            for counter in [KEY_ATTESTATIONS_ACCEPTED, KEY_ATTESTATIONS_REJECTED] {
                 stats.entry(counter.to_string()).or_default();
             }
         }
