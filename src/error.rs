@@ -79,9 +79,10 @@ pub enum Error {
     #[error("{0}")]
     TxCode(String),
 
-    /// Building or signing a proof failed (no common algorithm, signer failure).
-    #[error("proof: {0}")]
-    Proof(String),
+    /// Building or signing a proof failed, or the issuer asks for proofs the
+    /// wallet cannot make: [`ProofError::kind`] says which.
+    #[error("proof: {}", .0.problem)]
+    Proof(ProofError),
 
     /// A received credential failed a check (signature, digest, key binding,
     /// type, validity). The issuer has issued: the credentials it sent are
@@ -213,6 +214,53 @@ impl Error {
     /// A failed credential check with nothing issued to keep.
     pub(crate) fn check(problem: impl Into<String>) -> Self {
         Error::CredentialCheck(CredentialRejection::new(problem))
+    }
+}
+
+/// Why a proof could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofError {
+    /// What a caller branches on.
+    pub kind: ProofErrorKind,
+    /// What was wrong, naming the configuration where there is one.
+    pub problem: String,
+}
+
+impl fmt::Display for ProofError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem)
+    }
+}
+
+/// The kinds of [`ProofError`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofErrorKind {
+    /// The issuer accepts no proof type the wallet makes (it makes `jwt`).
+    UnsupportedProofType,
+    /// No proof algorithm of the issuer's is one the signer (or any signer
+    /// the wallet knows) uses.
+    NoUsableAlgorithm,
+    /// The issuer requires key attestations and the wallet has no provider.
+    KeyAttestationRequired,
+    /// The credential is key-bound and no signer was given.
+    SignerRequired,
+    /// More keys than the issuer's `batch_size`.
+    TooManyKeys,
+    /// The same key twice in one batch.
+    KeyUsedTwice,
+    /// The signer's public key is unusable (e.g. has private parts).
+    InvalidKey,
+    /// The signer (or the key attestation provider) failed.
+    SignerFailed,
+}
+
+impl Error {
+    pub(crate) fn proof(kind: ProofErrorKind, problem: impl Into<String>) -> Self {
+        Error::Proof(ProofError {
+            kind,
+            problem: problem.into(),
+        })
     }
 }
 

@@ -286,19 +286,25 @@ impl super::session::IssuerContext {
         let configuration = self.configuration(configuration_id)?;
         if let Some(types) = &configuration.proof_types_supported {
             let jwt = types.get("jwt").ok_or_else(|| {
-                Error::Proof(format!(
+                Error::proof(
+                    crate::error::ProofErrorKind::UnsupportedProofType,
+                    format!(
                     "{}: the issuer accepts only proof types {:?}; this wallet makes jwt proofs",
                     sanitize(configuration_id, 64),
                     types.keys().map(|k| sanitize(k, 32)).collect::<Vec<_>>()
-                ))
+                ),
+                )
             })?;
             if jwt.key_attestations_required.is_some() && !capabilities.key_attestations {
-                return Err(Error::Proof(format!(
-                    "{}: the issuer requires key attestations \
+                return Err(Error::proof(
+                    crate::error::ProofErrorKind::KeyAttestationRequired,
+                    format!(
+                        "{}: the issuer requires key attestations \
                      (proof_types_supported.jwt.key_attestations_required), and the wallet has \
                      no key attestation provider (WalletBuilder::key_attestations)",
-                    sanitize(configuration_id, 64)
-                )));
+                        sanitize(configuration_id, 64)
+                    ),
+                ));
             }
             let known = ["ES256", "ES384", "EdDSA"];
             if !jwt
@@ -306,14 +312,17 @@ impl super::session::IssuerContext {
                 .iter()
                 .any(|a| known.contains(&a.as_str()))
             {
-                return Err(Error::Proof(format!(
+                return Err(Error::proof(
+                    crate::error::ProofErrorKind::NoUsableAlgorithm,
+                    format!(
                     "{}: the issuer accepts proof algorithms {:?}, none of which a signer can use",
                     sanitize(configuration_id, 64),
                     jwt.proof_signing_alg_values_supported
                         .iter()
                         .map(|a| sanitize(a, 16))
                         .collect::<Vec<_>>()
-                )));
+                ),
+                ));
             }
         }
         PlannedEncryption::for_issuer(&self.issuer, &crate::jose::OsRandom).map(|_| ())
@@ -366,8 +375,9 @@ impl Authorized {
             .and_then(|types| types.get("jwt"))
         {
             if signers.is_empty() {
-                return Err(Error::Proof(
-                    "this credential is key-bound: a signer is required".into(),
+                return Err(Error::proof(
+                    crate::error::ProofErrorKind::SignerRequired,
+                    "this credential is key-bound: a signer is required",
                 ));
             }
             let batch = self
@@ -377,10 +387,13 @@ impl Authorized {
                 .as_ref()
                 .map_or(1, |b| b.batch_size as usize);
             if signers.len() > batch {
-                return Err(Error::Proof(format!(
-                    "{} keys given, but the issuer accepts at most {batch} proofs per request",
-                    signers.len()
-                )));
+                return Err(Error::proof(
+                    crate::error::ProofErrorKind::TooManyKeys,
+                    format!(
+                        "{} keys given, but the issuer accepts at most {batch} proofs per request",
+                        signers.len()
+                    ),
+                ));
             }
             for signer in signers {
                 let alg = signer.algorithm().as_str();
@@ -389,18 +402,22 @@ impl Authorized {
                     .iter()
                     .any(|a| a == alg)
                 {
-                    return Err(Error::Proof(format!(
-                        "the issuer accepts proof algorithms {:?}; the signer uses {alg}",
-                        jwt.proof_signing_alg_values_supported
-                    )));
+                    return Err(Error::proof(
+                        crate::error::ProofErrorKind::NoUsableAlgorithm,
+                        format!(
+                            "the issuer accepts proof algorithms {:?}; the signer uses {alg}",
+                            jwt.proof_signing_alg_values_supported
+                        ),
+                    ));
                 }
                 let jwk = signer.public_jwk();
                 if holder_jwks
                     .iter()
                     .any(|k| crate::jose::same_public_key(k, &jwk))
                 {
-                    return Err(Error::Proof(
-                        "each credential in a batch needs a distinct key".into(),
+                    return Err(Error::proof(
+                        crate::error::ProofErrorKind::KeyUsedTwice,
+                        "each credential in a batch needs a distinct key",
                     ));
                 }
                 holder_jwks.push(jwk);
@@ -1145,7 +1162,7 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            matches!(&err, Error::Proof(m) if m.contains("key_attestations_required")),
+            matches!(&err, Error::Proof(m) if m.kind == crate::error::ProofErrorKind::KeyAttestationRequired),
             "{err}"
         );
     }

@@ -131,12 +131,17 @@ impl<'a> CredentialExchange<'a> {
                 (true, Some(provider)) => Some(
                     provider
                         .key_attestation(&self.plan.holder_jwks, claims.nonce.as_deref())
-                        .map_err(|e| Error::Proof(format!("key attestation: {e}")))?,
+                        .map_err(|e| {
+                            Error::proof(
+                                crate::error::ProofErrorKind::SignerFailed,
+                                format!("key attestation: {e}"),
+                            )
+                        })?,
                 ),
                 (true, None) => {
-                    return Err(Error::Proof(
-                        "the issuer requires key attestations and the wallet has no provider"
-                            .into(),
+                    return Err(Error::proof(
+                        crate::error::ProofErrorKind::KeyAttestationRequired,
+                        "the issuer requires key attestations and the wallet has no provider",
                     ))
                 }
             };

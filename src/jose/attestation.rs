@@ -117,10 +117,12 @@ impl ClientAttestation {
         }
         let header = json!({"typ": ATTESTATION_POP_TYP, "alg": self.signer.algorithm().as_str()});
         let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let signature = self
-            .signer
-            .sign(input.as_bytes())
-            .map_err(|e| Error::Proof(format!("wallet attestation PoP: {e}")))?;
+        let signature = self.signer.sign(input.as_bytes()).map_err(|e| {
+            Error::proof(
+                crate::error::ProofErrorKind::SignerFailed,
+                format!("wallet attestation PoP: {e}"),
+            )
+        })?;
         Ok(format!("{input}.{}", b64(signature)))
     }
 }

@@ -155,9 +155,12 @@ impl DpopState {
             "jwk": jwk,
         });
         let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let signature = signer
-            .sign(input.as_bytes())
-            .map_err(|e| Error::Proof(format!("DPoP: {e}")))?;
+        let signature = signer.sign(input.as_bytes()).map_err(|e| {
+            Error::proof(
+                crate::error::ProofErrorKind::SignerFailed,
+                format!("DPoP: {e}"),
+            )
+        })?;
         Ok(format!("{input}.{}", b64(signature)))
     }
 

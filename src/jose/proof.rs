@@ -50,8 +50,9 @@ pub fn build_proof_jwt_with(
 ) -> Result<String> {
     let jwk = signer.public_jwk();
     if jwk.get("d").is_some() {
-        return Err(Error::Proof(
-            "the signer's public JWK contains private key material".into(),
+        return Err(Error::proof(
+            crate::error::ProofErrorKind::InvalidKey,
+            "the signer's public JWK contains private key material",
         ));
     }
     let mut header = json!({
@@ -78,7 +79,7 @@ pub fn build_proof_jwt_with(
     );
     let signature = signer
         .sign(signing_input.as_bytes())
-        .map_err(|e| Error::Proof(e.to_string()))?;
+        .map_err(|e| Error::proof(crate::error::ProofErrorKind::SignerFailed, e.to_string()))?;
     Ok(format!("{signing_input}.{}", b64(signature)))
 }
 
