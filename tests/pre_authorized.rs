@@ -518,11 +518,33 @@ async fn an_issuance_that_cannot_finish_is_refused_before_anything_is_spent() {
         .is_ok());
 }
 
-/// The wallet provider of a test: asks the reference issuer's trusted
-/// provider for a key attestation, recording what it was asked.
+/// The wallet provider of a test: asks a reference issuer's trusted
+/// provider for key attestations, recording what it was asked.
+#[derive(Clone)]
 struct Provider {
     issuer: std::sync::Arc<RunningIssuer>,
-    asked: std::sync::Mutex<Vec<(usize, Option<String>)>>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
+}
+
+/// How many keys a provider was asked to attest, and with which nonce.
+type Asked = (usize, Option<String>);
+
+impl Provider {
+    fn of(issuer: std::sync::Arc<RunningIssuer>) -> Self {
+        Self {
+            issuer,
+            asked: Default::default(),
+        }
+    }
+
+    fn wallet(&self) -> oid4vci_wallet::Wallet {
+        oid4vci_wallet::Wallet::builder()
+            .client_id("test-wallet")
+            .dangerous_allow_http()
+            .key_attestations(self.clone())
+            .build()
+            .unwrap()
+    }
 }
 
 impl oid4vci_wallet::jose::KeyAttestationProvider for Provider {
@@ -554,27 +576,8 @@ async fn key_attestations_from_the_wallet_provider_get_the_pid_issued() {
         )
         .await,
     );
-    let provider = Provider {
-        issuer: issuer.clone(),
-        asked: Default::default(),
-    };
-    let asked = std::sync::Arc::new(provider);
-    struct Shared(std::sync::Arc<Provider>);
-    impl oid4vci_wallet::jose::KeyAttestationProvider for Shared {
-        fn key_attestation(
-            &self,
-            keys: &[serde_json::Value],
-            nonce: Option<&str>,
-        ) -> Result<String, oid4vci_wallet::SignerError> {
-            self.0.key_attestation(keys, nonce)
-        }
-    }
-    let wallet = oid4vci_wallet::Wallet::builder()
-        .client_id("test-wallet")
-        .dangerous_allow_http()
-        .key_attestations(Shared(asked.clone()))
-        .build()
-        .unwrap();
+    let provider = Provider::of(issuer.clone());
+    let wallet = provider.wallet();
     let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
     let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
     let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
@@ -586,7 +589,7 @@ async fn key_attestations_from_the_wallet_provider_get_the_pid_issued() {
             .unwrap(),
     );
     assert_eq!(credentials.len(), 2);
-    let asked = asked.asked.lock().unwrap().clone();
+    let asked = provider.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1, "one attestation for the batch");
     assert_eq!(asked[0].0, 2);
     assert!(asked[0].1.is_some(), "with the issuer's c_nonce");
@@ -600,25 +603,7 @@ async fn key_attestations_from_the_wallet_provider_get_the_pid_issued() {
 #[tokio::test]
 async fn a_key_attestation_from_an_untrusted_provider_is_refused() {
     let trusted = start(Issuer::builder().key_attestations_required(true)).await;
-    let other = std::sync::Arc::new(default_issuer().await);
-    struct Foreign(std::sync::Arc<RunningIssuer>);
-    impl oid4vci_wallet::jose::KeyAttestationProvider for Foreign {
-        fn key_attestation(
-            &self,
-            keys: &[serde_json::Value],
-            nonce: Option<&str>,
-        ) -> Result<String, oid4vci_wallet::SignerError> {
-            Ok(self
-                .0
-                .issue_key_attestation(keys, nonce, std::time::Duration::from_secs(300)))
-        }
-    }
-    let wallet = oid4vci_wallet::Wallet::builder()
-        .client_id("test-wallet")
-        .dangerous_allow_http()
-        .key_attestations(Foreign(other))
-        .build()
-        .unwrap();
+    let wallet = Provider::of(std::sync::Arc::new(default_issuer().await)).wallet();
     let created = trusted.create_offer(offer(&["pid_sd_jwt"], false, false, false));
     let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
     let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();

@@ -27,20 +27,7 @@ async fn receive_pid(
     issuer: &RunningIssuer,
     wallet: &Wallet,
 ) -> oid4vci_wallet::Result<oid4vci_wallet::IssuedCredential> {
-    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
-    let resolved = wallet.resolve_offer(&created.offer_url).await?;
-    let Grant::PreAuthorized(step) = resolved.grant()? else {
-        panic!("expected the pre-authorized grant");
-    };
-    let mut authorized = step.authorize(wallet).await?;
-    let signer = SoftwareSigner::generate();
-    match authorized
-        .request_credential(wallet, "pid_sd_jwt", &signer)
-        .await?
-    {
-        Issuance::Issued(mut list) => Ok(list.remove(0)),
-        Issuance::Deferred(_) => panic!("expected immediate issuance"),
-    }
+    receive_one(issuer, wallet, "pid_sd_jwt").await
 }
 
 async fn x5c_issuer(fault: Option<Fault>) -> RunningIssuer {

@@ -225,21 +225,13 @@ impl SdJwt {
 
 fn leaf_jwk(b64_der: &str) -> Result<Value, String> {
     use base64::Engine as _;
-    use p256::pkcs8::DecodePublicKey as _;
-    use x509_cert::der::{Decode as _, Encode as _};
+    use x509_cert::der::Decode as _;
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64_der)
         .map_err(|_| "x5c certificate is not base64".to_string())?;
     let cert =
         x509_cert::Certificate::from_der(&der).map_err(|e| format!("x5c certificate: {e}"))?;
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| format!("x5c certificate key: {e}"))?;
-    let key = p256::PublicKey::from_public_key_der(&spki)
-        .map_err(|_| "x5c certificate key is not P-256".to_string())?;
-    serde_json::from_str(&key.to_jwk_string()).map_err(|e| e.to_string())
+    super::trust::public_jwk(&cert)
 }
 
 type Disclosures = HashMap<String, (Vec<Value>, bool)>;
