@@ -2,15 +2,24 @@
 //! reference issuer, with bearer tokens and over DPoP (with and without nonce
 //! challenges) (baseline: one bare HTTP GET of the issuer metadata with the
 //! same transport), and building a proof JWT or a DPoP proof (baseline: the
-//! ES256 signature alone).
+//! ES256 signature alone), and checking one received SD-JWT credential in the
+//! verify layer (parse with disclosure digests, the key-free issuer-JWT checks,
+//! the issuer signature; with an `x5c` chain also the path to the app's trust
+//! anchor) (baseline: one bare ES256 JWS signature verification with `p256`).
 
+use criterion::measurement::WallTime;
+use criterion::BenchmarkGroup;
 use criterion::{criterion_group, criterion_main, Criterion};
-use oid4vci_issuer::{Issuer, OfferRequest, RunningIssuer};
+use oid4vci_issuer::{CredentialSigning, Issuer, OfferRequest, RunningIssuer};
 use oid4vci_wallet::http::{HttpClient, HttpRequest, ReqwestClient, ReqwestConfig};
 use oid4vci_wallet::jose::{build_proof_jwt, DpopServer, DpopState, ProofClaims};
 use oid4vci_wallet::types::AccessToken;
-use oid4vci_wallet::{Grant, Issuance, Signer, SoftwareSigner, Wallet};
+use oid4vci_wallet::verify::sd_jwt::SdJwt;
+use oid4vci_wallet::verify::trust::{check_x5c, ChainOutcome, TrustAnchors};
+use oid4vci_wallet::{Grant, Issuance, IssuedCredential, Signer, SoftwareSigner, Wallet};
+use std::cell::Cell;
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 fn issuance(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -68,6 +77,16 @@ fn issuance(c: &mut Criterion) {
 /// One pre-authorized issuance (offer by reference, tx_code); the number of
 /// credentials.
 async fn issue(issuer: &RunningIssuer, wallet: &Wallet, signer: &SoftwareSigner) -> usize {
+    issue_credentials(issuer, wallet, signer).await.len()
+}
+
+/// One pre-authorized issuance (offer by reference, tx_code) of a PID
+/// (`pid_sd_jwt`); the credentials.
+async fn issue_credentials(
+    issuer: &RunningIssuer,
+    wallet: &Wallet,
+    signer: &SoftwareSigner,
+) -> Vec<IssuedCredential> {
     let created = issuer.create_offer(OfferRequest {
         tx_code: Some(true),
         by_reference: Some(true),
@@ -87,7 +106,7 @@ async fn issue(issuer: &RunningIssuer, wallet: &Wallet, signer: &SoftwareSigner)
         .await
         .unwrap()
     {
-        Issuance::Issued(list) => list.len(),
+        Issuance::Issued(list) => list,
         Issuance::Deferred(_) => unreachable!(),
     }
 }
@@ -133,5 +152,177 @@ fn proof(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, issuance, proof);
+/// Checking one received SD-JWT VC in the verify layer, against one bare
+/// ES256 signature verification. The credentials come from a real issuance
+/// against the reference issuer (signing with a `kid` of its published key,
+/// and with an `x5c` chain to its test root), once, before measuring.
+fn verify(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let wallet = Wallet::builder().dangerous_allow_http().build().unwrap();
+    let signer = SoftwareSigner::generate();
+    let (kid_sd_jwt, issuer_jwk) = rt.block_on(async {
+        let issuer = Issuer::builder().spawn("127.0.0.1:0").await.unwrap();
+        let issued = issue_credentials(&issuer, &wallet, &signer).await;
+        (issued[0].as_str().unwrap().to_string(), issuer.issuer_jwk())
+    });
+    let (x5c_sd_jwt, root_pem) = rt.block_on(async {
+        let issuer = Issuer::builder()
+            .credential_signing(CredentialSigning::X5cChain)
+            .spawn("127.0.0.1:0")
+            .await
+            .unwrap();
+        let issued = issue_credentials(&issuer, &wallet, &signer).await;
+        (
+            issued[0].as_str().unwrap().to_string(),
+            issuer.trust_anchor_pem(),
+        )
+    });
+    let mut anchors = TrustAnchors::new();
+    anchors.add(root_pem.as_bytes()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    // (a) The issuer-signed JWT of the kid credential, as a bare JWS.
+    let jws = kid_sd_jwt.split('~').next().unwrap().to_string();
+    let (input, signature_b64) = jws.rsplit_once('.').unwrap();
+    let signature = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        signature_b64,
+    )
+    .unwrap();
+    // The JWK's x and y as a SEC1 point (its kid, alg and use are not
+    // members p256's JWK parser accepts).
+    let coordinate = |name: &str| {
+        base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            issuer_jwk[name].as_str().unwrap(),
+        )
+        .unwrap()
+    };
+    let point = [vec![4u8], coordinate("x"), coordinate("y")].concat();
+    let p256_key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    let es256_p256 = || {
+        use p256::ecdsa::signature::Verifier as _;
+        let signature = p256::ecdsa::Signature::from_slice(black_box(&signature)).unwrap();
+        p256_key
+            .verify(black_box(input.as_bytes()), &signature)
+            .unwrap()
+    };
+    // The same with aws-lc-rs, the primitive the verify layer uses.
+    let aws_key = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        p256_key.to_encoded_point(false).as_bytes().to_vec(),
+    );
+    let es256_aws_lc = || {
+        aws_key
+            .verify(black_box(input.as_bytes()), black_box(&signature))
+            .unwrap()
+    };
+    // (b) parse (disclosure digests), key-free checks, issuer signature.
+    let sd_jwt_kid = || {
+        let sd = SdJwt::parse(black_box(&kid_sd_jwt)).unwrap();
+        sd.check_issuer_jwt(now).unwrap();
+        sd.verify_signature(&issuer_jwk).unwrap();
+        sd
+    };
+    // (c) the same, the key from the x5c chain to the app's anchor.
+    let sd_jwt_x5c = || {
+        let sd = SdJwt::parse(black_box(&x5c_sd_jwt)).unwrap();
+        sd.check_issuer_jwt(now).unwrap();
+        let x5c = sd.header().get("x5c").unwrap();
+        let Ok(ChainOutcome::Trusted { leaf_jwk, .. }) =
+            check_x5c(x5c, &anchors, sd.issuer().unwrap(), now)
+        else {
+            panic!("the x5c chain is not trusted")
+        };
+        sd.verify_signature(&leaf_jwk).unwrap();
+        sd
+    };
+    // Each must pass before it is measured.
+    es256_p256();
+    es256_aws_lc();
+    sd_jwt_kid();
+    sd_jwt_x5c();
+
+    let mut group = c.benchmark_group("verify");
+    let baseline = timed(
+        &mut group,
+        "baseline: ES256 JWS signature verification (p256)",
+        es256_p256,
+    );
+    let rows = [
+        timed(
+            &mut group,
+            "  the same with aws-lc-rs (the verify layer's primitive)",
+            es256_aws_lc,
+        ),
+        timed(
+            &mut group,
+            "SD-JWT VC (kid): parse, check_issuer_jwt, verify_signature",
+            sd_jwt_kid,
+        ),
+        timed(
+            &mut group,
+            "SD-JWT VC (x5c): the same plus check_x5c to the anchor",
+            sd_jwt_x5c,
+        ),
+    ];
+    group.finish();
+    if let Some(base) = baseline.mean() {
+        eprintln!("verify: baseline (p256 ES256 verify) {base:.2?} per check");
+        for row in &rows {
+            if let Some(mean) = row.mean() {
+                eprintln!(
+                    "verify: {:<60} {mean:>10.2?}  {:>5.2}x the baseline",
+                    row.name.trim(),
+                    mean.as_secs_f64() / base.as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+/// The wall time of every iteration criterion ran of one benchmark (warm-up
+/// included), for ratios printed after the group.
+struct Timed {
+    name: &'static str,
+    total: Cell<Duration>,
+    iterations: Cell<u64>,
+}
+
+impl Timed {
+    fn mean(&self) -> Option<Duration> {
+        let n = self.iterations.get();
+        (n > 0).then(|| Duration::from_secs_f64(self.total.get().as_secs_f64() / n as f64))
+    }
+}
+
+fn timed<R>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &'static str,
+    mut routine: impl FnMut() -> R,
+) -> Timed {
+    let timed = Timed {
+        name,
+        total: Cell::new(Duration::ZERO),
+        iterations: Cell::new(0),
+    };
+    group.bench_function(name, |b| {
+        b.iter_custom(|iterations| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                black_box(routine());
+            }
+            let elapsed = start.elapsed();
+            timed.total.set(timed.total.get() + elapsed);
+            timed.iterations.set(timed.iterations.get() + iterations);
+            elapsed
+        })
+    });
+    timed
+}
+
+criterion_group!(benches, issuance, proof, verify);
 criterion_main!(benches);

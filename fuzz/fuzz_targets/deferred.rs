@@ -11,7 +11,12 @@ fuzz_target!(|data: &[u8]| {
     let key = SoftwareSigner::from_bytes(&[7u8; 32]).unwrap();
     let signers: [&dyn Signer; 1] = [&key];
     let plan = authorized
-        .plan_credential("pid", &signers, &oid4vci_wallet::OsRandom, Default::default())
+        .plan_credential(
+            "pid",
+            &signers,
+            &oid4vci_wallet::OsRandom,
+            Default::default(),
+        )
         .unwrap();
     let accepted = HttpResponse::json(
         202,
