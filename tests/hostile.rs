@@ -640,6 +640,10 @@ async fn an_untrusted_certificate_is_a_transport_error() {
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(matches!(err, Error::Transport { .. }), "{err}");
+    assert!(
+        err.to_string().contains("not trusted") && err.to_string().contains("root certificate"),
+        "a hint: {err}"
+    );
     assert_eq!(
         count(&issuer, "openid-credential-issuer"),
         0,

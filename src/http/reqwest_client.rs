@@ -109,10 +109,28 @@ fn map_error(e: reqwest::Error) -> TransportError {
     if e.is_timeout() {
         TransportError::Timeout
     } else if e.is_connect() {
-        TransportError::Connect(root_cause(&e))
+        TransportError::Connect(with_tls_hint(root_cause(&e)))
     } else {
-        TransportError::Other(root_cause(&e))
+        TransportError::Other(with_tls_hint(root_cause(&e)))
     }
+}
+
+/// rustls names certificate failures by their variant; say what to do.
+fn with_tls_hint(cause: String) -> String {
+    let hint = if cause.contains("UnknownIssuer") {
+        "the server's certificate is not trusted: add its root certificate \
+         (WalletBuilder::add_root_certificate; CLI --root-certificate)"
+    } else if cause.contains("CaUsedAsEndEntity") {
+        "the server presents a CA certificate as its own certificate: serve a leaf \
+         certificate issued by that CA"
+    } else if cause.contains("NotValidForName") {
+        "the server's certificate does not name this host"
+    } else if cause.contains("Expired") {
+        "the server's certificate has expired"
+    } else {
+        return cause;
+    };
+    format!("{cause} ({hint})")
 }
 
 // reqwest's Display includes the URL (with its query); report the cause chain only.
