@@ -374,3 +374,77 @@ async fn wrong_typ_expired_and_foreign_iss_fail_the_check() {
         "{err}"
     );
 }
+
+/// A genuine x5c chain from the reference issuer, its root, and the issuer
+/// identifier its leaf names, fetched once for the property below.
+fn genuine_chain() -> &'static (serde_json::Value, String, String) {
+    static CHAIN: std::sync::OnceLock<(serde_json::Value, String, String)> =
+        std::sync::OnceLock::new();
+    CHAIN.get_or_init(|| {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let issuer = x5c_issuer(None).await;
+            let anchor = issuer.trust_anchor_pem();
+            let credential = receive_pid(&issuer, &wallet_with(Some(&anchor), true))
+                .await
+                .unwrap();
+            let x5c = credential.sd_jwt().unwrap().header()["x5c"].clone();
+            (x5c, anchor, issuer.issuer_id())
+        })
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// No mutation of a genuine chain (a flipped bit in the leaf or the
+    /// intermediate, the leaf dropped, a certificate repeated) is trusted
+    /// unless it still starts with the genuine leaf and intermediate, byte for
+    /// byte; and without anchors nothing is ever trusted.
+    #[test]
+    fn no_chain_is_trusted_unless_it_is_the_genuine_one_to_a_configured_anchor(
+        which in 0usize..2,
+        at in 0usize..2048,
+        bit in 0u8..8,
+        drop_first in proptest::bool::ANY,
+        repeat in proptest::bool::ANY,
+    ) {
+        use base64::Engine as _;
+        use oid4vci_wallet::verify::trust::{check_x5c, ChainOutcome, TrustAnchors};
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let (x5c, anchor, issuer_id) = genuine_chain();
+        let mut ders: Vec<Vec<u8>> = x5c
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| b64.decode(c.as_str().unwrap()).unwrap())
+            .collect();
+        let genuine = ders.clone();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut anchors = TrustAnchors::new();
+        anchors.add(anchor.as_bytes()).unwrap();
+        // The genuine chain is trusted: the property below can fail.
+        let untouched = check_x5c(x5c, &anchors, issuer_id, now);
+        let genuine_trusted = matches!(untouched, Ok(ChainOutcome::Trusted { .. }));
+        proptest::prop_assert!(genuine_trusted, "the genuine chain is trusted");
+        let target = which.min(ders.len() - 1);
+        let i = at % ders[target].len();
+        ders[target][i] ^= 1 << bit;
+        if drop_first {
+            ders.remove(0);
+        }
+        if repeat {
+            let last = ders.last().unwrap().clone();
+            ders.push(last);
+        }
+        let mutated = serde_json::json!(ders.iter().map(|d| b64.encode(d)).collect::<Vec<_>>());
+        if let Ok(ChainOutcome::Trusted { .. }) = check_x5c(&mutated, &anchors, issuer_id, now) {
+            proptest::prop_assert_eq!(&ders[..2], &genuine[..2]);
+        }
+        let none = check_x5c(&mutated, &TrustAnchors::new(), issuer_id, now);
+        let trusted_without_anchors = matches!(none, Ok(ChainOutcome::Trusted { .. }));
+        proptest::prop_assert!(!trusted_without_anchors, "trusted without anchors");
+    }
+}
