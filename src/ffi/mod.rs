@@ -139,12 +139,9 @@ pub enum WalletError {
     CredentialCheck {
         /// What failed, and in which credential (`credentials[i]`).
         details: String,
-        /// Every credential of the response exactly as issued: the string
-        /// itself (an SD-JWT), JSON text for an object (`ldp_vc`). Empty
-        /// when the check ran before anything was issued.
-        raw_credentials: Vec<String>,
-        /// The response's `notification_id`, if any.
-        notification_id: Option<String>,
+        /// What the issuer sent, kept for the app: an object, so that the
+        /// exception's message (often logged) never contains a credential.
+        rejected: Arc<RejectedCredentials>,
     },
     /// The app's signer failed, or no algorithm fits.
     #[error("signing: {details}")]
@@ -191,12 +188,14 @@ impl From<CoreError> for WalletError {
             CoreError::Proof(_) => WalletError::Signing { details },
             CoreError::CredentialCheck(rejection) => WalletError::CredentialCheck {
                 details,
-                raw_credentials: rejection
-                    .raw_credentials
-                    .iter()
-                    .map(credential_text)
-                    .collect(),
-                notification_id: rejection.notification_id,
+                rejected: Arc::new(RejectedCredentials {
+                    raw_credentials: rejection
+                        .raw_credentials
+                        .iter()
+                        .map(credential_text)
+                        .collect(),
+                    notification_id: rejection.notification_id,
+                }),
             },
             CoreError::InvalidState(_) => WalletError::InvalidState { details },
             CoreError::Callback(_) => WalletError::AuthorizationFailed { details },
@@ -916,6 +915,51 @@ pub struct Credential {
     /// What the wallet established about the issuer's signature: verified,
     /// and through what, or unverified, and why.
     pub verification: Verification,
+}
+
+/// The credentials of a response whose check failed, exactly as issued:
+/// the issuer has issued them, so the app can still keep them. Its
+/// `toString` / description shows only how many there are.
+#[derive(uniffi::Object)]
+pub struct RejectedCredentials {
+    raw_credentials: Vec<String>,
+    notification_id: Option<String>,
+}
+
+impl std::fmt::Debug for RejectedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RejectedCredentials({} credentials)",
+            self.raw_credentials.len()
+        )
+    }
+}
+
+impl std::fmt::Display for RejectedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} credential(s) as issued", self.raw_credentials.len())
+    }
+}
+
+#[uniffi::export]
+impl RejectedCredentials {
+    /// Every credential of the response: the string itself (an SD-JWT),
+    /// JSON text for an object (`ldp_vc`). Empty when the check ran before
+    /// anything was issued. Personal data: do not log.
+    pub fn raw_credentials(&self) -> Vec<String> {
+        self.raw_credentials.clone()
+    }
+
+    /// The response's `notification_id`, if any.
+    pub fn notification_id(&self) -> Option<String> {
+        self.notification_id.clone()
+    }
+
+    /// How many credentials there are.
+    pub fn count(&self) -> u32 {
+        u32::try_from(self.raw_credentials.len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// Where the trust in a credential's issuer key comes from.
@@ -1677,13 +1721,14 @@ mod tests {
         .err()
         .unwrap();
         match &err {
-            WalletError::CredentialCheck {
-                details,
-                raw_credentials,
-                notification_id,
-            } => {
+            WalletError::CredentialCheck { details, rejected } => {
+                let (raw_credentials, notification_id) =
+                    (rejected.raw_credentials(), rejected.notification_id());
                 assert!(details.contains("not verified"), "{details}");
                 assert_eq!(raw_credentials.len(), 1);
+                // The message (what apps log) carries no credential.
+                assert!(!err.to_string().contains(&raw_credentials[0]));
+                assert!(!format!("{err:?}").contains(&raw_credentials[0]));
                 // The SD-JWT itself, not a JSON string literal.
                 assert!(
                     raw_credentials[0].starts_with("ey"),
@@ -1708,11 +1753,9 @@ mod tests {
                 Some("n-1".into()),
             );
         match WalletError::from(CoreError::CredentialCheck(rejection)) {
-            WalletError::CredentialCheck {
-                details,
-                raw_credentials,
-                notification_id,
-            } => {
+            WalletError::CredentialCheck { details, rejected } => {
+                let (raw_credentials, notification_id) =
+                    (rejected.raw_credentials(), rejected.notification_id());
                 assert!(details.contains("bad digest"), "{details}");
                 assert_eq!(
                     raw_credentials,
@@ -1726,11 +1769,11 @@ mod tests {
         match WalletError::from(CoreError::CredentialCheck(
             crate::error::CredentialRejection::new("no credential"),
         )) {
-            WalletError::CredentialCheck {
-                raw_credentials,
-                notification_id,
-                ..
-            } => assert!(raw_credentials.is_empty() && notification_id.is_none()),
+            WalletError::CredentialCheck { rejected, .. } => {
+                assert!(
+                    rejected.raw_credentials().is_empty() && rejected.notification_id().is_none()
+                )
+            }
             other => panic!("{other}"),
         }
     }

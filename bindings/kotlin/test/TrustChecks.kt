@@ -90,11 +90,14 @@ suspend fun trustChecks() {
             val config = trustConfig(listOf(trustAnchorOf(selfSignedBase)), requireVerified = true)
             val e = expectThrows<WalletException.CredentialCheck> { receivePid(selfSignedBase, config, KotlinSigner()) }
             expect(e.details.contains("not verified")) { "details: ${e.details}" }
-            expect(e.rawCredentials.size == 1) { "rawCredentials: ${e.rawCredentials.size} entries" }
+            val rawCredentials = e.rejected.rawCredentials()
+            expect(rawCredentials.size == 1 && e.rejected.count() == 1u) { "rawCredentials: ${rawCredentials.size} entries" }
             // The SD-JWT as issued, not a JSON string literal.
-            val raw = e.rawCredentials[0]
+            val raw = rawCredentials[0]
             expect(raw.startsWith("ey") && raw.contains('~')) { "raw credential ${raw.take(40)}..." }
-            expect(e.notificationId != null) { "no notificationId" }
+            expect(e.rejected.notificationId() != null) { "no notificationId" }
+            // The message (what apps log) carries no credential.
+            expect(!(e.message ?: "").contains(raw) && !e.toString().contains(raw)) { "the message quotes the credential" }
             // The wallet told the issuer credential_failure.
             val after = issuerStats(selfSignedBase)["/notification"] ?: 0
             expect(after == before + 1) { "notifications: $before before, $after after" }

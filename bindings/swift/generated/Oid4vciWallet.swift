@@ -1945,6 +1945,177 @@ public func FfiConverterTypePendingAuthorization_lower(_ value: PendingAuthoriza
 
 
 /**
+ * The credentials of a response whose check failed, exactly as issued:
+ * the issuer has issued them, so the app can still keep them. Its
+ * `toString` / description shows only how many there are.
+ */
+public protocol RejectedCredentialsProtocol: AnyObject, Sendable {
+    
+    /**
+     * How many credentials there are.
+     */
+    func count()  -> UInt32
+    
+    /**
+     * The response's `notification_id`, if any.
+     */
+    func notificationId()  -> String?
+    
+    /**
+     * Every credential of the response: the string itself (an SD-JWT),
+     * JSON text for an object (`ldp_vc`). Empty when the check ran before
+     * anything was issued. Personal data: do not log.
+     */
+    func rawCredentials()  -> [String]
+    
+}
+/**
+ * The credentials of a response whose check failed, exactly as issued:
+ * the issuer has issued them, so the app can still keep them. Its
+ * `toString` / description shows only how many there are.
+ */
+open class RejectedCredentials: RejectedCredentialsProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_rejectedcredentials(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_rejectedcredentials(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * How many credentials there are.
+     */
+open func count() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_rejectedcredentials_count(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The response's `notification_id`, if any.
+     */
+open func notificationId() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_rejectedcredentials_notification_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every credential of the response: the string itself (an SD-JWT),
+     * JSON text for an object (`ldp_vc`). Empty when the check ran before
+     * anything was issued. Personal data: do not log.
+     */
+open func rawCredentials() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_rejectedcredentials_raw_credentials(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRejectedCredentials: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = RejectedCredentials
+
+    public static func lift(_ handle: UInt64) throws -> RejectedCredentials {
+        return RejectedCredentials(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: RejectedCredentials) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RejectedCredentials {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: RejectedCredentials, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRejectedCredentials_lift(_ handle: UInt64) throws -> RejectedCredentials {
+    return try FfiConverterTypeRejectedCredentials.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRejectedCredentials_lower(_ value: RejectedCredentials) -> UInt64 {
+    return FfiConverterTypeRejectedCredentials.lower(value)
+}
+
+
+
+
+
+
+/**
  * A key held by the app (Android Keystore, Secure Enclave, or software).
  */
 public protocol Signer: AnyObject, Sendable {
@@ -4333,7 +4504,7 @@ public func FfiConverterTypeVerificationMethod_lower(_ value: VerificationMethod
  * Kotlin would not compile (uniffi-rs issue 1434).
  */
 public 
-enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum WalletError: Swift.Error, Foundation.LocalizedError {
 
     
     
@@ -4447,13 +4618,9 @@ enum WalletError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What failed, and in which credential (`credentials[i]`).
          */details: String, 
         /**
-         * Every credential of the response exactly as issued: the string
-         * itself (an SD-JWT), JSON text for an object (`ldp_vc`). Empty
-         * when the check ran before anything was issued.
-         */rawCredentials: [String], 
-        /**
-         * The response's `notification_id`, if any.
-         */notificationId: String?
+         * What the issuer sent, kept for the app: an object, so that the
+         * exception's message (often logged) never contains a credential.
+         */rejected: RejectedCredentials
     )
     /**
      * The app's signer failed, or no algorithm fits.
@@ -4555,8 +4722,7 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
             )
         case 10: return .CredentialCheck(
             details: try FfiConverterString.read(from: &buf), 
-            rawCredentials: try FfiConverterSequenceString.read(from: &buf), 
-            notificationId: try FfiConverterOptionString.read(from: &buf)
+            rejected: try FfiConverterTypeRejectedCredentials.read(from: &buf)
             )
         case 11: return .Signing(
             details: try FfiConverterString.read(from: &buf)
@@ -4629,11 +4795,10 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
             FfiConverterString.write(details, into: &buf)
             
         
-        case let .CredentialCheck(details,rawCredentials,notificationId):
+        case let .CredentialCheck(details,rejected):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(details, into: &buf)
-            FfiConverterSequenceString.write(rawCredentials, into: &buf)
-            FfiConverterOptionString.write(notificationId, into: &buf)
+            FfiConverterTypeRejectedCredentials.write(rejected, into: &buf)
             
         
         case let .Signing(details):
@@ -5069,6 +5234,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() != 9136) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() != 37727) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id() != 47179) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials() != 28195) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_signer_algorithm() != 17461) {

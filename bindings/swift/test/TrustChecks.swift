@@ -86,15 +86,19 @@ func trustChecks() async {
                 if case .CredentialCheck = $0 { return true }
                 return false
             }
-            guard case .CredentialCheck(let details, let rawCredentials, let notificationId) = error else {
+            guard case .CredentialCheck(let details, let rejected) = error else {
                 throw CheckFailed("expected CredentialCheck, got \(error)")
             }
+            let rawCredentials = rejected.rawCredentials()
+            let notificationId = rejected.notificationId()
             try expect(details.contains("not verified"), "details: \(details)")
-            try expect(rawCredentials.count == 1, "rawCredentials: \(rawCredentials.count) entries")
+            try expect(rawCredentials.count == 1 && rejected.count() == 1, "rawCredentials: \(rawCredentials.count) entries")
             // The SD-JWT as issued, not a JSON string literal.
             let raw = rawCredentials[0]
             try expect(raw.hasPrefix("ey") && raw.contains("~"), "raw credential \(raw.prefix(40))...")
             try expect(notificationId != nil, "no notificationId")
+            // The description (what apps log) carries no credential.
+            try expect(!"\(error)".contains(raw) && !String(describing: error).contains(raw), "the description quotes the credential")
             // The wallet told the issuer credential_failure.
             let after = try await issuerStats(selfSignedBase)["/notification"] ?? 0
             try expect(after == before + 1, "notifications: \(before) before, \(after) after")

@@ -784,6 +784,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_signer_algorithm(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_signer_public_jwk(
@@ -916,6 +922,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_to_json(`ptr`: Long,
     ): Long
+    external fun uniffi_oid4vci_wallet_fn_clone_rejectedcredentials(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_rejectedcredentials(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_notification_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_raw_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_clone_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1167,6 +1183,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() and 0xFFFF) != 9136) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() and 0xFFFF) != 37727) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id() and 0xFFFF) != 47179) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials() and 0xFFFF) != 28195) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_algorithm() and 0xFFFF) != 17461) {
@@ -3872,6 +3897,323 @@ public object FfiConverterTypePendingAuthorization: FfiConverter<PendingAuthoriz
 
 
 /**
+ * The credentials of a response whose check failed, exactly as issued:
+ * the issuer has issued them, so the app can still keep them. Its
+ * `toString` / description shows only how many there are.
+ */
+public interface RejectedCredentialsInterface {
+    
+    /**
+     * How many credentials there are.
+     */
+    fun `count`(): kotlin.UInt
+    
+    /**
+     * The response's `notification_id`, if any.
+     */
+    fun `notificationId`(): kotlin.String?
+    
+    /**
+     * Every credential of the response: the string itself (an SD-JWT),
+     * JSON text for an object (`ldp_vc`). Empty when the check ran before
+     * anything was issued. Personal data: do not log.
+     */
+    fun `rawCredentials`(): List<kotlin.String>
+    
+    companion object
+}
+
+/**
+ * The credentials of a response whose check failed, exactly as issued:
+ * the issuer has issued them, so the app can still keep them. Its
+ * `toString` / description shows only how many there are.
+ */
+open class RejectedCredentials: Disposable, AutoCloseable, RejectedCredentialsInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_rejectedcredentials(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_rejectedcredentials(handle, status)
+        }
+    }
+
+    
+    /**
+     * How many credentials there are.
+     */override fun `count`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_rejectedcredentials_count(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The response's `notification_id`, if any.
+     */override fun `notificationId`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_rejectedcredentials_notification_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every credential of the response: the string itself (an SD-JWT),
+     * JSON text for an object (`ldp_vc`). Empty when the check ran before
+     * anything was issued. Personal data: do not log.
+     */override fun `rawCredentials`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_rejectedcredentials_raw_credentials(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRejectedCredentials: FfiConverter<RejectedCredentials, Long> {
+    override fun lower(value: RejectedCredentials): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): RejectedCredentials {
+        return RejectedCredentials(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): RejectedCredentials {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: RejectedCredentials) = 8UL
+
+    override fun write(value: RejectedCredentials, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A key held by the app (Android Keystore, Secure Enclave, or software).
  */
 public interface Signer {
@@ -6242,7 +6584,7 @@ public object FfiConverterTypeVerificationMethod: FfiConverterRustBuffer<Verific
  * `message` clashes with Kotlin's `Throwable.message` and the generated
  * Kotlin would not compile (uniffi-rs issue 1434).
  */
-sealed class WalletException: kotlin.Exception() {
+sealed class WalletException: kotlin.Exception(), Disposable  {
     
     /**
      * The offer URL or offer JSON is malformed or violates the protocol.
@@ -6417,19 +6759,13 @@ sealed class WalletException: kotlin.Exception() {
         val `details`: kotlin.String, 
         
         /**
-         * Every credential of the response exactly as issued: the string
-         * itself (an SD-JWT), JSON text for an object (`ldp_vc`). Empty
-         * when the check ran before anything was issued.
+         * What the issuer sent, kept for the app: an object, so that the
+         * exception's message (often logged) never contains a credential.
          */
-        val `rawCredentials`: List<kotlin.String>, 
-        
-        /**
-         * The response's `notification_id`, if any.
-         */
-        val `notificationId`: kotlin.String?
+        val `rejected`: RejectedCredentials
         ) : WalletException() {
         override val message
-            get() = "details=${ `details` }, rawCredentials=${ `rawCredentials` }, notificationId=${ `notificationId` }"
+            get() = "details=${ `details` }, rejected=${ `rejected` }"
     }
     
     /**
@@ -6508,6 +6844,111 @@ sealed class WalletException: kotlin.Exception() {
     }
 
     
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        when(this) {
+            is WalletException.InvalidOffer -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.OfferExpiredOrUsed -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.TxCodeRequired -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.TxCodeRejected -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.AuthorizationFailed -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.Metadata -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.Network -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.Server -> {
+                
+    Disposable.destroy(
+        this.`code`,
+        this.`description`,
+        this.`status`,
+        this.`details`
+    )
+                
+            }
+            is WalletException.UnexpectedResponse -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.CredentialCheck -> {
+                
+    Disposable.destroy(
+        this.`details`,
+        this.`rejected`
+    )
+                
+            }
+            is WalletException.Signing -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.Configuration -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.InvalidState -> {
+                
+    Disposable.destroy(
+        this.`details`
+    )
+                
+            }
+            is WalletException.DeadlineExceeded -> {// Nothing to destroy
+            }
+            is WalletException.Cancelled -> {// Nothing to destroy
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+    
 }
 
 /**
@@ -6550,8 +6991,7 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 )
             10 -> WalletException.CredentialCheck(
                 FfiConverterString.read(buf),
-                FfiConverterSequenceString.read(buf),
-                FfiConverterOptionalString.read(buf),
+                FfiConverterTypeRejectedCredentials.read(buf),
                 )
             11 -> WalletException.Signing(
                 FfiConverterString.read(buf),
@@ -6622,8 +7062,7 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`details`)
-                + FfiConverterSequenceString.allocationSize(value.`rawCredentials`)
-                + FfiConverterOptionalString.allocationSize(value.`notificationId`)
+                + FfiConverterTypeRejectedCredentials.allocationSize(value.`rejected`)
             )
             is WalletException.Signing -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6704,8 +7143,7 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
             is WalletException.CredentialCheck -> {
                 buf.putInt(10)
                 FfiConverterString.write(value.`details`, buf)
-                FfiConverterSequenceString.write(value.`rawCredentials`, buf)
-                FfiConverterOptionalString.write(value.`notificationId`, buf)
+                FfiConverterTypeRejectedCredentials.write(value.`rejected`, buf)
                 Unit
             }
             is WalletException.Signing -> {
