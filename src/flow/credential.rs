@@ -212,11 +212,31 @@ impl PlannedEncryption {
         issuer: &crate::types::IssuerMetadata,
         random: &dyn RandomSource,
     ) -> Result<Option<Self>> {
+        Ok(
+            Self::choose(issuer)?.map(|(issuer_key, request_enc, response_enc)| Self {
+                issuer_key,
+                request_enc,
+                response: ResponseEncryption::generate_with(response_enc, random),
+            }),
+        )
+    }
+
+    /// [`Self::for_issuer`] without drawing the response key: an error when
+    /// the issuer requires encryption the wallet cannot do.
+    pub fn check(issuer: &crate::types::IssuerMetadata) -> Result<()> {
+        Self::choose(issuer).map(|_| ())
+    }
+
+    /// The issuer's key and the request and response `enc`, when the wallet
+    /// can encrypt to this issuer.
+    fn choose(
+        issuer: &crate::types::IssuerMetadata,
+    ) -> Result<Option<(Value, ContentEncryption, ContentEncryption)>> {
         let response = issuer.credential_response_encryption.as_ref();
         let request = issuer.credential_request_encryption.as_ref();
         let required = response.is_some_and(|r| r.encryption_required)
             || request.is_some_and(|r| r.encryption_required);
-        let usable = || -> Option<Self> {
+        let usable = || -> Option<(Value, ContentEncryption, ContentEncryption)> {
             if issuer.detected_version != SpecVersion::V1 {
                 return None;
             }
@@ -239,11 +259,7 @@ impl PlannedEncryption {
                     && member("use").is_none_or(|u| u == "enc")
                     && crate::jose::p256_public_key(k).is_ok()
             })?;
-            Some(Self {
-                issuer_key: issuer_key.clone(),
-                request_enc,
-                response: ResponseEncryption::generate_with(response_enc, random),
-            })
+            Some((issuer_key.clone(), request_enc, response_enc))
         };
         match usable() {
             Some(plan) => Ok(Some(plan)),
@@ -325,7 +341,7 @@ impl super::session::IssuerContext {
                 ));
             }
         }
-        PlannedEncryption::for_issuer(&self.issuer, &crate::jose::OsRandom).map(|_| ())
+        PlannedEncryption::check(&self.issuer)
     }
 
     /// [`Self::can_issue`] for the configurations an issuance asks for: an
