@@ -749,3 +749,32 @@ async fn the_test_endpoint_makes_attestations() {
     .await;
     assert!(answer.body["wallet_attestation"].is_string());
 }
+
+#[tokio::test]
+async fn the_test_wallet_provider_hands_out_key_attestations_for_the_keys_it_is_given() {
+    let shared = issuer(WalletAttestation::Off);
+    let (_, jwk) = holder();
+    let body = json!({"keys": [jwk], "nonce": "n-1"}).to_string();
+    let answer = post(&shared, "/test/key-attestation", &[], body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let jwt = answer.body["key_attestation"].as_str().unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            jwt.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["attested_keys"], json!([jwk]));
+    assert_eq!(payload["nonce"], "n-1");
+    for bad in [
+        json!({}),
+        json!({"keys": []}),
+        json!({"keys": ["x"]}),
+        json!({"keys": [{}], "nonce": 1}),
+    ] {
+        let answer = post(&shared, "/test/key-attestation", &[], bad.to_string()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}

@@ -1,5 +1,5 @@
-//! Keys, proof JWT checks, and SD-JWT VC and JWT VC (`jwt_vc_json`)
-//! issuance.
+//! Keys, proof JWT checks, the credential configurations, and SD-JWT VC
+//! and JWT VC (`jwt_vc_json`) issuance (mdocs: [`crate::mdoc`]).
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine as _;
@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::did::{did_jwk, CredentialKey};
+use crate::mdoc;
 use crate::state::random_id;
 
 /// How far a proof's `iat` may be from the issuer's clock.
@@ -380,6 +381,12 @@ pub(crate) enum Format {
     /// `jwt_vc_json` (a W3C VC Data Model 1.1 JWT) of these
     /// `credential_definition.type`s.
     JwtVcJson { types: &'static [&'static str] },
+    /// `mso_mdoc` (an ISO/IEC 18013-5 `IssuerSigned`) of this `doctype`,
+    /// its data elements in one namespace.
+    MsoMdoc {
+        doctype: &'static str,
+        namespace: &'static str,
+    },
 }
 
 /// A credential configuration the issuer offers.
@@ -393,7 +400,8 @@ pub(crate) struct Configuration {
     pub display: &'static [(&'static str, &'static str, &'static str)],
     /// (claim path, [(locale, label)])
     pub claims: &'static [ClaimLabels],
-    /// The default claim values.
+    /// The default claim values (mdocs: a JSON view of the data elements,
+    /// which [`crate::mdoc`] keeps as CBOR).
     pub values: fn() -> Map<String, Value>,
 }
 
@@ -514,6 +522,137 @@ pub(crate) const CONFIGURATIONS: &[Configuration] = &[
         ],
         values: pid_jwt_vc_values,
     },
+    Configuration {
+        id: "pid_mdoc",
+        format: Format::MsoMdoc {
+            doctype: mdoc::PID_DOCTYPE,
+            namespace: mdoc::PID_NAMESPACE,
+        },
+        scope: "pid_mdoc",
+        bound: true,
+        display: &[
+            (
+                "en",
+                "Person ID (mdoc)",
+                "An identity credential as an ISO mdoc",
+            ),
+            (
+                "de",
+                "Personalausweis (mdoc)",
+                "Ein Identitätsnachweis als ISO-mdoc",
+            ),
+        ],
+        claims: &[
+            (
+                &[mdoc::PID_NAMESPACE, "family_name"],
+                &[("en", "Family name"), ("de", "Nachname")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "given_name"],
+                &[("en", "Given name"), ("de", "Vorname")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "birth_date"],
+                &[("en", "Date of birth"), ("de", "Geburtsdatum")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "age_over_18"],
+                &[("en", "Over 18"), ("de", "Über 18")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "issuing_country"],
+                &[("en", "Issuing country"), ("de", "Ausstellungsland")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "issuing_authority"],
+                &[("en", "Issuing authority"), ("de", "Ausstellungsbehörde")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "issuance_date"],
+                &[("en", "Date of issue"), ("de", "Ausstellungsdatum")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "expiry_date"],
+                &[("en", "Date of expiry"), ("de", "Ablaufdatum")],
+            ),
+            (
+                &[mdoc::PID_NAMESPACE, "nationality"],
+                &[("en", "Nationality"), ("de", "Staatsangehörigkeit")],
+            ),
+        ],
+        values: mdoc::pid_values,
+    },
+    Configuration {
+        id: "mdl_mdoc",
+        format: Format::MsoMdoc {
+            doctype: mdoc::MDL_DOCTYPE,
+            namespace: mdoc::MDL_NAMESPACE,
+        },
+        scope: "mdl_mdoc",
+        bound: true,
+        display: &[
+            (
+                "en",
+                "Mobile driving licence",
+                "A driving licence as an ISO 18013-5 mDL",
+            ),
+            (
+                "de",
+                "Mobiler Führerschein",
+                "Ein Führerschein als ISO-18013-5-mDL",
+            ),
+        ],
+        claims: &[
+            (
+                &[mdoc::MDL_NAMESPACE, "family_name"],
+                &[("en", "Family name"), ("de", "Nachname")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "given_name"],
+                &[("en", "Given name"), ("de", "Vorname")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "birth_date"],
+                &[("en", "Date of birth"), ("de", "Geburtsdatum")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "issue_date"],
+                &[("en", "Date of issue"), ("de", "Ausstellungsdatum")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "expiry_date"],
+                &[("en", "Date of expiry"), ("de", "Ablaufdatum")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "issuing_country"],
+                &[("en", "Issuing country"), ("de", "Ausstellungsland")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "issuing_authority"],
+                &[("en", "Issuing authority"), ("de", "Ausstellungsbehörde")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "document_number"],
+                &[("en", "Licence number"), ("de", "Führerscheinnummer")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "portrait"],
+                &[("en", "Portrait"), ("de", "Lichtbild")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "driving_privileges"],
+                &[("en", "Driving privileges"), ("de", "Fahrerlaubnisklassen")],
+            ),
+            (
+                &[mdoc::MDL_NAMESPACE, "un_distinguishing_sign"],
+                &[
+                    ("en", "UN distinguishing sign"),
+                    ("de", "Unterscheidungszeichen"),
+                ],
+            ),
+        ],
+        values: mdoc::mdl_values,
+    },
 ];
 
 impl Configuration {
@@ -521,7 +660,7 @@ impl Configuration {
     pub fn vct(&self) -> Option<&'static str> {
         match self.format {
             Format::SdJwt { vct } => Some(vct),
-            Format::JwtVcJson { .. } => None,
+            Format::JwtVcJson { .. } | Format::MsoMdoc { .. } => None,
         }
     }
 
@@ -530,17 +669,22 @@ impl Configuration {
         match self.format {
             Format::SdJwt { .. } => "vc+sd-jwt",
             Format::JwtVcJson { .. } => "jwt_vc_json",
+            Format::MsoMdoc { .. } => "mso_mdoc",
         }
     }
 
-    /// Whether a draft-13 credential request (`format` with `vct`, or
-    /// `credential_definition.type` in any order) names this configuration.
+    /// Whether a draft-13 credential request (`format` with `vct`,
+    /// `credential_definition.type` in any order, or `doctype`) names this
+    /// configuration.
     pub fn named_by_draft13_request(&self, body: &Map<String, Value>) -> bool {
         if body.get("format").and_then(Value::as_str) != Some(self.draft13_format()) {
             return false;
         }
         match self.format {
             Format::SdJwt { vct } => body.get("vct").and_then(Value::as_str) == Some(vct),
+            Format::MsoMdoc { doctype, .. } => {
+                body.get("doctype").and_then(Value::as_str) == Some(doctype)
+            }
             Format::JwtVcJson { types } => {
                 let Some(asked) = body
                     .get("credential_definition")
@@ -749,7 +893,7 @@ pub(crate) fn issue_jwt_vc(
 ) -> String {
     let types: &[&str] = match configuration.format {
         Format::JwtVcJson { types } => types,
-        Format::SdJwt { .. } => &["VerifiableCredential"],
+        Format::SdJwt { .. } | Format::MsoMdoc { .. } => &["VerifiableCredential"],
     };
     let holder_did = issuance.holder.map(did_jwk);
     let mut subject = Map::new();

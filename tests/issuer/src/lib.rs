@@ -1,8 +1,8 @@
 //! A reference OpenID4VCI 1.0 credential issuer and authorization server.
 //!
-//! It serves real HTTP (axum) on a loopback port and issues real `dc+sd-jwt`
-//! and `jwt_vc_json` credentials, so wallets (ours, and other teams' test
-//! suites) can run every flow against it. It does not depend on the wallet
+//! It serves real HTTP (axum) on a loopback port and issues real `dc+sd-jwt`,
+//! `jwt_vc_json` and ISO/IEC 18013-5 `mso_mdoc` credentials, so wallets
+//! (ours, and other teams' test suites) can run every flow against it. It does not depend on the wallet
 //! SDK. It can misbehave on purpose ([`Fault`]) so tests can check how a
 //! wallet copes.
 //!
@@ -26,6 +26,7 @@ mod credential;
 mod did;
 mod dpop;
 mod encryption;
+mod mdoc;
 mod metadata;
 mod routes;
 mod state;
@@ -266,7 +267,9 @@ impl IssuerBuilder {
     /// [`CredentialSigning::DidKey`], [`CredentialSigning::DidWeb`]; see
     /// [`RunningIssuer::credential_issuer_did`] and
     /// [`IssuerBuilder::credential_key`]). The test PKI is made at start in
-    /// every mode. Default [`CredentialSigning::Kid`].
+    /// every mode. Default [`CredentialSigning::Kid`]. `mso_mdoc`
+    /// credentials ignore the mode: they always carry their document signer
+    /// certificate (issued by the root CA) in `x5chain`.
     pub fn credential_signing(mut self, signing: CredentialSigning) -> Self {
         self.settings.credential_signing = signing;
         self
@@ -399,7 +402,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OfferRequest {
     /// Configurations to offer (`pid_sd_jwt`, `membership_sd_jwt`,
-    /// `pid_jwt_vc`); default `["pid_sd_jwt"]`.
+    /// `pid_jwt_vc`, and the `mso_mdoc` ones `pid_mdoc` and `mdl_mdoc`);
+    /// default `["pid_sd_jwt"]`.
     #[serde(default)]
     pub credential_configuration_ids: Option<Vec<String>>,
     /// Require a 6-digit transaction code. Default false.
@@ -412,7 +416,11 @@ pub struct OfferRequest {
     #[serde(default)]
     pub deferred: Option<bool>,
     /// Claim values that replace the defaults in every credential of this
-    /// offer (only claims the configuration has).
+    /// offer (only claims the configuration has). In mdocs they replace data
+    /// elements by identifier: strings, booleans, numbers, arrays and
+    /// objects become CBOR text, booleans, numbers, arrays and maps; a
+    /// string for a date element stays a tagged date, and one for a byte
+    /// string element (`portrait`) is read as base64url.
     #[serde(default)]
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
     /// Offer the authorization code grant (with an `issuer_state`) instead of
@@ -457,6 +465,7 @@ impl RunningIssuer {
 
     /// The issuer's test root CA certificate (PEM, P-256, self-signed), the
     /// trust anchor of the `x5c` chains of [`CredentialSigning::X5cChain`]
+    /// credentials and of the document signer certificate of `mso_mdoc`
     /// credentials; `GET /test/trust` serves it too.
     pub fn trust_anchor_pem(&self) -> String {
         self.trust_anchor_pem.clone()
@@ -573,4 +582,43 @@ impl RunningIssuer {
     pub fn notifications(&self) -> Vec<(String, String)> {
         self.shared.notifications()
     }
+}
+
+/// An `mso_mdoc` credential and the root CA it verifies to, made by
+/// [`sample_mdoc`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleMdoc {
+    /// The credential as the credential endpoint sends it: the base64url
+    /// (no padding) CBOR of an ISO/IEC 18013-5 `IssuerSigned`.
+    pub credential: String,
+    /// The root CA certificate (PEM) that issued the document signer
+    /// certificate in the credential's `x5chain`.
+    pub trust_anchor_pem: String,
+}
+
+/// An `mso_mdoc` credential of `configuration_id` (`pid_mdoc` or
+/// `mdl_mdoc`, default data elements) bound to `holder_jwk` (a public P-256
+/// JWK), exactly as the running issuer would issue it, without HTTP: for
+/// benches, fuzz seeds and property tests. Each call makes a fresh root CA
+/// and document signer. Errors (not an mdoc configuration, not a P-256 key)
+/// are descriptions.
+pub fn sample_mdoc(
+    configuration_id: &str,
+    holder_jwk: &serde_json::Value,
+) -> Result<SampleMdoc, String> {
+    let configuration = credential::configuration(configuration_id)
+        .ok_or_else(|| format!("unknown credential configuration {configuration_id}"))?;
+    let (signer, trust_anchor_pem) = trust::document_signer_under_fresh_root(trust::ROOT_NAME)
+        .map_err(|e| format!("cannot make the test PKI: {e}"))?;
+    let credential = mdoc::issue_mdoc(
+        &signer,
+        configuration,
+        holder_jwk,
+        None,
+        &std::collections::BTreeSet::new(),
+    )?;
+    Ok(SampleMdoc {
+        credential,
+        trust_anchor_pem,
+    })
 }

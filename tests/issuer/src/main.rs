@@ -4,7 +4,8 @@
 //! accepts connections (with `credential_issuer`, `authorization_server`,
 //! `certificate_pem`, `trust_anchor_pem` and `credential_issuer_did`).
 //! Create offers with `POST /test/offers`, wallet attestations with
-//! `POST /test/wallet-attestation`.
+//! `POST /test/wallet-attestation`, key attestations with
+//! `POST /test/key-attestation`.
 
 use clap::Parser;
 use oid4vci_issuer::{
@@ -94,7 +95,8 @@ struct Args {
     #[arg(long, value_enum, default_value_t = WalletAttestationArg::Off)]
     wallet_attestation: WalletAttestationArg,
     /// List key_attestations_required (EU PID style) and accept only proofs
-    /// with a key attestation of the trusted wallet provider.
+    /// with a key attestation of the trusted wallet provider (from
+    /// `POST /test/key-attestation {"keys": [jwk], "nonce"}`).
     #[arg(long)]
     key_attestations_required: bool,
     /// How credentials name their signing key: `kid` (a `kid` header, the

@@ -69,14 +69,24 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
                 "credential_definition": { "type": types },
                 "credential_signing_alg_values_supported": ["ES256", "EdDSA"],
             }),
+            // COSE algorithm identifiers, as 1.0 says for mdocs (ES256).
+            Format::MsoMdoc { doctype, .. } => json!({
+                "format": "mso_mdoc",
+                "scope": c.scope,
+                "doctype": doctype,
+                "credential_signing_alg_values_supported": [-7],
+            }),
         };
         if settings.draft13 {
             // Draft 13: display and a nested claims map on the configuration
-            // (`jwt_vc_json`: in `credential_definition.credentialSubject`).
+            // (`jwt_vc_json`: in `credential_definition.credentialSubject`;
+            // `mso_mdoc`: namespace, then element).
             config["display"] = display(c.display);
             match c.format {
-                Format::SdJwt { .. } => {
-                    config["format"] = json!("vc+sd-jwt");
+                Format::SdJwt { .. } | Format::MsoMdoc { .. } => {
+                    if let Format::SdJwt { .. } = c.format {
+                        config["format"] = json!("vc+sd-jwt");
+                    }
                     let paths = c.claims.iter().map(|(path, names)| (*path, labels(names)));
                     config["claims"] = Value::Object(nested_claims(paths));
                 }
@@ -101,6 +111,7 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
             config["cryptographic_binding_methods_supported"] = match c.format {
                 Format::SdJwt { .. } => json!(["jwk"]),
                 Format::JwtVcJson { .. } => json!(["jwk", "did:jwk"]),
+                Format::MsoMdoc { .. } => json!(["cose_key"]),
             };
             config["proof_types_supported"] = if shared.settings.key_attestations_required {
                 let required = json!({

@@ -15,6 +15,7 @@ use crate::dpop::{self, Expected, Rejection, Server};
 use crate::encryption::{
     Encryption, ResponseEncryption, ALG, ENCRYPTED_REQUESTS, ENCRYPTED_RESPONSES,
 };
+use crate::mdoc;
 use crate::metadata;
 use crate::state::{
     random_id, Deferred, Fault, Grant, Inner, Refresh, Session, Shared, NONCE_LIFETIME,
@@ -645,6 +646,9 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     if post && path == "/test/wallet-attestation" {
         return test_wallet_attestation(shared, request);
     }
+    if post && path == "/test/key-attestation" {
+        return test_key_attestation(shared, request);
+    }
     if get && path == "/test/stats" {
         return ok(json!(shared.stats()));
     }
@@ -692,6 +696,37 @@ fn test_wallet_attestation(shared: &Shared, request: &Request) -> Response {
     };
     ok(json!({
         "wallet_attestation": shared.wallet_provider.issue(client_id, jwk, lifetime),
+    }))
+}
+
+/// `POST /test/key-attestation {"keys": [jwk, ...], "nonce"?: text}`: a key
+/// attestation of the trusted wallet provider for `keys` (what an app's
+/// wallet provider would return), valid for an hour.
+fn test_key_attestation(shared: &Shared, request: &Request) -> Response {
+    let Some(body) = request.json() else {
+        return bad_request("invalid_request", "the body is not a JSON object");
+    };
+    let Some(keys) = body
+        .get("keys")
+        .and_then(Value::as_array)
+        .filter(|k| !k.is_empty() && k.len() <= 16 && k.iter().all(Value::is_object))
+    else {
+        return bad_request(
+            "invalid_request",
+            "keys (an array of 1 to 16 JWK objects) is required",
+        );
+    };
+    let nonce = match body.get("nonce") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n.as_str()),
+        Some(_) => return bad_request("invalid_request", "nonce must be a string"),
+    };
+    ok(json!({
+        "key_attestation": shared.wallet_provider.issue_key_attestation(
+            keys,
+            nonce,
+            WALLET_ATTESTATION_LIFETIME,
+        ),
     }))
 }
 
@@ -1062,8 +1097,9 @@ fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
                     None => {
                         return bad_request(
                             "unsupported_credential_type",
-                            "format vc+sd-jwt with the vct, or jwt_vc_json with the \
-                             credential_definition.type, of an offered credential is required",
+                            "format vc+sd-jwt with the vct, jwt_vc_json with the \
+                             credential_definition.type, or mso_mdoc with the doctype, of an \
+                             offered credential is required",
                         )
                     }
                 }
@@ -1257,6 +1293,18 @@ fn issue(
     grant: &Grant,
     holder: Option<&Value>,
 ) -> Result<String, String> {
+    if let Format::MsoMdoc { .. } = configuration.format {
+        // Always `x5chain` (the signing modes name JWT signing keys); only
+        // the `Mdoc*` faults apply.
+        let holder = holder.ok_or("an mdoc needs a holder key")?;
+        return mdoc::issue_with_pki(
+            shared.pki()?,
+            configuration,
+            holder,
+            grant.claims.as_ref(),
+            &shared.settings.faults,
+        );
+    }
     let sd_jwt = matches!(configuration.format, Format::SdJwt { .. });
     // The `X5c*` forgeries are SD-JWT VC issuer key mechanisms: SD-JWTs only.
     let forged = match X5C_FAULTS.into_iter().find(|f| sd_jwt && shared.has(*f)) {
@@ -1336,6 +1384,7 @@ fn issue(
             issue_sd_jwt(&signer, configuration, &issuance, typ)
         }
         Format::JwtVcJson { .. } => issue_jwt_vc(&signer, configuration, &issuance),
+        Format::MsoMdoc { .. } => return Err("mdocs are issued above".into()),
     })
 }
 
@@ -1589,3 +1638,7 @@ mod x5c_flows;
 #[cfg(test)]
 #[path = "did_flows.rs"]
 mod did_flows;
+
+#[cfg(test)]
+#[path = "mdoc_flows.rs"]
+mod mdoc_flows;

@@ -56,9 +56,10 @@ pub enum Fault {
     /// [`crate::CredentialSigning::X5cChain`]: the real `x5c` chain, whose
     /// leaf certifies the published key, but a signature by another key; in
     /// the `Did*` modes: the DID's `kid`, but a signature by a fresh key of
-    /// the same type).
+    /// the same type). JWT formats only (mdocs: the `Mdoc*` faults).
     CredentialSignedByOtherKey,
     /// Credentials are bound (`cnf.jwk`) to a key other than the proof's.
+    /// JWT formats only (mdocs: [`Fault::MdocDeviceKeyNotOurs`]).
     CredentialBoundToOtherKey,
     /// With encryption on: successful credential and deferred answers come
     /// as plain JSON even though the request asked for an encrypted
@@ -92,16 +93,34 @@ pub enum Fault {
     CredentialWrongTyp,
     /// SD-JWT and JWT VC credentials expired an hour ago (`exp`) and were
     /// issued two days ago (`iat`, and the JWT VC's `nbf` and
-    /// `issuanceDate`).
+    /// `issuanceDate`). Not mdocs: [`Fault::MdocExpired`].
     CredentialExpired,
     /// The SD-JWT `iss` claim is `https://other.example`, whatever the
     /// signing mode.
     CredentialIssMismatch,
+    /// `mso_mdoc` credentials: the MSO's `valueDigests` entry of one data
+    /// element (`family_name`, the first) does not match its
+    /// `IssuerSignedItemBytes` (one bit flipped). Everything else is valid.
+    MdocWrongDigest,
+    /// `mso_mdoc` credentials: the MSO's `docType` is `org.example.other`
+    /// (the namespaces and the configuration's `doctype` are unchanged).
+    MdocWrongDoctype,
+    /// `mso_mdoc` credentials: the MSO was signed and is valid from 10 days
+    /// ago until a day ago (`validityInfo`; the dates of issue and expiry
+    /// of the data elements follow).
+    MdocExpired,
+    /// `mso_mdoc` credentials: the MSO's `deviceKeyInfo.deviceKey` is a
+    /// fresh random P-256 key instead of the proof's key.
+    MdocDeviceKeyNotOurs,
+    /// `mso_mdoc` credentials: signed by a fresh document signer whose
+    /// certificate (in `x5chain`, and otherwise well formed) is issued by a
+    /// fresh root CA that is not the served trust anchor.
+    MdocSignerOutsideAnchors,
 }
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 28] = [
+    pub const ALL: [Fault; 33] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -130,6 +149,11 @@ impl Fault {
         Fault::CredentialWrongTyp,
         Fault::CredentialExpired,
         Fault::CredentialIssMismatch,
+        Fault::MdocWrongDigest,
+        Fault::MdocWrongDoctype,
+        Fault::MdocExpired,
+        Fault::MdocDeviceKeyNotOurs,
+        Fault::MdocSignerOutsideAnchors,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -578,6 +602,9 @@ impl Shared {
                         "format": "jwt_vc_json",
                         "credential_definition": { "type": types },
                     }),
+                    crate::credential::Format::MsoMdoc { doctype, .. } => {
+                        json!({ "format": "mso_mdoc", "doctype": doctype })
+                    }
                 })
                 .collect();
             if let Some(o) = offer.as_object_mut() {
@@ -682,6 +709,17 @@ mod tests {
         assert_eq!(
             Fault::from_name("credential-iss-mismatch"),
             Some(Fault::CredentialIssMismatch)
+        );
+        assert_eq!(Fault::MdocWrongDigest.name(), "mdoc-wrong-digest");
+        assert_eq!(Fault::MdocWrongDoctype.name(), "mdoc-wrong-doctype");
+        assert_eq!(Fault::MdocExpired.name(), "mdoc-expired");
+        assert_eq!(
+            Fault::from_name("mdoc-device-key-not-ours"),
+            Some(Fault::MdocDeviceKeyNotOurs)
+        );
+        assert_eq!(
+            Fault::from_name("mdoc-signer-outside-anchors"),
+            Some(Fault::MdocSignerOutsideAnchors)
         );
         assert_eq!(Fault::from_name("nope"), None);
     }

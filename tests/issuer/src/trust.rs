@@ -1,24 +1,29 @@
 //! X.509 for credentials signed with an `x5c` header (the SD-JWT VC X.509
 //! issuer key mechanism): a test PKI made with rcgen at start (a root CA, an
 //! intermediate CA and a leaf for the issuer's credential signing key, all
-//! P-256 / ECDSA-SHA256), and the forged chains of the `X5c*` faults.
+//! P-256 / ECDSA-SHA256), and the forged chains of the `X5c*` faults; and
+//! the ISO/IEC 18013-5 document signer of `mso_mdoc` credentials (certified
+//! directly by the root CA, made when first needed).
 
 use crate::credential::{CredentialSigner, KeyHeader, SignKey};
+use crate::mdoc::DocumentSigner;
 use crate::state::Fault;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::EncodePrivateKey as _;
 use rcgen::string::Ia5String;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
-    KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
 };
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How the issuer-signed JWT of a credential names its signing key (and,
 /// in the `Did*` modes, the issuer). The `Kid` and `X5cChain` modes sign
 /// with the issuer's P-256 key (`ES256`); the `Did*` modes with a key of
 /// [`crate::CredentialKey`]'s type (`ES256` or `EdDSA`) and put the DID in
-/// `iss`.
+/// `iss`. JWT formats only: `mso_mdoc` credentials always name their
+/// document signer certificate in the COSE `x5chain` header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CredentialSigning {
@@ -70,14 +75,27 @@ pub(crate) const X5C_FAULTS: [Fault; 3] = [
 
 const DAY_SECS: u64 = 24 * 3600;
 
+/// The common name of the test root CA.
+pub(crate) const ROOT_NAME: &str = "oid4vci-issuer test root CA";
+
+/// The common name of the mdoc document signer certificate.
+const DOCUMENT_SIGNER_NAME: &str = "oid4vci-issuer test document signer";
+
+/// `id-mdl-kp-mdlDS` (ISO/IEC 18013-5, B.1.4): the extended key usage of a
+/// document signer certificate.
+pub(crate) const MDL_DS_EKU: [u64; 6] = [1, 0, 18013, 5, 1, 2];
+
 /// The issuer's test PKI: root CA -> intermediate CA (path length 0) -> leaf
-/// for the credential signing key.
+/// for the credential signing key; and root CA -> document signer for mdocs.
 pub(crate) struct TestPki {
     issuer_id: String,
+    root: CertifiedIssuer<'static, KeyPair>,
     root_pem: String,
     intermediate: CertifiedIssuer<'static, KeyPair>,
     /// `[leaf, intermediate]`, DER.
     chain: Vec<Vec<u8>>,
+    /// The mdoc document signer, made when first needed.
+    document_signer: OnceLock<Result<DocumentSigner, String>>,
 }
 
 /// A forged signer: a fresh key and the chain its `x5c` header carries.
@@ -100,12 +118,7 @@ impl TestPki {
     /// A fresh root and intermediate CA, and a leaf for `key` naming
     /// `issuer_id`.
     pub fn generate(issuer_id: &str, key: &SigningKey) -> Result<Self, rcgen::Error> {
-        let mut root = ca_params(
-            "oid4vci-issuer test root CA",
-            BasicConstraints::Unconstrained,
-        );
-        set_validity(&mut root, -1, 365);
-        let root = CertifiedIssuer::self_signed(root, new_key()?)?;
+        let root = root_ca(ROOT_NAME)?;
 
         let mut intermediate = ca_params(
             "oid4vci-issuer test intermediate CA",
@@ -118,8 +131,10 @@ impl TestPki {
         let mut pki = TestPki {
             issuer_id: issuer_id.to_string(),
             root_pem: root.pem(),
+            root,
             intermediate,
             chain: Vec::new(),
+            document_signer: OnceLock::new(),
         };
         let leaf = pki.leaf(key, issuer_id, -1, 90)?;
         pki.chain = vec![leaf, pki.intermediate.der().to_vec()];
@@ -134,6 +149,15 @@ impl TestPki {
     /// `[leaf, intermediate]`, DER: what the `x5c` header carries.
     pub fn chain(&self) -> &[Vec<u8>] {
         &self.chain
+    }
+
+    /// The mdoc document signer certified by the root CA (made on the first
+    /// call, the same afterwards), or why it could not be made.
+    pub fn document_signer(&self) -> Result<&DocumentSigner, String> {
+        self.document_signer
+            .get_or_init(|| document_signer(&self.root).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The forged signer of an `X5c*` fault; `None` for other faults.
@@ -168,6 +192,39 @@ impl TestPki {
         let cert = params.signed_by(&key_pair(key)?, &self.intermediate)?;
         Ok(cert.der().to_vec())
     }
+}
+
+/// A fresh self-signed P-256 root CA named `name`, valid from a day ago for
+/// a year.
+fn root_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, rcgen::Error> {
+    let mut root = ca_params(name, BasicConstraints::Unconstrained);
+    set_validity(&mut root, -1, 365);
+    CertifiedIssuer::self_signed(root, new_key()?)
+}
+
+/// An ISO/IEC 18013-5 document signer: a fresh P-256 key and its
+/// certificate issued directly by `root` (CA false, `digitalSignature`,
+/// extended key usage `id-mdl-kp-mdlDS`, valid from a day ago for 90 days).
+fn document_signer(root: &CertifiedIssuer<'_, KeyPair>) -> Result<DocumentSigner, rcgen::Error> {
+    let key = SigningKey::random(&mut rand::rngs::OsRng);
+    let mut params = CertificateParams::default();
+    params.distinguished_name = distinguished_name(DOCUMENT_SIGNER_NAME);
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(MDL_DS_EKU.to_vec())];
+    params.use_authority_key_identifier_extension = true;
+    set_validity(&mut params, -1, 90);
+    let certificate = params.signed_by(&key_pair(&key)?, root)?.der().to_vec();
+    Ok(DocumentSigner { key, certificate })
+}
+
+/// A document signer under a fresh root CA named `root_name` (not the
+/// issuer's), and that root as PEM.
+pub(crate) fn document_signer_under_fresh_root(
+    root_name: &str,
+) -> Result<(DocumentSigner, String), rcgen::Error> {
+    let root = root_ca(root_name)?;
+    Ok((document_signer(&root)?, root.pem()))
 }
 
 /// A single self-signed end-entity certificate for `key` naming `uri`.
