@@ -5,7 +5,9 @@
 //! ES256 signature alone), and checking one received SD-JWT credential in the
 //! verify layer (parse with disclosure digests, the key-free issuer-JWT checks,
 //! the issuer signature; with an `x5c` chain also the path to the app's trust
-//! anchor) (baseline: one bare ES256 JWS signature verification with `p256`).
+//! anchor), and one mdoc PID (decode with item digests, validity, `x5chain`
+//! to its root, COSE signature) (baseline: one bare ES256 JWS signature
+//! verification with `p256`).
 
 use criterion::measurement::WallTime;
 use criterion::BenchmarkGroup;
@@ -14,8 +16,9 @@ use oid4vci_issuer::{CredentialSigning, Issuer, OfferRequest, RunningIssuer};
 use oid4vci_wallet::http::{HttpClient, HttpRequest, ReqwestClient, ReqwestConfig};
 use oid4vci_wallet::jose::{build_proof_jwt, DpopServer, DpopState, ProofClaims};
 use oid4vci_wallet::types::AccessToken;
+use oid4vci_wallet::verify::mdoc::Mdoc;
 use oid4vci_wallet::verify::sd_jwt::SdJwt;
-use oid4vci_wallet::verify::trust::{check_x5c, ChainOutcome, TrustAnchors};
+use oid4vci_wallet::verify::trust::{check_x5c, check_x5chain, ChainOutcome, TrustAnchors};
 use oid4vci_wallet::{Grant, Issuance, IssuedCredential, Signer, SoftwareSigner, Wallet};
 use std::cell::Cell;
 use std::hint::black_box;
@@ -240,11 +243,27 @@ fn verify(c: &mut Criterion) {
         sd.verify_signature(&leaf_jwk).unwrap();
         sd
     };
+    // (d) an mdoc PID from the reference issuer: decode with every item's
+    // digest, validity, the x5chain to its IACA root, the COSE signature.
+    let pid_mdoc = oid4vci_issuer::sample_mdoc("pid_mdoc", &signer.public_jwk()).unwrap();
+    let mut iaca = TrustAnchors::new();
+    iaca.add(pid_mdoc.trust_anchor_pem.as_bytes()).unwrap();
+    let mdoc_pid = || {
+        let mdoc = Mdoc::parse(black_box(&pid_mdoc.credential)).unwrap();
+        mdoc.check_validity(now).unwrap();
+        let Ok(ChainOutcome::Trusted { leaf_jwk, .. }) = check_x5chain(mdoc.x5chain(), &iaca, now)
+        else {
+            panic!("the x5chain is not trusted")
+        };
+        mdoc.verify_signature(&leaf_jwk).unwrap();
+        mdoc
+    };
     // Each must pass before it is measured.
     es256_p256();
     es256_aws_lc();
     sd_jwt_kid();
     sd_jwt_x5c();
+    mdoc_pid();
 
     let mut group = c.benchmark_group("verify");
     let baseline = timed(
@@ -267,6 +286,11 @@ fn verify(c: &mut Criterion) {
             &mut group,
             "SD-JWT VC (x5c): the same plus check_x5c to the anchor",
             sd_jwt_x5c,
+        ),
+        timed(
+            &mut group,
+            "mdoc PID: parse + digests, validity, x5chain, COSE signature",
+            mdoc_pid,
         ),
     ];
     group.finish();

@@ -102,7 +102,9 @@ pub use client::{
 };
 pub use error::{Error, ErrorCode, Result, ServerError};
 pub use flow::authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
-pub use flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};
+pub use flow::credential::{
+    ClaimKind, DeferredPending, DeferredStatus, IssuedCredential, LabelledClaim,
+};
 pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
 pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use jose::{OsRandom, RandomSource, Signer, SignerError, SoftwareSigner};

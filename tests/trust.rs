@@ -448,3 +448,290 @@ proptest::proptest! {
         proptest::prop_assert!(!trusted_without_anchors, "trusted without anchors");
     }
 }
+
+// ---- mso_mdoc (ISO 18013-5): decoded, labelled, bound and verified ----
+
+const PID_NS: &str = "eu.europa.ec.eudi.pid.1";
+const MDL_NS: &str = "org.iso.18013.5.1";
+
+fn same_key(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    ["kty", "crv", "x", "y"].iter().all(|m| a[m] == b[m])
+}
+
+#[tokio::test]
+async fn an_mdoc_pid_is_decoded_labelled_bound_and_verified_by_the_iaca_anchor() {
+    let issuer = default_issuer().await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), true);
+    let created = issuer.create_offer(offer(&["pid_mdoc"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let signer = SoftwareSigner::generate();
+    let Issuance::Issued(mut list) = authorized
+        .request_credential(&wallet, "pid_mdoc", &signer)
+        .await
+        .unwrap()
+    else {
+        panic!("expected immediate issuance");
+    };
+    let credential = list.remove(0);
+    assert_eq!(credential.format, "mso_mdoc");
+    match &credential.verification {
+        Verification::Verified {
+            by: VerifiedBy::TrustAnchor { anchor },
+        } => assert!(anchor.contains("CN="), "{anchor}"),
+        other => panic!("expected verified by the anchor, got {other:?}"),
+    }
+    assert_eq!(credential.holder_jwk, Some(signer.public_jwk()));
+    let mdoc = credential.mdoc().expect("an mdoc");
+    assert_eq!(mdoc.doc_type(), PID_NS);
+    assert!(same_key(mdoc.device_jwk(), &signer.public_jwk()));
+    let claims = credential.claims.as_ref().unwrap();
+    assert_eq!(claims[PID_NS]["family_name"], "Mustermann");
+    assert_eq!(claims[PID_NS]["birth_date"], "1964-08-12");
+    assert_eq!(claims[PID_NS]["age_over_18"], true);
+
+    let configuration = resolved.context().configuration("pid_mdoc").unwrap();
+    let labelled = credential.labelled(configuration, &["de".to_string()]);
+    let birth = labelled
+        .iter()
+        .find(|c| c.path == [serde_json::json!(PID_NS), serde_json::json!("birth_date")])
+        .expect("birth_date is labelled");
+    assert_eq!(birth.kind, oid4vci_wallet::ClaimKind::Date);
+    assert_eq!(birth.value, "1964-08-12");
+    assert_ne!(
+        birth.label, "birth_date",
+        "a German label from the metadata"
+    );
+    // Every element the issuer signed is shown, described or not.
+    assert_eq!(labelled.len(), mdoc.items().len());
+}
+
+#[tokio::test]
+async fn an_mdl_keeps_its_portrait_as_bytes_and_is_unverified_without_anchors() {
+    let issuer = default_issuer().await;
+    let credential = receive_one(&issuer, &wallet_with(None, false), "mdl_mdoc")
+        .await
+        .unwrap();
+    match &credential.verification {
+        Verification::Unverified { reason } => {
+            assert!(reason.contains("trust anchors"), "{reason}")
+        }
+        other => panic!("no anchors, so not verified: {other:?}"),
+    }
+    let mdoc = credential.mdoc().unwrap();
+    assert_eq!(mdoc.doc_type(), "org.iso.18013.5.1.mDL");
+    let portrait = mdoc
+        .items()
+        .iter()
+        .find(|i| i.namespace == MDL_NS && i.identifier == "portrait")
+        .expect("a portrait");
+    assert!(matches!(
+        &portrait.value,
+        oid4vci_wallet::verify::mdoc::MdocValue::Bytes(b) if !b.is_empty()
+    ));
+    let privileges = &credential.claims.as_ref().unwrap()[MDL_NS]["driving_privileges"];
+    assert!(privileges.is_array(), "{privileges}");
+}
+
+#[tokio::test]
+async fn a_batch_of_mdocs_over_dpop_and_encryption_is_matched_to_its_keys_by_device_key() {
+    let issuer = start(
+        Issuer::builder()
+            .batch_size(Some(3))
+            .require_dpop(true)
+            .encryption(oid4vci_issuer::Encryption::Required),
+    )
+    .await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), true);
+    let created = issuer.create_offer(offer(&["mdl_mdoc"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let signers: Vec<SoftwareSigner> = (0..3).map(|_| SoftwareSigner::generate()).collect();
+    let refs: Vec<&dyn Signer> = signers.iter().map(|s| s as &dyn Signer).collect();
+    let Issuance::Issued(list) = authorized
+        .request_credentials(&wallet, "mdl_mdoc", &refs)
+        .await
+        .unwrap()
+    else {
+        panic!("expected immediate issuance");
+    };
+    assert_eq!(list.len(), 3);
+    let mut keys = Vec::new();
+    for credential in &list {
+        assert!(credential.verification.is_verified());
+        let mdoc = credential.mdoc().unwrap();
+        let holder = credential.holder_jwk.clone().unwrap();
+        assert!(same_key(mdoc.device_jwk(), &holder));
+        keys.push(holder.to_string());
+    }
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "each mdoc is bound to its own key");
+}
+
+#[tokio::test]
+async fn a_deferred_mdoc_is_checked_when_it_arrives() {
+    let issuer = start(
+        Issuer::builder()
+            .deferred_pending_polls(1)
+            .deferred_interval(1),
+    )
+    .await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), true);
+    let created = issuer.create_offer(offer(&["pid_mdoc"], false, false, true));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let signer = SoftwareSigner::generate();
+    let Issuance::Deferred(mut pending) = authorized
+        .request_credential(&wallet, "pid_mdoc", &signer)
+        .await
+        .unwrap()
+    else {
+        panic!("expected deferred issuance");
+    };
+    let list = pending
+        .poll_until_ready(&wallet, std::time::Duration::from_secs(20), None)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].verification.is_verified());
+    assert_eq!(
+        list[0].claims.as_ref().unwrap()[PID_NS]["given_name"],
+        "Erika"
+    );
+}
+
+#[tokio::test]
+async fn each_mdoc_fault_fails_its_check_and_keeps_the_credential() {
+    for (fault, expected) in [
+        (Fault::MdocWrongDigest, "digest"),
+        (Fault::MdocWrongDoctype, "docType"),
+        (Fault::MdocExpired, "expired"),
+        (Fault::MdocDeviceKeyNotOurs, "deviceKey"),
+    ] {
+        let issuer = start(Issuer::builder().fault(fault)).await;
+        let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), false);
+        let err = receive_one(&issuer, &wallet, "pid_mdoc").await.unwrap_err();
+        let Error::CredentialCheck(rejection) = &err else {
+            panic!("{fault:?}: expected a failed check, got {err}");
+        };
+        assert!(
+            rejection.problem.contains(expected),
+            "{fault:?}: {}",
+            rejection.problem
+        );
+        assert_eq!(rejection.raw_credentials.len(), 1, "{fault:?}");
+        assert_eq!(issuer.notifications().len(), 1, "{fault:?}");
+        assert_eq!(issuer.notifications()[0].1, "credential_failure");
+    }
+    // A document signer under another root: a valid signature, but no chain
+    // to the app's anchors, so unverified, and refused when verified is required.
+    let issuer = start(Issuer::builder().fault(Fault::MdocSignerOutsideAnchors)).await;
+    let anchor = issuer.trust_anchor_pem();
+    let credential = receive_one(&issuer, &wallet_with(Some(&anchor), false), "pid_mdoc")
+        .await
+        .unwrap();
+    match &credential.verification {
+        Verification::Unverified { reason } => {
+            assert!(
+                reason.contains("none of the app's trust anchors"),
+                "{reason}"
+            )
+        }
+        other => panic!("a signer outside the anchors must not verify: {other:?}"),
+    }
+    let err = receive_one(&issuer, &wallet_with(Some(&anchor), true), "pid_mdoc")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CredentialCheck(_)), "{err}");
+}
+
+/// A genuine PID mdoc of the reference issuer (the CBOR of its
+/// `IssuerSigned`) and its root, made once for the property below.
+fn genuine_mdoc() -> &'static (Vec<u8>, String) {
+    static MDOC: std::sync::OnceLock<(Vec<u8>, String)> = std::sync::OnceLock::new();
+    MDOC.get_or_init(|| {
+        use base64::Engine as _;
+        let holder = SoftwareSigner::generate().public_jwk();
+        let sample = oid4vci_issuer::sample_mdoc("pid_mdoc", &holder).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&sample.credential)
+            .unwrap();
+        (bytes, sample.trust_anchor_pem)
+    })
+}
+
+/// The CBOR of `issuer_signed` with one byte of the inner bytes of item
+/// `which` (of all namespaces, in order) XORed with `mask`.
+fn with_item_byte_changed(issuer_signed: &[u8], which: usize, at: usize, mask: u8) -> Vec<u8> {
+    use ciborium::Value as Cbor;
+    let mut value: Cbor = ciborium::de::from_reader(issuer_signed).unwrap();
+    let Cbor::Map(top) = &mut value else {
+        panic!("IssuerSigned is a map")
+    };
+    let (_, name_spaces) = top
+        .iter_mut()
+        .find(|(k, _)| k.as_text() == Some("nameSpaces"))
+        .unwrap();
+    let mut items: Vec<&mut Vec<u8>> = Vec::new();
+    for (_, list) in name_spaces.as_map_mut().unwrap() {
+        for item in list.as_array_mut().unwrap() {
+            let Cbor::Tag(24, inner) = item else {
+                panic!("a tag-24 item")
+            };
+            items.push(inner.as_bytes_mut().unwrap());
+        }
+    }
+    let count = items.len();
+    let bytes = &mut items[which % count];
+    let at = at % bytes.len();
+    bytes[at] ^= mask;
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&value, &mut out).unwrap();
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Changing any one byte of any issuer-signed item of a genuine mdoc
+    /// (its digestID, random, identifier or value) makes it fail: the wallet
+    /// never shows an element its issuer did not sign.
+    #[test]
+    fn one_changed_byte_in_a_signed_mdoc_item_fails_verification(
+        which in 0usize..64,
+        at in 0usize..4096,
+        mask in 1u8..=255,
+    ) {
+        use oid4vci_wallet::verify::mdoc::Mdoc;
+        use oid4vci_wallet::verify::trust::{check_x5chain, ChainOutcome, TrustAnchors};
+        let (genuine, root) = genuine_mdoc();
+        let mut anchors = TrustAnchors::new();
+        anchors.add(root.as_bytes()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // The genuine one passes every check, so a failure below is the change's.
+        let mdoc = Mdoc::from_cbor(genuine).unwrap();
+        let Ok(ChainOutcome::Trusted { leaf_jwk, .. }) = check_x5chain(mdoc.x5chain(), &anchors, now)
+        else {
+            panic!("the genuine x5chain is not trusted")
+        };
+        proptest::prop_assert!(mdoc.verify_signature(&leaf_jwk).is_ok());
+
+        let changed = with_item_byte_changed(genuine, which, at, mask);
+        let outcome = Mdoc::from_cbor(&changed)
+            .and_then(|m| m.verify_signature(&leaf_jwk).map(|()| m));
+        proptest::prop_assert!(outcome.is_err(), "a changed item passed: {:?}", outcome.map(|m| m.claims()));
+    }
+}

@@ -9,8 +9,9 @@ use crate::flow::protection::{Protected, Protection};
 use crate::flow::{Exchange, Flow, Progress};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::verify::jwt_vc::JwtVc;
+use crate::verify::mdoc::Mdoc;
 use crate::verify::sd_jwt::SdJwt;
-use crate::verify::trust::{check_x5c, ChainOutcome};
+use crate::verify::trust::{check_x5c, check_x5chain, ChainOutcome};
 use crate::verify::{did, IssuerSigned, Verification, VerifiedBy};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -143,6 +144,19 @@ impl Wallet {
         for (i, credential) in credentials.iter_mut().enumerate() {
             let text = credential.as_str().unwrap_or_default();
             let at = |e: String| Error::check(format!("credentials[{i}]: {e}"));
+            if credential.format == "mso_mdoc" {
+                let mdoc = Mdoc::parse(text).map_err(at)?;
+                mdoc.check_validity(now).map_err(at)?;
+                credential.verification = if self.inner.verify_signatures {
+                    self.verify_mdoc(&mdoc, now).map_err(at)?
+                } else {
+                    Verification::unverified(
+                        "issuer signature checks are turned off (verify_credential_signatures)",
+                    )
+                };
+                self.settle(credential).map_err(at)?;
+                continue;
+            }
             let (sd, vc);
             let (signed, iss) = if is_sd_jwt(&credential.format) {
                 sd = SdJwt::parse(text).map_err(at)?;
@@ -177,16 +191,47 @@ impl Wallet {
                     "issuer signature checks are turned off (verify_credential_signatures)",
                 )
             };
-            credential.signature_verified = credential.verification.is_verified();
-            if let (true, Verification::Unverified { reason }) =
-                (self.inner.require_verified, &credential.verification)
-            {
-                return Err(at(format!(
-                    "the issuer is not verified ({reason}), and the wallet requires verified issuers"
-                )));
-            }
+            self.settle(credential).map_err(at)?;
         }
         Ok(())
+    }
+
+    /// Records whether `credential` was verified; with `require_verified`,
+    /// an unverified one is an error.
+    fn settle(&self, credential: &mut IssuedCredential) -> std::result::Result<(), String> {
+        credential.signature_verified = credential.verification.is_verified();
+        match (self.inner.require_verified, &credential.verification) {
+            (true, Verification::Unverified { reason }) => Err(format!(
+                "the issuer is not verified ({reason}), and the wallet requires verified issuers"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// An mdoc's `issuerAuth`: its `x5chain` to the app's (IACA) trust
+    /// anchors, and the COSE signature with the document signer's key. A
+    /// signature that does not match its own certificate is an error; a
+    /// chain to no anchor is unverified.
+    fn verify_mdoc(&self, mdoc: &Mdoc, now: u64) -> std::result::Result<Verification, String> {
+        if mdoc.x5chain().is_empty() {
+            return Ok(Verification::unverified(
+                "the mdoc's issuerAuth has no x5chain, so no key to check it with",
+            ));
+        }
+        Ok(
+            match check_x5chain(mdoc.x5chain(), &self.inner.trust_anchors, now)? {
+                ChainOutcome::Trusted { anchor, leaf_jwk } => {
+                    mdoc.verify_signature(&leaf_jwk)?;
+                    Verification::Verified {
+                        by: VerifiedBy::TrustAnchor { anchor },
+                    }
+                }
+                ChainOutcome::NoAnchor { reason, leaf_jwk } => {
+                    mdoc.verify_signature(&leaf_jwk)?;
+                    Verification::unverified(reason.replace("x5c chain", "x5chain"))
+                }
+            },
+        )
     }
 
     /// Finds the key of `iss` and checks the signature with it: an `x5c`

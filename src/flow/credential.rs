@@ -17,6 +17,7 @@ use crate::types::{
     NotificationRequest, Proofs, SpecVersion,
 };
 use crate::verify::jwt_vc::JwtVc;
+use crate::verify::mdoc::{Mdoc, MdocValue};
 use crate::verify::sd_jwt::SdJwt;
 use crate::verify::Verification;
 use serde::{Deserialize, Serialize};
@@ -694,7 +695,8 @@ pub struct IssuedCredential {
     pub notification_id: Option<String>,
     /// The holder key it is bound to (one of the keys the request used).
     pub holder_jwk: Option<Value>,
-    /// SD-JWT: the disclosed claims.
+    /// The claims: SD-JWT's disclosed claims, a JWT VC's subject, an mdoc's
+    /// namespace → element → value.
     pub claims: Option<serde_json::Map<String, Value>>,
     /// Whether the issuer's signature was verified with a trusted key
     /// (`verification.is_verified()`).
@@ -714,6 +716,11 @@ impl IssuedCredential {
         self.credential.as_str()
     }
 
+    /// The decoded mdoc, for `mso_mdoc`: typed values (dates, byte strings).
+    pub fn mdoc(&self) -> Option<Mdoc> {
+        (self.format == "mso_mdoc").then(|| Mdoc::parse(self.as_str()?).ok())?
+    }
+
     /// The decoded SD-JWT, for SD-JWT formats.
     pub fn sd_jwt(&self) -> Option<SdJwt> {
         is_sd_jwt(&self.format).then(|| SdJwt::parse(self.as_str()?).ok())?
@@ -727,8 +734,35 @@ impl IssuedCredential {
         configuration: &crate::types::CredentialConfiguration,
         locales: &[String],
     ) -> Vec<(String, Value)> {
+        self.labelled(configuration, locales)
+            .into_iter()
+            .map(|c| (c.label, c.value))
+            .collect()
+    }
+
+    /// [`Self::labelled_claims`] with each claim's path and the kind of its
+    /// value. For an mdoc the paths are `[namespace, element]`, every element
+    /// the metadata does not describe follows under its identifier, and the
+    /// kinds keep what CBOR typed (dates, byte strings such as a portrait).
+    pub fn labelled(
+        &self,
+        configuration: &crate::types::CredentialConfiguration,
+        locales: &[String],
+    ) -> Vec<LabelledClaim> {
         let Some(claims) = &self.claims else {
             return Vec::new();
+        };
+        let mdoc = self.mdoc();
+        let kind_at = |path: &[Value], value: &Value| -> ClaimKind {
+            let typed = mdoc.as_ref().and_then(|m| match path {
+                [Value::String(ns), Value::String(element)] => m
+                    .items()
+                    .iter()
+                    .find(|i| &i.namespace == ns && &i.identifier == element)
+                    .map(|i| ClaimKind::of_mdoc(&i.value)),
+                _ => None,
+            });
+            typed.unwrap_or_else(|| ClaimKind::of_json(value))
         };
         let root = Value::Object(claims.clone());
         let mut out = Vec::new();
@@ -737,9 +771,12 @@ impl IssuedCredential {
             let Some(value) = resolve_path(&root, &description.path) else {
                 continue;
             };
-            if let Some(Value::String(first)) = description.path.first() {
-                covered.insert(first.clone());
-            }
+            let key = match (&mdoc, description.path.as_slice()) {
+                (Some(_), [first, second, ..]) => vec![first.clone(), second.clone()],
+                (_, [first, ..]) => vec![first.clone()],
+                _ => Vec::new(),
+            };
+            covered.insert(key);
             let label = description
                 .label_for(locales)
                 .map(str::to_string)
@@ -751,15 +788,114 @@ impl IssuedCredential {
                         .collect::<Vec<_>>()
                         .join(".")
                 });
-            out.push((label, value.clone()));
+            out.push(LabelledClaim {
+                kind: kind_at(&description.path, value),
+                path: description.path.clone(),
+                label,
+                value: value.clone(),
+            });
+        }
+        if let Some(mdoc) = &mdoc {
+            for item in mdoc.items() {
+                let path = vec![
+                    Value::String(item.namespace.clone()),
+                    Value::String(item.identifier.clone()),
+                ];
+                if !covered.contains(&path) {
+                    out.push(LabelledClaim {
+                        path,
+                        label: item.identifier.clone(),
+                        value: item.value.to_json(),
+                        kind: ClaimKind::of_mdoc(&item.value),
+                    });
+                }
+            }
+            return out;
         }
         for (k, v) in claims {
             let technical = ["iss", "iat", "exp", "nbf", "vct", "cnf", "status", "sub"];
-            if !covered.contains(k) && !technical.contains(&k.as_str()) {
-                out.push((k.clone(), v.clone()));
+            let path = vec![Value::String(k.clone())];
+            if !covered.contains(&path) && !technical.contains(&k.as_str()) {
+                out.push(LabelledClaim {
+                    kind: ClaimKind::of_json(v),
+                    path,
+                    label: k.clone(),
+                    value: v.clone(),
+                });
             }
         }
         out
+    }
+}
+
+/// A claim for display: where it is, its label in the user's locale, its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledClaim {
+    /// Its path in the credential (for an mdoc `[namespace, element]`).
+    pub path: Vec<Value>,
+    /// The label from the issuer metadata in the wallet's locale, or the
+    /// claim's own name.
+    pub label: String,
+    /// The value as JSON (mdoc dates as their text, byte strings base64url).
+    pub value: Value,
+    /// What kind of value it is.
+    pub kind: ClaimKind,
+}
+
+/// The kind of a claim's value, so an app can show a date as a date and a
+/// portrait as an image.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Bool,
+    /// An integer.
+    Integer,
+    /// A number with a fraction.
+    Number,
+    /// Text.
+    Text,
+    /// A calendar date (`YYYY-MM-DD`; mdoc `full-date`).
+    Date,
+    /// A point in time (RFC 3339; mdoc `tdate`).
+    DateTime,
+    /// Bytes, shown base64url in JSON (e.g. an mdoc portrait).
+    Bytes,
+    /// An array.
+    Array,
+    /// An object or map.
+    Object,
+}
+
+impl ClaimKind {
+    fn of_json(value: &Value) -> Self {
+        match value {
+            Value::Null => ClaimKind::Null,
+            Value::Bool(_) => ClaimKind::Bool,
+            Value::Number(n) if n.is_i64() || n.is_u64() => ClaimKind::Integer,
+            Value::Number(_) => ClaimKind::Number,
+            Value::String(_) => ClaimKind::Text,
+            Value::Array(_) => ClaimKind::Array,
+            Value::Object(_) => ClaimKind::Object,
+        }
+    }
+
+    fn of_mdoc(value: &MdocValue) -> Self {
+        match value {
+            MdocValue::Bool(_) => ClaimKind::Bool,
+            MdocValue::Integer(_) => ClaimKind::Integer,
+            MdocValue::Float(_) => ClaimKind::Number,
+            MdocValue::Text(_) => ClaimKind::Text,
+            MdocValue::Bytes(_) => ClaimKind::Bytes,
+            MdocValue::Date(_) => ClaimKind::Date,
+            MdocValue::DateTime(_) => ClaimKind::DateTime,
+            MdocValue::Array(_) => ClaimKind::Array,
+            MdocValue::Map(_) => ClaimKind::Object,
+            _ => ClaimKind::Null,
+        }
     }
 }
 
@@ -914,6 +1050,34 @@ fn issued_credentials(
                 _ => {}
             }
             issued.claims = Some(vc.claims());
+        } else if plan.format == "mso_mdoc" {
+            let mdoc = Mdoc::parse(issued.as_str().unwrap_or_default())
+                .map_err(|e| Rejected::Check(format!("credentials[{i}]: {e}")))?;
+            if let Some(doctype) = &configuration.doctype {
+                if mdoc.doc_type() != doctype {
+                    return Err(Rejected::Check(format!(
+                        "credentials[{i}]: docType {:?} is not the configured {doctype:?}",
+                        sanitize(mdoc.doc_type(), 100)
+                    )));
+                }
+            }
+            if plan.needs_proofs() {
+                let slot = plan
+                    .holder_jwks
+                    .iter()
+                    .enumerate()
+                    .position(|(k, jwk)| {
+                        !used_keys[k] && crate::jose::same_public_key(jwk, mdoc.device_jwk())
+                    })
+                    .ok_or_else(|| {
+                        Rejected::Check(format!(
+                            "credentials[{i}]: deviceKey is not one of the wallet's keys"
+                        ))
+                    })?;
+                used_keys[slot] = true;
+                issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
+            }
+            issued.claims = Some(mdoc.claims());
         } else if plan.holder_jwks.len() == 1 {
             issued.holder_jwk = plan.holder_jwks.first().cloned();
         }

@@ -4,6 +4,7 @@
 
 pub mod did;
 pub mod jwt_vc;
+pub mod mdoc;
 pub mod sd_jwt;
 pub mod trust;
 

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use serde_json::Value;
 use x509_cert::der::oid::AssociatedOid as _;
-use x509_cert::der::{Decode as _, Encode as _};
+use x509_cert::der::Decode as _;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages, SubjectAltName};
 
@@ -147,11 +147,53 @@ pub fn check_x5c(
             .map_err(|_| format!("x5c[{i}] is not base64 (RFC 7515 4.1.6)"))?;
         ders.push(CertificateDer::from(der));
     }
+    check_chain(ders, anchors, Some(issuer), now)
+}
+
+/// Checks the `x5chain` of an mdoc's `issuerAuth` (DER, document signer
+/// first) at `now`: the same path checks as [`check_x5c`], against the app's
+/// IACA anchors. An mdoc names no issuer URL, so the document signer's names
+/// are not matched: the anchor is what vouches for it.
+pub fn check_x5chain(
+    x5chain: &[Vec<u8>],
+    anchors: &TrustAnchors,
+    now: u64,
+) -> Result<ChainOutcome, String> {
+    if x5chain.is_empty() {
+        return Err("x5chain is empty".into());
+    }
+    if x5chain.len() > MAX_CHAIN_CERTIFICATES {
+        return Err(format!(
+            "x5chain holds more than {MAX_CHAIN_CERTIFICATES} certificates"
+        ));
+    }
+    if let Some(i) = x5chain.iter().position(|c| c.len() > MAX_CERTIFICATE_BYTES) {
+        return Err(format!(
+            "x5chain[{i}] is larger than {MAX_CERTIFICATE_BYTES} bytes"
+        ));
+    }
+    let ders = x5chain
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    check_chain(ders, anchors, None, now)
+}
+
+/// The path checks shared by `x5c` and `x5chain`; `issuer`, when given, must
+/// be named by the leaf.
+fn check_chain(
+    ders: Vec<CertificateDer<'static>>,
+    anchors: &TrustAnchors,
+    issuer: Option<&str>,
+    now: u64,
+) -> Result<ChainOutcome, String> {
     let leaf = x509_cert::Certificate::from_der(&ders[0])
         .map_err(|e| format!("x5c leaf certificate: {e}"))?;
     let leaf_jwk = public_jwk(&leaf)?;
     check_leaf_usage(&leaf)?;
-    check_leaf_names(&leaf, issuer)?;
+    if let Some(issuer) = issuer {
+        check_leaf_names(&leaf, issuer)?;
+    }
     if anchors.is_empty() {
         return Ok(ChainOutcome::NoAnchor {
             reason: "the app configured no trust anchors".into(),
@@ -319,15 +361,45 @@ fn ip_text(bytes: &[u8]) -> Option<String> {
     }
 }
 
-/// The certificate's P-256 public key as a JWK.
+/// The certificate's public key as a JWK: EC on P-256, P-384 or P-521, or
+/// Ed25519.
 pub(crate) fn public_jwk(cert: &x509_cert::Certificate) -> Result<Value, String> {
-    use p256::pkcs8::DecodePublicKey as _;
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| format!("x5c certificate key: {e}"))?;
-    let key = p256::PublicKey::from_public_key_der(&spki)
-        .map_err(|_| "x5c certificate key is not P-256".to_string())?;
-    serde_json::from_str(&key.to_jwk_string()).map_err(|e| e.to_string())
+    use x509_cert::der::asn1::ObjectIdentifier as Oid;
+    const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+    const ED25519: Oid = Oid::new_unwrap("1.3.101.112");
+    const CURVES: [(Oid, &str, usize); 3] = [
+        (Oid::new_unwrap("1.2.840.10045.3.1.7"), "P-256", 32),
+        (Oid::new_unwrap("1.3.132.0.34"), "P-384", 48),
+        (Oid::new_unwrap("1.3.132.0.35"), "P-521", 66),
+    ];
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or("x5c certificate key is not a whole number of bytes")?;
+    let b64 = crate::jose::b64;
+    if spki.algorithm.oid == ED25519 && key.len() == 32 {
+        return Ok(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key)}));
+    }
+    if spki.algorithm.oid == EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<Oid>().ok());
+        if let Some((_, crv, size)) = CURVES.iter().find(|(oid, ..)| Some(*oid) == curve) {
+            if key.len() == 1 + 2 * size && key[0] == 0x04 {
+                return Ok(serde_json::json!({
+                    "kty": "EC",
+                    "crv": crv,
+                    "x": b64(&key[1..=*size]),
+                    "y": b64(&key[1 + size..]),
+                }));
+            }
+            return Err(format!(
+                "x5c certificate key is not an uncompressed {crv} point"
+            ));
+        }
+    }
+    Err("x5c certificate key is not an EC P-256/P-384/P-521 or Ed25519 key".into())
 }
