@@ -526,8 +526,9 @@ struct Provider {
     asked: std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
 }
 
-/// How many keys a provider was asked to attest, and with which nonce.
-type Asked = (usize, Option<String>);
+/// How many keys a provider was asked to attest, with which nonce, at which
+/// key_storage levels, for which issuer.
+type Asked = (usize, Option<String>, Vec<String>, String);
 
 impl Provider {
     fn of(issuer: std::sync::Arc<RunningIssuer>) -> Self {
@@ -550,16 +551,19 @@ impl Provider {
 impl oid4vci_wallet::jose::KeyAttestationProvider for Provider {
     fn key_attestation(
         &self,
-        keys: &[serde_json::Value],
-        nonce: Option<&str>,
+        request: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
     ) -> Result<String, oid4vci_wallet::SignerError> {
-        self.asked
-            .lock()
-            .unwrap()
-            .push((keys.len(), nonce.map(str::to_string)));
-        Ok(self
-            .issuer
-            .issue_key_attestation(keys, nonce, std::time::Duration::from_secs(300)))
+        self.asked.lock().unwrap().push((
+            request.keys.len(),
+            request.nonce.map(str::to_string),
+            request.key_storage.clone(),
+            request.credential_issuer.to_string(),
+        ));
+        Ok(self.issuer.issue_key_attestation(
+            request.keys,
+            request.nonce,
+            std::time::Duration::from_secs(300),
+        ))
     }
 }
 
@@ -593,6 +597,11 @@ async fn key_attestations_from_the_wallet_provider_get_the_pid_issued() {
     assert_eq!(asked.len(), 1, "one attestation for the batch");
     assert_eq!(asked[0].0, 2);
     assert!(asked[0].1.is_some(), "with the issuer's c_nonce");
+    assert_eq!(
+        asked[0].2,
+        ["iso_18045_high"],
+        "the issuer's key_storage levels"
+    );
     let stats = issuer.stats();
     assert_eq!(stats["key_attestations_accepted"], 2, "{stats:?}");
     assert_eq!(stats["key_attestations_rejected"], 0, "{stats:?}");

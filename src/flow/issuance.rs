@@ -13,7 +13,8 @@ use super::{EngineConfig, Exchange, Flow, Progress, MAX_EXCHANGE_ROUNDS};
 use crate::error::{display_url, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::{
-    build_proof_jwt_with, ClientAttestation, DpopServer, KeyAttestationProvider, Signer,
+    build_proof_jwt_with, ClientAttestation, DpopServer, KeyAttestationProvider,
+    KeyAttestationRequest, Signer,
 };
 
 pub use super::credential::MAX_NONCE_RETRIES;
@@ -130,7 +131,17 @@ impl<'a> CredentialExchange<'a> {
                 (false, _) => None,
                 (true, Some(provider)) => Some(
                     provider
-                        .key_attestation(&self.plan.holder_jwks, claims.nonce.as_deref())
+                        .key_attestation(&KeyAttestationRequest::new(
+                            &self.plan.holder_jwks,
+                            claims.nonce.as_deref(),
+                            self.authorized.issuer_id(),
+                            self.authorized
+                                .context()
+                                .configuration(&self.plan.configuration_id)
+                                .ok()
+                                .and_then(|c| c.proof_types_supported.as_ref()?.get("jwt"))
+                                .and_then(|jwt| jwt.key_attestations_required.as_ref()),
+                        ))
                         .map_err(|e| {
                             Error::proof(
                                 crate::error::ProofErrorKind::SignerFailed,

@@ -14,7 +14,8 @@ pub use attestation::ClientAttestation;
 pub use dpop::{DpopServer, DpopState, DPOP_JWT_TYP};
 
 pub use proof::{
-    build_proof_jwt, build_proof_jwt_with, KeyAttestationProvider, ProofClaims, PROOF_JWT_TYP,
+    build_proof_jwt, build_proof_jwt_with, KeyAttestationProvider, KeyAttestationRequest,
+    ProofClaims, PROOF_JWT_TYP,
 };
 pub(crate) use random::Rng;
 pub use random::{OsRandom, RandomSource};

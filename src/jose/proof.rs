@@ -24,16 +24,65 @@ pub struct ProofClaims {
 /// its wallet provider attests that the keys are held as it says (e.g. in
 /// a secure element, `key_storage` / `user_authentication` levels). Called
 /// when a configuration lists `key_attestations_required`, with the keys of
-/// the proofs and the issuer's `c_nonce`, right before the proofs are
-/// signed; it may block (the app asks its provider).
+/// the proofs, the issuer's requirements and its `c_nonce`, right before the
+/// proofs are signed; it may block (the app asks its provider).
 pub trait KeyAttestationProvider: Send + Sync {
     /// A key attestation JWT (`typ: key-attestation+jwt`) whose
-    /// `attested_keys` are `keys`, carrying `nonce` when given.
+    /// `attested_keys` are `request.keys`, carrying `request.nonce` when
+    /// given, at the levels the issuer requires.
     fn key_attestation(
         &self,
-        keys: &[Value],
-        nonce: Option<&str>,
+        request: &KeyAttestationRequest<'_>,
     ) -> std::result::Result<String, super::SignerError>;
+}
+
+/// What a key attestation must cover.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAttestationRequest<'a> {
+    /// The public keys (JWKs) of the proofs: the `attested_keys`.
+    pub keys: &'a [Value],
+    /// The issuer's `c_nonce`, for the attestation's `nonce`.
+    pub nonce: Option<&'a str>,
+    /// The credential issuer.
+    pub credential_issuer: &'a str,
+    /// `key_storage` levels the issuer accepts (any one suffices; empty:
+    /// no requirement), e.g. `iso_18045_high`.
+    pub key_storage: Vec<String>,
+    /// `user_authentication` levels the issuer accepts (any one suffices).
+    pub user_authentication: Vec<String>,
+}
+
+impl<'a> KeyAttestationRequest<'a> {
+    /// The request for `keys` and `nonce` under an issuer's
+    /// `key_attestations_required` object (kept as sent in the metadata).
+    pub(crate) fn new(
+        keys: &'a [Value],
+        nonce: Option<&'a str>,
+        credential_issuer: &'a str,
+        required: Option<&Value>,
+    ) -> Self {
+        let levels = |name: &str| -> Vec<String> {
+            required
+                .and_then(|r| r.get(name))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .take(16)
+                        .map(|s| crate::error::sanitize(s, 64))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Self {
+            keys,
+            nonce,
+            credential_issuer,
+            key_storage: levels("key_storage"),
+            user_authentication: levels("user_authentication"),
+        }
+    }
 }
 
 /// Builds and signs a proof JWT with the signer's key in the `jwk` header.
