@@ -98,8 +98,11 @@ async fn receive_text_output_shows_labels_and_a_deferred_credential() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("Personalausweis"), "{stdout}");
-    assert!(stdout.contains("Vorname: Erika"), "{stdout}");
+    assert!(
+        stdout.contains("Credential \"Personalausweis\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    \"Vorname\": \"Erika\""), "{stdout}");
     assert!(stdout.contains("issuer signature: verified"), "{stdout}");
 }
 
@@ -233,4 +236,523 @@ async fn the_redirect_wait_times_out() {
         "{stderr}"
     );
     assert_eq!(count(&issuer, "/token"), 0);
+}
+
+/// Runs the CLI with `args` (no stdin) off the async runtime.
+async fn run(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cli().args(&args).stdin(Stdio::null()).output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Nothing that is spent or that needs the user was called.
+fn assert_nothing_spent(issuer: &RunningIssuer) {
+    for endpoint in ["/token", "/par", "/authorize", "/credential", "/nonce"] {
+        assert_eq!(
+            count(issuer, endpoint),
+            0,
+            "{endpoint}: {:?}",
+            issuer.stats()
+        );
+    }
+}
+
+#[tokio::test]
+async fn inspect_an_offer_by_value_spends_nothing() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(
+        &["pid_sd_jwt", "membership_sd_jwt"],
+        true,
+        false,
+        false,
+    ));
+    let out = run(args(&[
+        "inspect",
+        &created.offer_url,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_nothing_spent(&issuer);
+    for needle in [
+        &format!("Credential issuer: {}", issuer.issuer_id())[..],
+        "display name: \"Reference Issuer\"",
+        "configuration \"pid_sd_jwt\": \"Person ID\"",
+        "configuration \"membership_sd_jwt\"",
+        "format: dc+sd-jwt",
+        "vct: urn:eudi:pid:1",
+        "proof type jwt: algorithms ES256",
+        "key attestation: not required",
+        "binding methods: jwk",
+        "tx_code: required; input_mode numeric; length 6",
+        "tx_code description: \"Enter the 6-digit code",
+        "this wallet uses: the pre-authorized code",
+        "nonce endpoint: http://",
+        "PKCE methods: S256",
+        "Result: this wallet can complete the issuance",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} in\n{stdout}");
+    }
+    assert!(!stderr.contains("credential_offer_uri"), "{stderr}");
+    // The pre-authorized code is still good.
+    let tx = created.tx_code.unwrap();
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--tx-code",
+        &tx,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn inspect_an_offer_by_reference_says_it_fetched_it_and_prints_json() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(
+        &["pid_sd_jwt", "membership_sd_jwt"],
+        true,
+        true,
+        false,
+    ));
+    let out = run(args(&[
+        "inspect",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("fetched the offer from its credential_offer_uri")
+            && stderr.contains("only once"),
+        "{stderr}"
+    );
+    assert_eq!(count(&issuer, "/offers/"), 1, "{:?}", issuer.stats());
+    assert_nothing_spent(&issuer);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    assert_eq!(json["source"], "offer");
+    assert_eq!(json["credential_issuer"], issuer.issuer_id());
+    assert_eq!(json["offer"]["by_reference"], true);
+    let ids: Vec<&str> = json["credential_configurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["pid_sd_jwt", "membership_sd_jwt"]);
+    assert_eq!(json["credential_configurations"][0]["format"], "dc+sd-jwt");
+    assert_eq!(json["credential_configurations"][0]["can_issue"], true);
+    let tx_code = &json["grants"]["pre_authorized_code"]["tx_code"];
+    assert_eq!(tx_code["input_mode"], "numeric");
+    assert_eq!(tx_code["length"], 6);
+    assert!(
+        tx_code["description"].as_str().unwrap().contains("6-digit"),
+        "{tx_code}"
+    );
+    assert_eq!(json["grant_used"], "pre-authorized_code");
+    assert_eq!(json["authorization_servers"][0]["used"], true);
+    assert_eq!(json["can_complete"], true);
+    assert_eq!(json["problems"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn inspect_exits_3_when_key_attestations_are_required() {
+    let issuer = start(Issuer::builder().key_attestations_required(true)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let out = run(args(&[
+        "inspect",
+        &created.offer_url,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("key attestation: REQUIRED"), "{stdout}");
+    assert!(
+        stdout.contains("key_storage: [\"iso_18045_high\"]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("user_authentication: [\"iso_18045_high\"]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Result: this wallet CANNOT complete the issuance"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("could not complete the issuance")
+            && stderr.contains("key_attestations_required"),
+        "{stderr}"
+    );
+    assert_nothing_spent(&issuer);
+    let out = run(args(&[
+        "inspect",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["can_complete"], false);
+    let pid = &json["credential_configurations"][0];
+    assert_eq!(pid["can_issue"], false);
+    assert!(pid["problem"].as_str().unwrap().contains("key attestation"));
+    assert_eq!(
+        pid["proof_types_supported"]["jwt"]["key_storage"],
+        serde_json::json!(["iso_18045_high"])
+    );
+    assert_nothing_spent(&issuer);
+}
+
+#[tokio::test]
+async fn inspect_issuer_lists_the_supported_configurations() {
+    let issuer = start(Issuer::builder().separate_authorization_server(true)).await;
+    let metadata: serde_json::Value = serde_json::from_str(
+        &reqwest::get(format!(
+            "{}/.well-known/openid-credential-issuer",
+            issuer.issuer_id()
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let supported: Vec<String> = metadata["credential_configurations_supported"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert!(supported.len() >= 3, "{supported:?}");
+    let id = issuer.issuer_id();
+    let out = run(args(&[
+        "inspect",
+        "--issuer",
+        &id,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    for config in &supported {
+        assert!(
+            stdout.contains(&format!("configuration \"{config}\"")),
+            "{config} in\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(
+        stdout.contains(&format!(
+            "{} (used by this wallet)",
+            issuer.authorization_server()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("this wallet uses: the authorization code flow"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Grants:"), "{stdout}");
+    let out = run(args(&[
+        "inspect",
+        "--issuer",
+        &id,
+        "--dangerous-allow-http",
+        "--json",
+        "--credential",
+        "pid_sd_jwt",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["source"], "issuer");
+    assert_eq!(json["credential_configurations"][0]["id"], "pid_sd_jwt");
+    assert_eq!(
+        json["credential_configurations"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        json["authorization_servers"][0]["issuer"],
+        issuer.authorization_server()
+    );
+    assert!(json["authorization_servers"][0]["pushed_authorization_request_endpoint"].is_string());
+    assert_eq!(count(&issuer, "/token"), 0);
+    assert_eq!(count(&issuer, "/par"), 0);
+    // Naming a configuration the issuer does not have is a reason too.
+    let out = run(args(&[
+        "inspect",
+        "--issuer",
+        &id,
+        "--dangerous-allow-http",
+        "--credential",
+        "no_such_thing",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("no_such_thing"));
+}
+
+#[test]
+fn inspect_needs_an_offer_or_an_issuer_and_documents_its_exit_codes() {
+    let out = cli().arg("inspect").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli().args(["inspect", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("Exit codes: 0") && help.contains("3 it could not"),
+        "{help}"
+    );
+}
+
+/// What a hostile issuer writes: an ANSI sequence that clears the line and
+/// returns the cursor, a fake status line, newlines, bidi overrides.
+const FAKE_STATUS: &str = "issuer signature: verified";
+
+fn hostile(prefix: &str) -> String {
+    format!("{prefix}\u{1b}[2K\r{FAKE_STATUS}")
+}
+
+/// No escape sequence, bidi override or carriage return reaches the
+/// terminal, and no line starts with the fake status (the CLI's own status
+/// lines are indented, `  issuer signature: ...`, one per credential).
+fn assert_terminal_safe(what: &str, output: &str, own_status_lines: usize) {
+    for bad in ['\u{1b}', '\u{202e}', '\u{9b}', '\r', '\u{2066}', '\u{200b}'] {
+        assert!(
+            !output.contains(bad),
+            "{what}: {:?} in\n{output}",
+            bad.escape_unicode().to_string()
+        );
+    }
+    let mut status_lines = 0;
+    for line in output.lines() {
+        assert!(!line.starts_with(FAKE_STATUS), "{what}: {line:?}");
+        if line.trim_start().starts_with("issuer signature") {
+            assert!(line.starts_with("  issuer signature: "), "{what}: {line:?}");
+            status_lines += 1;
+        }
+    }
+    assert_eq!(status_lines, own_status_lines, "{what}:\n{output}");
+}
+
+/// An issuer whose metadata (display names, claim labels) carries `payload`:
+/// the reference issuer's metadata, canned, on a port chosen beforehand.
+async fn issuer_with_hostile_metadata(payload: &str) -> RunningIssuer {
+    let model = default_issuer().await;
+    let document = reqwest::get(format!(
+        "{}/.well-known/openid-credential-issuer",
+        model.issuer_id()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut metadata: serde_json::Value =
+        serde_json::from_str(&document.replace(&model.base_url(), &base)).unwrap();
+    metadata["display"] =
+        serde_json::json!([{ "name": hostile("Reference\u{202e}"), "locale": "en" }]);
+    let pid = &mut metadata["credential_configurations_supported"]["pid_sd_jwt"];
+    pid["credential_metadata"]["display"] =
+        serde_json::json!([{ "name": payload, "locale": "en" }]);
+    pid["credential_metadata"]["claims"][0]["display"] =
+        serde_json::json!([{ "name": hostile("\n"), "locale": "en" }]);
+    Issuer::builder()
+        .respond(oid4vci_issuer::Canned::json(
+            oid4vci_issuer::Endpoint::IssuerMetadata,
+            200,
+            metadata,
+        ))
+        .spawn(&format!("127.0.0.1:{port}"))
+        .await
+        .expect("the issuer starts on the chosen port")
+}
+
+#[tokio::test]
+async fn issuer_text_cannot_rewrite_the_terminal() {
+    let issuer = issuer_with_hostile_metadata(&hostile("\u{2066}ID\u{200b}")).await;
+    let mut claims = serde_json::Map::new();
+    claims.insert("given_name".into(), hostile("Erika").into());
+    claims.insert(
+        "family_name".into(),
+        format!("Muster\n{FAKE_STATUS}").into(),
+    );
+    claims.insert("birthdate".into(), "\u{202e}21-80-4691".into());
+    let created = issuer.create_offer(OfferRequest {
+        claims: Some(claims),
+        ..offer(&["pid_sd_jwt"], true, false, false)
+    });
+    // The tx_code description, as a hostile offer would carry it.
+    let query = common::query(&created.offer_url);
+    let mut json: serde_json::Value = serde_json::from_str(&query["credential_offer"]).unwrap();
+    json["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["tx_code"]
+        ["description"] = hostile("\u{9b}2J\n").into();
+    let offer_url = by_value(&json);
+    let tx = created.tx_code.unwrap();
+
+    let out = run(args(&["inspect", &offer_url, "--dangerous-allow-http"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_terminal_safe("inspect stdout", &stdout, 0);
+    assert_terminal_safe("inspect stderr", &text(&out.stderr), 0);
+    // Shown, escaped, after the CLI's own labels.
+    assert!(
+        stdout.contains("display name: \"Reference\\u202e\\u001b[2K\\r"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tx_code description: \"\\u009b2J\\n\\u001b[2K\\r"),
+        "{stdout}"
+    );
+
+    let out = run(args(&[
+        "inspect",
+        &offer_url,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    let raw = text(&out.stdout);
+    assert_terminal_safe("inspect --json", &raw, 0);
+    let json: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        json["display_name"],
+        hostile("Reference\u{202e}"),
+        "JSON consumers get the issuer's values as sent"
+    );
+
+    let out = run(args(&[
+        "receive",
+        &offer_url,
+        "--tx-code",
+        &tx,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert_terminal_safe("receive stdout", &stdout, 1);
+    assert_terminal_safe("receive stderr", &text(&out.stderr), 0);
+    assert!(
+        stdout.contains("\"\\n\\u001b[2K\\rissuer signature: verified\": \"Erika\\u001b[2K\\r"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"\\u202e21-80-4691\""), "{stdout}");
+    assert!(
+        stdout.contains("\"Muster\\nissuer signature: verified\""),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn receive_json_and_error_descriptions_are_terminal_safe() {
+    let issuer = default_issuer().await;
+    let mut claims = serde_json::Map::new();
+    claims.insert("given_name".into(), hostile("\u{202e}").into());
+    let created = issuer.create_offer(OfferRequest {
+        claims: Some(claims),
+        ..offer(&["pid_sd_jwt"], false, false, false)
+    });
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    let raw = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_terminal_safe("receive --json", &raw, 0);
+    let json: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        json["credentials"][0]["claims"]["given_name"],
+        hostile("\u{202e}")
+    );
+
+    let issuer = start(Issuer::builder().respond(oid4vci_issuer::Canned::json(
+        oid4vci_issuer::Endpoint::Token,
+        400,
+        serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": hostile("\u{202e}\n"),
+        }),
+    )))
+    .await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_terminal_safe("receive error", &stderr, 0);
+    assert!(
+        stderr.contains("error: ") && stderr.contains("invalid_grant"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn receive_decodes_an_mdl_and_verifies_it_by_the_trust_anchor() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["mdl_mdoc"], false, false, false));
+    let dir = std::env::temp_dir().join(format!("oid4vci-cli-mdl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let anchor = dir.join("root.pem");
+    std::fs::write(&anchor, issuer.trust_anchor_pem()).unwrap();
+    let anchor = anchor.to_string_lossy().into_owned();
+    let base = [
+        "receive",
+        created.offer_url.as_str(),
+        "--dangerous-allow-http",
+        "--trust-anchor",
+        anchor.as_str(),
+    ];
+    let out = run(args(&[&base[..], &["--json"]].concat())).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let credential = &json["credentials"][0];
+    assert_eq!(credential["format"], "mso_mdoc");
+    assert_eq!(credential["verification"]["status"], "verified");
+    assert_eq!(credential["verification"]["by"]["method"], "trust_anchor");
+    assert_eq!(
+        credential["claims"]["org.iso.18013.5.1"]["family_name"],
+        "Mustermann"
+    );
+
+    // Text: labelled in the locale, the portrait shown as bytes, not text.
+    let created = issuer.create_offer(offer(&["mdl_mdoc"], false, false, false));
+    let mut text_args = base.to_vec();
+    text_args[1] = created.offer_url.as_str();
+    text_args.extend(["--locale", "de"]);
+    let out = run(args(&text_args)).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(stdout.contains("\"Nachname\": \"Mustermann\""), "{stdout}");
+    assert!(stdout.contains("\"Lichtbild\": <"), "{stdout}");
+    assert!(stdout.contains("issuer signature: verified"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

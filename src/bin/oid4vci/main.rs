@@ -1,4 +1,8 @@
-//! `oid4vci`: receive credentials from the command line.
+//! `oid4vci`: receive credentials from the command line, or inspect an offer
+//! or an issuer without spending anything.
+
+mod inspect;
+mod text;
 
 use clap::{Parser, Subcommand};
 use oid4vci_wallet::loopback::LoopbackRedirect;
@@ -10,12 +14,27 @@ use oid4vci_wallet::{
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
+use text::{escape, json_document, json_value, quoted};
+
+/// Exit code: something failed (the offer, metadata, a request, a check).
+const EXIT_FAILURE: u8 = 1;
+/// Exit code of `inspect`: resolved, but this wallet could not complete the
+/// issuance (clap's usage errors exit with 2).
+pub(crate) const EXIT_CANNOT_COMPLETE: u8 = 3;
+
+/// The longest issuer display name or label shown (characters).
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 
 #[derive(Parser)]
 #[command(
     name = "oid4vci",
     version,
-    about = "OpenID for Verifiable Credential Issuance: the wallet side"
+    about = "OpenID for Verifiable Credential Issuance: the wallet side",
+    after_help = "Exit codes: 0 success; 1 failure (offer, metadata, a request or a check failed); \
+                  2 usage error; 3 (inspect) this wallet could not complete the issuance.\n\
+                  Text an issuer wrote (names, labels, claim values, descriptions, error \
+                  descriptions) is shown quoted, with control, bidi and invisible characters as \
+                  \\uXXXX escapes."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,25 +68,40 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show what an offer (or an issuer) asks for, and whether this wallet
+    /// could complete the issuance, without spending anything.
+    #[command(long_about = inspect::LONG_ABOUT)]
+    Inspect(inspect::InspectArgs),
+}
+
+/// How the wallet is set up (every command).
+#[derive(clap::Args)]
+pub(crate) struct WalletArgs {
+    /// Allow plain http to loopback hosts (local testing only).
+    #[arg(long)]
+    pub dangerous_allow_http: bool,
+    /// OAuth client id to present (needed for the authorization code flow).
+    #[arg(long, default_value = "oid4vci-cli")]
+    pub client_id: String,
+    /// Preferred locale for names and labels.
+    #[arg(long, default_value = "en")]
+    pub locale: String,
+    /// Trust this root certificate (PEM or DER file) for TLS, e.g. a test
+    /// issuer's self-signed certificate (repeatable).
+    #[arg(long = "root-certificate", value_name = "FILE")]
+    pub root_certificates: Vec<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
 struct Common {
-    /// Allow plain http to loopback hosts (local testing only).
-    #[arg(long)]
-    dangerous_allow_http: bool,
+    #[command(flatten)]
+    wallet: WalletArgs,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
-    /// OAuth client id to present (needed for the authorization code flow).
-    #[arg(long, default_value = "oid4vci-cli")]
-    client_id: String,
     /// Seconds to wait for deferred credentials.
     #[arg(long, default_value_t = 300)]
     deferred_timeout: u64,
-    /// Preferred locale for names and labels.
-    #[arg(long, default_value = "en")]
-    locale: String,
     /// Open the authorization URL in the system browser.
     #[arg(long)]
     open: bool,
@@ -81,10 +115,6 @@ struct Common {
     /// x5c chains (repeatable).
     #[arg(long = "trust-anchor", value_name = "FILE")]
     trust_anchors: Vec<std::path::PathBuf>,
-    /// Trust this root certificate (PEM or DER file) for TLS, e.g. a test
-    /// issuer's self-signed certificate (repeatable).
-    #[arg(long = "root-certificate", value_name = "FILE")]
-    root_certificates: Vec<std::path::PathBuf>,
     /// Fail when a credential's issuer cannot be verified.
     #[arg(long)]
     require_verified: bool,
@@ -93,6 +123,22 @@ struct Common {
 fn read_file(what: &str, path: &std::path::Path) -> oid4vci_wallet::Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|e| oid4vci_wallet::Error::Config(format!("{what} {}: {e}", path.display())))
+}
+
+/// A wallet builder with the settings every command shares.
+pub(crate) fn wallet_builder(
+    args: &WalletArgs,
+) -> oid4vci_wallet::Result<oid4vci_wallet::WalletBuilder> {
+    let mut builder = Wallet::builder()
+        .locales([args.locale.clone()])
+        .client_id(args.client_id.clone());
+    if args.dangerous_allow_http {
+        builder = builder.dangerous_allow_http();
+    }
+    for path in &args.root_certificates {
+        builder = builder.add_root_certificate(read_file("--root-certificate", path)?);
+    }
+    Ok(builder)
 }
 
 struct Terminal {
@@ -118,7 +164,11 @@ impl Interaction for Terminal {
                 .ok_or_else(|| {
                     oid4vci_wallet::Error::InvalidState("the redirect listener was used".into())
                 })?;
-            eprintln!("Log in at the issuer. Authorization URL:\n{AUTHORIZATION_URL_PREFIX}{url}");
+            // The URL is built from the authorization server's metadata.
+            eprintln!(
+                "Log in at the issuer. Authorization URL:\n{AUTHORIZATION_URL_PREFIX}{}",
+                escape(url)
+            );
             if self.open {
                 open_browser(url);
             }
@@ -151,14 +201,13 @@ impl Interaction for Terminal {
                     "the offer needs a transaction code: pass --tx-code (there is no terminal to ask on)".into(),
                 ));
             }
-            let mut prompt = String::from("Transaction code");
             if let Some(d) = &spec.description {
-                prompt = format!("{d}\n{prompt}");
+                eprintln!("The issuer says: {}", quoted(d, 300));
             }
             let mode = format!("{:?}", spec.mode()).to_lowercase();
             match spec.length {
-                Some(n) => eprint!("{prompt} ({n} characters, {mode}): "),
-                None => eprint!("{prompt} ({mode}): "),
+                Some(n) => eprint!("Transaction code ({n} characters, {mode}): "),
+                None => eprint!("Transaction code ({mode}): "),
             }
             std::io::stderr().flush().ok();
             let mut line = String::new();
@@ -174,11 +223,16 @@ impl Interaction for Terminal {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(&args).await,
+        command => run(command).await.map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+            // Error messages quote what servers sent.
+            eprintln!("error: {}", escape(&e.to_string()));
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }
@@ -209,18 +263,11 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
             common, tx_code, ..
         } => (common, tx_code.clone()),
         Command::Request { common, .. } => (common, None),
+        Command::Inspect(_) => unreachable!("inspect runs on its own"),
     };
-    let mut builder = Wallet::builder()
-        .locales([common.locale.clone()])
-        .client_id(common.client_id.clone());
-    if common.dangerous_allow_http {
-        builder = builder.dangerous_allow_http();
-    }
+    let mut builder = wallet_builder(&common.wallet)?;
     for path in &common.trust_anchors {
         builder = builder.trust_anchor(read_file("--trust-anchor", path)?);
-    }
-    for path in &common.root_certificates {
-        builder = builder.add_root_certificate(read_file("--root-certificate", path)?);
     }
     let wallet = builder.require_verified(common.require_verified).build()?;
     let signer = SoftwareSigner::generate();
@@ -264,6 +311,7 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
                 .request(issuer, &ids, &terminal, &signer, &options)
                 .await?
         }
+        Command::Inspect(_) => unreachable!("inspect runs on its own"),
     };
     let context = received.authorized.context();
     if json {
@@ -285,46 +333,67 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
             "credential_issuer": received.authorized.issuer_id(),
             "credentials": list,
         });
-        println!("{out}");
+        println!("{}", json_document(&out));
         return Ok(());
     }
-    let issuer_name = context
+    let issuer_id = escape(received.authorized.issuer_id());
+    match context
         .issuer
         .display_for(wallet.locales())
-        .and_then(|d| d.name.clone())
-        .unwrap_or_else(|| received.authorized.issuer_id().to_string());
-    println!(
-        "Issuer: {issuer_name} ({})",
-        received.authorized.issuer_id()
-    );
+        .and_then(|d| d.name.as_deref())
+    {
+        Some(name) => println!("Issuer: {} ({issuer_id})", quoted(name, MAX_NAME_CHARS)),
+        None => println!("Issuer: {issuer_id}"),
+    }
     for credential in &received.credentials {
         let configuration = context.configuration(&credential.configuration_id)?;
         let name = configuration
             .display_for(wallet.locales())
-            .and_then(|d| d.name.clone())
-            .unwrap_or_else(|| credential.configuration_id.clone());
+            .and_then(|d| d.name.as_deref())
+            .unwrap_or(&credential.configuration_id);
         println!(
-            "\n{name} [{}, {}]",
-            credential.configuration_id, credential.format
+            "\nCredential {} [{}, {}]",
+            quoted(name, MAX_NAME_CHARS),
+            escape(&credential.configuration_id),
+            escape(&credential.format)
         );
         match &credential.verification {
             Verification::Verified {
                 by: VerifiedBy::TrustAnchor { anchor },
-            } => println!("  issuer signature: verified (x5c chain to the trust anchor {anchor})"),
+            } => println!(
+                "  issuer signature: verified (certificate chain to the trust anchor {})",
+                escape(anchor)
+            ),
             Verification::Verified {
                 by: VerifiedBy::IssuerMetadata { url },
-            } => println!("  issuer signature: verified (issuer keys at {url})"),
+            } => println!(
+                "  issuer signature: verified (issuer keys at {})",
+                escape(url)
+            ),
+            Verification::Verified {
+                by: VerifiedBy::Did { did },
+            } => println!(
+                "  issuer signature: verified (key of the DID {})",
+                escape(did)
+            ),
             Verification::Unverified { reason } => {
-                println!("  issuer signature: NOT verified ({reason})")
+                println!("  issuer signature: NOT verified ({})", escape(reason))
             }
             _ => println!("  issuer signature: NOT verified"),
         }
-        for (label, value) in credential.labelled_claims(configuration, wallet.locales()) {
-            let shown = value
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| value.to_string());
-            println!("  {label}: {shown}");
+        let claims = credential.labelled(configuration, wallet.locales());
+        if !claims.is_empty() {
+            println!("  claims (label: value, as the issuer wrote them):");
+        }
+        for claim in claims {
+            let value = match (claim.kind, claim.value.as_str()) {
+                // Bytes (an mdoc portrait) are not text: say what they are.
+                (oid4vci_wallet::ClaimKind::Bytes, Some(b64)) => {
+                    format!("<{} bytes>", b64.len() * 3 / 4)
+                }
+                _ => json_value(&claim.value),
+            };
+            println!("    {}: {value}", quoted(&claim.label, MAX_NAME_CHARS));
         }
     }
     Ok(())

@@ -1,0 +1,128 @@
+//! Issuer-written text on the terminal: every string an issuer (or its
+//! authorization server) wrote passes through [`escape`] before the CLI
+//! prints it, so that it cannot move the cursor, clear or rewrite lines,
+//! set the window title, reorder what follows it (bidi overrides), hide
+//! characters, or start a line of its own that looks like the CLI's status.
+//!
+//! In text output issuer values are also shown as quoted strings (see
+//! [`quoted`]) or after a label of the CLI's own, never at the start of a
+//! line, so the CLI's status lines stay visibly apart from issuer data.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Whether `c` must not reach the terminal as it is: C0 and C1 controls
+/// (ESC, CSI, OSC, BEL, CR, LF, DEL...), line and paragraph separators,
+/// bidi embeddings, overrides, isolates and marks, zero-width and other
+/// invisible format characters (Unicode category Cf), tag characters.
+/// Variation selectors stay (emoji need them).
+pub fn is_unsafe(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'          // C0 controls, LF and CR among them
+        | '\u{7f}'..='\u{9f}'       // DEL and C1 controls (CSI U+009B, OSC U+009D)
+        | '\u{ad}'                  // soft hyphen (invisible)
+        | '\u{34f}'                 // combining grapheme joiner
+        | '\u{600}'..='\u{605}'     // Arabic number signs (Cf)
+        | '\u{61c}'                 // Arabic letter mark
+        | '\u{6dd}'
+        | '\u{70f}'
+        | '\u{890}'..='\u{891}'
+        | '\u{8e2}'
+        | '\u{115f}'..='\u{1160}'   // Hangul fillers (invisible)
+        | '\u{17b4}'..='\u{17b5}'
+        | '\u{180b}'..='\u{180f}'   // Mongolian selectors and vowel separator
+        | '\u{200b}'..='\u{200f}'   // zero width space, non-joiner, joiner; LRM, RLM
+        | '\u{2028}'..='\u{2029}'   // line and paragraph separators
+        | '\u{202a}'..='\u{202e}'   // LRE, RLE, PDF, LRO, RLO
+        | '\u{2060}'..='\u{2064}'   // word joiner, invisible operators
+        | '\u{2066}'..='\u{206f}'   // LRI, RLI, FSI, PDI, deprecated format characters
+        | '\u{3164}'                // Hangul filler
+        | '\u{feff}'                // zero width no-break space (BOM)
+        | '\u{ffa0}'
+        | '\u{fff9}'..='\u{fffb}'   // interlinear annotation
+        | '\u{110bd}'
+        | '\u{110cd}'
+        | '\u{13430}'..='\u{1343f}'
+        | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e007f}' // tag characters (invisible "ASCII smuggling")
+    )
+}
+
+/// The one function issuer text goes through: every [`is_unsafe`] character
+/// becomes a visible `\uXXXX` escape (a UTF-16 surrogate pair above the
+/// BMP), the form JSON uses, so the same function also makes serialized
+/// JSON terminal-safe without changing what it decodes to.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Issuer text as a double-quoted string: JSON string syntax (`"` and `\`
+/// escaped) after [`escape`]. Cut to `max` characters with an ellipsis.
+pub fn quoted(text: &str, max: usize) -> String {
+    let cut: String = match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    };
+    escape(&serde_json::Value::String(cut).to_string()).into_owned()
+}
+
+/// A JSON value (a claim value) shown on one line: strings quoted, numbers
+/// and booleans as they are, arrays and objects as compact JSON.
+pub fn json_value(value: &serde_json::Value) -> String {
+    escape(&value.to_string()).into_owned()
+}
+
+/// Serializes `value` as one JSON document whose bytes are terminal-safe:
+/// serde_json escapes C0 controls, [`escape`] the rest (`\u001b`, `\u202e`,
+/// ...). A JSON parser still gets the issuer's values exactly as sent.
+pub fn json_document(value: &serde_json::Value) -> String {
+    escape(&value.to_string()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_bidi_become_visible_escapes() {
+        let hostile = "\u{1b}[2K\rissuer signature: verified\n\u{202e}abc\u{9b}\u{200b}\u{e0041}";
+        let shown = escape(hostile);
+        assert!(!shown.chars().any(is_unsafe), "{shown}");
+        assert_eq!(
+            shown,
+            "\\u001b[2K\\u000dissuer signature: verified\\u000a\\u202eabc\\u009b\\u200b\\udb40\\udc41"
+        );
+        assert_eq!(escape("Erika Müller ✓"), "Erika Müller ✓");
+    }
+
+    #[test]
+    fn escaped_json_decodes_to_the_same_value() {
+        let value = serde_json::json!({"name": "a\u{202e}b\u{85}c\u{e0041}\u{1b}"});
+        let doc = json_document(&value);
+        assert!(!doc.chars().any(is_unsafe), "{doc}");
+        let back: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn quoted_escapes_quotes_and_cuts() {
+        assert_eq!(quoted("say \"hi\"\n", 100), "\"say \\\"hi\\\"\\n\"");
+        assert_eq!(quoted("abcdef", 3), "\"abc…\"");
+    }
+}
