@@ -6,7 +6,10 @@
 //! - our SDK receives a credential from their issuer (`issuer.mjs`), in its
 //!   1.0 mode and its draft-13 mode;
 //! - their wallet (`Openid4vciClient`, `wallet.mjs`) receives a credential
-//!   from our reference issuer.
+//!   from our reference issuer;
+//! - mdocs (ISO 18013-5) both ways, with `@owf/mdoc` (`mdoc.mjs`): our wallet
+//!   receives and verifies theirs (issued over OID4VCI by `issuer.mjs`, and
+//!   made directly, also tampered), and their verifier checks ours.
 //!
 //! Needs Node.js and the packages: `npm ci --prefix tests/interop`.
 
@@ -39,6 +42,8 @@ fn require_node_packages() {
         "@openid4vc/oauth2",
         "@sd-jwt/sd-jwt-vc",
         "jose",
+        "@owf/mdoc",
+        "@peculiar/x509",
     ] {
         let manifest = dir.join("node_modules").join(package).join("package.json");
         assert!(
@@ -69,6 +74,8 @@ fn node(script: &str) -> Command {
 struct OwfIssuer {
     base: String,
     issuer_id: String,
+    /// The root of its mdoc document signer (1.0 mode).
+    mdoc_trust_anchor_pem: Option<String>,
     http: reqwest::Client,
     _child: Child,
 }
@@ -96,6 +103,7 @@ impl OwfIssuer {
         Self {
             base: ready["ready"].as_str().unwrap().to_string(),
             issuer_id: ready["credential_issuer"].as_str().unwrap().to_string(),
+            mdoc_trust_anchor_pem: ready["mdoc_trust_anchor_pem"].as_str().map(str::to_string),
             http: reqwest::Client::new(),
             _child: child,
         }
@@ -103,7 +111,20 @@ impl OwfIssuer {
 
     /// `POST /test/offers` -> (offer URL, tx_code).
     async fn offer(&self, tx_code: bool, by_reference: bool) -> (String, Option<String>) {
-        let body = json!({ "tx_code": tx_code, "by_reference": by_reference });
+        self.offer_of(None, tx_code, by_reference).await
+    }
+
+    /// [`Self::offer`] of one configuration (default: the PID).
+    async fn offer_of(
+        &self,
+        configuration_id: Option<&str>,
+        tx_code: bool,
+        by_reference: bool,
+    ) -> (String, Option<String>) {
+        let mut body = json!({ "tx_code": tx_code, "by_reference": by_reference });
+        if let Some(id) = configuration_id {
+            body["configuration_id"] = json!(id);
+        }
         let response = self
             .http
             .post(format!("{}/test/offers", self.base))
@@ -301,8 +322,16 @@ async fn sdk_receives_a_verified_bound_sd_jwt_vc_from_the_owf_issuer_in_draft_13
 /// Runs `wallet.mjs` (the OWF `Openid4vciClient`) against an offer and
 /// returns what it printed.
 async fn owf_wallet(offer_url: &str, tx_code: Option<&str>) -> Value {
+    owf_wallet_with(offer_url, tx_code, None).await
+}
+
+/// [`owf_wallet`] trusting `mdoc_root` (PEM) for mdocs.
+async fn owf_wallet_with(offer_url: &str, tx_code: Option<&str>, mdoc_root: Option<&str>) -> Value {
     let mut command = node("wallet.mjs");
     command.arg(offer_url);
+    if let Some(pem) = mdoc_root {
+        command.env("MDOC_TRUST_ANCHOR_PEM", pem);
+    }
     if let Some(code) = tx_code {
         command.arg(code);
     }
@@ -363,4 +392,224 @@ async fn owf_wallet_receives_a_credential_from_the_reference_issuer_without_cred
 {
     let issuer = start(Issuer::builder().credential_identifiers(false)).await;
     owf_wallet_against(&issuer, false).await;
+}
+
+// ---- mso_mdoc with @owf/mdoc (tests/interop/mdoc.mjs) ----
+
+/// Runs `node mdoc.mjs <command>` with `input` on stdin; its JSON answer.
+async fn mdoc_mjs(command: &str, input: &Value) -> Value {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = node("mdoc.mjs")
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs tests/interop/mdoc.mjs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(WALLET_RUN, child.wait_with_output())
+        .await
+        .expect("mdoc.mjs finishes in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "mdoc.mjs {command} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("mdoc.mjs output is not JSON ({e}): {stdout}"))
+}
+
+fn mdoc_wallet(anchor: &str) -> oid4vci_wallet::Wallet {
+    oid4vci_wallet::Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .trust_anchor(anchor)
+        .require_verified(true)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdk_receives_and_verifies_an_mdl_from_the_owf_issuer() {
+    let issuer = OwfIssuer::start("1.0").await;
+    let anchor = issuer.mdoc_trust_anchor_pem.clone().expect("an mdoc root");
+    let (offer_url, tx_code) = issuer.offer_of(Some("mdl_mdoc"), true, false).await;
+    let wallet = mdoc_wallet(&anchor);
+    let resolved = wallet.resolve_offer(&offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized code grant");
+    };
+    let mut authorized = step
+        .with_tx_code(tx_code.unwrap())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    let signer = SoftwareSigner::generate();
+    let credentials = issued(
+        authorized
+            .request_credential(&wallet, "mdl_mdoc", &signer)
+            .await
+            .unwrap(),
+    );
+    let c = &credentials[0];
+    assert_eq!(c.format, "mso_mdoc");
+    // Their COSE signature, checked with their document signer's key, which
+    // chains to their root; their digests; bound to our key.
+    assert!(c.verification.is_verified(), "{:?}", c.verification);
+    assert_eq!(c.holder_jwk.as_ref(), Some(&signer.public_jwk()));
+    let mdoc = c.mdoc().unwrap();
+    assert_eq!(mdoc.doc_type(), "org.iso.18013.5.1.mDL");
+    let claims = c.claims.as_ref().unwrap();
+    assert_eq!(claims["org.iso.18013.5.1"]["family_name"], "Mustermann");
+    let configuration = authorized.context().configuration("mdl_mdoc").unwrap();
+    let labelled = c.labelled(configuration, &locales(&["en"]));
+    assert!(
+        labelled.iter().any(
+            |l| l.path == [json!("org.iso.18013.5.1"), json!("family_name")]
+                && l.value == "Mustermann"
+        ),
+        "{labelled:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mdocs_made_by_owf_mdoc_are_verified_and_a_tampered_one_is_refused() {
+    use oid4vci_wallet::verify::mdoc::{Mdoc, MdocValue};
+    use oid4vci_wallet::verify::trust::{check_x5chain, ChainOutcome, TrustAnchors};
+    let holder = SoftwareSigner::generate().public_jwk();
+    let input = |fault: Value| {
+        json!({
+            "doctype": "org.iso.18013.5.1.mDL",
+            "namespaces": {"org.iso.18013.5.1": {
+                "family_name": "Doe",
+                "given_name": "Jane",
+                "birth_date": "1990-05-17",
+                "issuing_country": "US",
+                "portrait": {"bytes_b64url": "_9j_4AAQ"},
+            }},
+            "device_jwk": holder,
+            "fault": fault,
+        })
+    };
+    let made = mdoc_mjs("issue", &input(Value::Null)).await;
+    let credential = made["issuer_signed"].as_str().unwrap();
+    let mut anchors = TrustAnchors::new();
+    anchors
+        .add(made["trust_anchor_pem"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mdoc = Mdoc::parse(credential).expect("their mdoc decodes with every digest matching");
+    mdoc.check_validity(now).unwrap();
+    let Ok(ChainOutcome::Trusted { leaf_jwk, .. }) = check_x5chain(mdoc.x5chain(), &anchors, now)
+    else {
+        panic!("their document signer does not chain to their root")
+    };
+    mdoc.verify_signature(&leaf_jwk).unwrap();
+    assert_eq!(mdoc.doc_type(), "org.iso.18013.5.1.mDL");
+    assert_eq!(mdoc.device_jwk()["x"], holder["x"]);
+    let value = |name: &str| {
+        mdoc.items()
+            .iter()
+            .find(|i| i.identifier == name)
+            .map(|i| i.value.clone())
+    };
+    assert_eq!(
+        value("birth_date"),
+        Some(MdocValue::Date("1990-05-17".into()))
+    );
+    assert!(matches!(value("portrait"), Some(MdocValue::Bytes(_))));
+    // Another root does not vouch for it.
+    let other = mdoc_mjs("issue", &input(Value::Null)).await;
+    let mut others = TrustAnchors::new();
+    others
+        .add(other["trust_anchor_pem"].as_str().unwrap().as_bytes())
+        .unwrap();
+    // (Their roots all have the same name: under the other one the chain
+    // finds an anchor of its issuer's name whose key did not sign it, a
+    // broken chain; under a root of another name, no anchor.)
+    match check_x5chain(mdoc.x5chain(), &others, now) {
+        Ok(ChainOutcome::NoAnchor { .. }) => {}
+        Err(e) => assert!(e.contains("signature"), "{e}"),
+        Ok(trusted) => panic!("trusted under another root: {trusted:?}"),
+    }
+
+    let tampered = mdoc_mjs("issue", &input(json!("wrong-digest"))).await;
+    let err = Mdoc::parse(tampered["issuer_signed"].as_str().unwrap()).unwrap_err();
+    assert!(err.contains("digest"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owf_mdoc_verifies_the_mdocs_of_the_reference_issuer() {
+    let issuer = default_issuer().await;
+    for configuration in ["pid_mdoc", "mdl_mdoc"] {
+        let wallet = mdoc_wallet(&issuer.trust_anchor_pem());
+        let created = issuer.create_offer(offer(&[configuration], false, false, false));
+        let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+        let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+            panic!("expected the pre-authorized code grant");
+        };
+        let mut authorized = step.authorize(&wallet).await.unwrap();
+        let signer = SoftwareSigner::generate();
+        let c = issued(
+            authorized
+                .request_credential(&wallet, configuration, &signer)
+                .await
+                .unwrap(),
+        )
+        .remove(0);
+        let doctype = c.mdoc().unwrap().doc_type().to_string();
+        let verdict = mdoc_mjs(
+            "verify",
+            &json!({
+                "issuer_signed": c.as_str().unwrap(),
+                "trust_anchor_pem": issuer.trust_anchor_pem(),
+                "doctype": doctype,
+                "device_jwk": signer.public_jwk(),
+            }),
+        )
+        .await;
+        assert_eq!(verdict["ok"], true, "{configuration}: {verdict}");
+        assert_eq!(verdict["device_key_matches"], true, "{verdict}");
+        // They decode the same claims we do.
+        assert_eq!(
+            verdict["claims"],
+            Value::Object(c.claims.clone().unwrap()),
+            "{configuration}"
+        );
+        // And they refuse it under another root.
+        let other = oid4vci_issuer::sample_mdoc(configuration, &signer.public_jwk()).unwrap();
+        let verdict = mdoc_mjs(
+            "verify",
+            &json!({
+                "issuer_signed": c.as_str().unwrap(),
+                "trust_anchor_pem": other.trust_anchor_pem,
+                "doctype": doctype,
+            }),
+        )
+        .await;
+        assert_eq!(verdict["ok"], false, "{verdict}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owf_wallet_receives_and_verifies_an_mdl_from_the_reference_issuer() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["mdl_mdoc"], true, true, false));
+    let result = owf_wallet_with(
+        &created.offer_url,
+        created.tx_code.as_deref(),
+        Some(&issuer.trust_anchor_pem()),
+    )
+    .await;
+    assert_eq!(result["format"], "mso_mdoc", "{result}");
+    assert_eq!(result["holder_bound"], true, "{result}");
+    assert_eq!(result["mdoc"]["doctype"], "org.iso.18013.5.1.mDL");
+    assert_eq!(result["claims"]["org.iso.18013.5.1"]["given_name"], "Erika");
 }

@@ -655,6 +655,33 @@ async fn each_mdoc_fault_fails_its_check_and_keeps_the_credential() {
     assert!(matches!(err, Error::CredentialCheck(_)), "{err}");
 }
 
+#[tokio::test]
+async fn an_issuing_country_other_than_the_document_signers_fails_the_check() {
+    let issuer = default_issuer().await;
+    let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), false);
+    let mut request = offer(&["pid_mdoc"], false, false, false);
+    request.claims = Some(
+        serde_json::json!({"issuing_country": "FR"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let created = issuer.create_offer(request);
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized grant");
+    };
+    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let err = authorized
+        .request_credential(&wallet, "pid_mdoc", &SoftwareSigner::generate())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::CredentialCheck(r) if r.problem.contains("issuing_country FR is not the document signer's country DE")),
+        "{err}"
+    );
+}
+
 /// A genuine PID mdoc of the reference issuer (the CBOR of its
 /// `IssuerSigned`) and its root, made once for the property below.
 fn genuine_mdoc() -> &'static (Vec<u8>, String) {

@@ -218,6 +218,7 @@ impl Wallet {
                 "the mdoc's issuerAuth has no x5chain, so no key to check it with",
             ));
         }
+        mdoc.check_issuing_country(&mdoc.x5chain()[0])?;
         Ok(
             match check_x5chain(mdoc.x5chain(), &self.inner.trust_anchors, now)? {
                 ChainOutcome::Trusted { anchor, leaf_jwk } => {

@@ -318,6 +318,53 @@ impl Mdoc {
         Ok(())
     }
 
+    /// ISO 18013-5 9.3.3: an `issuing_country` element must be the country
+    /// (C) of the document signer certificate (`der`), when it names one.
+    pub fn check_issuing_country(&self, der: &[u8]) -> Result<(), String> {
+        use x509_cert::der::Decode as _;
+        const COUNTRY: x509_cert::der::asn1::ObjectIdentifier =
+            x509_cert::der::asn1::ObjectIdentifier::new_unwrap("2.5.4.6");
+        let certificate = x509_cert::Certificate::from_der(der)
+            .map_err(|e| format!("x5chain document signer certificate: {e}"))?;
+        let country = certificate
+            .tbs_certificate
+            .subject
+            .0
+            .iter()
+            .flat_map(|rdn| rdn.0.iter())
+            .find(|a| a.oid == COUNTRY)
+            .and_then(|a| {
+                // PrintableString as X.520 has it, or the UTF8String some
+                // certificate tools write.
+                a.value
+                    .decode_as::<x509_cert::der::asn1::PrintableStringRef<'_>>()
+                    .map(|s| s.as_str().to_string())
+                    .or_else(|_| {
+                        a.value
+                            .decode_as::<x509_cert::der::asn1::Utf8StringRef<'_>>()
+                            .map(|s| s.as_str().to_string())
+                    })
+                    .ok()
+            });
+        let Some(country) = country else {
+            return Ok(());
+        };
+        for item in &self.items {
+            if item.identifier == "issuing_country" {
+                if let MdocValue::Text(claimed) = &item.value {
+                    if !claimed.eq_ignore_ascii_case(&country) {
+                        return Err(format!(
+                            "issuing_country {} is not the document signer's country {}",
+                            shown(claimed),
+                            shown(&country)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the COSE_Sign1 signature of `issuerAuth` with `jwk` (the
     /// document signer's public key) and the protected header's `alg`
     /// (ES256, ES384, ES512 or EdDSA).

@@ -7,18 +7,25 @@
 //   node tests/interop/issuer.mjs [--mode 1.0|draft13]
 //
 // Listens on 127.0.0.1 (a free port) and prints one JSON line when ready:
-//   {"ready": BASE, "credential_issuer": ID, "mode": "1.0"|"draft13"}
+//   {"ready": BASE, "credential_issuer": ID, "mode": "1.0"|"draft13",
+//    "mdoc_trust_anchor_pem": PEM|null}
+// (the root, generated at startup, of the document signer certificate of the
+// mdl_mdoc credentials; null in draft-13 mode, which has no mdoc).
 // The issuer identifier has a path (`/oid4vci` or `/draft13`), so the 1.0
 // path-inserted and the draft-13 appended well-known URLs differ.
 //
 // Test-only endpoints:
-//   POST /test/offers {"tx_code": bool, "by_reference": bool}
+//   POST /test/offers {"tx_code": bool, "by_reference": bool, "configuration_id": ID}
 //        -> {"offer_url", "tx_code", "pre_authorized_code"}
+//        (configuration_id defaults to the PID; 1.0 mode also knows mdl_mdoc)
 //   GET  /test/requests -> ["GET /.well-known/...", ...] (every request seen)
 //
 // Mode 1.0: metadata at /.well-known/openid-credential-issuer/oid4vci with
 // `credential_metadata`, `dc+sd-jwt`, a nonce endpoint, `credential_configuration_id`
-// + `proofs` requests, `credentials` array responses.
+// + `proofs` requests, `credentials` array responses. Mode 1.0 also offers
+// `mdl_mdoc`: an `mso_mdoc` mDL (ISO 18013-5) made with @owf/mdoc (see
+// mdoc.mjs), bound to the proof key (deviceKey) and signed by a document
+// signer certificate under the root printed in the ready line.
 // Mode draft13: metadata only at /draft13/.well-known/openid-credential-issuer
 // (the 1.0 URL is 404) with `vc+sd-jwt`, top-level `display`, nested-map
 // `claims`; no nonce endpoint (`c_nonce` in the token and credential
@@ -42,6 +49,7 @@ import { ES256 } from '@sd-jwt/crypto-nodejs'
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc'
 import * as jose from 'jose'
 import { generateKey, makeCallbacks, sdJwtHasher, sdJwtSalt } from './callbacks.mjs'
+import { encodeForOid4vci, generateIssuerPki, issueMdoc, MDL_DOCTYPE, MDL_NAMESPACE } from './mdoc.mjs'
 
 // Loopback http for tests only.
 setGlobalConfig({ allowInsecureUrls: true })
@@ -55,6 +63,7 @@ if (MODE !== '1.0' && MODE !== 'draft13') {
 const DRAFT13 = MODE === 'draft13'
 const TENANT = DRAFT13 ? '/draft13' : '/oid4vci'
 const CONFIGURATION_ID = 'eu.europa.ec.eudi.pid_vc_sd_jwt'
+const MDL_CONFIGURATION_ID = 'mdl_mdoc'
 const VCT = 'urn:eudi:pid:1'
 const C_NONCE_LIFETIME = 300
 
@@ -74,6 +83,10 @@ const callbacks = makeCallbacks({
 const issuer = new Openid4vciIssuer({ callbacks })
 const authorizationServer = new Oauth2AuthorizationServer({ callbacks })
 const resourceServer = new Oauth2ResourceServer({ callbacks })
+
+// The mdoc's document signer certificate (C=DE, as issuing_country) and
+// its root, the trust anchor a verifier needs. 1.0 mode only.
+const mdocSigner = DRAFT13 ? null : await generateIssuerPki({ country: 'DE' })
 
 // The credential: an SD-JWT VC signed with the credential key.
 const sdJwtVc = new SDJwtVcInstance({
@@ -169,13 +182,64 @@ const configuration = DRAFT13
       },
     }
 
+// The mDL elements the mdl_mdoc credential carries, with English labels.
+const mdlClaimLabels = {
+  family_name: 'Family name',
+  given_name: 'Given name',
+  birth_date: 'Date of birth',
+  issue_date: 'Date of issue',
+  expiry_date: 'Date of expiry',
+  issuing_country: 'Issuing country',
+  issuing_authority: 'Issuing authority',
+  document_number: 'Licence number',
+  portrait: 'Portrait',
+  driving_privileges: 'Driving privileges',
+  un_distinguishing_sign: 'UN distinguishing sign',
+  age_over_18: 'Over 18',
+}
+const mdlConfiguration = {
+  format: 'mso_mdoc',
+  scope: 'mdl',
+  doctype: MDL_DOCTYPE,
+  cryptographic_binding_methods_supported: ['cose_key'],
+  credential_signing_alg_values_supported: [-7], // ES256 (COSE)
+  proof_types_supported: { jwt: { proof_signing_alg_values_supported: ['ES256'] } },
+  credential_metadata: {
+    display: [{ name: 'Mobile driving licence', locale: 'en-US', background_color: '#0b5d1e', text_color: '#FFFFFF' }],
+    claims: Object.entries(mdlClaimLabels).map(([element, name]) => ({
+      path: [MDL_NAMESPACE, element],
+      display: [{ name, locale: 'en-US' }],
+    })),
+  },
+}
+// A tiny JPEG-looking portrait (SOI, APP0 marker, EOI): the bytes matter, not the picture.
+const PORTRAIT = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex').toString('base64url')
+const mdlElements = () => ({
+  family_name: 'Mustermann',
+  given_name: 'Erika',
+  birth_date: '1964-08-12',
+  issue_date: '2024-01-15',
+  expiry_date: '2034-01-14',
+  issuing_country: 'DE',
+  issuing_authority: 'OWF Interop Licensing Authority',
+  document_number: 'B072RRE2I55',
+  portrait: { bytes_b64url: PORTRAIT },
+  driving_privileges: [{ vehicle_category_code: 'B', issue_date: '2024-01-15', expiry_date: '2034-01-14' }],
+  un_distinguishing_sign: 'D',
+  age_over_18: true,
+})
+
+const credentialConfigurations = DRAFT13
+  ? { [CONFIGURATION_ID]: configuration }
+  : { [CONFIGURATION_ID]: configuration, [MDL_CONFIGURATION_ID]: mdlConfiguration }
+
 const credentialIssuerMetadata = issuer.createCredentialIssuerMetadata({
   credential_issuer: ID,
   credential_endpoint: `${ID}/credential`,
   ...(DRAFT13 ? {} : { nonce_endpoint: `${ID}/nonce` }),
   notification_endpoint: `${ID}/notification`,
   display,
-  credential_configurations_supported: { [CONFIGURATION_ID]: configuration },
+  credential_configurations_supported: credentialConfigurations,
 })
 const issuerMetadata = {
   credentialIssuer: credentialIssuerMetadata,
@@ -185,7 +249,7 @@ const issuerMetadata = {
 }
 
 // State, all in memory.
-const offers = new Map() // pre-authorized code -> { txCode, used }
+const offers = new Map() // pre-authorized code -> { txCode, used, configurationId }
 const offersByReference = new Map() // id -> offer object
 const nonces = new Map() // c_nonce -> expiry (ms)
 const notifications = new Set()
@@ -242,12 +306,19 @@ async function handle(req, res) {
 
 async function createOffer(req, res) {
   const options = JSON.parse((await body(req)) || '{}')
+  const configurationId = options.configuration_id ?? CONFIGURATION_ID
+  if (!Object.hasOwn(credentialConfigurations, configurationId)) {
+    return send(res, 400, {
+      error: 'invalid_request',
+      error_description: `unknown configuration_id ${configurationId}; known: ${Object.keys(credentialConfigurations).join(', ')}`,
+    })
+  }
   const txCode = options.tx_code === false ? undefined : String(crypto.randomInt(0, 1000000)).padStart(6, '0')
   const preAuthorizedCode = crypto.randomBytes(24).toString('base64url')
   const referenceId = crypto.randomBytes(12).toString('base64url')
   const { credentialOffer, credentialOfferObject } = await issuer.createCredentialOffer({
     issuerMetadata,
-    credentialConfigurationIds: [CONFIGURATION_ID],
+    credentialConfigurationIds: [configurationId],
     grants: {
       [preAuthorizedCodeGrantIdentifier]: {
         'pre-authorized_code': preAuthorizedCode,
@@ -258,7 +329,7 @@ async function createOffer(req, res) {
     credentialOfferUri: options.by_reference ? `${ID}/offers/${referenceId}` : undefined,
   })
   if (options.by_reference) offersByReference.set(referenceId, credentialOfferObject)
-  offers.set(preAuthorizedCode, { txCode, used: false })
+  offers.set(preAuthorizedCode, { txCode, used: false, configurationId })
   return send(res, 201, { offer_url: credentialOffer, tx_code: txCode ?? null, pre_authorized_code: preAuthorizedCode })
 }
 
@@ -306,12 +377,14 @@ async function token(req, res, url) {
 
 async function credential(req, res, url) {
   try {
-    await resourceServer.verifyResourceRequest({
+    const { tokenPayload } = await resourceServer.verifyResourceRequest({
       authorizationServers: [asMetadata],
       request: requestLike(req, url),
       resourceServer: ID,
       allowedAuthenticationSchemes: [SupportedAuthenticationScheme.Bearer],
     })
+    // The access token's subject is the pre-authorized code of its offer.
+    const offered = offers.get(tokenPayload.sub)?.configurationId ?? CONFIGURATION_ID
     const credentialRequest = JSON.parse(await body(req))
     const parsed = issuer.parseCredentialRequest({ issuerMetadata, credentialRequest })
     if (DRAFT13) {
@@ -323,10 +396,10 @@ async function credential(req, res, url) {
           error_description: `draft 13: send format vc+sd-jwt and vct ${VCT}`,
         })
       }
-    } else if (parsed.credentialConfigurationId !== CONFIGURATION_ID) {
+    } else if (parsed.credentialConfigurationId !== offered) {
       throw new Oauth2ServerErrorResponseError({
         error: 'unknown_credential_configuration',
-        error_description: `send credential_configuration_id ${CONFIGURATION_ID}`,
+        error_description: `send credential_configuration_id ${offered}`,
       })
     }
     const jwts = parsed.proofs?.jwt
@@ -350,6 +423,30 @@ async function credential(req, res, url) {
       expectedNonce: proofNonce,
     })
     const holderJwk = proof.signer.publicJwk
+
+    if (!DRAFT13 && parsed.credentialConfigurationId === MDL_CONFIGURATION_ID) {
+      // An mdoc whose deviceKey is the proof key (cose_key binding).
+      if (holderJwk?.kty !== 'EC' || holderJwk.crv !== 'P-256') {
+        throw new Oauth2ServerErrorResponseError({
+          error: Oauth2ErrorCodes.InvalidProof,
+          error_description: 'the proof key must be a P-256 jwk',
+        })
+      }
+      const issuerSigned = await issueMdoc({
+        doctype: MDL_DOCTYPE,
+        namespaces: { [MDL_NAMESPACE]: mdlElements() },
+        deviceJwk: holderJwk,
+        signer: mdocSigner,
+      })
+      const notificationId = crypto.randomBytes(12).toString('base64url')
+      notifications.add(notificationId)
+      const response = issuer.createCredentialResponse({
+        credentialRequest: parsed,
+        credentials: [{ credential: encodeForOid4vci(issuerSigned) }],
+        notificationId,
+      })
+      return send(res, 200, response, undefined, { 'cache-control': 'no-store' })
+    }
 
     const now = Math.floor(Date.now() / 1000)
     const sdJwt = await sdJwtVc.issue(
@@ -448,4 +545,6 @@ function sendError(res, error) {
   throw error
 }
 
-console.log(JSON.stringify({ ready: BASE, credential_issuer: ID, mode: MODE }))
+console.log(
+  JSON.stringify({ ready: BASE, credential_issuer: ID, mode: MODE, mdoc_trust_anchor_pem: mdocSigner?.root.pem ?? null })
+)

@@ -9,6 +9,13 @@
 // signature with the key from /.well-known/jwt-vc-issuer), whether `cnf.jwk` is
 // the proof key, and what the client saw (detected version, nonce source).
 // On failure: exit 1, with what went wrong (and the server's answer) on stderr.
+//
+// An `mso_mdoc` credential is verified with mdoc.mjs (@owf/mdoc) against the
+// root certificate(s) in the environment variable MDOC_TRUST_ANCHOR_PEM
+// (required for mdoc offers, e.g. issuer.mjs's `mdoc_trust_anchor_pem`); then
+// `claims` is {namespace: {element: value}}, `header` is null, `holder_bound`
+// says whether the MSO deviceKey is the proof key, and `mdoc` has the doctype
+// and validity.
 
 import { clientAuthenticationNone, preAuthorizedCodeGrantIdentifier } from '@openid4vc/oauth2'
 import { Openid4vciClient, setGlobalConfig } from '@openid4vc/openid4vci'
@@ -67,14 +74,35 @@ async function main() {
     proofs: { jwt: [proof] },
   })
   const credential = credentialResponse.credentials?.[0]?.credential ?? credentialResponse.credential
+  const configuration = issuerMetadata.credentialIssuer.credential_configurations_supported[configurationId]
+  const isMdoc = configuration.format === 'mso_mdoc'
   if (typeof credential !== 'string') {
-    throw new Error(`no SD-JWT in the credential response: ${JSON.stringify(credentialResponse)}`)
+    throw new Error(`no ${isMdoc ? 'mdoc' : 'SD-JWT'} in the credential response: ${JSON.stringify(credentialResponse)}`)
   }
 
-  const verified = await verifySdJwtVc(credential)
-  const holderBound =
-    (await jose.calculateJwkThumbprint(verified.payload.cnf?.jwk ?? {}).catch(() => null)) ===
-    (await jose.calculateJwkThumbprint(proofKey.publicJwk))
+  let verified
+  let holderBound
+  let mdoc
+  if (isMdoc) {
+    const trustAnchorPem = process.env.MDOC_TRUST_ANCHOR_PEM
+    if (!trustAnchorPem) throw new Error('an mso_mdoc credential: set MDOC_TRUST_ANCHOR_PEM to the issuer root certificate')
+    const { verifyMdoc } = await import('./mdoc.mjs')
+    const result = await verifyMdoc({
+      issuer_signed: credential,
+      trust_anchor_pem: trustAnchorPem,
+      doctype: configuration.doctype,
+      device_jwk: proofKey.publicJwk,
+    })
+    if (!result.ok) throw new Error(`the mdoc does not verify: ${result.error}`)
+    verified = { header: null, claims: result.claims }
+    holderBound = result.device_key_matches
+    mdoc = { doctype: result.doctype, valid_from: result.valid_from, valid_until: result.valid_until }
+  } else {
+    verified = await verifySdJwtVc(credential)
+    holderBound =
+      (await jose.calculateJwkThumbprint(verified.payload.cnf?.jwk ?? {}).catch(() => null)) ===
+      (await jose.calculateJwkThumbprint(proofKey.publicJwk))
+  }
 
   let notified = false
   if (credentialResponse.notification_id && issuerMetadata.credentialIssuer.notification_endpoint) {
@@ -92,13 +120,14 @@ async function main() {
       credential_configuration_id: configurationId,
       detected_version: issuerMetadata.originalDraftVersion,
       nonce_source: nonceSource,
-      format: issuerMetadata.credentialIssuer.credential_configurations_supported[configurationId].format,
+      format: configuration.format,
       credential,
       header: verified.header,
       claims: verified.claims,
       signature_verified: true,
       holder_bound: holderBound,
       notified,
+      ...(mdoc ? { mdoc } : {}),
     })
   )
 }

@@ -203,12 +203,13 @@ fn root_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, rcgen::Error
 }
 
 /// An ISO/IEC 18013-5 document signer: a fresh P-256 key and its
-/// certificate issued directly by `root` (CA false, `digitalSignature`,
+/// certificate issued directly by `root` (country DE, CA false, `digitalSignature`,
 /// extended key usage `id-mdl-kp-mdlDS`, valid from a day ago for 90 days).
 fn document_signer(root: &CertifiedIssuer<'_, KeyPair>) -> Result<DocumentSigner, rcgen::Error> {
     let key = SigningKey::random(&mut rand::rngs::OsRng);
     let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(DOCUMENT_SIGNER_NAME);
+    // ISO 18013-5 wants the signer's country (C), matching issuing_country.
+    params.distinguished_name = country_name(DOCUMENT_SIGNER_NAME);
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(MDL_DS_EKU.to_vec())];
@@ -237,7 +238,9 @@ fn self_signed(key: &SigningKey, uri: &str) -> Result<Vec<u8>, rcgen::Error> {
 /// A CA certificate's parameters: `keyCertSign` and `cRLSign`.
 fn ca_params(name: &str, constraints: BasicConstraints) -> CertificateParams {
     let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(name);
+    // The CAs are an IACA too: mdoc verifiers read the country (C) of the
+    // document signer's issuer.
+    params.distinguished_name = country_name(name);
     params.is_ca = IsCa::Ca(constraints);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params
@@ -271,6 +274,21 @@ fn subject_alt_names(uri: &str) -> Result<Vec<SanType>, rcgen::Error> {
         None => {}
     }
     Ok(names)
+}
+
+/// [`distinguished_name`] with the country DE first, as ISO 18013-5 wants
+/// it of IACA and document signer certificates (a PrintableString, as X.520
+/// has it; rcgen's default is UTF8String).
+fn country_name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(
+        DnType::CountryName,
+        rcgen::DnValue::PrintableString("DE".try_into().expect("printable")),
+    );
+    for (kind, value) in distinguished_name(common_name).iter() {
+        name.push(kind.clone(), value.clone());
+    }
+    name
 }
 
 fn distinguished_name(common_name: &str) -> DistinguishedName {
