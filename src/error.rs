@@ -493,9 +493,67 @@ pub fn sanitize(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        out.push(if c.is_control() { ' ' } else { c });
+        out.push(if is_unsafe_text_char(c) { ' ' } else { c });
     }
     out
+}
+
+/// Whether `c` must not be shown as it is in text an issuer wrote: C0 and
+/// C1 controls (ESC, CSI, OSC, CR, LF, DEL...), line and paragraph
+/// separators, bidi embeddings, overrides, isolates and marks (which can
+/// make one name read as another), zero-width and other invisible format
+/// characters (Unicode Cf), tag characters. Variation selectors stay
+/// (emoji need them).
+pub fn is_unsafe_text_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'          // C0 controls, LF and CR among them
+        | '\u{7f}'..='\u{9f}'       // DEL and C1 controls (CSI U+009B, OSC U+009D)
+        | '\u{ad}'                  // soft hyphen (invisible)
+        | '\u{34f}'                 // combining grapheme joiner
+        | '\u{600}'..='\u{605}'     // Arabic number signs (Cf)
+        | '\u{61c}'                 // Arabic letter mark
+        | '\u{6dd}'
+        | '\u{70f}'
+        | '\u{890}'..='\u{891}'
+        | '\u{8e2}'
+        | '\u{115f}'..='\u{1160}'   // Hangul fillers (invisible)
+        | '\u{17b4}'..='\u{17b5}'
+        | '\u{180b}'..='\u{180f}'   // Mongolian selectors and vowel separator
+        | '\u{200b}'..='\u{200f}'   // zero width space, non-joiner, joiner; LRM, RLM
+        | '\u{2028}'..='\u{2029}'   // line and paragraph separators
+        | '\u{202a}'..='\u{202e}'   // LRE, RLE, PDF, LRO, RLO
+        | '\u{2060}'..='\u{2064}'   // word joiner, invisible operators
+        | '\u{2066}'..='\u{206f}'   // LRI, RLI, FSI, PDI, deprecated format characters
+        | '\u{3164}'                // Hangul filler
+        | '\u{feff}'                // zero width no-break space (BOM)
+        | '\u{ffa0}'
+        | '\u{fff9}'..='\u{fffb}'   // interlinear annotation
+        | '\u{110bd}'
+        | '\u{110cd}'
+        | '\u{13430}'..='\u{1343f}'
+        | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e007f}' // tag characters (invisible "ASCII smuggling")
+    )
+}
+
+/// Text an issuer wrote, made safe to display: controls and separators
+/// become spaces, invisible format and bidi characters are removed. The raw
+/// value stays where it came from (the metadata, the claims).
+pub fn display_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unsafe_text_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .filter_map(|c| match c {
+                c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => Some(' '),
+                c if is_unsafe_text_char(c) => None,
+                c => Some(c),
+            })
+            .collect(),
+    )
 }
 
 /// A URL as it may appear in an error: without query and fragment (which may
@@ -514,6 +572,20 @@ pub(crate) fn display_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_text_removes_bidi_and_invisible_characters_and_keeps_the_rest() {
+        // An issuer name reading "Bank" that would render as another name.
+        assert_eq!(display_text("Bank\u{202e}knaB\u{202c}"), "BankknaB");
+        assert_eq!(display_text("a\u{200b}b\u{2066}c\u{e0041}"), "abc");
+        assert_eq!(display_text("line\none\u{1b}[2K"), "line one [2K");
+        assert_eq!(display_text("Führerschein 🚗"), "Führerschein 🚗");
+        assert!(matches!(
+            display_text("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(sanitize("x\u{202e}y", 10), "x y");
+    }
 
     #[test]
     fn sanitize_strips_control_and_truncates() {

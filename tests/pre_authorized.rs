@@ -627,3 +627,82 @@ async fn a_key_attestation_from_an_untrusted_provider_is_refused() {
     );
     assert_eq!(trusted.stats()["key_attestations_rejected"], 1);
 }
+
+/// The user's side of `Wallet::receive`: the tx_code they were sent.
+struct Typist(Option<String>);
+
+impl oid4vci_wallet::Interaction for Typist {
+    fn tx_code<'a>(
+        &'a self,
+        _spec: &'a oid4vci_wallet::types::TxCodeSpec,
+    ) -> oid4vci_wallet::http::BoxFuture<'a, oid4vci_wallet::Result<oid4vci_wallet::types::TxCode>>
+    {
+        let code = self.0.clone().unwrap_or_default();
+        Box::pin(async move { Ok(code.into()) })
+    }
+}
+
+/// `receive` of an offer with one configuration this wallet can finish and
+/// one it cannot (key attestations required, no provider): it requests only
+/// the first and says why not the other, instead of failing after the code
+/// is spent; and naming the other explicitly is refused before the token
+/// request.
+#[tokio::test]
+async fn receive_requests_only_what_it_can_finish_and_says_what_it_left() {
+    let issuer = start(Issuer::builder().key_attestations_required(true)).await;
+    let wallet = wallet();
+    let signer = SoftwareSigner::generate();
+    let created = issuer.create_offer(offer(
+        &["pid_sd_jwt", "membership_sd_jwt"],
+        true,
+        false,
+        false,
+    ));
+    let received = wallet
+        .receive(
+            &created.offer_url,
+            &Typist(created.tx_code.clone()),
+            &signer,
+            &oid4vci_wallet::ReceiveOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(received.credentials.len(), 1);
+    assert_eq!(
+        received.credentials[0].configuration_id,
+        "membership_sd_jwt"
+    );
+    assert_eq!(received.not_requested.len(), 1);
+    assert_eq!(received.not_requested[0].0, "pid_sd_jwt");
+    assert!(
+        received.not_requested[0].1.contains("key attestation"),
+        "{:?}",
+        received.not_requested
+    );
+
+    issuer.reset_stats();
+    let created = issuer.create_offer(offer(
+        &["pid_sd_jwt", "membership_sd_jwt"],
+        true,
+        false,
+        false,
+    ));
+    let options = oid4vci_wallet::ReceiveOptions {
+        credential_configuration_ids: Some(vec!["pid_sd_jwt".into()]),
+        ..Default::default()
+    };
+    let err = wallet
+        .receive(
+            &created.offer_url,
+            &Typist(created.tx_code.clone()),
+            &signer,
+            &options,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Proof(p) if p.kind == ProofErrorKind::KeyAttestationRequired),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/token"), 0, "nothing spent");
+}

@@ -29,6 +29,9 @@ impl Default for ReceiveOptions {
     }
 }
 
+/// Configurations left out, with the reason.
+type NotRequested = Vec<(String, String)>;
+
 /// What [`Wallet::receive`] got.
 #[derive(Debug)]
 pub struct Received {
@@ -36,6 +39,9 @@ pub struct Received {
     pub authorized: Authorized,
     /// The credentials, in request order.
     pub credentials: Vec<IssuedCredential>,
+    /// Offered configurations not requested because this wallet cannot
+    /// finish them (configuration id, why), found before anything was spent.
+    pub not_requested: Vec<(String, String)>,
 }
 
 /// What the app does for the user during [`Wallet::receive`] and
@@ -77,6 +83,12 @@ impl Wallet {
         options: &ReceiveOptions,
     ) -> Result<Received> {
         let offer = self.resolve_offer(offer_url).await?;
+        let offered: Vec<String> = offer
+            .credentials()
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        let (ids, not_requested) = self.issuable(offer.context(), &offered, options)?;
         let authorized = match offer.grant()? {
             Grant::PreAuthorized(mut step) => {
                 if let Some(spec) = step.tx_code().cloned() {
@@ -86,23 +98,49 @@ impl Wallet {
             }
             Grant::AuthorizationCode(step) => self.browser_round_trip(step, interaction).await?,
         };
-        self.collect(authorized, signer, options).await
+        let mut received = self.collect(authorized, &ids, signer, options).await?;
+        received.not_requested = not_requested;
+        Ok(received)
     }
 
-    /// Requests every configuration of `options` (default: all authorized
-    /// ones) and waits for deferred ones.
+    /// What to request, decided before anything is spent (SPEC A16): the
+    /// configurations named in `options`, each of which this wallet must be
+    /// able to finish, or else every offered one it can finish (the others
+    /// come back with the reason). An error when nothing can be finished.
+    fn issuable(
+        &self,
+        context: &crate::flow::session::IssuerContext,
+        offered: &[String],
+        options: &ReceiveOptions,
+    ) -> Result<(Vec<String>, NotRequested)> {
+        let capabilities = self.capabilities();
+        if let Some(named) = &options.credential_configuration_ids {
+            for id in named {
+                context.can_issue(id, capabilities)?;
+            }
+            return Ok((named.clone(), Vec::new()));
+        }
+        context.can_issue_any(offered, capabilities)?;
+        let (mut ids, mut skipped) = (Vec::new(), Vec::new());
+        for id in offered {
+            match context.can_issue(id, capabilities) {
+                Ok(()) => ids.push(id.clone()),
+                Err(e) => skipped.push((id.clone(), e.to_string())),
+            }
+        }
+        Ok((ids, skipped))
+    }
+
+    /// Requests the configurations `ids` and waits for deferred ones.
     async fn collect(
         &self,
         mut authorized: Authorized,
+        ids: &[String],
         signer: &dyn Signer,
         options: &ReceiveOptions,
     ) -> Result<Received> {
-        let ids = match &options.credential_configuration_ids {
-            Some(ids) => ids.clone(),
-            None => authorized.credential_configuration_ids().to_vec(),
-        };
         let mut credentials = Vec::new();
-        for id in &ids {
+        for id in ids {
             match authorized.request_credential(self, id, signer).await? {
                 Issuance::Issued(list) => credentials.extend(list),
                 Issuance::Deferred(mut pending) => credentials.extend(
@@ -115,6 +153,7 @@ impl Wallet {
         Ok(Received {
             authorized,
             credentials,
+            not_requested: Vec::new(),
         })
     }
 
@@ -130,8 +169,19 @@ impl Wallet {
         options: &ReceiveOptions,
     ) -> Result<Received> {
         let step = self.start_issuance(issuer_id, configuration_ids).await?;
+        let named: Vec<String> = configuration_ids.iter().map(|s| s.to_string()).collect();
+        let options = ReceiveOptions {
+            credential_configuration_ids: Some(
+                options
+                    .credential_configuration_ids
+                    .clone()
+                    .unwrap_or(named),
+            ),
+            ..options.clone()
+        };
+        let (ids, _) = self.issuable(&step.context, &[], &options)?;
         let authorized = self.browser_round_trip(step, interaction).await?;
-        self.collect(authorized, signer, options).await
+        self.collect(authorized, &ids, signer, &options).await
     }
 
     /// Builds the authorization URL, lets `interaction` take the user through

@@ -741,7 +741,8 @@ impl IssuedCredential {
     }
 
     /// [`Self::labelled_claims`] with each claim's path and the kind of its
-    /// value. For an mdoc the paths are `[namespace, element]`, every element
+    /// value. Labels are safe to show ([`crate::error::display_text`]);
+    /// values are as issued. For an mdoc the paths are `[namespace, element]`, every element
     /// the metadata does not describe follows under its identifier, and the
     /// kinds keep what CBOR typed (dates, byte strings such as a portrait).
     pub fn labelled(
@@ -779,7 +780,7 @@ impl IssuedCredential {
             covered.insert(key);
             let label = description
                 .label_for(locales)
-                .map(str::to_string)
+                .map(|l| crate::error::display_text(l).into_owned())
                 .unwrap_or_else(|| {
                     description
                         .path

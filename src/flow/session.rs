@@ -67,12 +67,15 @@ pub struct OfferedCredential<'a> {
 }
 
 impl OfferedCredential<'_> {
-    /// The display name in the best matching locale, else the id.
+    /// The display name in the best matching locale, else the id, safe to
+    /// show ([`crate::error::display_text`]; the raw one is in the metadata).
     pub fn name(&self, locales: &[String]) -> String {
-        self.configuration
+        let name = self
+            .configuration
             .display_for(locales)
-            .and_then(|d| d.name.clone())
-            .unwrap_or_else(|| self.id.to_string())
+            .and_then(|d| d.name.as_deref())
+            .unwrap_or(self.id);
+        crate::error::display_text(name).into_owned()
     }
 }
 

@@ -314,6 +314,13 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
         Command::Inspect(_) => unreachable!("inspect runs on its own"),
     };
     let context = received.authorized.context();
+    for (id, reason) in &received.not_requested {
+        eprintln!(
+            "not requested: {} (this wallet cannot finish it: {})",
+            quoted(id, MAX_NAME_CHARS),
+            escape(reason)
+        );
+    }
     if json {
         let list: Vec<_> = received
             .credentials
@@ -329,9 +336,15 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
                 })
             })
             .collect();
+        let not_requested: Vec<_> = received
+            .not_requested
+            .iter()
+            .map(|(id, reason)| serde_json::json!({"credential_configuration_id": id, "reason": reason}))
+            .collect();
         let out = serde_json::json!({
             "credential_issuer": received.authorized.issuer_id(),
             "credentials": list,
+            "not_requested": not_requested,
         });
         println!("{}", json_document(&out));
         return Ok(());

@@ -11,44 +11,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Whether `c` must not reach the terminal as it is: C0 and C1 controls
-/// (ESC, CSI, OSC, BEL, CR, LF, DEL...), line and paragraph separators,
-/// bidi embeddings, overrides, isolates and marks, zero-width and other
-/// invisible format characters (Unicode category Cf), tag characters.
-/// Variation selectors stay (emoji need them).
-pub fn is_unsafe(c: char) -> bool {
-    matches!(
-        c,
-        '\u{0}'..='\u{1f}'          // C0 controls, LF and CR among them
-        | '\u{7f}'..='\u{9f}'       // DEL and C1 controls (CSI U+009B, OSC U+009D)
-        | '\u{ad}'                  // soft hyphen (invisible)
-        | '\u{34f}'                 // combining grapheme joiner
-        | '\u{600}'..='\u{605}'     // Arabic number signs (Cf)
-        | '\u{61c}'                 // Arabic letter mark
-        | '\u{6dd}'
-        | '\u{70f}'
-        | '\u{890}'..='\u{891}'
-        | '\u{8e2}'
-        | '\u{115f}'..='\u{1160}'   // Hangul fillers (invisible)
-        | '\u{17b4}'..='\u{17b5}'
-        | '\u{180b}'..='\u{180f}'   // Mongolian selectors and vowel separator
-        | '\u{200b}'..='\u{200f}'   // zero width space, non-joiner, joiner; LRM, RLM
-        | '\u{2028}'..='\u{2029}'   // line and paragraph separators
-        | '\u{202a}'..='\u{202e}'   // LRE, RLE, PDF, LRO, RLO
-        | '\u{2060}'..='\u{2064}'   // word joiner, invisible operators
-        | '\u{2066}'..='\u{206f}'   // LRI, RLI, FSI, PDI, deprecated format characters
-        | '\u{3164}'                // Hangul filler
-        | '\u{feff}'                // zero width no-break space (BOM)
-        | '\u{ffa0}'
-        | '\u{fff9}'..='\u{fffb}'   // interlinear annotation
-        | '\u{110bd}'
-        | '\u{110cd}'
-        | '\u{13430}'..='\u{1343f}'
-        | '\u{1bca0}'..='\u{1bca3}'
-        | '\u{1d173}'..='\u{1d17a}'
-        | '\u{e0000}'..='\u{e007f}' // tag characters (invisible "ASCII smuggling")
-    )
-}
+/// Whether `c` must not reach the terminal as it is: the library's
+/// [`oid4vci_wallet::error::is_unsafe_text_char`] (controls, separators,
+/// bidi and invisible format characters).
+pub use oid4vci_wallet::error::is_unsafe_text_char as is_unsafe;
 
 /// The one function issuer text goes through: every [`is_unsafe`] character
 /// becomes a visible `\uXXXX` escape (a UTF-16 surrogate pair above the
