@@ -210,13 +210,6 @@ impl fmt::Display for CredentialRejection {
     }
 }
 
-impl Error {
-    /// A failed credential check with nothing issued to keep.
-    pub(crate) fn check(problem: impl Into<String>) -> Self {
-        Error::CredentialCheck(CredentialRejection::new(problem))
-    }
-}
-
 /// Why a proof could not be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProofError {

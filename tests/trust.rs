@@ -682,6 +682,94 @@ async fn an_issuing_country_other_than_the_document_signers_fails_the_check() {
     );
 }
 
+#[tokio::test]
+async fn a_key_that_cannot_be_fetched_leaves_the_credential_unverified_never_dropped() {
+    use oid4vci_issuer::{Canned, Endpoint};
+    let issuer = start(Issuer::builder().respond(Canned::text(
+        Endpoint::JwtVcIssuer,
+        503,
+        "text/plain",
+        "down",
+    )))
+    .await;
+    let credential = receive_pid(&issuer, &wallet_with(None, false))
+        .await
+        .unwrap();
+    match &credential.verification {
+        Verification::Unverified { reason } => {
+            assert!(reason.contains("could not be fetched"), "{reason}")
+        }
+        other => panic!("expected unverified, got {other:?}"),
+    }
+    assert!(credential.claims.is_some(), "decoded all the same");
+    // Required verified: an error that carries the credential.
+    let err = receive_pid(&issuer, &wallet_with(None, true))
+        .await
+        .unwrap_err();
+    let Error::CredentialCheck(rejection) = &err else {
+        panic!("expected a failed check, got {err}");
+    };
+    assert_eq!(rejection.raw_credentials.len(), 1);
+}
+
+/// The check of what was received is a flow of the engine: an app that
+/// drives the engine itself gets the same verification, fetching the
+/// issuer's keys when the flow asks.
+#[tokio::test]
+async fn the_engine_checks_received_credentials_without_a_wallet() {
+    use oid4vci_wallet::flow::received::CheckReceived;
+    use oid4vci_wallet::flow::{EngineConfig, Flow, Progress};
+    use oid4vci_wallet::HttpClient as _;
+    let issuer = default_issuer().await;
+    // Unchecked credentials, as an engine-driving app has them.
+    let unchecked = Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .verify_credential_signatures(false)
+        .build()
+        .unwrap();
+    let received = receive_pid(&issuer, &unchecked).await.unwrap();
+    assert!(!received.verification.is_verified());
+
+    let mut config = EngineConfig {
+        allow_http: true,
+        ..EngineConfig::default()
+    };
+    config.trust.require_verified = true;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let http = oid4vci_wallet::http::ReqwestClient::new(oid4vci_wallet::http::ReqwestConfig {
+        allow_http: true,
+        ..Default::default()
+    })
+    .unwrap();
+    // The check runs on its own: turn the wallet's off, so this one counts.
+    config.trust.verify_signatures = true;
+    let mut progress =
+        CheckReceived::start(&issuer.issuer_id(), vec![received], &config, now).unwrap();
+    let mut requests = 0;
+    let checked = loop {
+        match progress {
+            Progress::Done(list) => break list,
+            Progress::Again(mut flow) => {
+                let (_, request) = flow.prepare_request(&config, now).unwrap();
+                requests += 1;
+                let response = http.send(request).await.unwrap();
+                progress = flow.handle_response(response, &config, now).unwrap();
+            }
+        }
+    };
+    assert_eq!(requests, 1, "the issuer's JWT VC issuer metadata, once");
+    assert!(matches!(
+        &checked[0].verification,
+        Verification::Verified {
+            by: VerifiedBy::IssuerMetadata { .. }
+        }
+    ));
+}
+
 /// A genuine PID mdoc of the reference issuer (the CBOR of its
 /// `IssuerSigned`) and its root, made once for the property below.
 fn genuine_mdoc() -> &'static (Vec<u8>, String) {

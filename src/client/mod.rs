@@ -24,7 +24,6 @@ use crate::flow::session::{IssuerContext, ResolvedOffer};
 use crate::flow::EngineConfig;
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
 use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
-use crate::verify::trust::TrustAnchors;
 #[allow(unused_imports)] // doc links
 use crate::verify::Verification;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,9 +58,6 @@ pub struct WalletBuilder {
     engine: EngineConfig,
     http: Option<Arc<dyn HttpClient>>,
     reqwest: ReqwestConfig,
-    verify_signatures: bool,
-    require_verified: bool,
-    trust_anchors: TrustAnchors,
     trust_anchor_error: Option<String>,
     clock: Arc<dyn Clock>,
     attestation: Option<ClientAttestation>,
@@ -124,7 +120,7 @@ impl WalletBuilder {
     /// Whether to verify the issuer's signature on SD-JWT credentials (default
     /// true). Turn it off only when the app resolves issuer keys itself.
     pub fn verify_credential_signatures(mut self, on: bool) -> Self {
-        self.verify_signatures = on;
+        self.engine.trust.verify_signatures = on;
         self
     }
 
@@ -135,7 +131,7 @@ impl WalletBuilder {
     /// ([`Self::add_root_certificate`]). Without anchors every `x5c`
     /// credential is unverified.
     pub fn trust_anchor(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
-        if let Err(e) = self.trust_anchors.add(pem_or_der.as_ref()) {
+        if let Err(e) = self.engine.trust.anchors.add(pem_or_der.as_ref()) {
             self.trust_anchor_error.get_or_insert(e);
         }
         self
@@ -148,7 +144,7 @@ impl WalletBuilder {
     /// it, and dropping it would lose it). A check that fails is always an
     /// error.
     pub fn require_verified(mut self, on: bool) -> Self {
-        self.require_verified = on;
+        self.engine.trust.require_verified = on;
         self
     }
 
@@ -217,9 +213,6 @@ impl WalletBuilder {
                 client_id,
                 engine: self.engine,
                 http,
-                verify_signatures: self.verify_signatures,
-                require_verified: self.require_verified,
-                trust_anchors: self.trust_anchors,
                 clock: self.clock,
                 attestation: self.attestation,
                 key_attestations: self.key_attestations,
@@ -233,9 +226,6 @@ pub(crate) struct Inner {
     client_id: Option<String>,
     engine: EngineConfig,
     http: Arc<dyn HttpClient>,
-    verify_signatures: bool,
-    require_verified: bool,
-    trust_anchors: TrustAnchors,
     clock: Arc<dyn Clock>,
     attestation: Option<ClientAttestation>,
     key_attestations: Option<Arc<dyn KeyAttestationProvider>>,
@@ -268,9 +258,6 @@ impl Wallet {
             engine: EngineConfig::default(),
             http: None,
             reqwest: ReqwestConfig::default(),
-            verify_signatures: true,
-            require_verified: false,
-            trust_anchors: TrustAnchors::new(),
             trust_anchor_error: None,
             clock: Arc::new(SystemClock),
             attestation: None,

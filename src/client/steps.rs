@@ -123,12 +123,12 @@ impl Authorized {
             wallet.now(),
         )?;
         match wallet.drive(exchange).await {
-            Ok(Issuance::Issued(mut list)) => {
+            Ok(Issuance::Issued(list)) => {
                 let issuer = self.context.issuer.credential_issuer.clone();
-                if let Err(e) = wallet.verify_signatures(&issuer, &mut list).await {
-                    return Err(self.report_failure(wallet, e).await);
+                match wallet.check_received(&issuer, list).await {
+                    Ok(list) => Ok(Issuance::Issued(list)),
+                    Err(e) => Err(self.report_failure(wallet, e).await),
                 }
-                Ok(Issuance::Issued(list))
             }
             Ok(deferred) => Ok(deferred),
             Err(e) => Err(self.report_failure(wallet, e).await),
@@ -231,12 +231,12 @@ impl DeferredPending {
             Err(e) => return Err(self.authorized.report_failure(wallet, e).await),
         };
         match status {
-            DeferredStatus::Issued(mut list) => {
+            DeferredStatus::Issued(list) => {
                 let issuer = self.authorized.context.issuer.credential_issuer.clone();
-                if let Err(e) = wallet.verify_signatures(&issuer, &mut list).await {
-                    return Err(self.authorized.report_failure(wallet, e).await);
+                match wallet.check_received(&issuer, list).await {
+                    Ok(list) => Ok(DeferredStatus::Issued(list)),
+                    Err(e) => Err(self.authorized.report_failure(wallet, e).await),
                 }
-                Ok(DeferredStatus::Issued(list))
             }
             other => Ok(other),
         }

@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod issuance;
 pub mod offer;
 pub mod protection;
+pub mod received;
 pub mod session;
 pub mod token;
 
@@ -30,6 +31,8 @@ pub struct EngineConfig {
     pub locales: Vec<String>,
     /// Where randomness comes from (default: the OS).
     pub random: std::sync::Arc<dyn RandomSource>,
+    /// What the wallet requires of issuer signatures.
+    pub trust: received::TrustPolicy,
 }
 
 impl Default for EngineConfig {
@@ -38,6 +41,7 @@ impl Default for EngineConfig {
             allow_http: false,
             locales: vec!["en".into()],
             random: std::sync::Arc::new(OsRandom),
+            trust: received::TrustPolicy::default(),
         }
     }
 }
@@ -47,6 +51,7 @@ impl std::fmt::Debug for EngineConfig {
         f.debug_struct("EngineConfig")
             .field("allow_http", &self.allow_http)
             .field("locales", &self.locales)
+            .field("trust", &self.trust)
             .finish_non_exhaustive()
     }
 }
