@@ -3,7 +3,7 @@
 # against, each on a free loopback port, with its output in a directory of the
 # caller's.
 #
-#   start_issuers DIR   starts six instances and sets
+#   start_issuers DIR   starts seven instances and sets
 #                         ISSUER_BASE              the main one (deferred polls: interval 1 s, 2 pending)
 #                         ISSUER_DPOP_BASE         --require-dpop --dpop-nonce
 #                         ISSUER_HTTPS_BASE        --tls; its self-signed certificate is
@@ -17,6 +17,10 @@
 #                         ISSUER_X5C_SELF_SIGNED_BASE  --credential-signing x5c --fault
 #                                                  x5c-self-signed (a forgery: its own
 #                                                  self-signed certificate in x5c)
+#                         ISSUER_KEY_ATTESTATION_BASE  --key-attestations-required (every
+#                                                  configuration lists key_attestations_required;
+#                                                  attestations of its trusted wallet provider
+#                                                  come from its POST /test/key-attestation)
 #   stop_issuers        stops whatever start_issuers started (call it from the EXIT trap)
 #
 # Honors CARGO_TARGET_DIR (default: target).
@@ -60,6 +64,8 @@ start_issuers() {
   ISSUER_X5C_BASE=$issuer_base
   start_issuer "$dir" x5c-self-signed --credential-signing x5c --fault x5c-self-signed || return 1
   ISSUER_X5C_SELF_SIGNED_BASE=$issuer_base
+  start_issuer "$dir" key-attestation --key-attestations-required || return 1
+  ISSUER_KEY_ATTESTATION_BASE=$issuer_base
   start_issuer "$dir" https --tls || return 1
   ISSUER_HTTPS_BASE=$issuer_base
   # The ready line carries the certificate as a JSON string; PEM has no

@@ -33,9 +33,11 @@
 //! every PAR and token request and answers the server's challenges itself.
 
 mod authorization;
+mod builder;
 mod http;
 
 pub use authorization::PendingAuthorization;
+pub use builder::{KeyAttestationProvider, KeyAttestationRequest, WalletBuilder};
 pub use http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpResponse};
 
 use crate::flow::session::Grant as CoreGrant;
@@ -143,9 +145,20 @@ pub enum WalletError {
         /// exception's message (often logged) never contains a credential.
         rejected: Arc<RejectedCredentials>,
     },
-    /// The app's signer failed, or no algorithm fits.
+    /// The app's signer (or key attestation provider) failed. Also what a
+    /// foreign signer throws.
     #[error("signing: {details}")]
     Signing {
+        /// Details.
+        details: String,
+    },
+    /// The wallet cannot make the proofs this issuer requires (no proof type
+    /// or algorithm in common, key attestations required, too many keys for
+    /// its batch size, ...), raised before anything is spent where it can be.
+    #[error("proof: {details}")]
+    Proof {
+        /// Which problem.
+        kind: ProofErrorKind,
         /// Details.
         details: String,
     },
@@ -185,7 +198,10 @@ impl From<CoreError> for WalletError {
             CoreError::Config(_) => WalletError::Configuration { details },
             CoreError::Transport { .. } => WalletError::Network { details },
             CoreError::TxCode(_) => WalletError::TxCodeRequired { details },
-            CoreError::Proof(_) => WalletError::Signing { details },
+            CoreError::Proof(proof) => match ProofErrorKind::from(proof.kind) {
+                ProofErrorKind::SignerFailed => WalletError::Signing { details },
+                kind => WalletError::Proof { kind, details },
+            },
             CoreError::CredentialCheck(rejection) => WalletError::CredentialCheck {
                 details,
                 rejected: Arc::new(RejectedCredentials {
@@ -232,6 +248,43 @@ impl From<CoreError> for WalletError {
             },
             #[allow(unreachable_patterns)] // the core error is non_exhaustive
             _ => WalletError::InvalidState { details },
+        }
+    }
+}
+
+/// Why the wallet cannot make the proofs an issuer requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ProofErrorKind {
+    /// The issuer accepts no proof type the wallet makes.
+    UnsupportedProofType,
+    /// None of the issuer's proof algorithms is the signer's.
+    NoUsableAlgorithm,
+    /// The issuer requires key attestations and the wallet has no provider.
+    KeyAttestationRequired,
+    /// The credential is key-bound and no signer was given.
+    SignerRequired,
+    /// More keys than the issuer's `batch_size`.
+    TooManyKeys,
+    /// The same key twice in one batch.
+    KeyUsedTwice,
+    /// The signer's public key is unusable.
+    InvalidKey,
+    /// The signer failed (reported as `WalletError::Signing`).
+    SignerFailed,
+}
+
+impl From<crate::error::ProofErrorKind> for ProofErrorKind {
+    fn from(kind: crate::error::ProofErrorKind) -> Self {
+        use crate::error::ProofErrorKind as K;
+        match kind {
+            K::UnsupportedProofType => ProofErrorKind::UnsupportedProofType,
+            K::NoUsableAlgorithm => ProofErrorKind::NoUsableAlgorithm,
+            K::KeyAttestationRequired => ProofErrorKind::KeyAttestationRequired,
+            K::SignerRequired => ProofErrorKind::SignerRequired,
+            K::TooManyKeys => ProofErrorKind::TooManyKeys,
+            K::KeyUsedTwice => ProofErrorKind::KeyUsedTwice,
+            K::InvalidKey => ProofErrorKind::InvalidKey,
+            K::SignerFailed => ProofErrorKind::SignerFailed,
         }
     }
 }
@@ -670,13 +723,14 @@ fn require_client_id(wallet: &crate::Wallet) -> Result<(), WalletError> {
 /// Display information in the wallet's locale.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct DisplayInfo {
-    /// Name.
+    /// Name, safe to show: controls become spaces, bidi and invisible format
+    /// characters are removed (so one issuer's name cannot read as another's).
     pub name: Option<String>,
     /// Locale of this entry.
     pub locale: Option<String>,
     /// Logo URI (`https:` or `data:`).
     pub logo_uri: Option<String>,
-    /// Description.
+    /// Description, safe to show like `name`.
     pub description: Option<String>,
     /// Background colour.
     pub background_color: Option<String>,
@@ -687,10 +741,16 @@ pub struct DisplayInfo {
 impl From<&crate::types::Display> for DisplayInfo {
     fn from(d: &crate::types::Display) -> Self {
         Self {
-            name: d.name.clone(),
+            name: d
+                .name
+                .as_deref()
+                .map(|n| crate::error::display_text(n).into_owned()),
             locale: d.locale.clone(),
             logo_uri: d.logo.as_ref().and_then(|l| l.uri.clone()),
-            description: d.description.clone(),
+            description: d
+                .description
+                .as_deref()
+                .map(|n| crate::error::display_text(n).into_owned()),
             background_color: d.background_color.clone(),
             text_color: d.text_color.clone(),
         }
@@ -888,8 +948,58 @@ impl CredentialOffer {
 pub struct Claim {
     /// Label in the wallet's locale (or the claim name).
     pub label: String,
-    /// The value as JSON text (strings are quoted).
+    /// The value as JSON text (strings are quoted; mdoc dates are their
+    /// text, byte strings base64url).
     pub value_json: String,
+    /// Where the claim is: for an mdoc `[namespace, element]`, for SD-JWT
+    /// the claim path as the metadata gives it (array indexes as decimal
+    /// text, `null` for "every element" as the text `null`).
+    pub path: Vec<String>,
+    /// What kind of value it is (a date, bytes such as a portrait, ...).
+    pub kind: ClaimKind,
+}
+
+/// The kind of a claim's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ClaimKind {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Bool,
+    /// An integer.
+    Integer,
+    /// A number with a fraction.
+    Number,
+    /// Text.
+    Text,
+    /// A calendar date (`YYYY-MM-DD`).
+    Date,
+    /// A point in time (RFC 3339).
+    DateTime,
+    /// Bytes (base64url without padding in `value_json`), e.g. a portrait.
+    Bytes,
+    /// An array.
+    Array,
+    /// An object or map.
+    Object,
+}
+
+impl From<crate::ClaimKind> for ClaimKind {
+    fn from(kind: crate::ClaimKind) -> Self {
+        use crate::ClaimKind as K;
+        match kind {
+            K::Null => ClaimKind::Null,
+            K::Bool => ClaimKind::Bool,
+            K::Integer => ClaimKind::Integer,
+            K::Number => ClaimKind::Number,
+            K::Text => ClaimKind::Text,
+            K::Date => ClaimKind::Date,
+            K::DateTime => ClaimKind::DateTime,
+            K::Bytes => ClaimKind::Bytes,
+            K::Array => ClaimKind::Array,
+            K::Object => ClaimKind::Object,
+        }
+    }
 }
 
 /// A received credential.
@@ -901,9 +1011,11 @@ pub struct Credential {
     pub format: String,
     /// The credential as issued (JSON text for `ldp_vc` objects).
     pub credential: String,
-    /// The disclosed claims, labelled (SD-JWT).
+    /// The claims, labelled (SD-JWT disclosures, a JWT VC's subject, an
+    /// mdoc's elements).
     pub claims: Vec<Claim>,
-    /// The disclosed claims as a JSON object (SD-JWT), or null.
+    /// The claims as a JSON object (an mdoc's as namespace → element →
+    /// value), or null.
     pub claims_json: Option<String>,
     /// For notifications.
     pub notification_id: Option<String>,
@@ -1052,12 +1164,21 @@ fn convert_credentials(
         .map(|c| {
             let claims = context
                 .configuration(&c.configuration_id)
-                .map(|cfg| c.labelled_claims(cfg, locales))
+                .map(|cfg| c.labelled(cfg, locales))
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(label, value)| Claim {
-                    label,
-                    value_json: value.to_string(),
+                .map(|claim| Claim {
+                    label: claim.label,
+                    value_json: claim.value.to_string(),
+                    path: claim
+                        .path
+                        .iter()
+                        .map(|p| match p {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                    kind: claim.kind.into(),
                 })
                 .collect();
             let verification = Verification::from(&c.verification);

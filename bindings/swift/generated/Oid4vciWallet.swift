@@ -1664,6 +1664,226 @@ public func FfiConverterTypeHttpClient_lower(_ value: HttpClient) -> UInt64 {
 
 
 /**
+ * What the app's wallet provider attests about the keys: called when an
+ * issuer lists `key_attestations_required` (the EU PID does), right before
+ * the proofs are signed. It may block while the app asks its provider.
+ */
+public protocol KeyAttestationProvider: AnyObject, Sendable {
+    
+    /**
+     * A key attestation JWT (`typ: key-attestation+jwt`) whose
+     * `attested_keys` are `request.keys_jwk`, with `request.nonce` when
+     * given, at one of the levels the issuer accepts.
+     */
+    func keyAttestation(request: KeyAttestationRequest) throws  -> String
+    
+}
+/**
+ * What the app's wallet provider attests about the keys: called when an
+ * issuer lists `key_attestations_required` (the EU PID does), right before
+ * the proofs are signed. It may block while the app asks its provider.
+ */
+open class KeyAttestationProviderImpl: KeyAttestationProvider, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_keyattestationprovider(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_keyattestationprovider(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A key attestation JWT (`typ: key-attestation+jwt`) whose
+     * `attested_keys` are `request.keys_jwk`, with `request.nonce` when
+     * given, at one of the levels the issuer accepts.
+     */
+open func keyAttestation(request: KeyAttestationRequest)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_keyattestationprovider_key_attestation(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeKeyAttestationRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceKeyAttestationProvider {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceKeyAttestationProvider = UniffiVTableCallbackInterfaceKeyAttestationProvider(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeKeyAttestationProvider.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface KeyAttestationProvider: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeKeyAttestationProvider.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface KeyAttestationProvider: handle missing in uniffiClone")
+            }
+        },
+        keyAttestation: { (
+            uniffiHandle: UInt64,
+            request: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeKeyAttestationProvider.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.keyAttestation(
+                     request: try FfiConverterTypeKeyAttestationRequest_lift(request)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWalletError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceKeyAttestationProvider> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceKeyAttestationProvider>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitKeyAttestationProvider() {
+    uniffi_oid4vci_wallet_fn_init_callback_vtable_keyattestationprovider(UniffiCallbackInterfaceKeyAttestationProvider.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyAttestationProvider: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<KeyAttestationProvider>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = KeyAttestationProvider
+
+    public static func lift(_ handle: UInt64) throws -> KeyAttestationProvider {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return KeyAttestationProviderImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: KeyAttestationProvider) -> UInt64 {
+         if let rustImpl = value as? KeyAttestationProviderImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyAttestationProvider {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: KeyAttestationProvider, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyAttestationProvider_lift(_ handle: UInt64) throws -> KeyAttestationProvider {
+    return try FfiConverterTypeKeyAttestationProvider.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyAttestationProvider_lower(_ value: KeyAttestationProvider) -> UInt64 {
+    return FfiConverterTypeKeyAttestationProvider.lower(value)
+}
+
+
+
+
+
+
+/**
  * An authorization waiting for the browser's redirect.
  *
  * Open [`Self::authorization_url`] in the browser (Custom Tabs,
@@ -2897,6 +3117,208 @@ public func FfiConverterTypeWallet_lower(_ value: Wallet) -> UInt64 {
 
 
 
+
+
+/**
+ * Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
+ */
+public protocol WalletBuilderProtocol: AnyObject, Sendable {
+    
+    /**
+     * Authenticates with a wallet attestation (see `Wallet.withAttestation`).
+     */
+    func attestation(attestationJwt: String, signer: Signer)  -> WalletBuilder
+    
+    /**
+     * The wallet. `WalletError::Configuration` for an unusable part (as
+     * the `Wallet` constructors say).
+     */
+    func build() throws  -> Wallet
+    
+    /**
+     * Sends every request through the app's own HTTP stack (see
+     * `Wallet.withHttpClient`).
+     */
+    func httpClient(httpClient: HttpClient)  -> WalletBuilder
+    
+    /**
+     * Gets key attestations from the app's wallet provider for issuers that
+     * require them.
+     */
+    func keyAttestations(provider: KeyAttestationProvider)  -> WalletBuilder
+    
+}
+/**
+ * Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
+ */
+open class WalletBuilder: WalletBuilderProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_walletbuilder(self.handle, $0) }
+    }
+    /**
+     * Starts from `config` (the built-in HTTP client, no attestations).
+     */
+public convenience init(config: WalletConfig) {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_constructor_walletbuilder_new(
+        FfiConverterTypeWalletConfig_lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_walletbuilder(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Authenticates with a wallet attestation (see `Wallet.withAttestation`).
+     */
+open func attestation(attestationJwt: String, signer: Signer) -> WalletBuilder  {
+    return try!  FfiConverterTypeWalletBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_walletbuilder_attestation(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(attestationJwt),
+        FfiConverterTypeSigner_lower(signer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The wallet. `WalletError::Configuration` for an unusable part (as
+     * the `Wallet` constructors say).
+     */
+open func build()throws  -> Wallet  {
+    return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_walletbuilder_build(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sends every request through the app's own HTTP stack (see
+     * `Wallet.withHttpClient`).
+     */
+open func httpClient(httpClient: HttpClient) -> WalletBuilder  {
+    return try!  FfiConverterTypeWalletBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_walletbuilder_http_client(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHttpClient_lower(httpClient),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Gets key attestations from the app's wallet provider for issuers that
+     * require them.
+     */
+open func keyAttestations(provider: KeyAttestationProvider) -> WalletBuilder  {
+    return try!  FfiConverterTypeWalletBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeKeyAttestationProvider_lower(provider),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWalletBuilder: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = WalletBuilder
+
+    public static func lift(_ handle: UInt64) throws -> WalletBuilder {
+        return WalletBuilder(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: WalletBuilder) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WalletBuilder {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: WalletBuilder, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWalletBuilder_lift(_ handle: UInt64) throws -> WalletBuilder {
+    return try FfiConverterTypeWalletBuilder.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWalletBuilder_lower(_ value: WalletBuilder) -> UInt64 {
+    return FfiConverterTypeWalletBuilder.lower(value)
+}
+
+
+
+
 /**
  * A labelled claim for display.
  */
@@ -2906,9 +3328,20 @@ public struct Claim: Equatable, Hashable {
      */
     public var label: String
     /**
-     * The value as JSON text (strings are quoted).
+     * The value as JSON text (strings are quoted; mdoc dates are their
+     * text, byte strings base64url).
      */
     public var valueJson: String
+    /**
+     * Where the claim is: for an mdoc `[namespace, element]`, for SD-JWT
+     * the claim path as the metadata gives it (array indexes as decimal
+     * text, `null` for "every element" as the text `null`).
+     */
+    public var path: [String]
+    /**
+     * What kind of value it is (a date, bytes such as a portrait, ...).
+     */
+    public var kind: ClaimKind
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2917,10 +3350,21 @@ public struct Claim: Equatable, Hashable {
          * Label in the wallet's locale (or the claim name).
          */label: String, 
         /**
-         * The value as JSON text (strings are quoted).
-         */valueJson: String) {
+         * The value as JSON text (strings are quoted; mdoc dates are their
+         * text, byte strings base64url).
+         */valueJson: String, 
+        /**
+         * Where the claim is: for an mdoc `[namespace, element]`, for SD-JWT
+         * the claim path as the metadata gives it (array indexes as decimal
+         * text, `null` for "every element" as the text `null`).
+         */path: [String], 
+        /**
+         * What kind of value it is (a date, bytes such as a portrait, ...).
+         */kind: ClaimKind) {
         self.label = label
         self.valueJson = valueJson
+        self.path = path
+        self.kind = kind
     }
 
     
@@ -2940,13 +3384,17 @@ public struct FfiConverterTypeClaim: FfiConverterRustBuffer {
         return
             try Claim(
                 label: FfiConverterString.read(from: &buf), 
-                valueJson: FfiConverterString.read(from: &buf)
+                valueJson: FfiConverterString.read(from: &buf), 
+                path: FfiConverterSequenceString.read(from: &buf), 
+                kind: FfiConverterTypeClaimKind.read(from: &buf)
         )
     }
 
     public static func write(_ value: Claim, into buf: inout [UInt8]) {
         FfiConverterString.write(value.label, into: &buf)
         FfiConverterString.write(value.valueJson, into: &buf)
+        FfiConverterSequenceString.write(value.path, into: &buf)
+        FfiConverterTypeClaimKind.write(value.kind, into: &buf)
     }
 }
 
@@ -2983,11 +3431,13 @@ public struct Credential: Equatable, Hashable {
      */
     public var credential: String
     /**
-     * The disclosed claims, labelled (SD-JWT).
+     * The claims, labelled (SD-JWT disclosures, a JWT VC's subject, an
+     * mdoc's elements).
      */
     public var claims: [Claim]
     /**
-     * The disclosed claims as a JSON object (SD-JWT), or null.
+     * The claims as a JSON object (an mdoc's as namespace → element →
+     * value), or null.
      */
     public var claimsJson: String?
     /**
@@ -3022,10 +3472,12 @@ public struct Credential: Equatable, Hashable {
          * The credential as issued (JSON text for `ldp_vc` objects).
          */credential: String, 
         /**
-         * The disclosed claims, labelled (SD-JWT).
+         * The claims, labelled (SD-JWT disclosures, a JWT VC's subject, an
+         * mdoc's elements).
          */claims: [Claim], 
         /**
-         * The disclosed claims as a JSON object (SD-JWT), or null.
+         * The claims as a JSON object (an mdoc's as namespace → element →
+         * value), or null.
          */claimsJson: String?, 
         /**
          * For notifications.
@@ -3114,7 +3566,8 @@ public func FfiConverterTypeCredential_lower(_ value: Credential) -> RustBuffer 
  */
 public struct DisplayInfo: Equatable, Hashable {
     /**
-     * Name.
+     * Name, safe to show: controls become spaces, bidi and invisible format
+     * characters are removed (so one issuer's name cannot read as another's).
      */
     public var name: String?
     /**
@@ -3126,7 +3579,7 @@ public struct DisplayInfo: Equatable, Hashable {
      */
     public var logoUri: String?
     /**
-     * Description.
+     * Description, safe to show like `name`.
      */
     public var description: String?
     /**
@@ -3142,7 +3595,8 @@ public struct DisplayInfo: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Name.
+         * Name, safe to show: controls become spaces, bidi and invisible format
+         * characters are removed (so one issuer's name cannot read as another's).
          */name: String?, 
         /**
          * Locale of this entry.
@@ -3151,7 +3605,7 @@ public struct DisplayInfo: Equatable, Hashable {
          * Logo URI (`https:` or `data:`).
          */logoUri: String?, 
         /**
-         * Description.
+         * Description, safe to show like `name`.
          */description: String?, 
         /**
          * Background colour.
@@ -3453,6 +3907,105 @@ public func FfiConverterTypeHttpResponse_lift(_ buf: RustBuffer) throws -> HttpR
 #endif
 public func FfiConverterTypeHttpResponse_lower(_ value: HttpResponse) -> RustBuffer {
     return FfiConverterTypeHttpResponse.lower(value)
+}
+
+
+/**
+ * What a key attestation must cover.
+ */
+public struct KeyAttestationRequest: Equatable, Hashable {
+    /**
+     * The proofs' public keys, each a JWK as JSON text.
+     */
+    public var keysJwk: [String]
+    /**
+     * The issuer's `c_nonce`, for the attestation's `nonce`.
+     */
+    public var nonce: String?
+    /**
+     * The credential issuer.
+     */
+    public var credentialIssuer: String
+    /**
+     * `key_storage` levels the issuer accepts (any one; empty: none asked).
+     */
+    public var keyStorage: [String]
+    /**
+     * `user_authentication` levels the issuer accepts (any one).
+     */
+    public var userAuthentication: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The proofs' public keys, each a JWK as JSON text.
+         */keysJwk: [String], 
+        /**
+         * The issuer's `c_nonce`, for the attestation's `nonce`.
+         */nonce: String?, 
+        /**
+         * The credential issuer.
+         */credentialIssuer: String, 
+        /**
+         * `key_storage` levels the issuer accepts (any one; empty: none asked).
+         */keyStorage: [String], 
+        /**
+         * `user_authentication` levels the issuer accepts (any one).
+         */userAuthentication: [String]) {
+        self.keysJwk = keysJwk
+        self.nonce = nonce
+        self.credentialIssuer = credentialIssuer
+        self.keyStorage = keyStorage
+        self.userAuthentication = userAuthentication
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension KeyAttestationRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyAttestationRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyAttestationRequest {
+        return
+            try KeyAttestationRequest(
+                keysJwk: FfiConverterSequenceString.read(from: &buf), 
+                nonce: FfiConverterOptionString.read(from: &buf), 
+                credentialIssuer: FfiConverterString.read(from: &buf), 
+                keyStorage: FfiConverterSequenceString.read(from: &buf), 
+                userAuthentication: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: KeyAttestationRequest, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.keysJwk, into: &buf)
+        FfiConverterOptionString.write(value.nonce, into: &buf)
+        FfiConverterString.write(value.credentialIssuer, into: &buf)
+        FfiConverterSequenceString.write(value.keyStorage, into: &buf)
+        FfiConverterSequenceString.write(value.userAuthentication, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyAttestationRequest_lift(_ buf: RustBuffer) throws -> KeyAttestationRequest {
+    return try FfiConverterTypeKeyAttestationRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyAttestationRequest_lower(_ value: KeyAttestationRequest) -> RustBuffer {
+    return FfiConverterTypeKeyAttestationRequest.lower(value)
 }
 
 
@@ -3787,6 +4340,161 @@ public func FfiConverterTypeWalletConfig_lift(_ buf: RustBuffer) throws -> Walle
 public func FfiConverterTypeWalletConfig_lower(_ value: WalletConfig) -> RustBuffer {
     return FfiConverterTypeWalletConfig.lower(value)
 }
+
+
+/**
+ * The kind of a claim's value.
+ */
+
+public enum ClaimKind: Equatable, Hashable {
+    
+    /**
+     * `null`.
+     */
+    case null
+    /**
+     * A boolean.
+     */
+    case bool
+    /**
+     * An integer.
+     */
+    case integer
+    /**
+     * A number with a fraction.
+     */
+    case number
+    /**
+     * Text.
+     */
+    case text
+    /**
+     * A calendar date (`YYYY-MM-DD`).
+     */
+    case date
+    /**
+     * A point in time (RFC 3339).
+     */
+    case dateTime
+    /**
+     * Bytes (base64url without padding in `value_json`), e.g. a portrait.
+     */
+    case bytes
+    /**
+     * An array.
+     */
+    case array
+    /**
+     * An object or map.
+     */
+    case object
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ClaimKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClaimKind: FfiConverterRustBuffer {
+    typealias SwiftType = ClaimKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClaimKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .null
+        
+        case 2: return .bool
+        
+        case 3: return .integer
+        
+        case 4: return .number
+        
+        case 5: return .text
+        
+        case 6: return .date
+        
+        case 7: return .dateTime
+        
+        case 8: return .bytes
+        
+        case 9: return .array
+        
+        case 10: return .object
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ClaimKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .null:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .bool:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .integer:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .number:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .text:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .date:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .dateTime:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .bytes:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .array:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .object:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimKind_lift(_ buf: RustBuffer) throws -> ClaimKind {
+    return try FfiConverterTypeClaimKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimKind_lower(_ value: ClaimKind) -> RustBuffer {
+    return FfiConverterTypeClaimKind.lower(value)
+}
+
 
 
 /**
@@ -4235,6 +4943,141 @@ public func FfiConverterTypeNotificationEvent_lower(_ value: NotificationEvent) 
 
 
 /**
+ * Why the wallet cannot make the proofs an issuer requires.
+ */
+
+public enum ProofErrorKind: Equatable, Hashable {
+    
+    /**
+     * The issuer accepts no proof type the wallet makes.
+     */
+    case unsupportedProofType
+    /**
+     * None of the issuer's proof algorithms is the signer's.
+     */
+    case noUsableAlgorithm
+    /**
+     * The issuer requires key attestations and the wallet has no provider.
+     */
+    case keyAttestationRequired
+    /**
+     * The credential is key-bound and no signer was given.
+     */
+    case signerRequired
+    /**
+     * More keys than the issuer's `batch_size`.
+     */
+    case tooManyKeys
+    /**
+     * The same key twice in one batch.
+     */
+    case keyUsedTwice
+    /**
+     * The signer's public key is unusable.
+     */
+    case invalidKey
+    /**
+     * The signer failed (reported as `WalletError::Signing`).
+     */
+    case signerFailed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ProofErrorKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProofErrorKind: FfiConverterRustBuffer {
+    typealias SwiftType = ProofErrorKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProofErrorKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .unsupportedProofType
+        
+        case 2: return .noUsableAlgorithm
+        
+        case 3: return .keyAttestationRequired
+        
+        case 4: return .signerRequired
+        
+        case 5: return .tooManyKeys
+        
+        case 6: return .keyUsedTwice
+        
+        case 7: return .invalidKey
+        
+        case 8: return .signerFailed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ProofErrorKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .unsupportedProofType:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .noUsableAlgorithm:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .keyAttestationRequired:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .signerRequired:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .tooManyKeys:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .keyUsedTwice:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .invalidKey:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .signerFailed:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProofErrorKind_lift(_ buf: RustBuffer) throws -> ProofErrorKind {
+    return try FfiConverterTypeProofErrorKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProofErrorKind_lower(_ value: ProofErrorKind) -> RustBuffer {
+    return FfiConverterTypeProofErrorKind.lower(value)
+}
+
+
+
+/**
  * How the transaction code is entered.
  */
 
@@ -4623,9 +5466,23 @@ enum WalletError: Swift.Error, Foundation.LocalizedError {
          */rejected: RejectedCredentials
     )
     /**
-     * The app's signer failed, or no algorithm fits.
+     * The app's signer (or key attestation provider) failed. Also what a
+     * foreign signer throws.
      */
     case Signing(
+        /**
+         * Details.
+         */details: String
+    )
+    /**
+     * The wallet cannot make the proofs this issuer requires (no proof type
+     * or algorithm in common, key attestations required, too many keys for
+     * its batch size, ...), raised before anything is spent where it can be.
+     */
+    case Proof(
+        /**
+         * Which problem.
+         */kind: ProofErrorKind, 
         /**
          * Details.
          */details: String
@@ -4727,14 +5584,18 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
         case 11: return .Signing(
             details: try FfiConverterString.read(from: &buf)
             )
-        case 12: return .Configuration(
+        case 12: return .Proof(
+            kind: try FfiConverterTypeProofErrorKind.read(from: &buf), 
             details: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .InvalidState(
+        case 13: return .Configuration(
             details: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .DeadlineExceeded
-        case 15: return .Cancelled
+        case 14: return .InvalidState(
+            details: try FfiConverterString.read(from: &buf)
+            )
+        case 15: return .DeadlineExceeded
+        case 16: return .Cancelled
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4806,22 +5667,28 @@ public struct FfiConverterTypeWalletError: FfiConverterRustBuffer {
             FfiConverterString.write(details, into: &buf)
             
         
-        case let .Configuration(details):
+        case let .Proof(kind,details):
             writeInt(&buf, Int32(12))
+            FfiConverterTypeProofErrorKind.write(kind, into: &buf)
             FfiConverterString.write(details, into: &buf)
             
         
-        case let .InvalidState(details):
+        case let .Configuration(details):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(details, into: &buf)
             
         
-        case .DeadlineExceeded:
+        case let .InvalidState(details):
             writeInt(&buf, Int32(14))
+            FfiConverterString.write(details, into: &buf)
+            
+        
+        case .DeadlineExceeded:
+            writeInt(&buf, Int32(15))
         
         
         case .Cancelled:
-            writeInt(&buf, Int32(15))
+            writeInt(&buf, Int32(16))
         
         }
     }
@@ -5299,6 +6166,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() != 9669) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() != 7913) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation() != 56010) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() != 30860) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client() != 22863) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() != 36376) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_httpclient_send() != 28671) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5326,8 +6208,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 34339) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() != 61904) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
     uniffiCallbackInitHttpClient()
+    uniffiCallbackInitKeyAttestationProvider()
     uniffiCallbackInitSigner()
     return InitializationResult.ok
 }()

@@ -271,6 +271,13 @@ typedef void (*UniffiCallbackInterfaceSignerMethod3)(uint64_t, RustBuffer, RustB
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER_METHOD0
+typedef void (*UniffiCallbackInterfaceKeyAttestationProviderMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_CLIENT_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_CLIENT_METHOD0
 typedef void (*UniffiCallbackInterfaceHttpClientMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -288,6 +295,15 @@ typedef struct UniffiVTableCallbackInterfaceSigner {
     UniffiCallbackInterfaceSignerMethod2 _Nonnull signsDigest;
     UniffiCallbackInterfaceSignerMethod3 _Nonnull sign;
 } UniffiVTableCallbackInterfaceSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER
+typedef struct UniffiVTableCallbackInterfaceKeyAttestationProvider {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceKeyAttestationProviderMethod0 _Nonnull keyAttestation;
+} UniffiVTableCallbackInterfaceKeyAttestationProvider;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_CLIENT
@@ -628,6 +644,61 @@ RustBuffer uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(uint64_t
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_PENDINGAUTHORIZATION_USES_DPOP
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_PENDINGAUTHORIZATION_USES_DPOP
 int8_t uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_KEYATTESTATIONPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_KEYATTESTATIONPROVIDER
+uint64_t uniffi_oid4vci_wallet_fn_clone_keyattestationprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_KEYATTESTATIONPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_KEYATTESTATIONPROVIDER
+void uniffi_oid4vci_wallet_fn_free_keyattestationprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_KEYATTESTATIONPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_KEYATTESTATIONPROVIDER
+void uniffi_oid4vci_wallet_fn_init_callback_vtable_keyattestationprovider(const UniffiVTableCallbackInterfaceKeyAttestationProvider* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_KEYATTESTATIONPROVIDER_KEY_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_KEYATTESTATIONPROVIDER_KEY_ATTESTATION
+RustBuffer uniffi_oid4vci_wallet_fn_method_keyattestationprovider_key_attestation(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_WALLETBUILDER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_WALLETBUILDER
+uint64_t uniffi_oid4vci_wallet_fn_clone_walletbuilder(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_WALLETBUILDER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_WALLETBUILDER
+void uniffi_oid4vci_wallet_fn_free_walletbuilder(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CONSTRUCTOR_WALLETBUILDER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CONSTRUCTOR_WALLETBUILDER_NEW
+uint64_t uniffi_oid4vci_wallet_fn_constructor_walletbuilder_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_ATTESTATION
+uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_attestation(uint64_t ptr, RustBuffer attestation_jwt, uint64_t signer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_BUILD
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_BUILD
+uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_build(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_HTTP_CLIENT
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_HTTP_CLIENT
+uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_http_client(uint64_t ptr, uint64_t http_client, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
+uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(uint64_t ptr, uint64_t provider, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_HTTPCLIENT
@@ -1156,6 +1227,36 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_KEYATTESTATIONPROVIDER_KEY_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_KEYATTESTATIONPROVIDER_KEY_ATTESTATION
+uint16_t uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_ATTESTATION
+uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_BUILD
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_BUILD
+uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_build(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_HTTP_CLIENT
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_HTTP_CLIENT
+uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
+uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_HTTPCLIENT_SEND
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_HTTPCLIENT_SEND
 uint16_t uniffi_oid4vci_wallet_checksum_method_httpclient_send(void
@@ -1207,6 +1308,12 @@ uint16_t uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_CONSTRUCTOR_PENDINGAUTHORIZATION_FROM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_CONSTRUCTOR_PENDINGAUTHORIZATION_FROM_JSON
 uint16_t uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_CONSTRUCTOR_WALLETBUILDER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_CONSTRUCTOR_WALLETBUILDER_NEW
+uint16_t uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new(void
     
 );
 #endif

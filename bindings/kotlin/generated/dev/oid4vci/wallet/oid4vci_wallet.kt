@@ -669,6 +669,9 @@ internal interface UniffiCallbackInterfaceSignerMethod2 : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceSignerMethod3 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceKeyAttestationProviderMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceHttpClientMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -697,6 +700,25 @@ internal open class UniffiVTableCallbackInterfaceSigner(
         `publicJwk` = other.`publicJwk`
         `signsDigest` = other.`signsDigest`
         `sign` = other.`sign`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "keyAttestation")
+internal open class UniffiVTableCallbackInterfaceKeyAttestationProvider(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `keyAttestation`: UniffiCallbackInterfaceKeyAttestationProviderMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `keyAttestation`: UniffiCallbackInterfaceKeyAttestationProviderMethod0? = null,
+    ): UniffiVTableCallbackInterfaceKeyAttestationProvider(`uniffiFree`,`uniffiClone`,`keyAttestation`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceKeyAttestationProvider) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `keyAttestation` = other.`keyAttestation`
     }
 
 }
@@ -826,6 +848,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_build(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_httpclient_send(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json(
@@ -844,6 +876,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new(
+    ): Int
     external fun ffi_oid4vci_wallet_uniffi_contract_version(
     ): Int
 
@@ -861,6 +895,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "oid4vci_wallet"))
         uniffiCallbackInterfaceHttpClient.register(this)
+        uniffiCallbackInterfaceKeyAttestationProvider.register(this)
         uniffiCallbackInterfaceSigner.register(this)
         
     }
@@ -998,6 +1033,28 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_oid4vci_wallet_fn_clone_keyattestationprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_keyattestationprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_keyattestationprovider(`vtable`: UniffiVTableCallbackInterfaceKeyAttestationProvider,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_keyattestationprovider_key_attestation(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_clone_walletbuilder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_walletbuilder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_walletbuilder_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_attestation(`ptr`: Long,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_build(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_http_client(`ptr`: Long,`httpClient`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(`ptr`: Long,`provider`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_clone_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1248,6 +1305,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() and 0xFFFF) != 9669) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() and 0xFFFF) != 7913) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation() and 0xFFFF) != 56010) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() and 0xFFFF) != 30860) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client() and 0xFFFF) != 22863) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() and 0xFFFF) != 36376) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_httpclient_send() and 0xFFFF) != 28671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1273,6 +1345,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 34339) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() and 0xFFFF) != 61904) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -3449,6 +3524,344 @@ public object FfiConverterTypeHttpClient: FfiConverter<HttpClient, Long> {
 
 
 /**
+ * What the app's wallet provider attests about the keys: called when an
+ * issuer lists `key_attestations_required` (the EU PID does), right before
+ * the proofs are signed. It may block while the app asks its provider.
+ */
+public interface KeyAttestationProvider {
+    
+    /**
+     * A key attestation JWT (`typ: key-attestation+jwt`) whose
+     * `attested_keys` are `request.keys_jwk`, with `request.nonce` when
+     * given, at one of the levels the issuer accepts.
+     */
+    fun `keyAttestation`(`request`: KeyAttestationRequest): kotlin.String
+    
+    companion object
+}
+
+/**
+ * What the app's wallet provider attests about the keys: called when an
+ * issuer lists `key_attestations_required` (the EU PID does), right before
+ * the proofs are signed. It may block while the app asks its provider.
+ */
+open class KeyAttestationProviderImpl: Disposable, AutoCloseable, KeyAttestationProvider
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_keyattestationprovider(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_keyattestationprovider(handle, status)
+        }
+    }
+
+    
+    /**
+     * A key attestation JWT (`typ: key-attestation+jwt`) whose
+     * `attested_keys` are `request.keys_jwk`, with `request.nonce` when
+     * given, at one of the levels the issuer accepts.
+     */
+    @Throws(WalletException::class)override fun `keyAttestation`(`request`: KeyAttestationRequest): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_keyattestationprovider_key_attestation(
+        it,
+        
+        FfiConverterTypeKeyAttestationRequest.lower(`request`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceKeyAttestationProvider {
+    internal object `keyAttestation`: UniffiCallbackInterfaceKeyAttestationProviderMethod0 {
+        override fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeyAttestationProvider.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`keyAttestation`(
+                    FfiConverterTypeKeyAttestationRequest.lift(`request`),
+                )
+            }
+            val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WalletException -> FfiConverterTypeWalletError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeKeyAttestationProvider.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeKeyAttestationProvider.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceKeyAttestationProvider.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `keyAttestation`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_oid4vci_wallet_fn_init_callback_vtable_keyattestationprovider(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyAttestationProvider: FfiConverter<KeyAttestationProvider, Long> {
+    internal val handleMap = UniffiHandleMap<KeyAttestationProvider>()
+
+    override fun lower(value: KeyAttestationProvider): Long {
+        if (value is KeyAttestationProviderImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): KeyAttestationProvider {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return KeyAttestationProviderImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): KeyAttestationProvider {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: KeyAttestationProvider) = 8UL
+
+    override fun write(value: KeyAttestationProvider, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An authorization waiting for the browser's redirect.
  *
  * Open [`Self::authorization_url`] in the browser (Custom Tabs,
@@ -5316,6 +5729,359 @@ public object FfiConverterTypeWallet: FfiConverter<Wallet, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
+ */
+public interface WalletBuilderInterface {
+    
+    /**
+     * Authenticates with a wallet attestation (see `Wallet.withAttestation`).
+     */
+    fun `attestation`(`attestationJwt`: kotlin.String, `signer`: Signer): WalletBuilder
+    
+    /**
+     * The wallet. `WalletError::Configuration` for an unusable part (as
+     * the `Wallet` constructors say).
+     */
+    fun `build`(): Wallet
+    
+    /**
+     * Sends every request through the app's own HTTP stack (see
+     * `Wallet.withHttpClient`).
+     */
+    fun `httpClient`(`httpClient`: HttpClient): WalletBuilder
+    
+    /**
+     * Gets key attestations from the app's wallet provider for issuers that
+     * require them.
+     */
+    fun `keyAttestations`(`provider`: KeyAttestationProvider): WalletBuilder
+    
+    companion object
+}
+
+/**
+ * Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
+ */
+open class WalletBuilder: Disposable, AutoCloseable, WalletBuilderInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * Starts from `config` (the built-in HTTP client, no attestations).
+     */
+    constructor(`config`: WalletConfig) :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_walletbuilder_new(
+    
+        
+        FfiConverterTypeWalletConfig.lower(`config`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_walletbuilder(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_walletbuilder(handle, status)
+        }
+    }
+
+    
+    /**
+     * Authenticates with a wallet attestation (see `Wallet.withAttestation`).
+     */override fun `attestation`(`attestationJwt`: kotlin.String, `signer`: Signer): WalletBuilder {
+            return FfiConverterTypeWalletBuilder.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_attestation(
+        it,
+        
+        FfiConverterString.lower(`attestationJwt`),
+        FfiConverterTypeSigner.lower(`signer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The wallet. `WalletError::Configuration` for an unusable part (as
+     * the `Wallet` constructors say).
+     */
+    @Throws(WalletException::class)override fun `build`(): Wallet {
+            return FfiConverterTypeWallet.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_build(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sends every request through the app's own HTTP stack (see
+     * `Wallet.withHttpClient`).
+     */override fun `httpClient`(`httpClient`: HttpClient): WalletBuilder {
+            return FfiConverterTypeWalletBuilder.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_http_client(
+        it,
+        
+        FfiConverterTypeHttpClient.lower(`httpClient`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Gets key attestations from the app's wallet provider for issuers that
+     * require them.
+     */override fun `keyAttestations`(`provider`: KeyAttestationProvider): WalletBuilder {
+            return FfiConverterTypeWalletBuilder.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(
+        it,
+        
+        FfiConverterTypeKeyAttestationProvider.lower(`provider`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWalletBuilder: FfiConverter<WalletBuilder, Long> {
+    override fun lower(value: WalletBuilder): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): WalletBuilder {
+        return WalletBuilder(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): WalletBuilder {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: WalletBuilder) = 8UL
+
+    override fun write(value: WalletBuilder, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * A labelled claim for display.
@@ -5327,9 +6093,22 @@ data class Claim (
     var `label`: kotlin.String
     , 
     /**
-     * The value as JSON text (strings are quoted).
+     * The value as JSON text (strings are quoted; mdoc dates are their
+     * text, byte strings base64url).
      */
     var `valueJson`: kotlin.String
+    , 
+    /**
+     * Where the claim is: for an mdoc `[namespace, element]`, for SD-JWT
+     * the claim path as the metadata gives it (array indexes as decimal
+     * text, `null` for "every element" as the text `null`).
+     */
+    var `path`: List<kotlin.String>
+    , 
+    /**
+     * What kind of value it is (a date, bytes such as a portrait, ...).
+     */
+    var `kind`: ClaimKind
     
 ){
     
@@ -5348,17 +6127,23 @@ public object FfiConverterTypeClaim: FfiConverterRustBuffer<Claim> {
         return Claim(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypeClaimKind.read(buf),
         )
     }
 
     override fun allocationSize(value: Claim) = (
             FfiConverterString.allocationSize(value.`label`) +
-            FfiConverterString.allocationSize(value.`valueJson`)
+            FfiConverterString.allocationSize(value.`valueJson`) +
+            FfiConverterSequenceString.allocationSize(value.`path`) +
+            FfiConverterTypeClaimKind.allocationSize(value.`kind`)
     )
 
     override fun write(value: Claim, buf: ByteBuffer) {
             FfiConverterString.write(value.`label`, buf)
             FfiConverterString.write(value.`valueJson`, buf)
+            FfiConverterSequenceString.write(value.`path`, buf)
+            FfiConverterTypeClaimKind.write(value.`kind`, buf)
     }
 }
 
@@ -5384,12 +6169,14 @@ data class Credential (
     var `credential`: kotlin.String
     , 
     /**
-     * The disclosed claims, labelled (SD-JWT).
+     * The claims, labelled (SD-JWT disclosures, a JWT VC's subject, an
+     * mdoc's elements).
      */
     var `claims`: List<Claim>
     , 
     /**
-     * The disclosed claims as a JSON object (SD-JWT), or null.
+     * The claims as a JSON object (an mdoc's as namespace → element →
+     * value), or null.
      */
     var `claimsJson`: kotlin.String?
     , 
@@ -5474,7 +6261,8 @@ public object FfiConverterTypeCredential: FfiConverterRustBuffer<Credential> {
  */
 data class DisplayInfo (
     /**
-     * Name.
+     * Name, safe to show: controls become spaces, bidi and invisible format
+     * characters are removed (so one issuer's name cannot read as another's).
      */
     var `name`: kotlin.String?
     , 
@@ -5489,7 +6277,7 @@ data class DisplayInfo (
     var `logoUri`: kotlin.String?
     , 
     /**
-     * Description.
+     * Description, safe to show like `name`.
      */
     var `description`: kotlin.String?
     , 
@@ -5709,6 +6497,77 @@ public object FfiConverterTypeHttpResponse: FfiConverterRustBuffer<HttpResponse>
             FfiConverterUShort.write(value.`status`, buf)
             FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
             FfiConverterByteArray.write(value.`body`, buf)
+    }
+}
+
+
+
+/**
+ * What a key attestation must cover.
+ */
+data class KeyAttestationRequest (
+    /**
+     * The proofs' public keys, each a JWK as JSON text.
+     */
+    var `keysJwk`: List<kotlin.String>
+    , 
+    /**
+     * The issuer's `c_nonce`, for the attestation's `nonce`.
+     */
+    var `nonce`: kotlin.String?
+    , 
+    /**
+     * The credential issuer.
+     */
+    var `credentialIssuer`: kotlin.String
+    , 
+    /**
+     * `key_storage` levels the issuer accepts (any one; empty: none asked).
+     */
+    var `keyStorage`: List<kotlin.String>
+    , 
+    /**
+     * `user_authentication` levels the issuer accepts (any one).
+     */
+    var `userAuthentication`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyAttestationRequest: FfiConverterRustBuffer<KeyAttestationRequest> {
+    override fun read(buf: ByteBuffer): KeyAttestationRequest {
+        return KeyAttestationRequest(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: KeyAttestationRequest) = (
+            FfiConverterSequenceString.allocationSize(value.`keysJwk`) +
+            FfiConverterOptionalString.allocationSize(value.`nonce`) +
+            FfiConverterString.allocationSize(value.`credentialIssuer`) +
+            FfiConverterSequenceString.allocationSize(value.`keyStorage`) +
+            FfiConverterSequenceString.allocationSize(value.`userAuthentication`)
+    )
+
+    override fun write(value: KeyAttestationRequest, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`keysJwk`, buf)
+            FfiConverterOptionalString.write(value.`nonce`, buf)
+            FfiConverterString.write(value.`credentialIssuer`, buf)
+            FfiConverterSequenceString.write(value.`keyStorage`, buf)
+            FfiConverterSequenceString.write(value.`userAuthentication`, buf)
     }
 }
 
@@ -5942,6 +6801,81 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterBoolean.write(value.`requireVerified`, buf)
     }
 }
+
+
+
+/**
+ * The kind of a claim's value.
+ */
+
+enum class ClaimKind {
+    
+    /**
+     * `null`.
+     */
+    NULL,
+    /**
+     * A boolean.
+     */
+    BOOL,
+    /**
+     * An integer.
+     */
+    INTEGER,
+    /**
+     * A number with a fraction.
+     */
+    NUMBER,
+    /**
+     * Text.
+     */
+    TEXT,
+    /**
+     * A calendar date (`YYYY-MM-DD`).
+     */
+    DATE,
+    /**
+     * A point in time (RFC 3339).
+     */
+    DATE_TIME,
+    /**
+     * Bytes (base64url without padding in `value_json`), e.g. a portrait.
+     */
+    BYTES,
+    /**
+     * An array.
+     */
+    ARRAY,
+    /**
+     * An object or map.
+     */
+    OBJECT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClaimKind: FfiConverterRustBuffer<ClaimKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ClaimKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ClaimKind) = 4UL
+
+    override fun write(value: ClaimKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -6370,6 +7304,73 @@ public object FfiConverterTypeNotificationEvent: FfiConverterRustBuffer<Notifica
 
 
 /**
+ * Why the wallet cannot make the proofs an issuer requires.
+ */
+
+enum class ProofErrorKind {
+    
+    /**
+     * The issuer accepts no proof type the wallet makes.
+     */
+    UNSUPPORTED_PROOF_TYPE,
+    /**
+     * None of the issuer's proof algorithms is the signer's.
+     */
+    NO_USABLE_ALGORITHM,
+    /**
+     * The issuer requires key attestations and the wallet has no provider.
+     */
+    KEY_ATTESTATION_REQUIRED,
+    /**
+     * The credential is key-bound and no signer was given.
+     */
+    SIGNER_REQUIRED,
+    /**
+     * More keys than the issuer's `batch_size`.
+     */
+    TOO_MANY_KEYS,
+    /**
+     * The same key twice in one batch.
+     */
+    KEY_USED_TWICE,
+    /**
+     * The signer's public key is unusable.
+     */
+    INVALID_KEY,
+    /**
+     * The signer failed (reported as `WalletError::Signing`).
+     */
+    SIGNER_FAILED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProofErrorKind: FfiConverterRustBuffer<ProofErrorKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ProofErrorKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ProofErrorKind) = 4UL
+
+    override fun write(value: ProofErrorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How the transaction code is entered.
  */
 
@@ -6769,7 +7770,8 @@ sealed class WalletException: kotlin.Exception(), Disposable  {
     }
     
     /**
-     * The app's signer failed, or no algorithm fits.
+     * The app's signer (or key attestation provider) failed. Also what a
+     * foreign signer throws.
      */
     class Signing(
         
@@ -6780,6 +7782,27 @@ sealed class WalletException: kotlin.Exception(), Disposable  {
         ) : WalletException() {
         override val message
             get() = "details=${ `details` }"
+    }
+    
+    /**
+     * The wallet cannot make the proofs this issuer requires (no proof type
+     * or algorithm in common, key attestations required, too many keys for
+     * its batch size, ...), raised before anything is spent where it can be.
+     */
+    class Proof(
+        
+        /**
+         * Which problem.
+         */
+        val `kind`: ProofErrorKind, 
+        
+        /**
+         * Details.
+         */
+        val `details`: kotlin.String
+        ) : WalletException() {
+        override val message
+            get() = "kind=${ `kind` }, details=${ `details` }"
     }
     
     /**
@@ -6928,6 +7951,14 @@ sealed class WalletException: kotlin.Exception(), Disposable  {
     )
                 
             }
+            is WalletException.Proof -> {
+                
+    Disposable.destroy(
+        this.`kind`,
+        this.`details`
+    )
+                
+            }
             is WalletException.Configuration -> {
                 
     Disposable.destroy(
@@ -6996,14 +8027,18 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
             11 -> WalletException.Signing(
                 FfiConverterString.read(buf),
                 )
-            12 -> WalletException.Configuration(
+            12 -> WalletException.Proof(
+                FfiConverterTypeProofErrorKind.read(buf),
                 FfiConverterString.read(buf),
                 )
-            13 -> WalletException.InvalidState(
+            13 -> WalletException.Configuration(
                 FfiConverterString.read(buf),
                 )
-            14 -> WalletException.DeadlineExceeded()
-            15 -> WalletException.Cancelled()
+            14 -> WalletException.InvalidState(
+                FfiConverterString.read(buf),
+                )
+            15 -> WalletException.DeadlineExceeded()
+            16 -> WalletException.Cancelled()
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -7067,6 +8102,12 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
             is WalletException.Signing -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+                + FfiConverterString.allocationSize(value.`details`)
+            )
+            is WalletException.Proof -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeProofErrorKind.allocationSize(value.`kind`)
                 + FfiConverterString.allocationSize(value.`details`)
             )
             is WalletException.Configuration -> (
@@ -7151,22 +8192,28 @@ public object FfiConverterTypeWalletError : FfiConverterRustBuffer<WalletExcepti
                 FfiConverterString.write(value.`details`, buf)
                 Unit
             }
-            is WalletException.Configuration -> {
+            is WalletException.Proof -> {
                 buf.putInt(12)
+                FfiConverterTypeProofErrorKind.write(value.`kind`, buf)
                 FfiConverterString.write(value.`details`, buf)
                 Unit
             }
-            is WalletException.InvalidState -> {
+            is WalletException.Configuration -> {
                 buf.putInt(13)
                 FfiConverterString.write(value.`details`, buf)
                 Unit
             }
-            is WalletException.DeadlineExceeded -> {
+            is WalletException.InvalidState -> {
                 buf.putInt(14)
+                FfiConverterString.write(value.`details`, buf)
+                Unit
+            }
+            is WalletException.DeadlineExceeded -> {
+                buf.putInt(15)
                 Unit
             }
             is WalletException.Cancelled -> {
-                buf.putInt(15)
+                buf.putInt(16)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
