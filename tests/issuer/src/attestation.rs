@@ -3,7 +3,9 @@
 //! a trusted wallet provider that signs Wallet Attestations, the checks of
 //! the `OAuth-Client-Attestation` and `OAuth-Client-Attestation-PoP` headers
 //! at the PAR and token endpoints, and the authorization server's memory of
-//! attestation challenges and seen PoP `jti`s.
+//! attestation challenges and seen PoP `jti`s. Also key attestations
+//! (OID4VCI 1.0 appendix D) by the same wallet provider: how it makes them
+//! (with deliberate defects for tests) and the checks that need no memory.
 
 use crate::credential::{check_iat, now_secs, public_key, verify_jws_by};
 use crate::dpop::Recent;
@@ -12,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -116,6 +119,116 @@ impl WalletProvider {
 
 /// The `typ` of a key attestation (OID4VCI 1.0 appendix D).
 pub(crate) const KEY_ATTESTATION_TYP: &str = "key-attestation+jwt";
+/// The level the issuer requires for `key_storage` and
+/// `user_authentication` (as the EU PID issuers do).
+pub(crate) const REQUIRED_LEVEL: &str = "iso_18045_high";
+
+/// Whether the credential issuer wants key attestations (OID4VCI 1.0
+/// appendix D) with the proofs of key-bound credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KeyAttestations {
+    /// No key attestations: the `jwt` proof type only, a `key_attestation`
+    /// header is ignored, the `attestation` proof type is refused.
+    #[default]
+    Off,
+    /// Every key-bound configuration lists `key_attestations_required`
+    /// (`key_storage` and `user_authentication` at `iso_18045_high`) on its
+    /// `jwt` proof type and an `attestation` proof type. Every `jwt` proof
+    /// must carry a `key_attestation` header of the trusted wallet provider
+    /// attesting its key (with the proof's `nonce` when the attestation has
+    /// a `nonce`); `attestation` proofs must carry a valid `c_nonce`.
+    Required,
+    /// As [`KeyAttestations::Required`], and the key attestation of a `jwt`
+    /// proof must carry a `nonce` too: the proof's `c_nonce` (unexpired,
+    /// unused).
+    RequiredWithNonce,
+}
+
+/// A deliberate defect of a key attestation made by
+/// [`crate::RunningIssuer::issue_key_attestation_with`] or `POST
+/// /test/key-attestation` (`"fault"`), to check that the issuer (or a
+/// wallet) refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyAttestationFault {
+    /// `exp` in the past (`"expired"`).
+    Expired,
+    /// Signed by a fresh key, not the trusted wallet provider's (the `iss`
+    /// is still the trusted provider's) (`"unknown-provider"`).
+    UnknownProvider,
+    /// No `exp` claim (`"no-exp"`).
+    NoExp,
+}
+
+impl KeyAttestationFault {
+    /// Every fault.
+    pub const ALL: [KeyAttestationFault; 3] = [
+        KeyAttestationFault::Expired,
+        KeyAttestationFault::UnknownProvider,
+        KeyAttestationFault::NoExp,
+    ];
+
+    /// The kebab-case name `POST /test/key-attestation` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAttestationFault::Expired => "expired",
+            KeyAttestationFault::UnknownProvider => "unknown-provider",
+            KeyAttestationFault::NoExp => "no-exp",
+        }
+    }
+
+    /// Parses a kebab-case name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// How [`crate::RunningIssuer::issue_key_attestation_with`] makes a key
+/// attestation. The default is what the issuer accepts: both levels
+/// `["iso_18045_high"]`, no fault, valid for an hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAttestationOptions {
+    /// The `key_storage` claim (default `["iso_18045_high"]`; the issuer
+    /// wants `iso_18045_high` among them).
+    pub key_storage: Vec<String>,
+    /// The `user_authentication` claim (default `["iso_18045_high"]`; the
+    /// issuer wants `iso_18045_high` among them).
+    pub user_authentication: Vec<String>,
+    /// A deliberate defect, if any.
+    pub fault: Option<KeyAttestationFault>,
+    /// `exp` - `iat` (default one hour). With
+    /// [`KeyAttestationFault::Expired`] the attestation ended a minute ago
+    /// after this lifetime.
+    pub lifetime: Duration,
+}
+
+impl Default for KeyAttestationOptions {
+    fn default() -> Self {
+        KeyAttestationOptions {
+            key_storage: vec![REQUIRED_LEVEL.to_string()],
+            user_authentication: vec![REQUIRED_LEVEL.to_string()],
+            fault: None,
+            lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// A key attestation that passed the checks that need no memory: signed by
+/// the trusted wallet provider, not expired, at the required levels.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedKeyAttestation {
+    /// `attested_keys`, as sent (`None` when it is not an array).
+    pub attested_keys: Option<Vec<Value>>,
+    /// `nonce`, when it is a string.
+    pub nonce: Option<String>,
+}
+
+/// Whether two JWKs name the same P-256 (or other EC) key.
+fn same_key(a: &Value, b: &Value) -> bool {
+    ["kty", "crv", "x", "y"]
+        .iter()
+        .all(|m| a.get(*m).is_some() && a.get(*m) == b.get(*m))
+}
 
 impl WalletProvider {
     /// A key attestation of `keys` (held at `iso_18045_high` for storage and
@@ -126,17 +239,46 @@ impl WalletProvider {
         nonce: Option<&str>,
         lifetime: Duration,
     ) -> String {
-        let iat = now_secs();
-        let exp = iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+        self.issue_key_attestation_with(
+            keys,
+            nonce,
+            &KeyAttestationOptions {
+                lifetime,
+                ..KeyAttestationOptions::default()
+            },
+        )
+    }
+
+    /// A key attestation of `keys`, with `nonce` when given, as `options`
+    /// say (levels, lifetime, a deliberate defect).
+    pub fn issue_key_attestation_with(
+        &self,
+        keys: &[Value],
+        nonce: Option<&str>,
+        options: &KeyAttestationOptions,
+    ) -> String {
+        let lifetime = i64::try_from(options.lifetime.as_secs()).unwrap_or(i64::MAX);
+        let now = now_secs();
+        let (iat, exp) = match options.fault {
+            // Ended a minute ago.
+            Some(KeyAttestationFault::Expired) => {
+                let exp = now.saturating_sub(60);
+                (exp.saturating_sub(lifetime), Some(exp))
+            }
+            Some(KeyAttestationFault::NoExp) => (now, None),
+            _ => (now, Some(now.saturating_add(lifetime))),
+        };
         let header = json!({ "typ": KEY_ATTESTATION_TYP, "alg": "ES256" });
         let mut payload = json!({
             "iss": self.iss,
             "iat": iat,
-            "exp": exp,
             "attested_keys": keys,
-            "key_storage": ["iso_18045_high"],
-            "user_authentication": ["iso_18045_high"],
+            "key_storage": options.key_storage,
+            "user_authentication": options.user_authentication,
         });
+        if let Some(exp) = exp {
+            payload["exp"] = json!(exp);
+        }
         if let Some(n) = nonce {
             payload["nonce"] = json!(n);
         }
@@ -145,59 +287,101 @@ impl WalletProvider {
             B64.encode(header.to_string()),
             B64.encode(payload.to_string())
         );
-        let signature: Signature = self.key.sign(input.as_bytes());
+        let key = match options.fault {
+            Some(KeyAttestationFault::UnknownProvider) => {
+                SigningKey::random(&mut rand::rngs::OsRng)
+            }
+            _ => self.key.clone(),
+        };
+        let signature: Signature = key.sign(input.as_bytes());
         format!("{input}.{}", B64.encode(signature.to_bytes()))
     }
 
-    /// Checks a proof's key attestation: signed by this provider, not
-    /// expired, attesting `holder_jwk`, at the required levels, and carrying
-    /// the proof's `nonce` when it has one.
+    /// The checks of a key attestation that need no memory: `typ`
+    /// `key-attestation+jwt`, ES256, signed by this provider (else "unknown
+    /// wallet provider"), an `exp` in the future, and `key_storage` and
+    /// `user_authentication` that include `iso_18045_high`. Errors are
+    /// descriptions starting with `key attestation:`.
+    pub fn verify_key_attestation(&self, jwt: &str) -> Result<CheckedKeyAttestation, String> {
+        if jwt.len() > MAX_JWT_LEN {
+            return Err("key attestation: too long".into());
+        }
+        let payload = verify_jws_by(
+            jwt.trim(),
+            KEY_ATTESTATION_TYP,
+            self.verifying_key(),
+            "the trusted wallet provider's key",
+        )
+        .map_err(|e| {
+            if e.starts_with("the signature does not verify") {
+                format!("key attestation: unknown wallet provider: {e}")
+            } else {
+                format!("key attestation: {e}")
+            }
+        })?;
+        let Some(exp) = payload.get("exp").and_then(Value::as_i64) else {
+            return Err("key attestation: it has no exp".into());
+        };
+        if exp <= now_secs() {
+            return Err(format!("key attestation: expired (exp {exp})"));
+        }
+        for level in ["key_storage", "user_authentication"] {
+            let levels = payload.get(level);
+            let ok = levels
+                .and_then(Value::as_array)
+                .is_some_and(|l| l.iter().any(|v| v == REQUIRED_LEVEL));
+            if !ok {
+                let given = levels.map_or_else(|| "none".to_string(), Value::to_string);
+                return Err(format!(
+                    "key attestation: {level} level too low ({given}; {REQUIRED_LEVEL} is \
+                     required)"
+                ));
+            }
+        }
+        Ok(CheckedKeyAttestation {
+            attested_keys: payload
+                .get("attested_keys")
+                .and_then(Value::as_array)
+                .cloned(),
+            nonce: payload
+                .get("nonce")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
+    /// Checks a `jwt` proof's key attestation: [`Self::verify_key_attestation`],
+    /// `holder_jwk` among `attested_keys`, and the attestation's `nonce`:
+    /// when it has one it must be the proof's `nonce` (when the proof has
+    /// one); with `nonce_required` it must have one.
     pub fn check_key_attestation(
         &self,
         jwt: &str,
         holder_jwk: &Value,
         proof_nonce: Option<&str>,
+        nonce_required: bool,
     ) -> Result<(), String> {
-        let payload = crate::credential::verify_jws_by(
-            jwt,
-            KEY_ATTESTATION_TYP,
-            self.verifying_key(),
-            "the trusted wallet provider's key",
-        )
-        .map_err(|e| format!("key attestation: {e}"))?;
-        let exp = payload.get("exp").and_then(Value::as_i64).unwrap_or(0);
-        if exp <= now_secs() {
-            return Err("key attestation: expired or without exp".into());
-        }
-        let same = |k: &Value| {
-            ["kty", "crv", "x", "y"]
-                .iter()
-                .all(|m| k.get(*m).is_some() && k.get(*m) == holder_jwk.get(*m))
-        };
-        let attested = payload
-            .get("attested_keys")
-            .and_then(Value::as_array)
-            .is_some_and(|keys| keys.iter().any(same));
+        let checked = self.verify_key_attestation(jwt)?;
+        let attested = checked
+            .attested_keys
+            .as_ref()
+            .is_some_and(|keys| keys.iter().any(|k| same_key(k, holder_jwk)));
         if !attested {
-            return Err("key attestation: the proof's key is not among attested_keys".into());
+            return Err(
+                "key attestation: the proof's key is not attested (not among attested_keys)".into(),
+            );
         }
-        for level in ["key_storage", "user_authentication"] {
-            let ok = payload
-                .get(level)
-                .and_then(Value::as_array)
-                .is_some_and(|l| l.iter().any(|v| v == "iso_18045_high"));
-            if !ok {
-                return Err(format!("key attestation: {level} is not iso_18045_high"));
+        match (checked.nonce.as_deref(), proof_nonce) {
+            (None, _) if nonce_required => Err(
+                "key attestation: wrong nonce: it has none, and this issuer wants its c_nonce \
+                 (the proof's nonce) in key attestations"
+                    .into(),
+            ),
+            (Some(attested), Some(nonce)) if attested != nonce => {
+                Err("key attestation: wrong nonce: it is not the proof's c_nonce".into())
             }
+            _ => Ok(()),
         }
-        if let (Some(nonce), Some(attested)) =
-            (proof_nonce, payload.get("nonce").and_then(Value::as_str))
-        {
-            if nonce != attested {
-                return Err("key attestation: its nonce is not the proof's c_nonce".into());
-            }
-        }
-        Ok(())
     }
 }
 

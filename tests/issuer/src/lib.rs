@@ -38,7 +38,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use attestation::WalletAttestation;
+pub use attestation::{
+    KeyAttestationFault, KeyAttestationOptions, KeyAttestations, WalletAttestation,
+};
 pub use canned::{Canned, CannedBody, Endpoint};
 pub use did::CredentialKey;
 pub use encryption::Encryption;
@@ -285,14 +287,39 @@ impl IssuerBuilder {
         self
     }
 
-    /// Lists `key_attestations_required` (`key_storage` and
-    /// `user_authentication` at `iso_18045_high`, as the EU PID issuer does)
-    /// on the `jwt` proof type of every key-bound configuration, and an
-    /// `attestation` proof type with the same requirement. Proofs without a
-    /// key attestation are then refused with `invalid_proof`.
-    pub fn key_attestations_required(mut self, on: bool) -> Self {
-        self.settings.key_attestations_required = on;
+    /// Key attestations (OID4VCI 1.0 appendix D) for key-bound credentials.
+    /// When not [`KeyAttestations::Off`] every key-bound configuration lists
+    /// `key_attestations_required` (`key_storage` and `user_authentication`
+    /// at `iso_18045_high`, as the EU PID issuer does) on its `jwt` proof
+    /// type and an `attestation` proof type with the same requirement:
+    ///
+    /// - `jwt` proofs must carry a `key_attestation` header: a
+    ///   `key-attestation+jwt` of the issuer's trusted wallet provider (see
+    ///   [`RunningIssuer::issue_key_attestation`]), not expired, at those
+    ///   levels, whose `attested_keys` hold the proof's key, and whose
+    ///   `nonce`, when it has one, is the proof's; with
+    ///   [`KeyAttestations::RequiredWithNonce`] it must have one.
+    /// - `"proofs": {"attestation": [<key attestation>]}` (one element)
+    ///   gets one credential per attested key (1 to `batch_size` of them),
+    ///   bound to it; the attestation must carry a valid `c_nonce` of this
+    ///   issuer (unexpired, unused; it is used up).
+    ///
+    /// Anything else is `invalid_proof`. Off, the `attestation` proof type is
+    /// refused (`invalid_proof`) and `key_attestation` headers are ignored.
+    /// Default [`KeyAttestations::Off`].
+    pub fn key_attestations(mut self, mode: KeyAttestations) -> Self {
+        self.settings.key_attestations = mode;
         self
+    }
+
+    /// `true`: [`KeyAttestations::Required`]; `false`:
+    /// [`KeyAttestations::Off`] (see [`IssuerBuilder::key_attestations`]).
+    pub fn key_attestations_required(self, on: bool) -> Self {
+        self.key_attestations(if on {
+            KeyAttestations::Required
+        } else {
+            KeyAttestations::Off
+        })
     }
 
     /// Adds a deliberate misbehaviour.
@@ -510,7 +537,12 @@ impl RunningIssuer {
     /// [`IssuerBuilder::wallet_attestation`] on also
     /// `attestation_challenges_issued` (challenge endpoint answers and the
     /// challenges of `use_attestation_challenge` answers) and
-    /// `attestation_rejected` (every refused client attestation).
+    /// `attestation_rejected` (every refused client attestation). With
+    /// [`IssuerBuilder::key_attestations`] on also
+    /// `key_attestations_accepted` and `key_attestations_rejected` (one per
+    /// key attestation checked at the credential endpoint: the header of
+    /// each `jwt` proof, or the `attestation` proof; a missing header counts
+    /// as rejected).
     pub fn stats(&self) -> BTreeMap<String, u64> {
         self.shared.stats()
     }
@@ -554,7 +586,7 @@ impl RunningIssuer {
     /// key-attestation+jwt`, `attested_keys`, `key_storage` and
     /// `user_authentication` at `iso_18045_high`, `nonce` when given), as a
     /// wallet's provider would hand it out; the issuer accepts exactly these
-    /// when [`IssuerBuilder::key_attestations_required`] is on.
+    /// when [`IssuerBuilder::key_attestations`] is on.
     pub fn issue_key_attestation(
         &self,
         keys: &[serde_json::Value],
@@ -564,6 +596,24 @@ impl RunningIssuer {
         self.shared
             .wallet_provider
             .issue_key_attestation(keys, nonce, lifetime)
+    }
+
+    /// A key attestation of `keys` (as given, in `attested_keys`) from the
+    /// trusted wallet provider, with `nonce` when given, its levels,
+    /// lifetime and a deliberate defect ([`KeyAttestationFault`]) as
+    /// `options` say; `POST /test/key-attestation` takes the same options.
+    /// Header `{"typ":"key-attestation+jwt","alg":"ES256"}`, claims `iss`
+    /// (`<base URL>/wallet-provider`), `iat`, `exp` (`iat` + lifetime),
+    /// `attested_keys`, `key_storage`, `user_authentication`, `nonce`.
+    pub fn issue_key_attestation_with(
+        &self,
+        keys: &[serde_json::Value],
+        nonce: Option<&str>,
+        options: KeyAttestationOptions,
+    ) -> String {
+        self.shared
+            .wallet_provider
+            .issue_key_attestation_with(keys, nonce, &options)
     }
 
     /// The trusted wallet provider's public key as a JWK.

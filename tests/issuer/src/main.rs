@@ -9,7 +9,7 @@
 
 use clap::Parser;
 use oid4vci_issuer::{
-    CredentialKey, CredentialSigning, Encryption, Fault, Issuer, WalletAttestation,
+    CredentialKey, CredentialSigning, Encryption, Fault, Issuer, KeyAttestations, WalletAttestation,
 };
 use std::io::Write as _;
 
@@ -94,10 +94,18 @@ struct Args {
     /// of the trusted wallet provider come from `POST /test/wallet-attestation`.
     #[arg(long, value_enum, default_value_t = WalletAttestationArg::Off)]
     wallet_attestation: WalletAttestationArg,
-    /// List key_attestations_required (EU PID style) and accept only proofs
-    /// with a key attestation of the trusted wallet provider (from
-    /// `POST /test/key-attestation {"keys": [jwk], "nonce"}`).
-    #[arg(long)]
+    /// Key attestations (OID4VCI 1.0 appendix D) for key-bound credentials:
+    /// `off`, `required` (every key-bound configuration lists
+    /// `key_attestations_required`, EU PID style, on its `jwt` and
+    /// `attestation` proof types; `jwt` proofs need a `key_attestation`
+    /// header of the trusted wallet provider, `attestation` proofs a valid
+    /// c_nonce) or `required-with-nonce` (also the `jwt` proofs' key
+    /// attestations must carry the proof's c_nonce). Attestations come from
+    /// `POST /test/key-attestation {"keys": [jwk], "nonce"}`.
+    #[arg(long, value_enum, default_value_t = KeyAttestationArg::Off)]
+    key_attestation: KeyAttestationArg,
+    /// The same as `--key-attestation required`.
+    #[arg(long, conflicts_with = "key_attestation")]
     key_attestations_required: bool,
     /// How credentials name their signing key: `kid` (a `kid` header, the
     /// key at `/.well-known/jwt-vc-issuer`), `x5c` (an `x5c` header with
@@ -174,6 +182,28 @@ impl From<WalletAttestationArg> for WalletAttestation {
     }
 }
 
+/// `--key-attestation`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyAttestationArg {
+    Off,
+    Required,
+    RequiredWithNonce,
+}
+
+impl Args {
+    /// `--key-attestation`, or `required` for `--key-attestations-required`.
+    fn key_attestations(&self) -> KeyAttestations {
+        if self.key_attestations_required {
+            return KeyAttestations::Required;
+        }
+        match self.key_attestation {
+            KeyAttestationArg::Off => KeyAttestations::Off,
+            KeyAttestationArg::Required => KeyAttestations::Required,
+            KeyAttestationArg::RequiredWithNonce => KeyAttestations::RequiredWithNonce,
+        }
+    }
+}
+
 /// `--encryption`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum EncryptionArg {
@@ -217,7 +247,7 @@ async fn main() {
         .dpop_nonce(args.dpop_nonce)
         .encryption(args.encryption.into())
         .wallet_attestation(args.wallet_attestation.into())
-        .key_attestations_required(args.key_attestations_required)
+        .key_attestations(args.key_attestations())
         .credential_signing(args.credential_signing.into())
         .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
@@ -258,4 +288,42 @@ async fn main() {
     let _ = writeln!(stdout, "{ready}");
     let _ = stdout.flush();
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("oid4vci-issuer").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn key_attestation_flags() {
+        for (args, mode) in [
+            (&[][..], KeyAttestations::Off),
+            (&["--key-attestation", "off"][..], KeyAttestations::Off),
+            (
+                &["--key-attestation", "required"][..],
+                KeyAttestations::Required,
+            ),
+            (
+                &["--key-attestation", "required-with-nonce"][..],
+                KeyAttestations::RequiredWithNonce,
+            ),
+            (
+                &["--key-attestations-required"][..],
+                KeyAttestations::Required,
+            ),
+        ] {
+            assert_eq!(parse(args).unwrap().key_attestations(), mode, "{args:?}");
+        }
+        assert!(parse(&["--key-attestation", "maybe"]).is_err());
+        assert!(parse(&[
+            "--key-attestations-required",
+            "--key-attestation",
+            "required-with-nonce"
+        ])
+        .is_err());
+    }
 }

@@ -113,7 +113,7 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
                 Format::JwtVcJson { .. } => json!(["jwk", "did:jwk"]),
                 Format::MsoMdoc { .. } => json!(["cose_key"]),
             };
-            config["proof_types_supported"] = if shared.settings.key_attestations_required {
+            config["proof_types_supported"] = if shared.key_attestations_on() {
                 let required = json!({
                     "key_storage": ["iso_18045_high"],
                     "user_authentication": ["iso_18045_high"]

@@ -3,7 +3,10 @@
 // Handlers return the ready error response as their `Err`.
 #![allow(clippy::result_large_err)]
 
-use crate::attestation::{self, ATTESTATION_HEADER, CHALLENGE_HEADER, POP_HEADER};
+use crate::attestation::{
+    self, KeyAttestationFault, KeyAttestationOptions, KeyAttestations, ATTESTATION_HEADER,
+    CHALLENGE_HEADER, POP_HEADER,
+};
 use crate::authorize;
 use crate::canned::Endpoint;
 use crate::credential::{
@@ -699,9 +702,12 @@ fn test_wallet_attestation(shared: &Shared, request: &Request) -> Response {
     }))
 }
 
-/// `POST /test/key-attestation {"keys": [jwk, ...], "nonce"?: text}`: a key
+/// `POST /test/key-attestation {"keys": [jwk, ...], "nonce"?: text,
+/// "key_storage"?: [text], "user_authentication"?: [text], "fault"?:
+/// "expired" | "unknown-provider" | "no-exp", "lifetime_secs"?: n}`: a key
 /// attestation of the trusted wallet provider for `keys` (what an app's
-/// wallet provider would return), valid for an hour.
+/// wallet provider would return): levels default `["iso_18045_high"]`,
+/// valid for an hour by default, with the deliberate defect `fault`.
 fn test_key_attestation(shared: &Shared, request: &Request) -> Response {
     let Some(body) = request.json() else {
         return bad_request("invalid_request", "the body is not a JSON object");
@@ -721,12 +727,59 @@ fn test_key_attestation(shared: &Shared, request: &Request) -> Response {
         Some(Value::String(n)) => Some(n.as_str()),
         Some(_) => return bad_request("invalid_request", "nonce must be a string"),
     };
+    let mut options = KeyAttestationOptions {
+        lifetime: WALLET_ATTESTATION_LIFETIME,
+        ..KeyAttestationOptions::default()
+    };
+    for (name, levels) in [
+        ("key_storage", &mut options.key_storage),
+        ("user_authentication", &mut options.user_authentication),
+    ] {
+        match body.get(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) if list.len() <= 16 && list.iter().all(Value::is_string) => {
+                *levels = list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+            }
+            Some(_) => {
+                return bad_request(
+                    "invalid_request",
+                    &format!("{name} must be an array of at most 16 strings"),
+                )
+            }
+        }
+    }
+    options.fault = match body.get("fault") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str().and_then(KeyAttestationFault::from_name) {
+            Some(fault) => Some(fault),
+            None => {
+                return bad_request(
+                    "invalid_request",
+                    "fault must be expired, unknown-provider or no-exp",
+                )
+            }
+        },
+    };
+    match body.get("lifetime_secs") {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_u64() {
+            Some(secs) => options.lifetime = Duration::from_secs(secs),
+            None => {
+                return bad_request(
+                    "invalid_request",
+                    "lifetime_secs must be a non-negative integer",
+                )
+            }
+        },
+    }
     ok(json!({
-        "key_attestation": shared.wallet_provider.issue_key_attestation(
-            keys,
-            nonce,
-            WALLET_ATTESTATION_LIFETIME,
-        ),
+        "key_attestation": shared
+            .wallet_provider
+            .issue_key_attestation_with(keys, nonce, &options),
     }))
 }
 
@@ -990,24 +1043,54 @@ fn dpop_session(
     Ok(session)
 }
 
-/// The JWTs in `proofs.jwt` (1.0) or `proof.jwt` (draft 13).
-fn proof_jwts(body: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
+/// The proofs of a credential request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Proofs {
+    /// `proofs.jwt` (1.0) or `proof.jwt` (draft 13); empty when the request
+    /// has none.
+    Jwt(Vec<String>),
+    /// `proofs.attestation` (OID4VCI 1.0 appendix F.3): one key attestation.
+    Attestation(String),
+    /// `proofs.<another type>` (its name, shortened).
+    Unsupported(String),
+}
+
+/// The proofs of a request (`proofs` holds exactly one proof type), or why
+/// the request is malformed (`invalid_credential_request`).
+fn request_proofs(body: &Map<String, Value>) -> Result<Proofs, &'static str> {
     if body.contains_key("proofs") && body.contains_key("proof") {
         return Err("proof and proofs must not both be present");
     }
     if let Some(proofs) = body.get("proofs") {
-        let list = proofs
-            .get("jwt")
-            .and_then(Value::as_array)
-            .ok_or("proofs.jwt must be an array")?;
-        return list
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or("proofs.jwt holds a non-string")
-            })
-            .collect();
+        let proofs = proofs.as_object().ok_or("proofs must be an object")?;
+        let strings = |list: &Value, error: &'static str| -> Result<Vec<String>, &'static str> {
+            list.as_array()
+                .ok_or(error)?
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or(error))
+                .collect()
+        };
+        return match (proofs.get("jwt"), proofs.get("attestation")) {
+            (Some(_), Some(_)) => Err("proofs must not mix jwt and attestation proofs"),
+            _ if proofs.len() > 1 => Err("proofs must hold exactly one proof type"),
+            (Some(list), None) => {
+                strings(list, "proofs.jwt must be an array of strings").map(Proofs::Jwt)
+            }
+            (None, Some(list)) => {
+                let mut list = strings(
+                    list,
+                    "proofs.attestation must be an array of one key attestation (a string)",
+                )?;
+                match (list.pop(), list.is_empty()) {
+                    (Some(jwt), true) => Ok(Proofs::Attestation(jwt)),
+                    _ => Err("proofs.attestation must hold exactly one key attestation"),
+                }
+            }
+            (None, None) => match proofs.keys().next() {
+                Some(other) => Ok(Proofs::Unsupported(other.chars().take(32).collect())),
+                None => Err("proofs must name a proof type (jwt or attestation)"),
+            },
+        };
     }
     if let Some(proof) = body.get("proof") {
         if proof.get("proof_type").and_then(Value::as_str) != Some("jwt") {
@@ -1017,9 +1100,9 @@ fn proof_jwts(body: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
             .get("jwt")
             .and_then(Value::as_str)
             .ok_or("proof.jwt is missing")?;
-        return Ok(vec![jwt.to_string()]);
+        return Ok(Proofs::Jwt(vec![jwt.to_string()]));
     }
-    Ok(Vec::new())
+    Ok(Proofs::Jwt(Vec::new()))
 }
 
 fn credential_endpoint(shared: &Shared, request: &Request) -> Response {
@@ -1434,14 +1517,28 @@ fn key_attestation(jwt: &str) -> Option<String> {
     header.get("key_attestation")?.as_str().map(str::to_string)
 }
 
-/// Verifies every proof and consumes the nonce they carry.
+/// The holder keys of a key-bound credential request: those of its `jwt`
+/// proofs (all verified, their one nonce used up) or of its `attestation`
+/// proof. Or the error answer.
 fn checked_holder_keys(
     shared: &Shared,
     inner: &mut Inner,
     body: &Map<String, Value>,
     client_id: Option<&str>,
 ) -> Result<Vec<Value>, Response> {
-    let jwts = proof_jwts(body).map_err(|m| bad_request("invalid_credential_request", m))?;
+    let proofs = request_proofs(body).map_err(|m| bad_request("invalid_credential_request", m))?;
+    let jwts = match proofs {
+        Proofs::Jwt(jwts) => jwts,
+        Proofs::Attestation(jwt) => return attested_holder_keys(shared, inner, &jwt),
+        Proofs::Unsupported(name) => {
+            return Err(credential_error(
+                shared,
+                inner,
+                "invalid_proof",
+                &format!("the {name} proof type is not supported"),
+            ))
+        }
+    };
     if jwts.is_empty() {
         return Err(credential_error(
             shared,
@@ -1450,31 +1547,22 @@ fn checked_holder_keys(
             "this credential is key-bound: a proof is required",
         ));
     }
-    let limit = shared.settings.batch_size.unwrap_or(1).max(1) as usize;
+    let limit = batch_limit(shared);
     if jwts.len() > limit {
         return Err(bad_request(
             "invalid_credential_request",
             &format!("at most {limit} proofs per request"),
         ));
     }
-    if shared.has(Fault::NonceAlwaysInvalid)
-        || (shared.has(Fault::NonceInvalidOnce) && !inner.invalid_nonce_sent)
-    {
-        inner.invalid_nonce_sent = true;
-        return Err(credential_error(
-            shared,
-            inner,
-            "invalid_nonce",
-            "the nonce is not valid (deliberate fault)",
-        ));
-    }
+    nonce_fault(shared, inner)?;
     let audience = shared.issuer_id();
+    let nonce_required = shared.settings.key_attestations == KeyAttestations::RequiredWithNonce;
     let mut keys = Vec::new();
     let mut nonce = None;
     for jwt in &jwts {
         let checked = check_proof(jwt, &audience, client_id)
             .map_err(|r| credential_error(shared, inner, r.code, &r.description))?;
-        if shared.settings.key_attestations_required {
+        if shared.key_attestations_on() {
             let checked_attestation = match key_attestation(jwt) {
                 None => Err(
                     "this configuration requires a key attestation (key_attestation header)"
@@ -1484,6 +1572,7 @@ fn checked_holder_keys(
                     &attestation,
                     &checked.holder_jwk,
                     checked.nonce.as_deref(),
+                    nonce_required,
                 ),
             };
             if let Err(description) = checked_attestation {
@@ -1516,11 +1605,7 @@ fn checked_holder_keys(
         keys.push(checked.holder_jwk);
     }
     let nonce = nonce.unwrap_or_default();
-    let fresh = inner
-        .nonces
-        .remove(&nonce)
-        .is_some_and(|issued| issued.elapsed() < NONCE_LIFETIME);
-    if !fresh {
+    if !take_nonce(inner, &nonce) {
         return Err(credential_error(
             shared,
             inner,
@@ -1530,6 +1615,118 @@ fn checked_holder_keys(
     }
     Ok(keys)
 }
+
+/// How many credentials one request may ask for (`batch_size`, else 1).
+fn batch_limit(shared: &Shared) -> usize {
+    shared.settings.batch_size.unwrap_or(1).max(1) as usize
+}
+
+/// Uses up `nonce` if it is a c_nonce of this issuer, unused and unexpired.
+fn take_nonce(inner: &mut Inner, nonce: &str) -> bool {
+    inner
+        .nonces
+        .remove(nonce)
+        .is_some_and(|issued| issued.elapsed() < NONCE_LIFETIME)
+}
+
+/// The `invalid_nonce` answer of the nonce faults, when one applies.
+fn nonce_fault(shared: &Shared, inner: &mut Inner) -> Result<(), Response> {
+    if shared.has(Fault::NonceAlwaysInvalid)
+        || (shared.has(Fault::NonceInvalidOnce) && !inner.invalid_nonce_sent)
+    {
+        inner.invalid_nonce_sent = true;
+        return Err(credential_error(
+            shared,
+            inner,
+            "invalid_nonce",
+            "the nonce is not valid (deliberate fault)",
+        ));
+    }
+    Ok(())
+}
+
+/// The `attestation` proof type (OID4VCI 1.0 appendix F.3), with key
+/// attestations on: the attested keys, one credential each. Counted as one
+/// accepted or rejected key attestation.
+fn attested_holder_keys(
+    shared: &Shared,
+    inner: &mut Inner,
+    jwt: &str,
+) -> Result<Vec<Value>, Response> {
+    if !shared.key_attestations_on() {
+        return Err(credential_error(
+            shared,
+            inner,
+            "invalid_proof",
+            "the attestation proof type is not supported",
+        ));
+    }
+    nonce_fault(shared, inner)?;
+    match check_attestation_proof(shared, inner, jwt) {
+        Ok(keys) => {
+            inner.count(KEY_ATTESTATIONS_ACCEPTED);
+            Ok(keys)
+        }
+        Err(description) => {
+            inner.count(KEY_ATTESTATIONS_REJECTED);
+            // A nonce that is not (or no longer) ours: invalid_nonce, so the
+            // wallet fetches a fresh one and asks its provider again.
+            let code = if description.starts_with(STALE_NONCE) {
+                "invalid_nonce"
+            } else {
+                "invalid_proof"
+            };
+            Err(credential_error(shared, inner, code, &description))
+        }
+    }
+}
+
+/// Checks an `attestation` proof: the wallet provider's checks, a `nonce`,
+/// 1 to `batch_size` P-256 public keys in `attested_keys`, and last the
+/// nonce (a c_nonce of this issuer, unused, unexpired: now used up).
+fn check_attestation_proof(
+    shared: &Shared,
+    inner: &mut Inner,
+    jwt: &str,
+) -> Result<Vec<Value>, String> {
+    let checked = shared.wallet_provider.verify_key_attestation(jwt)?;
+    let Some(nonce) = checked.nonce else {
+        return Err(
+            "key attestation: wrong nonce: it has none, and the attestation proof type needs a c_nonce of this issuer"
+                .into(),
+        );
+    };
+    let Some(keys) = checked.attested_keys else {
+        return Err("key attestation: attested_keys is missing or not an array".into());
+    };
+    let limit = batch_limit(shared);
+    if keys.is_empty() || keys.len() > limit {
+        return Err(format!(
+            "key attestation: it attests {} keys; this issuer issues 1 to {limit} credentials per request (batch_size)",
+            keys.len()
+        ));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        if key.get("d").is_some() {
+            return Err(format!(
+                "key attestation: attested_keys[{i}] contains a private key"
+            ));
+        }
+        if credential::public_key(key).is_none() {
+            return Err(format!(
+                "key attestation: attested_keys[{i}] is not a P-256 public key"
+            ));
+        }
+    }
+    if !take_nonce(inner, &nonce) {
+        return Err(format!("{STALE_NONCE}, or it was used or has expired"));
+    }
+    Ok(keys)
+}
+
+/// How an attestation proof with a stale (unknown, used, expired) nonce is
+/// described: answered `invalid_nonce`.
+const STALE_NONCE: &str = "key attestation: wrong nonce: it is not a c_nonce of this issuer";
 
 fn deferred(shared: &Shared, request: &Request) -> Response {
     let mut inner = shared.lock();
@@ -1630,6 +1827,10 @@ mod encryption_flows;
 #[cfg(test)]
 #[path = "attestation_flows.rs"]
 mod attestation_flows;
+
+#[cfg(test)]
+#[path = "key_attestation_flows.rs"]
+mod key_attestation_flows;
 
 #[cfg(test)]
 #[path = "x5c_flows.rs"]

@@ -1,6 +1,6 @@
 //! The issuer's memory: offers, codes, tokens, nonces, deferred transactions.
 
-use crate::attestation::{WalletAttestation, WalletProvider};
+use crate::attestation::{KeyAttestations, WalletAttestation, WalletProvider};
 use crate::credential::{IssuerKeys, KeyPair};
 use crate::did::{CredentialKey, IssuerDid};
 use crate::encryption::{Encryption, EncryptionKey};
@@ -202,7 +202,7 @@ pub(crate) struct Settings {
     pub wallet_attestation: WalletAttestation,
     pub credential_signing: CredentialSigning,
     pub credential_key: CredentialKey,
-    pub key_attestations_required: bool,
+    pub key_attestations: KeyAttestations,
 }
 
 /// A user of the authorization server's login page.
@@ -270,7 +270,7 @@ impl Default for Settings {
             wallet_attestation: WalletAttestation::Off,
             credential_signing: CredentialSigning::Kid,
             credential_key: CredentialKey::P256,
-            key_attestations_required: false,
+            key_attestations: KeyAttestations::Off,
         }
     }
 }
@@ -499,6 +499,12 @@ impl Shared {
         self.settings.wallet_attestation == WalletAttestation::RequiredWithChallenge
     }
 
+    /// Whether key-bound configurations want key attestations (and the
+    /// `attestation` proof type is accepted).
+    pub fn key_attestations_on(&self) -> bool {
+        self.settings.key_attestations != KeyAttestations::Off
+    }
+
     /// The encryption mode in force: always `Off` for a draft-13 issuer.
     pub fn encryption(&self) -> Encryption {
         effective_encryption(&self.settings)
@@ -651,7 +657,7 @@ impl Shared {
                 stats.entry(counter.to_string()).or_default();
             }
         }
-        if self.settings.key_attestations_required {
+        if self.key_attestations_on() {
             use crate::routes::{KEY_ATTESTATIONS_ACCEPTED, KEY_ATTESTATIONS_REJECTED};
             for counter in [KEY_ATTESTATIONS_ACCEPTED, KEY_ATTESTATIONS_REJECTED] {
                 stats.entry(counter.to_string()).or_default();
