@@ -706,3 +706,65 @@ async fn receive_requests_only_what_it_can_finish_and_says_what_it_left() {
     );
     assert_eq!(count(&issuer, "/token"), 0, "nothing spent");
 }
+
+/// An issuer that accepts only the `attestation` proof type: the wallet
+/// sends its provider's key attestation (with the c_nonce) as the proof, one
+/// for a batch of three keys, each credential bound to its key, SD-JWT and
+/// mdoc alike; and the nonce is carried when the issuer requires it.
+#[tokio::test]
+async fn the_attestation_proof_type_carries_a_batch_under_one_key_attestation() {
+    use oid4vci_issuer::KeyAttestations;
+    let issuer = std::sync::Arc::new(
+        start(
+            Issuer::builder()
+                .key_attestations(KeyAttestations::RequiredWithNonce)
+                .attestation_proof_only(true)
+                .batch_size(Some(3)),
+        )
+        .await,
+    );
+    let provider = Provider::of(issuer.clone());
+    let wallet = provider.wallet();
+    for configuration in ["pid_sd_jwt", "pid_mdoc"] {
+        let created = issuer.create_offer(offer(&[configuration], false, false, false));
+        let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+        let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+        let signers: Vec<SoftwareSigner> = (0..3).map(|_| SoftwareSigner::generate()).collect();
+        let refs: Vec<&dyn Signer> = signers.iter().map(|s| s as &dyn Signer).collect();
+        let credentials = issued(
+            authorized
+                .request_credentials(&wallet, configuration, &refs)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(credentials.len(), 3, "{configuration}");
+        let mut bound: Vec<String> = credentials
+            .iter()
+            .map(|c| c.holder_jwk.as_ref().unwrap()["x"].to_string())
+            .collect();
+        bound.sort();
+        bound.dedup();
+        assert_eq!(bound.len(), 3, "each credential bound to its own key");
+    }
+    let asked = provider.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "one attestation per request");
+    assert!(asked.iter().all(|a| a.0 == 3 && a.1.is_some()), "{asked:?}");
+    let stats = issuer.stats();
+    assert_eq!(stats["key_attestations_accepted"], 2, "{stats:?}");
+    assert_eq!(stats["key_attestations_rejected"], 0, "{stats:?}");
+
+    // Without a provider: refused before the token request.
+    issuer.reset_stats();
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let plain = common::wallet();
+    let resolved = plain.resolve_offer(&created.offer_url).await.unwrap();
+    let err = pre_authorized(&resolved)
+        .authorize(&plain)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Proof(p) if p.kind == ProofErrorKind::KeyAttestationRequired),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/token"), 0);
+}

@@ -97,6 +97,23 @@ pub struct CredentialPlan {
     /// The proofs carry a key attestation (`key_attestations_required`).
     #[serde(default)]
     pub key_attestation: bool,
+    /// Which proof type the request uses.
+    #[serde(default)]
+    pub proof_type: ProofType,
+}
+
+/// The proof type of a credential request (`proof_types_supported`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofType {
+    /// Proof JWTs signed by each key (with a `key_attestation` header when
+    /// the issuer requires one). Preferred: it proves possession.
+    #[default]
+    Jwt,
+    /// The key attestation itself, from the app's wallet provider, when the
+    /// issuer accepts only that.
+    Attestation,
 }
 
 impl CredentialPlan {
@@ -302,16 +319,33 @@ impl super::session::IssuerContext {
     ) -> Result<()> {
         let configuration = self.configuration(configuration_id)?;
         if let Some(types) = &configuration.proof_types_supported {
-            let jwt = types.get("jwt").ok_or_else(|| {
-                Error::proof(
+            let Some(jwt) = types.get("jwt") else {
+                // The attestation proof type: the wallet provider's key
+                // attestation is the proof.
+                if types.contains_key("attestation") {
+                    if capabilities.key_attestations {
+                        return PlannedEncryption::check(&self.issuer);
+                    }
+                    return Err(Error::proof(
+                        crate::error::ProofErrorKind::KeyAttestationRequired,
+                        format!(
+                            "{}: the issuer accepts only the attestation proof type (a key \
+                             attestation), and the wallet has no key attestation provider \
+                             (WalletBuilder::key_attestations)",
+                            sanitize(configuration_id, 64)
+                        ),
+                    ));
+                }
+                return Err(Error::proof(
                     crate::error::ProofErrorKind::UnsupportedProofType,
                     format!(
-                    "{}: the issuer accepts only proof types {:?}; this wallet makes jwt proofs",
-                    sanitize(configuration_id, 64),
-                    types.keys().map(|k| sanitize(k, 32)).collect::<Vec<_>>()
-                ),
-                )
-            })?;
+                        "{}: the issuer accepts only proof types {:?}; this wallet makes jwt \
+                         and attestation proofs",
+                        sanitize(configuration_id, 64),
+                        types.keys().map(|k| sanitize(k, 32)).collect::<Vec<_>>()
+                    ),
+                ));
+            };
             if jwt.key_attestations_required.is_some() && !capabilities.key_attestations {
                 return Err(Error::proof(
                     crate::error::ProofErrorKind::KeyAttestationRequired,
@@ -386,11 +420,13 @@ impl Authorized {
         self.context.can_issue(configuration_id, capabilities)?;
         let configuration = self.context.configuration(configuration_id)?;
         let mut holder_jwks = Vec::new();
-        if let Some(jwt) = configuration
-            .proof_types_supported
-            .as_ref()
-            .and_then(|types| types.get("jwt"))
-        {
+        let types = configuration.proof_types_supported.as_ref();
+        let jwt = types.and_then(|types| types.get("jwt"));
+        let proof_type = match (jwt, types.and_then(|t| t.get("attestation"))) {
+            (None, Some(_)) => ProofType::Attestation,
+            _ => ProofType::Jwt,
+        };
+        if let Some(proof) = jwt.or_else(|| types.and_then(|t| t.get("attestation"))) {
             if signers.is_empty() {
                 return Err(Error::proof(
                     crate::error::ProofErrorKind::SignerRequired,
@@ -414,16 +450,19 @@ impl Authorized {
             }
             for signer in signers {
                 let alg = signer.algorithm().as_str();
-                if !jwt
-                    .proof_signing_alg_values_supported
-                    .iter()
-                    .any(|a| a == alg)
+                // With the attestation proof type the keys sign nothing: the
+                // algorithms are the attestation's, the provider's concern.
+                if proof_type == ProofType::Jwt
+                    && !proof
+                        .proof_signing_alg_values_supported
+                        .iter()
+                        .any(|a| a == alg)
                 {
                     return Err(Error::proof(
                         crate::error::ProofErrorKind::NoUsableAlgorithm,
                         format!(
                             "the issuer accepts proof algorithms {:?}; the signer uses {alg}",
-                            jwt.proof_signing_alg_values_supported
+                            proof.proof_signing_alg_values_supported
                         ),
                     ));
                 }
@@ -447,11 +486,9 @@ impl Authorized {
                 .into_iter()
                 .next(),
             format: configuration.format.clone(),
-            key_attestation: configuration
-                .proof_types_supported
-                .as_ref()
-                .and_then(|types| types.get("jwt"))
-                .is_some_and(|jwt| jwt.key_attestations_required.is_some()),
+            key_attestation: proof_type == ProofType::Attestation
+                || jwt.is_some_and(|jwt| jwt.key_attestations_required.is_some()),
+            proof_type,
             holder_jwks,
             encryption: PlannedEncryption::for_issuer(&self.context.issuer, random)?,
         })
@@ -489,7 +526,16 @@ impl Authorized {
                 None => Some(plan.configuration_id.clone()),
             },
             credential_identifier: plan.credential_identifier.clone(),
-            proofs: (!proofs.is_empty()).then_some(Proofs { jwt: proofs }),
+            proofs: (!proofs.is_empty()).then(|| match plan.proof_type {
+                ProofType::Attestation => Proofs {
+                    attestation: proofs,
+                    ..Proofs::default()
+                },
+                _ => Proofs {
+                    jwt: proofs,
+                    ..Proofs::default()
+                },
+            }),
         };
         HttpRequest::post_json(&self.context.issuer.credential_endpoint, &body)
             .header("authorization", self.authorization_header())
@@ -805,7 +851,7 @@ impl IssuedCredential {
                 if !covered.contains(&path) {
                     out.push(LabelledClaim {
                         path,
-                        label: item.identifier.clone(),
+                        label: crate::error::display_text(&item.identifier).into_owned(),
                         value: item.value.to_json(),
                         kind: ClaimKind::of_mdoc(&item.value),
                     });
@@ -820,7 +866,7 @@ impl IssuedCredential {
                 out.push(LabelledClaim {
                     kind: ClaimKind::of_json(v),
                     path,
-                    label: k.clone(),
+                    label: crate::error::display_text(k).into_owned(),
                     value: v.clone(),
                 });
             }
@@ -863,7 +909,7 @@ pub enum ClaimKind {
     Date,
     /// A point in time (RFC 3339; mdoc `tdate`).
     DateTime,
-    /// Bytes, shown base64url in JSON (e.g. an mdoc portrait).
+    /// Bytes, shown base64url without padding in JSON (e.g. an mdoc portrait).
     Bytes,
     /// An array.
     Array,
@@ -1362,6 +1408,7 @@ mod tests {
                 response: ResponseEncryption::generate(ContentEncryption::A256Gcm),
             }),
             key_attestation: false,
+            proof_type: ProofType::Jwt,
         };
         let request = plan
             .seal_request(

@@ -5,7 +5,9 @@
 //! new nonce and new proofs at most [`MAX_NONCE_RETRIES`] times, and
 //! `invalid_token` with one refresh. A [`Flow`]: any driver runs it.
 
-use super::credential::{CredentialOutcome, CredentialPlan, DeferredPending, IssuedCredential};
+use super::credential::{
+    CredentialOutcome, CredentialPlan, DeferredPending, IssuedCredential, ProofType,
+};
 use super::protection::{AttestationChallenges, DpopUse, Guard, Protection, Verdict};
 use super::session::Authorized;
 use super::token::TokenExchange;
@@ -156,12 +158,19 @@ impl<'a> CredentialExchange<'a> {
                     ))
                 }
             };
-            for signer in self.signers {
-                proofs.push(build_proof_jwt_with(
-                    *signer,
-                    &claims,
-                    key_attestation.as_deref(),
-                )?);
+            match (self.plan.proof_type, key_attestation) {
+                // The attestation proof type: the key attestation (with the
+                // c_nonce) is the proof of all the keys.
+                (ProofType::Attestation, Some(attestation)) => proofs.push(attestation),
+                (_, key_attestation) => {
+                    for signer in self.signers {
+                        proofs.push(build_proof_jwt_with(
+                            *signer,
+                            &claims,
+                            key_attestation.as_deref(),
+                        )?);
+                    }
+                }
             }
         }
         let request = self.authorized.credential_request(&self.plan, proofs);

@@ -76,6 +76,10 @@ pub struct Proofs {
     /// JWT proofs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jwt: Vec<String>,
+    /// A key attestation as the proof (`attestation` proof type, OID4VCI
+    /// 1.0 appendix F.3): one JWT whose `attested_keys` are the keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attestation: Vec<String>,
 }
 
 /// A credential response (immediate or deferred-pending) as it comes off the wire.

@@ -312,6 +312,13 @@ impl IssuerBuilder {
         self
     }
 
+    /// With key attestations on: list only the `attestation` proof type
+    /// (no `jwt`), so a wallet must send the key attestation as the proof.
+    pub fn attestation_proof_only(mut self, on: bool) -> Self {
+        self.settings.attestation_proof_only = on;
+        self
+    }
+
     /// `true`: [`KeyAttestations::Required`]; `false`:
     /// [`KeyAttestations::Off`] (see [`IssuerBuilder::key_attestations`]).
     pub fn key_attestations_required(self, on: bool) -> Self {

@@ -118,16 +118,21 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
                     "key_storage": ["iso_18045_high"],
                     "user_authentication": ["iso_18045_high"]
                 });
-                json!({
-                    "jwt": {
-                        "proof_signing_alg_values_supported": ["ES256"],
-                        "key_attestations_required": required
-                    },
-                    "attestation": {
-                        "proof_signing_alg_values_supported": ["ES256"],
-                        "key_attestations_required": required
-                    }
-                })
+                let attestation = json!({
+                    "proof_signing_alg_values_supported": ["ES256"],
+                    "key_attestations_required": required
+                });
+                if shared.settings.attestation_proof_only {
+                    json!({ "attestation": attestation })
+                } else {
+                    json!({
+                        "jwt": {
+                            "proof_signing_alg_values_supported": ["ES256"],
+                            "key_attestations_required": required
+                        },
+                        "attestation": attestation
+                    })
+                }
             } else {
                 json!({ "jwt": { "proof_signing_alg_values_supported": ["ES256"] } })
             };

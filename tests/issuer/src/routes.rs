@@ -1528,6 +1528,16 @@ fn checked_holder_keys(
 ) -> Result<Vec<Value>, Response> {
     let proofs = request_proofs(body).map_err(|m| bad_request("invalid_credential_request", m))?;
     let jwts = match proofs {
+        Proofs::Jwt(_)
+            if shared.settings.attestation_proof_only && shared.key_attestations_on() =>
+        {
+            return Err(credential_error(
+                shared,
+                inner,
+                "invalid_proof",
+                "the jwt proof type is not supported (only attestation)",
+            ))
+        }
         Proofs::Jwt(jwts) => jwts,
         Proofs::Attestation(jwt) => return attested_holder_keys(shared, inner, &jwt),
         Proofs::Unsupported(name) => {

@@ -203,6 +203,9 @@ pub(crate) struct Settings {
     pub credential_signing: CredentialSigning,
     pub credential_key: CredentialKey,
     pub key_attestations: KeyAttestations,
+    /// With key attestations on, list only the `attestation` proof type
+    /// (no `jwt`), as some issuers do.
+    pub attestation_proof_only: bool,
 }
 
 /// A user of the authorization server's login page.
@@ -271,6 +274,7 @@ impl Default for Settings {
             credential_signing: CredentialSigning::Kid,
             credential_key: CredentialKey::P256,
             key_attestations: KeyAttestations::Off,
+            attestation_proof_only: false,
         }
     }
 }
