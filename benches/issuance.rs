@@ -136,17 +136,22 @@ fn proof(c: &mut Criterion) {
         b.iter(|| black_box(build_proof_jwt(&signer, black_box(&claims)).unwrap()))
     });
     let dpop = DpopState::generate();
+    let request = oid4vci_wallet::HttpRequest::post(
+        "https://issuer.example/credential",
+        "application/json",
+        vec![],
+    );
     let token = AccessToken::new("eyJhbGciOiJFUzI1NiJ9.access.token");
     group.bench_function("DPoP proof (htu, ath, jti, sign, encode)", |b| {
         b.iter(|| {
             black_box(
                 dpop.proof(
                     DpopServer::CredentialIssuer,
-                    "POST",
-                    black_box("https://issuer.example/credential"),
+                    black_box(&request),
                     Some(&token),
                     1_767_225_600,
                     &oid4vci_wallet::OsRandom,
+                    None,
                 )
                 .unwrap(),
             )

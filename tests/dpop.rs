@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use oid4vci_wallet::Signer as _;
 use oid4vci_wallet::{
     Authorized, DeferredStatus, Error, ErrorCode, Grant, Issuance, PendingAuthorization,
     SoftwareSigner, Wallet,
@@ -356,4 +357,113 @@ async fn the_same_seed_and_clock_send_byte_identical_requests() {
             a.url
         );
     }
+}
+
+/// One key of the app's store: its reference and the key.
+type AppKey = (String, std::sync::Arc<SoftwareSigner>);
+
+/// The app's key store: keys it keeps (in a real app, in the secure
+/// element), found by reference; counts what it was asked.
+#[derive(Clone, Default)]
+struct AppKeys {
+    keys: std::sync::Arc<std::sync::Mutex<Vec<AppKey>>>,
+}
+
+impl oid4vci_wallet::jose::DpopKeys for AppKeys {
+    fn create(&self) -> Result<String, oid4vci_wallet::SignerError> {
+        let mut keys = self.keys.lock().unwrap();
+        let reference = format!("secure-element-key-{}", keys.len());
+        keys.push((
+            reference.clone(),
+            std::sync::Arc::new(SoftwareSigner::generate()),
+        ));
+        Ok(reference)
+    }
+
+    fn signer(
+        &self,
+        reference: &str,
+    ) -> Result<std::sync::Arc<dyn oid4vci_wallet::Signer>, oid4vci_wallet::SignerError> {
+        self.keys
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(r, _)| r == reference)
+            .map(|(_, k)| k.clone() as std::sync::Arc<dyn oid4vci_wallet::Signer>)
+            .ok_or_else(|| oid4vci_wallet::SignerError(format!("no key {reference}")))
+    }
+}
+
+fn wallet_with_keys(keys: &AppKeys) -> Wallet {
+    Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .dpop_keys(keys.clone())
+        .build()
+        .unwrap()
+}
+
+/// HAIP wallets keep DPoP keys in hardware: with the app's key store, every
+/// DPoP proof (token, nonce, credential, refresh, deferred) is signed by
+/// the app's key, the saved session holds only its public key and the
+/// reference, and a restored session in a new wallet goes on with it; a
+/// wallet without the store cannot, and says why.
+#[tokio::test]
+async fn dpop_with_the_apps_key_across_a_save_and_restore() {
+    let issuer = start(
+        dpop_issuer()
+            .dpop_nonce(true)
+            .access_token_lifetime(Duration::from_secs(1))
+            .deferred_pending_polls(0)
+            .deferred_interval(1),
+    )
+    .await;
+    let keys = AppKeys::default();
+    let wallet = wallet_with_keys(&keys);
+    // Pre-authorized, immediate.
+    let mut authorized = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
+    assert!(authorized.uses_dpop());
+    let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
+    assert_eq!(credential.claims.as_ref().unwrap()["given_name"], "Erika");
+    assert_eq!(
+        keys.keys.lock().unwrap().len(),
+        1,
+        "one app key per issuance"
+    );
+    let saved = authorized.to_json();
+    let app_key = keys.keys.lock().unwrap()[0].1.public_jwk();
+    assert!(saved.contains("secure-element-key-0"), "{saved}");
+    assert!(saved.contains(app_key["x"].as_str().unwrap()));
+    assert!(!saved.contains("\"d\""), "no private key in the session");
+
+    // The authorization code flow, deferred; the app is killed while waiting.
+    let (pending, redirect) = login(&issuer, &wallet, true).await;
+    let mut authorized = pending.complete(&wallet, &redirect).await.unwrap();
+    let Issuance::Deferred(pending) = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .unwrap()
+    else {
+        panic!("expected deferred")
+    };
+    let saved = pending.to_json();
+    assert!(saved.contains("secure-element-key-1"), "{saved}");
+    drop(pending);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    // A wallet without the app's store cannot sign for the session.
+    let mut restored = oid4vci_wallet::DeferredPending::from_json(&saved).unwrap();
+    let err = restored.poll(&common::wallet()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidState(m) if m.contains("dpop_keys")),
+        "{err}"
+    );
+    // A new wallet with the store: refresh and poll, signed by the app's key.
+    let mut restored = oid4vci_wallet::DeferredPending::from_json(&saved).unwrap();
+    let DeferredStatus::Issued(list) = restored.poll(&wallet_with_keys(&keys)).await.unwrap()
+    else {
+        panic!("expected issued")
+    };
+    assert_eq!(list[0].claims.as_ref().unwrap()["given_name"], "Max");
+    assert_eq!(count(&issuer, "dpop_rejected"), 0, "{:?}", issuer.stats());
 }

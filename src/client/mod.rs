@@ -137,6 +137,16 @@ impl WalletBuilder {
         self
     }
 
+    /// Keeps DPoP keys in the app's key store (e.g. the secure element)
+    /// instead of drawing a software key per issuance: every DPoP proof of
+    /// a session is signed by the app's key, and the saved session holds only
+    /// its public key and the app's reference (a wallet that restores it
+    /// needs the same store).
+    pub fn dpop_keys(mut self, keys: impl crate::jose::DpopKeys + 'static) -> Self {
+        self.engine.dpop_keys = Some(Arc::new(keys));
+        self
+    }
+
     /// Whether a credential whose issuer could not be verified is an error
     /// (default false: it is returned with [`Verification::Unverified`] and
     /// the reason, so that the app decides, e.g. for test issuers or issuers

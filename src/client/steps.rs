@@ -41,8 +41,10 @@ impl AuthorizationCodeStep {
         let secrets = AuthorizationSecrets {
             verifier: PkceVerifier::new(crate::jose::random_token(random, 32)),
             state: crate::jose::random_token(random, 16),
-            dpop: DpopState::wanted_by(&self.context.authorization_server)
-                .then(|| DpopState::generate_with(random)),
+            dpop: match DpopState::wanted_by(&self.context.authorization_server) {
+                true => Some(wallet.inner.engine.new_dpop_key()?),
+                false => None,
+            },
         };
         let server = self.context.authorization_server.clone();
         let step = self.with_capabilities(wallet.capabilities());
@@ -74,8 +76,10 @@ impl PreAuthorizedStep {
     /// and a DPoP proof of a fresh key when the authorization server uses DPoP).
     /// Keep a clone of the step to retry after a mistyped code.
     pub async fn authorize(&self, wallet: &Wallet) -> Result<Authorized> {
-        let mut dpop = DpopState::wanted_by(&self.context.authorization_server)
-            .then(|| DpopState::generate_with(&*wallet.inner.engine.random));
+        let mut dpop = match DpopState::wanted_by(&self.context.authorization_server) {
+            true => Some(wallet.inner.engine.new_dpop_key()?),
+            false => None,
+        };
         let exchange = self
             .clone()
             .with_capabilities(wallet.capabilities())

@@ -1,5 +1,6 @@
 //! `WalletBuilder`: one way to assemble a wallet from its parts (the app's
-//! HTTP client, a wallet attestation, a key attestation provider), where the
+//! HTTP client, a wallet attestation, a key attestation provider, a DPoP key
+//! store), where the
 //! `Wallet` constructors cover only the common pairs.
 
 use super::{client_attestation, HttpClient, Signer, Wallet, WalletConfig, WalletError};
@@ -56,6 +57,7 @@ struct Parts {
     http_client: Option<Arc<dyn HttpClient>>,
     attestation: Option<(String, Arc<dyn Signer>)>,
     key_attestations: Option<Arc<dyn KeyAttestationProvider>>,
+    dpop_keys: Option<Arc<dyn DpopKeyStore>>,
 }
 
 /// Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
@@ -82,6 +84,7 @@ impl WalletBuilder {
                 http_client: None,
                 attestation: None,
                 key_attestations: None,
+                dpop_keys: None,
             }),
         })
     }
@@ -110,6 +113,14 @@ impl WalletBuilder {
         self.with(|p| p.key_attestations = Some(provider))
     }
 
+    /// Keeps DPoP keys in the app's key store: every DPoP proof of a session
+    /// is signed by the app's key, and the saved session holds only its
+    /// public key and the app's reference (restore it with a wallet that has
+    /// the same store).
+    pub fn dpop_keys(self: Arc<Self>, store: Arc<dyn DpopKeyStore>) -> Arc<Self> {
+        self.with(|p| p.dpop_keys = Some(store))
+    }
+
     /// The wallet. `WalletError::Configuration` for an unusable part (as
     /// the `Wallet` constructors say).
     pub fn build(&self) -> Result<Arc<Wallet>, WalletError> {
@@ -124,8 +135,44 @@ impl WalletBuilder {
         if let Some(provider) = &parts.key_attestations {
             builder = builder.key_attestations(ForeignKeyAttestations(provider.clone()));
         }
+        if let Some(store) = &parts.dpop_keys {
+            builder = builder.dpop_keys(ForeignDpopKeys(store.clone()));
+        }
         Ok(Arc::new(Wallet {
             inner: builder.build()?,
         }))
+    }
+}
+
+/// DPoP keys held by the app (Android Keystore, Secure Enclave): a new
+/// authorization asks for a new key, a restored session for the key by the
+/// reference the app gave. Each must be an ES256 key.
+#[uniffi::export(with_foreign)]
+pub trait DpopKeyStore: Send + Sync {
+    /// Creates a key for a new authorization; returns the app's reference
+    /// to it (kept in the saved session).
+    fn create_key(&self) -> Result<String, WalletError>;
+    /// The signer of the key under `reference`.
+    fn signer(&self, reference: String) -> Result<Arc<dyn Signer>, WalletError>;
+}
+
+/// Adapts a foreign key store to the core trait.
+struct ForeignDpopKeys(Arc<dyn DpopKeyStore>);
+
+impl crate::jose::DpopKeys for ForeignDpopKeys {
+    fn create(&self) -> Result<String, crate::SignerError> {
+        self.0
+            .create_key()
+            .map_err(|e| crate::SignerError(e.to_string()))
+    }
+
+    fn signer(&self, reference: &str) -> Result<Arc<dyn crate::Signer>, crate::SignerError> {
+        let signer = self
+            .0
+            .signer(reference.to_string())
+            .map_err(|e| crate::SignerError(e.to_string()))?;
+        super::ForeignSigner::new(signer)
+            .map(|s| Arc::new(s) as Arc<dyn crate::Signer>)
+            .map_err(|e| crate::SignerError(e.to_string()))
     }
 }

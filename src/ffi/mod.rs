@@ -37,7 +37,7 @@ mod builder;
 mod http;
 
 pub use authorization::PendingAuthorization;
-pub use builder::{KeyAttestationProvider, KeyAttestationRequest, WalletBuilder};
+pub use builder::{DpopKeyStore, KeyAttestationProvider, KeyAttestationRequest, WalletBuilder};
 pub use http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpResponse};
 
 use crate::flow::session::Grant as CoreGrant;

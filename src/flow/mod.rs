@@ -33,6 +33,16 @@ pub struct EngineConfig {
     pub random: std::sync::Arc<dyn RandomSource>,
     /// What the wallet requires of issuer signatures.
     pub trust: received::TrustPolicy,
+    /// DPoP keys the app holds (default: fresh software keys per issuance).
+    pub dpop_keys: Option<std::sync::Arc<dyn crate::jose::DpopKeys>>,
+}
+
+impl EngineConfig {
+    /// A DPoP key for a new authorization: the app's ([`Self::dpop_keys`])
+    /// or a fresh software key.
+    pub fn new_dpop_key(&self) -> Result<crate::jose::DpopState> {
+        crate::jose::DpopState::new_for(self.dpop_keys.as_deref(), &*self.random)
+    }
 }
 
 impl Default for EngineConfig {
@@ -42,6 +52,7 @@ impl Default for EngineConfig {
             locales: vec!["en".into()],
             random: std::sync::Arc::new(OsRandom),
             trust: received::TrustPolicy::default(),
+            dpop_keys: None,
         }
     }
 }
@@ -52,6 +63,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("allow_http", &self.allow_http)
             .field("locales", &self.locales)
             .field("trust", &self.trust)
+            .field("dpop_keys", &self.dpop_keys.is_some())
             .finish_non_exhaustive()
     }
 }

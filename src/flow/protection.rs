@@ -189,11 +189,11 @@ impl Guard {
         if let Some((state, DpopUse::Prove(server, token))) = protection.dpop.as_ref() {
             let proof = state.proof(
                 *server,
-                request.method.as_str(),
-                &request.url,
+                &request,
                 *token,
                 now,
                 &*config.random,
+                config.dpop_keys.as_deref(),
             )?;
             request = request.header("dpop", proof);
         }

@@ -8,15 +8,20 @@
 //! of the authorization server and of the credential issuer apart. The key is
 //! part of the saved session (like the access token it protects), so a
 //! restored session goes on with the same key.
+//!
+//! An app that keeps every key in its secure element gives [`DpopKeys`]: a
+//! new authorization then gets a key of the app's, the saved session holds
+//! only its public JWK and the app's reference to it, and a restored session
+//! asks the app for the signer by that reference.
 
-use super::{b64, b64_decode, Signer, SoftwareSigner};
+use super::{b64, b64_decode, Signer, SignerError, SoftwareSigner};
 use crate::error::{Error, Result};
-use crate::http::HttpResponse;
+use crate::http::{HttpRequest, HttpResponse};
 use crate::types::{AccessToken, AuthorizationServerMetadata, DpopPrivateKey};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The `typ` header of a DPoP proof.
 pub const DPOP_JWT_TYP: &str = "dpop+jwt";
@@ -33,25 +38,48 @@ pub enum DpopServer {
     CredentialIssuer,
 }
 
+/// DPoP keys held by the app (e.g. in the secure element), used instead of
+/// the software keys the SDK draws.
+pub trait DpopKeys: Send + Sync {
+    /// Creates a key for a new authorization and returns the app's
+    /// reference to it (kept in the saved session).
+    fn create(&self) -> std::result::Result<String, SignerError>;
+    /// The signer of the key with this reference (ES256).
+    fn signer(&self, reference: &str) -> std::result::Result<Arc<dyn Signer>, SignerError>;
+}
+
+/// An app-held DPoP key as saved: its public JWK and the app's reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct AppKey {
+    jwk: serde_json::Value,
+    reference: String,
+}
+
 /// A DPoP key and the latest nonce of each server. Its `Debug` shows only the
-/// key's thumbprint; it serializes with the private key (store saved sessions
-/// securely).
+/// key's thumbprint; it serializes with the private key of a software key
+/// (store saved sessions securely), or only the public key and the app's
+/// reference of an app-held key.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct DpopState {
-    key: DpopPrivateKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<DpopPrivateKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_key: Option<AppKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     as_nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     issuer_nonce: Option<String>,
-    /// The decoded key and its public JWK: decoding derives the public key
-    /// (a scalar multiplication as dear as a signature), so it is done once.
+    /// The signer and its public JWK: decoding a software key derives the
+    /// public key (a scalar multiplication as dear as a signature), and an
+    /// app key is looked up by reference, so each is done once.
     #[serde(skip)]
-    decoded: OnceLock<(SoftwareSigner, serde_json::Value)>,
+    decoded: OnceLock<(Arc<dyn Signer>, serde_json::Value)>,
 }
 
 impl PartialEq for DpopState {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
+            && self.app_key == other.app_key
             && self.as_nonce == other.as_nonce
             && self.issuer_nonce == other.issuer_nonce
     }
@@ -61,6 +89,7 @@ impl std::fmt::Debug for DpopState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DpopState")
             .field("jkt", &self.thumbprint().unwrap_or_default())
+            .field("app_key", &self.app_key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -73,16 +102,64 @@ impl DpopState {
 
     /// A fresh random key from `random`.
     pub fn generate_with(random: &dyn super::RandomSource) -> Self {
-        Self::from_signer(&SoftwareSigner::generate_with(random))
-    }
-
-    fn from_signer(signer: &SoftwareSigner) -> Self {
+        let signer = SoftwareSigner::generate_with(random);
+        let jwk = signer.public_jwk();
         Self {
-            key: DpopPrivateKey::new(b64(signer.to_bytes())),
+            key: Some(DpopPrivateKey::new(b64(signer.to_bytes()))),
+            app_key: None,
             as_nonce: None,
             issuer_nonce: None,
-            decoded: OnceLock::from((signer.clone(), signer.public_jwk())),
+            decoded: OnceLock::from((Arc::new(signer) as Arc<dyn Signer>, jwk)),
         }
+    }
+
+    /// A new key of the app's, from `keys` (ES256).
+    pub fn from_app(keys: &dyn DpopKeys) -> Result<Self> {
+        let failed = |e: SignerError| {
+            Error::proof(
+                crate::error::ProofErrorKind::SignerFailed,
+                format!("DPoP key of the app: {e}"),
+            )
+        };
+        let reference = keys.create().map_err(failed)?;
+        let signer = keys.signer(&reference).map_err(failed)?;
+        if signer.algorithm() != super::Algorithm::Es256 {
+            return Err(Error::proof(
+                crate::error::ProofErrorKind::NoUsableAlgorithm,
+                "the app's DPoP key must be an ES256 (P-256) key",
+            ));
+        }
+        let jwk = signer.public_jwk();
+        if jwk.get("d").is_some() {
+            return Err(Error::proof(
+                crate::error::ProofErrorKind::InvalidKey,
+                "the app's DPoP key's public JWK contains private key material",
+            ));
+        }
+        Ok(Self {
+            key: None,
+            app_key: Some(AppKey {
+                jwk: jwk.clone(),
+                reference,
+            }),
+            as_nonce: None,
+            issuer_nonce: None,
+            decoded: OnceLock::from((signer, jwk)),
+        })
+    }
+
+    /// A new key for an authorization: the app's when it gives [`DpopKeys`],
+    /// else a software key from `random`.
+    pub fn new_for(keys: Option<&dyn DpopKeys>, random: &dyn super::RandomSource) -> Result<Self> {
+        match keys {
+            Some(keys) => Self::from_app(keys),
+            None => Ok(Self::generate_with(random)),
+        }
+    }
+
+    /// Whether the key is the app's (only its reference is saved).
+    pub fn is_app_key(&self) -> bool {
+        self.app_key.is_some()
     }
 
     /// Whether DPoP is to be used with this authorization server: it
@@ -96,21 +173,51 @@ impl DpopState {
             .is_some_and(|algs| algs.iter().any(|a| a == "ES256"))
     }
 
-    /// The key and its public JWK.
-    fn signer(&self) -> Result<&(SoftwareSigner, serde_json::Value)> {
+    /// The signer and its public JWK; an app key is looked up in `keys` by
+    /// its reference (after a restore) and must still be the saved key.
+    fn signer(&self, keys: Option<&dyn DpopKeys>) -> Result<&(Arc<dyn Signer>, serde_json::Value)> {
         if let Some(decoded) = self.decoded.get() {
             return Ok(decoded);
         }
-        let signer = b64_decode(self.key.secret())
+        if let Some(app) = &self.app_key {
+            let keys = keys.ok_or_else(|| {
+                Error::InvalidState(
+                    "the session's DPoP key is the app's: the wallet needs the app's DPoP key \
+                     store (WalletBuilder::dpop_keys) to go on"
+                        .into(),
+                )
+            })?;
+            let signer = keys.signer(&app.reference).map_err(|e| {
+                Error::proof(
+                    crate::error::ProofErrorKind::SignerFailed,
+                    format!("DPoP key of the app: {e}"),
+                )
+            })?;
+            if !super::same_public_key(&signer.public_jwk(), &app.jwk) {
+                return Err(Error::InvalidState(
+                    "the app's DPoP key under the saved reference is another key".into(),
+                ));
+            }
+            return Ok(self.decoded.get_or_init(|| (signer, app.jwk.clone())));
+        }
+        let signer = self
+            .key
+            .as_ref()
+            .and_then(|k| b64_decode(k.secret()))
             .and_then(|bytes| SoftwareSigner::from_bytes(&bytes).ok())
             .ok_or_else(|| Error::InvalidState("saved DPoP key is not a P-256 key".into()))?;
         let jwk = signer.public_jwk();
-        Ok(self.decoded.get_or_init(|| (signer, jwk)))
+        Ok(self
+            .decoded
+            .get_or_init(|| (Arc::new(signer) as Arc<dyn Signer>, jwk)))
     }
 
     /// The key's JWK SHA-256 thumbprint (RFC 7638), as sent in `dpop_jkt`.
     pub fn thumbprint(&self) -> Result<String> {
-        Ok(jwk_thumbprint(&self.signer()?.1))
+        if let Some(app) = &self.app_key {
+            return Ok(jwk_thumbprint(&app.jwk));
+        }
+        Ok(jwk_thumbprint(&self.signer(None)?.1))
     }
 
     fn nonce(&self, server: DpopServer) -> Option<&str> {
@@ -126,13 +233,14 @@ impl DpopState {
     pub fn proof(
         &self,
         server: DpopServer,
-        method: &str,
-        url: &str,
+        request: &HttpRequest,
         access_token: Option<&AccessToken>,
         now: u64,
         random: &dyn super::RandomSource,
+        keys: Option<&dyn DpopKeys>,
     ) -> Result<String> {
-        let (signer, jwk) = self.signer()?;
+        let (method, url) = (request.method.as_str(), request.url.as_str());
+        let (signer, jwk) = self.signer(keys)?;
         let mut htu = url::Url::parse(url)
             .map_err(|_| Error::InvalidState(format!("DPoP: {url:?} is not a URL")))?;
         htu.set_query(None);
@@ -232,11 +340,15 @@ mod tests {
         let jwt = dpop
             .proof(
                 DpopServer::CredentialIssuer,
-                "POST",
-                "https://issuer.example/credential?x=1#f",
+                &HttpRequest::post(
+                    "https://issuer.example/credential?x=1#f",
+                    "application/json",
+                    vec![],
+                ),
                 Some(&token),
                 1_767_225_600,
                 &crate::jose::OsRandom,
+                None,
             )
             .unwrap();
         let jws = CompactJws::parse(&jwt).unwrap();
@@ -267,11 +379,11 @@ mod tests {
         let again = dpop
             .proof(
                 DpopServer::CredentialIssuer,
-                "POST",
-                "https://i.example/c",
+                &HttpRequest::post("https://i.example/c", "application/json", vec![]),
                 None,
                 1,
                 &crate::jose::OsRandom,
+                None,
             )
             .unwrap();
         let again = CompactJws::parse(&again).unwrap();
@@ -307,11 +419,11 @@ mod tests {
             let jwt = dpop
                 .proof(
                     server,
-                    "GET",
-                    "https://x.example/",
+                    &HttpRequest::get("https://x.example/"),
                     None,
                     1,
                     &crate::jose::OsRandom,
+                    None,
                 )
                 .unwrap();
             CompactJws::parse(&jwt).unwrap().payload["nonce"].clone()
@@ -336,7 +448,7 @@ mod tests {
         let back: DpopState = serde_json::from_str(&json).unwrap();
         assert_eq!(back.thumbprint().unwrap(), dpop.thumbprint().unwrap());
         let debug = format!("{dpop:?}");
-        assert!(!debug.contains(dpop.key.secret()), "{debug}");
+        assert!(!debug.contains(dpop.key.as_ref().unwrap().secret()), "{debug}");
         assert!(debug.contains(&dpop.thumbprint().unwrap()));
     }
 

@@ -11,7 +11,7 @@ mod signer;
 mod verify;
 
 pub use attestation::ClientAttestation;
-pub use dpop::{DpopServer, DpopState, DPOP_JWT_TYP};
+pub use dpop::{DpopKeys, DpopServer, DpopState, DPOP_JWT_TYP};
 
 pub use proof::{
     build_proof_jwt, build_proof_jwt_with, KeyAttestationProvider, KeyAttestationRequest,

@@ -1436,6 +1436,264 @@ public func FfiConverterTypeDeferredCredential_lower(_ value: DeferredCredential
 
 
 /**
+ * DPoP keys held by the app (Android Keystore, Secure Enclave): a new
+ * authorization asks for a new key, a restored session for the key by the
+ * reference the app gave. Each must be an ES256 key.
+ */
+public protocol DpopKeyStore: AnyObject, Sendable {
+    
+    /**
+     * Creates a key for a new authorization; returns the app's reference
+     * to it (kept in the saved session).
+     */
+    func createKey() throws  -> String
+    
+    /**
+     * The signer of the key under `reference`.
+     */
+    func signer(reference: String) throws  -> Signer
+    
+}
+/**
+ * DPoP keys held by the app (Android Keystore, Secure Enclave): a new
+ * authorization asks for a new key, a restored session for the key by the
+ * reference the app gave. Each must be an ES256 key.
+ */
+open class DpopKeyStoreImpl: DpopKeyStore, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_dpopkeystore(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_dpopkeystore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Creates a key for a new authorization; returns the app's reference
+     * to it (kept in the saved session).
+     */
+open func createKey()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_dpopkeystore_create_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The signer of the key under `reference`.
+     */
+open func signer(reference: String)throws  -> Signer  {
+    return try  FfiConverterTypeSigner_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_dpopkeystore_signer(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(reference),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceDpopKeyStore {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceDpopKeyStore = UniffiVTableCallbackInterfaceDpopKeyStore(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeDpopKeyStore.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface DpopKeyStore: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeDpopKeyStore.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface DpopKeyStore: handle missing in uniffiClone")
+            }
+        },
+        createKey: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeDpopKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.createKey(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWalletError_lower
+            )
+        },
+        signer: { (
+            uniffiHandle: UInt64,
+            reference: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<UInt64>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Signer in
+                guard let uniffiObj = try? FfiConverterTypeDpopKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.signer(
+                     reference: try FfiConverterString.lift(reference)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeSigner_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWalletError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceDpopKeyStore> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceDpopKeyStore>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitDpopKeyStore() {
+    uniffi_oid4vci_wallet_fn_init_callback_vtable_dpopkeystore(UniffiCallbackInterfaceDpopKeyStore.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDpopKeyStore: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<DpopKeyStore>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = DpopKeyStore
+
+    public static func lift(_ handle: UInt64) throws -> DpopKeyStore {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DpopKeyStoreImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: DpopKeyStore) -> UInt64 {
+         if let rustImpl = value as? DpopKeyStoreImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DpopKeyStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DpopKeyStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDpopKeyStore_lift(_ handle: UInt64) throws -> DpopKeyStore {
+    return try FfiConverterTypeDpopKeyStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDpopKeyStore_lower(_ value: DpopKeyStore) -> UInt64 {
+    return FfiConverterTypeDpopKeyStore.lower(value)
+}
+
+
+
+
+
+
+/**
  * An HTTP stack of the app's (OkHttp, URLSession, ...), used instead of the
  * built-in one when given to `Wallet.withHttpClient`.
  *
@@ -3136,6 +3394,14 @@ public protocol WalletBuilderProtocol: AnyObject, Sendable {
     func build() throws  -> Wallet
     
     /**
+     * Keeps DPoP keys in the app's key store: every DPoP proof of a session
+     * is signed by the app's key, and the saved session holds only its
+     * public key and the app's reference (restore it with a wallet that has
+     * the same store).
+     */
+    func dpopKeys(store: DpopKeyStore)  -> WalletBuilder
+    
+    /**
      * Sends every request through the app's own HTTP stack (see
      * `Wallet.withHttpClient`).
      */
@@ -3239,6 +3505,22 @@ open func build()throws  -> Wallet  {
         uniffiCallStatus in
     uniffi_oid4vci_wallet_fn_method_walletbuilder_build(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Keeps DPoP keys in the app's key store: every DPoP proof of a session
+     * is signed by the app's key, and the saved session holds only its
+     * public key and the app's reference (restore it with a wallet that has
+     * the same store).
+     */
+open func dpopKeys(store: DpopKeyStore) -> WalletBuilder  {
+    return try!  FfiConverterTypeWalletBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_walletbuilder_dpop_keys(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeDpopKeyStore_lower(store),uniffiCallStatus
     )
 })
 }
@@ -6166,6 +6448,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() != 9669) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key() != 21577) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer() != 36756) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() != 7913) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6173,6 +6461,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() != 30860) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_dpop_keys() != 21791) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client() != 22863) {
@@ -6212,6 +6503,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitDpopKeyStore()
     uniffiCallbackInitHttpClient()
     uniffiCallbackInitKeyAttestationProvider()
     uniffiCallbackInitSigner()

@@ -271,6 +271,20 @@ typedef void (*UniffiCallbackInterfaceSignerMethod3)(uint64_t, RustBuffer, RustB
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DPOP_KEY_STORE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DPOP_KEY_STORE_METHOD0
+typedef void (*UniffiCallbackInterfaceDpopKeyStoreMethod0)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DPOP_KEY_STORE_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DPOP_KEY_STORE_METHOD1
+typedef void (*UniffiCallbackInterfaceDpopKeyStoreMethod1)(uint64_t, RustBuffer, uint64_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER_METHOD0
 typedef void (*UniffiCallbackInterfaceKeyAttestationProviderMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -295,6 +309,16 @@ typedef struct UniffiVTableCallbackInterfaceSigner {
     UniffiCallbackInterfaceSignerMethod2 _Nonnull signsDigest;
     UniffiCallbackInterfaceSignerMethod3 _Nonnull sign;
 } UniffiVTableCallbackInterfaceSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DPOP_KEY_STORE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DPOP_KEY_STORE
+typedef struct UniffiVTableCallbackInterfaceDpopKeyStore {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceDpopKeyStoreMethod0 _Nonnull createKey;
+    UniffiCallbackInterfaceDpopKeyStoreMethod1 _Nonnull signer;
+} UniffiVTableCallbackInterfaceDpopKeyStore;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_ATTESTATION_PROVIDER
@@ -646,6 +670,31 @@ RustBuffer uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(uint64_t
 int8_t uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_DPOPKEYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_DPOPKEYSTORE
+uint64_t uniffi_oid4vci_wallet_fn_clone_dpopkeystore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_DPOPKEYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_DPOPKEYSTORE
+void uniffi_oid4vci_wallet_fn_free_dpopkeystore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_DPOPKEYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_DPOPKEYSTORE
+void uniffi_oid4vci_wallet_fn_init_callback_vtable_dpopkeystore(const UniffiVTableCallbackInterfaceDpopKeyStore* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_DPOPKEYSTORE_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_DPOPKEYSTORE_CREATE_KEY
+RustBuffer uniffi_oid4vci_wallet_fn_method_dpopkeystore_create_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_DPOPKEYSTORE_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_DPOPKEYSTORE_SIGNER
+uint64_t uniffi_oid4vci_wallet_fn_method_dpopkeystore_signer(uint64_t ptr, RustBuffer reference, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_KEYATTESTATIONPROVIDER
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_KEYATTESTATIONPROVIDER
 uint64_t uniffi_oid4vci_wallet_fn_clone_keyattestationprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -689,6 +738,11 @@ uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_attestation(uint64_t ptr,
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_BUILD
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_BUILD
 uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_build(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_DPOP_KEYS
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_DPOP_KEYS
+uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_dpop_keys(uint64_t ptr, uint64_t store, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_HTTP_CLIENT
@@ -1227,6 +1281,18 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_DPOPKEYSTORE_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_DPOPKEYSTORE_CREATE_KEY
+uint16_t uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_DPOPKEYSTORE_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_DPOPKEYSTORE_SIGNER
+uint16_t uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_KEYATTESTATIONPROVIDER_KEY_ATTESTATION
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_KEYATTESTATIONPROVIDER_KEY_ATTESTATION
 uint16_t uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation(void
@@ -1242,6 +1308,12 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_BUILD
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_BUILD
 uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_build(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_DPOP_KEYS
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_DPOP_KEYS
+uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_dpop_keys(void
     
 );
 #endif

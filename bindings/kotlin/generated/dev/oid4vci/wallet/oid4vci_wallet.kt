@@ -669,6 +669,12 @@ internal interface UniffiCallbackInterfaceSignerMethod2 : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceSignerMethod3 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceDpopKeyStoreMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceDpopKeyStoreMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`reference`: RustBuffer.ByValue,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceKeyAttestationProviderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -700,6 +706,28 @@ internal open class UniffiVTableCallbackInterfaceSigner(
         `publicJwk` = other.`publicJwk`
         `signsDigest` = other.`signsDigest`
         `sign` = other.`sign`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "createKey", "signer")
+internal open class UniffiVTableCallbackInterfaceDpopKeyStore(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `createKey`: UniffiCallbackInterfaceDpopKeyStoreMethod0? = null,
+    @JvmField internal var `signer`: UniffiCallbackInterfaceDpopKeyStoreMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `createKey`: UniffiCallbackInterfaceDpopKeyStoreMethod0? = null,
+        `signer`: UniffiCallbackInterfaceDpopKeyStoreMethod1? = null,
+    ): UniffiVTableCallbackInterfaceDpopKeyStore(`uniffiFree`,`uniffiClone`,`createKey`,`signer`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceDpopKeyStore) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `createKey` = other.`createKey`
+        `signer` = other.`signer`
     }
 
 }
@@ -848,11 +876,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_build(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_dpop_keys(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client(
     ): Int
@@ -894,6 +928,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "oid4vci_wallet"))
+        uniffiCallbackInterfaceDpopKeyStore.register(this)
         uniffiCallbackInterfaceHttpClient.register(this)
         uniffiCallbackInterfaceKeyAttestationProvider.register(this)
         uniffiCallbackInterfaceSigner.register(this)
@@ -1033,6 +1068,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_uses_dpop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_oid4vci_wallet_fn_clone_dpopkeystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_dpopkeystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_dpopkeystore(`vtable`: UniffiVTableCallbackInterfaceDpopKeyStore,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_dpopkeystore_create_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_dpopkeystore_signer(`ptr`: Long,`reference`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_clone_keyattestationprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_keyattestationprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1050,6 +1095,8 @@ internal object UniffiLib {
     external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_attestation(`ptr`: Long,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_build(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_dpop_keys(`ptr`: Long,`store`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_http_client(`ptr`: Long,`httpClient`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1305,6 +1352,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() and 0xFFFF) != 9669) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key() and 0xFFFF) != 21577) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer() and 0xFFFF) != 36756) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() and 0xFFFF) != 7913) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1312,6 +1365,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() and 0xFFFF) != 30860) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_dpop_keys() and 0xFFFF) != 21791) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client() and 0xFFFF) != 22863) {
@@ -3077,6 +3133,381 @@ public object FfiConverterTypeDeferredCredential: FfiConverter<DeferredCredentia
     override fun allocationSize(value: DeferredCredential) = 8UL
 
     override fun write(value: DeferredCredential, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * DPoP keys held by the app (Android Keystore, Secure Enclave): a new
+ * authorization asks for a new key, a restored session for the key by the
+ * reference the app gave. Each must be an ES256 key.
+ */
+public interface DpopKeyStore {
+    
+    /**
+     * Creates a key for a new authorization; returns the app's reference
+     * to it (kept in the saved session).
+     */
+    fun `createKey`(): kotlin.String
+    
+    /**
+     * The signer of the key under `reference`.
+     */
+    fun `signer`(`reference`: kotlin.String): Signer
+    
+    companion object
+}
+
+/**
+ * DPoP keys held by the app (Android Keystore, Secure Enclave): a new
+ * authorization asks for a new key, a restored session for the key by the
+ * reference the app gave. Each must be an ES256 key.
+ */
+open class DpopKeyStoreImpl: Disposable, AutoCloseable, DpopKeyStore
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_dpopkeystore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_dpopkeystore(handle, status)
+        }
+    }
+
+    
+    /**
+     * Creates a key for a new authorization; returns the app's reference
+     * to it (kept in the saved session).
+     */
+    @Throws(WalletException::class)override fun `createKey`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_dpopkeystore_create_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The signer of the key under `reference`.
+     */
+    @Throws(WalletException::class)override fun `signer`(`reference`: kotlin.String): Signer {
+            return FfiConverterTypeSigner.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_dpopkeystore_signer(
+        it,
+        
+        FfiConverterString.lower(`reference`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceDpopKeyStore {
+    internal object `createKey`: UniffiCallbackInterfaceDpopKeyStoreMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeDpopKeyStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`createKey`(
+                )
+            }
+            val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WalletException -> FfiConverterTypeWalletError.lower(e) }
+            )
+        }
+    }
+    internal object `signer`: UniffiCallbackInterfaceDpopKeyStoreMethod1 {
+        override fun callback(`uniffiHandle`: Long,`reference`: RustBuffer.ByValue,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeDpopKeyStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`signer`(
+                    FfiConverterString.lift(`reference`),
+                )
+            }
+            val writeReturn = { value: Signer -> uniffiOutReturn.setValue(FfiConverterTypeSigner.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WalletException -> FfiConverterTypeWalletError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeDpopKeyStore.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeDpopKeyStore.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceDpopKeyStore.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `createKey`,
+        `signer`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_oid4vci_wallet_fn_init_callback_vtable_dpopkeystore(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDpopKeyStore: FfiConverter<DpopKeyStore, Long> {
+    internal val handleMap = UniffiHandleMap<DpopKeyStore>()
+
+    override fun lower(value: DpopKeyStore): Long {
+        if (value is DpopKeyStoreImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): DpopKeyStore {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DpopKeyStoreImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): DpopKeyStore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DpopKeyStore) = 8UL
+
+    override fun write(value: DpopKeyStore, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5841,6 +6272,14 @@ public interface WalletBuilderInterface {
     fun `build`(): Wallet
     
     /**
+     * Keeps DPoP keys in the app's key store: every DPoP proof of a session
+     * is signed by the app's key, and the saved session holds only its
+     * public key and the app's reference (restore it with a wallet that has
+     * the same store).
+     */
+    fun `dpopKeys`(`store`: DpopKeyStore): WalletBuilder
+    
+    /**
      * Sends every request through the app's own HTTP stack (see
      * `Wallet.withHttpClient`).
      */
@@ -6001,6 +6440,26 @@ open class WalletBuilder: Disposable, AutoCloseable, WalletBuilderInterface
     UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_build(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Keeps DPoP keys in the app's key store: every DPoP proof of a session
+     * is signed by the app's key, and the saved session holds only its
+     * public key and the app's reference (restore it with a wallet that has
+     * the same store).
+     */override fun `dpopKeys`(`store`: DpopKeyStore): WalletBuilder {
+            return FfiConverterTypeWalletBuilder.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_dpop_keys(
+        it,
+        
+        FfiConverterTypeDpopKeyStore.lower(`store`),_status)
 }
     }
     )
