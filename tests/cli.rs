@@ -758,3 +758,93 @@ async fn receive_decodes_an_mdl_and_verifies_it_by_the_trust_anchor() {
     assert!(stdout.contains("issuer signature: verified"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A private JWK file for `signer`.
+fn private_jwk(signer: &oid4vci_wallet::SoftwareSigner) -> serde_json::Value {
+    use base64::Engine as _;
+    use oid4vci_wallet::Signer as _;
+    let mut jwk = signer.public_jwk();
+    jwk["d"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(signer.to_bytes())
+        .into();
+    jwk
+}
+
+/// A tester presents what their wallet provider issued: a Wallet
+/// Attestation with its key, and a key attestation with the attested key,
+/// to an issuer that requires both (EU PID style).
+#[tokio::test]
+async fn receive_presents_a_wallet_attestation_and_a_key_attestation_from_files() {
+    use oid4vci_wallet::Signer as _;
+    let issuer = start(
+        Issuer::builder()
+            .wallet_attestation(oid4vci_issuer::WalletAttestation::Required)
+            .key_attestations_required(true),
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("oid4vci-cli-attest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let instance = oid4vci_wallet::SoftwareSigner::generate();
+    let holder = oid4vci_wallet::SoftwareSigner::generate();
+    let attestation = write(
+        "wallet-attestation.jwt",
+        issuer.issue_wallet_attestation(
+            "oid4vci-cli",
+            &instance.public_jwk(),
+            std::time::Duration::from_secs(600),
+        ),
+    );
+    let attestation_key = write("instance.jwk", private_jwk(&instance).to_string());
+    let key_attestation = write(
+        "key-attestation.jwt",
+        issuer.issue_key_attestation(
+            &[holder.public_jwk()],
+            None,
+            std::time::Duration::from_secs(600),
+        ),
+    );
+    let key = write("holder.jwk", private_jwk(&holder).to_string());
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+        "--wallet-attestation",
+        &attestation,
+        "--wallet-attestation-key",
+        &attestation_key,
+        "--key-attestation",
+        &key_attestation,
+        "--key",
+        &key,
+    ]))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["credentials"][0]["claims"]["given_name"], "Erika");
+    assert_eq!(count(&issuer, "key_attestations_accepted"), 1);
+
+    // Without them the same issuer is refused before anything is spent.
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    issuer.reset_stats();
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("key attestation"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(count(&issuer, "/token"), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -118,6 +118,66 @@ struct Common {
     /// Fail when a credential's issuer cannot be verified.
     #[arg(long)]
     require_verified: bool,
+    /// Present this Wallet Attestation (a JWT file from your wallet
+    /// provider) to authorization servers; needs --wallet-attestation-key.
+    #[arg(long, value_name = "FILE", requires = "wallet_attestation_key")]
+    wallet_attestation: Option<std::path::PathBuf>,
+    /// The private P-256 JWK (file) of the Wallet Attestation's cnf key.
+    #[arg(long, value_name = "FILE", requires = "wallet_attestation")]
+    wallet_attestation_key: Option<std::path::PathBuf>,
+    /// Present this key attestation (a JWT file from your wallet provider)
+    /// with the proofs of issuers that require one; needs --key (the key it
+    /// attests). An attestation without the issuer's c_nonce is refused by
+    /// issuers that ask for one.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    key_attestation: Option<std::path::PathBuf>,
+    /// The holder key (a private P-256 JWK file) to bind credentials to,
+    /// instead of a fresh key.
+    #[arg(long, value_name = "FILE")]
+    key: Option<std::path::PathBuf>,
+}
+
+/// A private P-256 JWK file as a signer.
+fn signer_from_jwk_file(
+    what: &str,
+    path: &std::path::Path,
+) -> oid4vci_wallet::Result<SoftwareSigner> {
+    let bad = |m: &str| oid4vci_wallet::Error::Config(format!("{what} {}: {m}", path.display()));
+    let jwk: serde_json::Value =
+        serde_json::from_slice(&read_file(what, path)?).map_err(|_| bad("not a JSON JWK"))?;
+    if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
+        return Err(bad("not an EC P-256 JWK"));
+    }
+    let d = jwk["d"]
+        .as_str()
+        .and_then(|d| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, d).ok()
+        })
+        .ok_or_else(|| bad("no private key (d)"))?;
+    let signer = SoftwareSigner::from_bytes(&d).map_err(|e| bad(&e.to_string()))?;
+    let public = oid4vci_wallet::Signer::public_jwk(&signer);
+    if public["x"] != jwk["x"] || public["y"] != jwk["y"] {
+        return Err(bad("d does not belong to x and y"));
+    }
+    Ok(signer)
+}
+
+/// A key attestation the tester brought: the same JWT for every request.
+struct KeyAttestationFile(String);
+
+impl oid4vci_wallet::jose::KeyAttestationProvider for KeyAttestationFile {
+    fn key_attestation(
+        &self,
+        _request: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+    ) -> Result<String, oid4vci_wallet::SignerError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn text_file(what: &str, path: &std::path::Path) -> oid4vci_wallet::Result<String> {
+    String::from_utf8(read_file(what, path)?)
+        .map(|t| t.trim().to_string())
+        .map_err(|_| oid4vci_wallet::Error::Config(format!("{what} {}: not text", path.display())))
 }
 
 fn read_file(what: &str, path: &std::path::Path) -> oid4vci_wallet::Result<Vec<u8>> {
@@ -269,8 +329,22 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
     for path in &common.trust_anchors {
         builder = builder.trust_anchor(read_file("--trust-anchor", path)?);
     }
+    if let (Some(jwt), Some(key)) = (&common.wallet_attestation, &common.wallet_attestation_key) {
+        let signer = signer_from_jwk_file("--wallet-attestation-key", key)?;
+        builder = builder.client_attestation(oid4vci_wallet::jose::ClientAttestation::new(
+            text_file("--wallet-attestation", jwt)?,
+            std::sync::Arc::new(signer),
+        )?);
+    }
+    if let Some(path) = &common.key_attestation {
+        builder =
+            builder.key_attestations(KeyAttestationFile(text_file("--key-attestation", path)?));
+    }
     let wallet = builder.require_verified(common.require_verified).build()?;
-    let signer = SoftwareSigner::generate();
+    let signer = match &common.key {
+        Some(path) => signer_from_jwk_file("--key", path)?,
+        None => SoftwareSigner::generate(),
+    };
     let listener = LoopbackRedirect::bind_port(common.redirect_port).await?;
     let terminal = Terminal {
         given: tx_code,
