@@ -107,6 +107,10 @@ struct Args {
     /// The same as `--key-attestation required`.
     #[arg(long, conflicts_with = "key_attestation")]
     key_attestations_required: bool,
+    /// With key attestations on: list only the `attestation` proof type (the
+    /// key attestation is the proof) and refuse `jwt` proofs.
+    #[arg(long)]
+    attestation_proof_only: bool,
     /// How credentials name their signing key: `kid` (a `kid` header, the
     /// key at `/.well-known/jwt-vc-issuer`), `x5c` (an `x5c` header with
     /// the leaf and intermediate certificates; the root CA is
@@ -248,6 +252,7 @@ async fn main() {
         .encryption(args.encryption.into())
         .wallet_attestation(args.wallet_attestation.into())
         .key_attestations(args.key_attestations())
+        .attestation_proof_only(args.attestation_proof_only)
         .credential_signing(args.credential_signing.into())
         .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
