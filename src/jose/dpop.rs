@@ -448,7 +448,10 @@ mod tests {
         let back: DpopState = serde_json::from_str(&json).unwrap();
         assert_eq!(back.thumbprint().unwrap(), dpop.thumbprint().unwrap());
         let debug = format!("{dpop:?}");
-        assert!(!debug.contains(dpop.key.as_ref().unwrap().secret()), "{debug}");
+        assert!(
+            !debug.contains(dpop.key.as_ref().unwrap().secret()),
+            "{debug}"
+        );
         assert!(debug.contains(&dpop.thumbprint().unwrap()));
     }
 

@@ -2,7 +2,7 @@
 // OpenWallet Foundation packages @openid4vc/openid4vci and @openid4vc/oauth2
 // (metadata, offers, token and credential request parsing and checks, access
 // tokens, proof verification, responses) and @sd-jwt/sd-jwt-vc (the
-// credential), over node:http. tests/interop.rs runs our SDK against it.
+// credential), over node:http. tests/integration/interop.rs runs our SDK against it.
 //
 //   node tests/interop/issuer.mjs [--mode 1.0|draft13]
 //

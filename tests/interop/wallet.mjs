@@ -1,6 +1,6 @@
 // A third-party wallet: the OpenWallet Foundation `Openid4vciClient`
 // (@openid4vc/openid4vci) receiving a credential from any OpenID4VCI issuer
-// (our reference issuer, in tests/interop.rs) with the pre-authorized code flow.
+// (our reference issuer, in tests/integration/interop.rs) with the pre-authorized code flow.
 //
 //   node tests/interop/wallet.mjs OFFER_URL [TX_CODE]
 //

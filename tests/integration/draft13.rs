@@ -2,9 +2,7 @@
 //! reference issuer in draft-13 mode refuses 1.0 request shapes, so each
 //! success shows the wallet chose the draft-13 shapes from the metadata alone.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::types::SpecVersion;
 use oid4vci_wallet::{DeferredStatus, Grant, Issuance, SoftwareSigner};
 

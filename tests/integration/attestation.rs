@@ -5,9 +5,7 @@
 //! DPoP nonces; expired attestations are caught before a request, and
 //! refused by the server when the wallet's clock disagrees.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_issuer::WalletAttestation;
 use oid4vci_wallet::jose::ClientAttestation;
 use oid4vci_wallet::{Clock, Error, ErrorCode, Grant, Signer, SoftwareSigner, SystemClock, Wallet};

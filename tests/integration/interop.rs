@@ -13,9 +13,7 @@
 //!
 //! Needs Node.js and the packages: `npm ci --prefix tests/interop`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::types::InputMode;
 use oid4vci_wallet::{
     Grant, Issuance, IssuedCredential, NotificationEvent, Signer, SoftwareSigner,

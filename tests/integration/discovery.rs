@@ -1,9 +1,7 @@
 //! Offer and metadata validation (SPEC A1-A3), each failure over real HTTP
 //! against a reference issuer that misbehaves on purpose.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::error::Document;
 use oid4vci_wallet::{Error, Wallet};
 use serde_json::json;

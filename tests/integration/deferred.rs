@@ -1,9 +1,7 @@
 //! Deferred issuance: step-by-step polling, poll_until_ready, deadline,
 //! cancellation, and resuming a saved transaction after a restart.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::{
     CancelToken, DeferredPending, DeferredStatus, Error, Grant, Issuance, SoftwareSigner, Wallet,
 };

@@ -5,9 +5,7 @@
 //! included after a restart; an issuer that answers in plain JSON anyway is
 //! refused.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_issuer::Encryption;
 use oid4vci_wallet::{DeferredPending, DeferredStatus, Error, Grant, Issuance, SoftwareSigner};
 use std::time::Duration;
@@ -69,7 +67,7 @@ async fn required_encryption_holds_across_a_restart_during_deferred_issuance() {
     // The saved transaction keeps the key the issuer encrypts its answers to.
     let saved = pending.to_json();
     drop(pending);
-    let wallet = common::wallet();
+    let wallet = crate::common::wallet();
     let mut restored = DeferredPending::from_json(&saved).unwrap();
     let first = restored.poll(&wallet).await.unwrap();
     assert!(matches!(first, DeferredStatus::Pending { .. }), "{first:?}");

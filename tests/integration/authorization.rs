@@ -3,9 +3,7 @@
 //! authorization_details, a separate AS, the login page, every callback
 //! check, refresh, and resuming a saved pending authorization.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::error::CallbackError;
 use oid4vci_wallet::{
     DeferredStatus, Error, ErrorCode, Issuance, PendingAuthorization, RequestMode, SoftwareSigner,

@@ -1,8 +1,6 @@
 //! The pre-authorized code flow end to end over real HTTP against the reference issuer.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::error::ProofErrorKind;
 use oid4vci_wallet::types::InputMode;
 use oid4vci_wallet::{
@@ -756,7 +754,7 @@ async fn the_attestation_proof_type_carries_a_batch_under_one_key_attestation() 
     // Without a provider: refused before the token request.
     issuer.reset_stats();
     let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
-    let plain = common::wallet();
+    let plain = crate::common::wallet();
     let resolved = plain.resolve_offer(&created.offer_url).await.unwrap();
     let err = pre_authorized(&resolved)
         .authorize(&plain)

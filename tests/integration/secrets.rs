@@ -4,10 +4,8 @@
 //! private key, appears in any log line (TRACE),
 //! any `Debug` output of a state, or any error text — across every flow.
 
-mod common;
-
 use base64::Engine as _;
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::{
     DeferredStatus, Grant, Issuance, NotificationEvent, PendingAuthorization, SoftwareSigner,
 };

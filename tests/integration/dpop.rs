@@ -4,9 +4,7 @@
 //! authorization server and the credential issuer, refresh, a deferred
 //! transaction saved and resumed, and a session whose key was swapped.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_wallet::Signer as _;
 use oid4vci_wallet::{
     Authorized, DeferredStatus, Error, ErrorCode, Grant, Issuance, PendingAuthorization,
@@ -176,7 +174,7 @@ async fn par_with_nonces_at_a_separate_as_then_refresh_during_deferred_polling()
     let saved = pending.to_json();
     drop(pending);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let wallet = common::wallet();
+    let wallet = crate::common::wallet();
     let mut restored = oid4vci_wallet::DeferredPending::from_json(&saved).unwrap();
     let DeferredStatus::Issued(list) = restored.poll(&wallet).await.unwrap() else {
         panic!("expected issued")
@@ -453,7 +451,7 @@ async fn dpop_with_the_apps_key_across_a_save_and_restore() {
 
     // A wallet without the app's store cannot sign for the session.
     let mut restored = oid4vci_wallet::DeferredPending::from_json(&saved).unwrap();
-    let err = restored.poll(&common::wallet()).await.unwrap_err();
+    let err = restored.poll(&crate::common::wallet()).await.unwrap_err();
     assert!(
         matches!(&err, Error::InvalidState(m) if m.contains("dpop_keys")),
         "{err}"

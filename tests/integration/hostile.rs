@@ -2,9 +2,7 @@
 //! typed error that says what was wrong, within bounded time, with no request
 //! after a fatal check and no unbounded or secret server text in the message.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_issuer::{Canned, CannedBody, Endpoint};
 use oid4vci_wallet::error::{Document, TransportError};
 use oid4vci_wallet::{

@@ -3,9 +3,7 @@
 //! naming the issuer) or the issuer's published metadata, never because the
 //! credential brought it along.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oid4vci_issuer::{CredentialKey, CredentialSigning};
 use oid4vci_wallet::{
     Error, Grant, Issuance, Signer, SoftwareSigner, Verification, VerifiedBy, Wallet,

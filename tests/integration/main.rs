@@ -1,0 +1,24 @@
+//! The integration tests over real HTTP against the reference issuer (and
+//! the third-party peers of `tests/interop`), in one test binary: one link
+//! instead of one per file. Each module is what a user sees of one area.
+//! The CLI, the headless-browser login and the 1000-issuance load test stay
+//! binaries of their own (`tests/cli.rs`, `tests/browser.rs`,
+//! `tests/concurrency.rs`).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod attestation;
+mod authorization;
+mod deferred;
+mod discovery;
+mod dpop;
+mod draft13;
+mod encryption;
+mod fixtures;
+mod hostile;
+mod interop;
+mod pre_authorized;
+mod properties;
+mod secrets;
+mod trust;
