@@ -4,8 +4,8 @@
 //! private key, appears in any log line (TRACE),
 //! any `Debug` output of a state, or any error text — across every flow.
 
-use base64::Engine as _;
 use crate::common::*;
+use base64::Engine as _;
 use oid4vci_wallet::{
     DeferredStatus, Grant, Issuance, NotificationEvent, PendingAuthorization, SoftwareSigner,
 };
