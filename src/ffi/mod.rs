@@ -21,7 +21,9 @@
 //!
 //! DPoP (RFC 9449) needs nothing from the app: when the authorization server
 //! advertises ES256 in `dpop_signing_alg_values_supported`, the wallet proves
-//! a fresh key per issuance, saved with the session JSON.
+//! a fresh key per issuance, saved with the session JSON; or, with
+//! `WalletBuilder.dpopKeys(store)`, a key of the app's key store, of which the
+//! session JSON keeps only the public key and the app's reference.
 //! [`AuthorizedSession::uses_dpop`] and [`PendingAuthorization::uses_dpop`]
 //! tell whether it does.
 //!
@@ -1273,8 +1275,9 @@ impl AuthorizedSession {
     /// `DPoP`). The wallet uses DPoP by itself whenever the authorization
     /// server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
     /// key per issuance, kept in [`Self::to_json`] (so a restored session goes
-    /// on proving it), and a proof with every request that presents the token.
-    /// Nothing for the app to do; this is for display and diagnostics.
+    /// on proving it), or the app's key from `WalletBuilder.dpopKeys` (only its
+    /// public key and reference kept), and a proof with every request that
+    /// presents the token. This is for display and diagnostics.
     pub async fn uses_dpop(&self) -> bool {
         self.inner.lock().await.uses_dpop()
     }

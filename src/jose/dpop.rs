@@ -183,7 +183,7 @@ impl DpopState {
             let keys = keys.ok_or_else(|| {
                 Error::InvalidState(
                     "the session's DPoP key is the app's: the wallet needs the app's DPoP key \
-                     store (WalletBuilder::dpop_keys) to go on"
+                     store (WalletBuilder::dpop_keys; in Kotlin and Swift WalletBuilder.dpopKeys) to go on"
                         .into(),
                 )
             })?;

@@ -6,10 +6,15 @@
 // and a wallet built with `WalletBuilder(config).keyAttestations(provider)`
 // gets the credential, its Kotlin provider fetching each attestation from the
 // issuer's trusted wallet provider (`POST /test/key-attestation`), as an app
-// asks its own wallet provider.
+// asks its own wallet provider. An issuer that accepts only the `attestation`
+// proof type gets the provider's key attestation itself as the proof: one for a
+// batch of keys, with the issuer's c_nonce.
 //
-// Issuer (skipped without it):
+// Issuers (each check skipped without its own):
 //   OID4VCI_ISSUER_KEY_ATTESTATION=<url>  an issuer run with --key-attestations-required
+//   OID4VCI_ISSUER_ATTESTATION_PROOF=<url> an issuer run with --key-attestation
+//                                         required-with-nonce --attestation-proof-only
+//                                         --batch-size 3
 
 import dev.oid4vci.wallet.KeyAttestationProvider
 import dev.oid4vci.wallet.KeyAttestationRequest
@@ -103,5 +108,46 @@ suspend fun keyAttestationChecks() {
         fun delta(name: String) = (after[name] ?: 0) - (before[name] ?: 0)
         expect(delta("key_attestations_accepted") >= 1) { "no key attestation accepted: $after" }
         expect(delta("key_attestations_rejected") == 0) { "key attestations rejected: $after" }
+    }
+}
+
+/** The attestation proof type (an issuer run with --attestation-proof-only): a batch under one key attestation. */
+suspend fun attestationProofChecks() {
+    val attestationProofBase = System.getenv("OID4VCI_ISSUER_ATTESTATION_PROOF")?.trimEnd('/')
+    val name = "attestation proof type only, nonce required: a batch of 3 PIDs under one key attestation " +
+        "from a Kotlin provider"
+    if (attestationProofBase == null) {
+        skip(name, "OID4VCI_ISSUER_ATTESTATION_PROOF not set")
+        return
+    }
+    check(name) {
+        val before = issuerStats(attestationProofBase)
+        val provider = KotlinKeyAttestations(attestationProofBase)
+        val wallet = WalletBuilder(config()).keyAttestations(provider).build()
+        val offer = createOffer(txCode = true, issuer = attestationProofBase)
+        val session = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode)
+        val signers = List(3) { KotlinSigner() }
+        val credentials = issued(session.requestCredentials(wallet, "pid_sd_jwt", signers))
+        expect(credentials.size == 3) { "expected 3 credentials, got ${credentials.size}" }
+        for (pid in credentials) {
+            expect(pid.configurationId == "pid_sd_jwt" && pid.format == "dc+sd-jwt") { "${pid.configurationId} ${pid.format}" }
+            expect(pid.signatureVerified) { "issuer signature not verified" }
+            expect(jsonString(pid.claimsJson ?: "{}", "given_name") == "Erika") { "given_name in ${pid.claimsJson}" }
+        }
+        // Each credential bound to one of the keys, each key to one credential.
+        val bound = credentials.map { jsonString(it.holderJwk ?: throw CheckFailed("no holder key"), "x") }.toSet()
+        expect(bound == signers.map { it.x }.toSet()) { "bound to $bound, the keys are ${signers.map { it.x }}" }
+        val requests = provider.requests.toList()
+        expect(requests.size == 1) { "the provider was asked ${requests.size} times" }
+        val request = requests[0]
+        expect(request.nonce != null) { "no nonce" }
+        expect(request.credentialIssuer == attestationProofBase) { "credentialIssuer ${request.credentialIssuer}" }
+        val asked = request.keysJwk.map { jsonString(it, "x") }.toSet()
+        expect(request.keysJwk.size == 3 && asked == signers.map { it.x }.toSet()) { "keysJwk ${request.keysJwk}" }
+        val after = issuerStats(attestationProofBase)
+        fun delta(name: String) = (after[name] ?: 0) - (before[name] ?: 0)
+        expect(delta("key_attestations_accepted") >= 1) { "no key attestation accepted: $after" }
+        expect(delta("key_attestations_rejected") == 0) { "key attestations rejected: $after" }
+        expect(delta("/credential") == 1) { "credential requests: ${delta("/credential")} ($after)" }
     }
 }

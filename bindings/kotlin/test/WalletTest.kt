@@ -11,10 +11,12 @@
 //   OID4VCI_ISSUER_ATTESTATION=<url> an issuer run with --wallet-attestation challenge
 //                                    --require-dpop --dpop-nonce
 //   OID4VCI_ISSUER_X5C, OID4VCI_ISSUER_X5C_SELF_SIGNED: see TrustChecks.kt
-//   OID4VCI_ISSUER_KEY_ATTESTATION: see KeyAttestationChecks.kt
+//   OID4VCI_ISSUER_KEY_ATTESTATION, OID4VCI_ISSUER_ATTESTATION_PROOF: see KeyAttestationChecks.kt
+//   (the DPoP key store checks in DpopKeyChecks.kt use OID4VCI_ISSUER_DPOP)
 // This file is the harness (signer, HTTP client, issuer endpoints, runner) and
 // the checks of the flows so far; newer flows have a file of checks each
-// (TrustChecks.kt, MdocChecks.kt, KeyAttestationChecks.kt), run from runChecks.
+// (TrustChecks.kt, MdocChecks.kt, KeyAttestationChecks.kt, DpopKeyChecks.kt),
+// run from runChecks.
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-kotlin builds and runs it.
 
@@ -810,4 +812,6 @@ suspend fun runChecks(args: Array<String>) {
     trustChecks()
     mdocChecks()
     keyAttestationChecks()
+    attestationProofChecks()
+    dpopKeyChecks()
 }

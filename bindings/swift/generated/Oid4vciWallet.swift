@@ -647,8 +647,9 @@ public protocol AuthorizedSessionProtocol: AnyObject, Sendable {
      * `DPoP`). The wallet uses DPoP by itself whenever the authorization
      * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
      * key per issuance, kept in [`Self::to_json`] (so a restored session goes
-     * on proving it), and a proof with every request that presents the token.
-     * Nothing for the app to do; this is for display and diagnostics.
+     * on proving it), or the app's key from `WalletBuilder.dpopKeys` (only its
+     * public key and reference kept), and a proof with every request that
+     * presents the token. This is for display and diagnostics.
      */
     func usesDpop() async  -> Bool
     
@@ -844,8 +845,9 @@ open func toJson()async  -> String  {
      * `DPoP`). The wallet uses DPoP by itself whenever the authorization
      * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
      * key per issuance, kept in [`Self::to_json`] (so a restored session goes
-     * on proving it), and a proof with every request that presents the token.
-     * Nothing for the app to do; this is for display and diagnostics.
+     * on proving it), or the app's key from `WalletBuilder.dpopKeys` (only its
+     * public key and reference kept), and a proof with every request that
+     * presents the token. This is for display and diagnostics.
      */
 open func usesDpop()async  -> Bool  {
     return
@@ -6343,7 +6345,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 65355) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 44500) {
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 12002) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() != 58827) {

@@ -6,10 +6,15 @@
 // a wallet built with `WalletBuilder(config:).keyAttestations(provider:)` gets
 // the credential, its Swift provider fetching each attestation from the
 // issuer's trusted wallet provider (`POST /test/key-attestation`), as an app
-// asks its own wallet provider.
+// asks its own wallet provider. An issuer that accepts only the `attestation`
+// proof type gets the provider's key attestation itself as the proof: one for a
+// batch of keys, with the issuer's c_nonce.
 //
-// Issuer (skipped without it):
-//   OID4VCI_ISSUER_KEY_ATTESTATION=<url>  an issuer run with --key-attestations-required
+// Issuers (each check skipped without its own):
+//   OID4VCI_ISSUER_KEY_ATTESTATION=<url>   an issuer run with --key-attestations-required
+//   OID4VCI_ISSUER_ATTESTATION_PROOF=<url> an issuer run with --key-attestation
+//                                          required-with-nonce --attestation-proof-only
+//                                          --batch-size 3
 
 import Foundation
 #if canImport(FoundationNetworking)
@@ -108,5 +113,49 @@ func keyAttestationChecks() async {
         func delta(_ name: String) -> Int { (after[name] ?? 0) - (before[name] ?? 0) }
         try expect(delta("key_attestations_accepted") >= 1, "no key attestation accepted: \(after)")
         try expect(delta("key_attestations_rejected") == 0, "key attestations rejected: \(after)")
+    }
+}
+
+/// The attestation proof type (an issuer run with --attestation-proof-only): a batch under one key attestation.
+@MainActor
+func attestationProofChecks() async {
+    let name = "attestation proof type only, nonce required: a batch of 3 PIDs under one key attestation "
+        + "from a Swift provider"
+    guard let attestationProofBase = environment["OID4VCI_ISSUER_ATTESTATION_PROOF"].map(trimmed) else {
+        skip(name, "OID4VCI_ISSUER_ATTESTATION_PROOF not set")
+        return
+    }
+    await check(name) {
+        let before = try await issuerStats(attestationProofBase)
+        let provider = SwiftKeyAttestations(issuer: attestationProofBase)
+        let wallet = try WalletBuilder(config: config()).keyAttestations(provider: provider).build()
+        let offer = try await createOffer(txCode: true, issuer: attestationProofBase)
+        let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode)
+        let signers = try (0..<3).map { _ in try SwiftSigner() }
+        let credentials = try issued(try await session.requestCredentials(
+            wallet: wallet, configurationId: "pid_sd_jwt", signers: signers))
+        try expect(credentials.count == 3, "expected 3 credentials, got \(credentials.count)")
+        for pid in credentials {
+            try expect(pid.configurationId == "pid_sd_jwt" && pid.format == "dc+sd-jwt", "\(pid.configurationId) \(pid.format)")
+            try expect(pid.signatureVerified, "issuer signature not verified")
+            let claims = try jsonObject(pid.claimsJson ?? "null")
+            try expect(claims["given_name"] as? String == "Erika", "given_name in \(claims)")
+        }
+        // Each credential bound to one of the keys, each key to one credential.
+        let keys = Set(signers.map { $0.x })
+        let bound = Set(try credentials.map { try jsonObject($0.holderJwk ?? "null")["x"] as? String ?? "" })
+        try expect(bound == keys, "bound to \(bound), the keys are \(keys)")
+        let requests = provider.requests
+        try expect(requests.count == 1, "the provider was asked \(requests.count) times")
+        let request = requests[0]
+        try expect(request.nonce != nil, "no nonce")
+        try expect(request.credentialIssuer == attestationProofBase, "credentialIssuer \(request.credentialIssuer)")
+        let asked = Set(try request.keysJwk.map { try jsonObject($0)["x"] as? String ?? "" })
+        try expect(request.keysJwk.count == 3 && asked == keys, "keysJwk \(request.keysJwk)")
+        let after = try await issuerStats(attestationProofBase)
+        func delta(_ name: String) -> Int { (after[name] ?? 0) - (before[name] ?? 0) }
+        try expect(delta("key_attestations_accepted") >= 1, "no key attestation accepted: \(after)")
+        try expect(delta("key_attestations_rejected") == 0, "key attestations rejected: \(after)")
+        try expect(delta("/credential") == 1, "credential requests: \(delta("/credential")) (\(after))")
     }
 }

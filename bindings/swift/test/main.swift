@@ -13,11 +13,13 @@
 //                                      offer with tx_code), made by the caller: URLSession on Linux
 //                                      (libcurl) cannot be told to trust an extra certificate
 //   OID4VCI_ISSUER_X5C, OID4VCI_ISSUER_X5C_SELF_SIGNED: see TrustChecks.swift
-//   OID4VCI_ISSUER_KEY_ATTESTATION: see KeyAttestationChecks.swift
+//   OID4VCI_ISSUER_KEY_ATTESTATION, OID4VCI_ISSUER_ATTESTATION_PROOF: see KeyAttestationChecks.swift
+//   (the DPoP key store checks in DpopKeyChecks.swift use OID4VCI_ISSUER_DPOP)
 // This file is the entry point and the checks of the first flows; the
 // harness (signer, HTTP client, issuer endpoints, browser, runner) is
 // Harness.swift, and each newer flow has a file of checks (TrustChecks.swift,
-// MdocChecks.swift, KeyAttestationChecks.swift), called at the end.
+// MdocChecks.swift, KeyAttestationChecks.swift, DpopKeyChecks.swift), called
+// at the end.
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-swift builds it (against the Oid4vciWallet module compiled
 // from the generated bindings) and runs it in the Debian trixie chroot.
@@ -492,6 +494,8 @@ await check("unparsable rootCertificatesPem, or with an HttpClient, throws Walle
 await trustChecks()
 await mdocChecks()
 await keyAttestationChecks()
+await attestationProofChecks()
+await dpopKeyChecks()
 
 print("\(passed) passed, \(failed) failed")
 exit(failed == 0 ? 0 : 1)

@@ -1247,7 +1247,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 65355) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 44500) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 12002) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() and 0xFFFF) != 58827) {
@@ -1942,8 +1942,9 @@ public interface AuthorizedSessionInterface {
      * `DPoP`). The wallet uses DPoP by itself whenever the authorization
      * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
      * key per issuance, kept in [`Self::to_json`] (so a restored session goes
-     * on proving it), and a proof with every request that presents the token.
-     * Nothing for the app to do; this is for display and diagnostics.
+     * on proving it), or the app's key from `WalletBuilder.dpopKeys` (only its
+     * public key and reference kept), and a proof with every request that
+     * presents the token. This is for display and diagnostics.
      */
     suspend fun `usesDpop`(): kotlin.Boolean
     
@@ -2211,8 +2212,9 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
      * `DPoP`). The wallet uses DPoP by itself whenever the authorization
      * server advertises ES256 in `dpop_signing_alg_values_supported`: a fresh
      * key per issuance, kept in [`Self::to_json`] (so a restored session goes
-     * on proving it), and a proof with every request that presents the token.
-     * Nothing for the app to do; this is for display and diagnostics.
+     * on proving it), or the app's key from `WalletBuilder.dpopKeys` (only its
+     * public key and reference kept), and a proof with every request that
+     * presents the token. This is for display and diagnostics.
      */
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `usesDpop`() : kotlin.Boolean {
