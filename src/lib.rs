@@ -78,7 +78,7 @@
 //! no redirects, identifiers compared exactly, secrets in newtypes whose `Debug`
 //! is redacted, and no secret in any error or log line.
 
-#![deny(missing_docs)]
+#![deny(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "uniffi")]

@@ -55,7 +55,7 @@ pub(crate) struct CompactJws<'a> {
 
 impl<'a> CompactJws<'a> {
     /// Splits and decodes `header.payload.signature`.
-    pub fn parse(jws: &'a str) -> Result<Self, String> {
+    pub(crate) fn parse(jws: &'a str) -> Result<Self, String> {
         let mut parts = jws.split('.');
         let (h, p, s) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some(h), Some(p), Some(s), None) => (h, p, s),
