@@ -298,7 +298,7 @@ impl Wallet {
             OfferSource::ByReference(fetch) => self.run(fetch).await?,
         };
         let issuer = self
-            .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?)
+            .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?.at(self.now()))
             .await?;
         if let Some(objects) = offer.legacy_credentials.take() {
             // Draft 11/12: credentials named by format and type.
@@ -341,7 +341,9 @@ impl Wallet {
     ) -> Result<AuthorizationCodeStep> {
         crate::flow::offer::check_issuer_identifier(issuer_id, &self.inner.engine)
             .map_err(|e| Error::Config(format!("issuer identifier: {e}")))?;
-        let issuer = self.run(IssuerMetadataDiscovery::new(issuer_id)?).await?;
+        let issuer = self
+            .run(IssuerMetadataDiscovery::new(issuer_id)?.at(self.now()))
+            .await?;
         let as_id = select_authorization_server(&issuer, None)?;
         let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
         let ids = configuration_ids.iter().map(|s| s.to_string()).collect();

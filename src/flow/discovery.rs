@@ -62,6 +62,7 @@ pub struct IssuerMetadataDiscovery {
     issuer: String,
     url: String,
     appended: bool,
+    now: Option<u64>,
 }
 
 impl IssuerMetadataDiscovery {
@@ -71,7 +72,17 @@ impl IssuerMetadataDiscovery {
             issuer: issuer.to_string(),
             url: issuer_metadata_url(issuer)?,
             appended: false,
+            now: None,
         })
+    }
+
+    /// The time (seconds since the epoch) signed metadata is checked at:
+    /// without it a signed document is refused. With trust anchors in the
+    /// [`EngineConfig`] the request asks for signed metadata
+    /// (`application/jwt`, JSON still accepted), verified against them.
+    pub fn at(mut self, now: u64) -> Self {
+        self.now = Some(now);
+        self
     }
 
     /// The URL this step fetches.
@@ -88,8 +99,14 @@ impl Exchange for IssuerMetadataDiscovery {
     }
 
     fn prepare_request(&self, config: &EngineConfig) -> Result<HttpRequest> {
+        // Signed metadata only helps a wallet with anchors to check it by.
+        let accept = if config.trust.anchors.is_empty() {
+            "application/json"
+        } else {
+            "application/jwt, application/json;q=0.9"
+        };
         Ok(HttpRequest::get(&self.url)
-            .header("accept", "application/json")
+            .header("accept", accept)
             .header("accept-language", accept_language(config)))
     }
 
@@ -109,7 +126,46 @@ impl Exchange for IssuerMetadataDiscovery {
                 }));
             }
         }
-        let mut raw: serde_json::Value = parse_document(doc, &self.url, &response)?;
+        let signed = |jwt: &str| -> Result<serde_json::Map<String, serde_json::Value>> {
+            let now = self.now.ok_or_else(|| {
+                Error::metadata(
+                    doc,
+                    &self.url,
+                    "signed metadata, but no time to check it at (IssuerMetadataDiscovery::at)",
+                )
+            })?;
+            crate::verify::signed_metadata::verify_signed_metadata(
+                jwt,
+                &self.issuer,
+                &config.trust.anchors,
+                now,
+            )
+            .map_err(|e| Error::metadata(doc, &self.url, format!("signed metadata: {e}")))
+        };
+        let mut raw: serde_json::Value = if response.is_success()
+            && response.media_type().as_deref() == Some("application/jwt")
+        {
+            let text = std::str::from_utf8(&response.body)
+                .map_err(|_| Error::metadata(doc, &self.url, "signed metadata is not text"))?;
+            serde_json::Value::Object(signed(text)?)
+        } else {
+            parse_document(doc, &self.url, &response)?
+        };
+        // Draft 13: a signed_metadata JWT inside the JSON, whose claims
+        // override the plain ones; read when the wallet has anchors to check
+        // it by (without, the plain values are what it has anyway).
+        if let Some(jwt) = raw
+            .get("signed_metadata")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+        {
+            if !config.trust.anchors.is_empty() {
+                if let Some(object) = raw.as_object_mut() {
+                    object.remove("signed_metadata");
+                    object.extend(signed(&jwt)?);
+                }
+            }
+        }
         crate::types::draft13::normalize_issuer_metadata(&mut raw, self.appended);
         let metadata: IssuerMetadata = parse_json(&serde_json::to_vec(&raw).unwrap_or_default())
             .map_err(|e| Error::metadata(doc, &self.url, e))?;

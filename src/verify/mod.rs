@@ -6,6 +6,7 @@ pub mod did;
 pub mod jwt_vc;
 pub mod mdoc;
 pub mod sd_jwt;
+pub mod signed_metadata;
 pub mod trust;
 
 use serde::{Deserialize, Serialize};
