@@ -958,6 +958,22 @@ fn resolve_path<'a>(root: &'a Value, path: &[Value]) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// An `ldp_vc` credential's claims for display: `{"credentialSubject":
+/// {...}}`, so the metadata's `["credentialSubject", name]` paths resolve.
+fn ldp_vc_claims(credential: &Value) -> Option<serde_json::Map<String, Value>> {
+    let subject = credential.get("credentialSubject")?;
+    let subject = match subject {
+        // A list of subjects: the first is the holder's.
+        Value::Array(list) => list.first()?.clone(),
+        other => other.clone(),
+    };
+    subject.is_object().then(|| {
+        let mut claims = serde_json::Map::new();
+        claims.insert("credentialSubject".into(), subject);
+        claims
+    })
+}
+
 pub(crate) fn is_sd_jwt(format: &str) -> bool {
     format == "dc+sd-jwt" || format == "vc+sd-jwt"
 }
@@ -1125,8 +1141,18 @@ fn issued_credentials(
                 issued.holder_jwk = Some(plan.holder_jwks[slot].clone());
             }
             issued.claims = Some(mdoc.claims());
-        } else if plan.holder_jwks.len() == 1 {
-            issued.holder_jwk = plan.holder_jwks.first().cloned();
+        } else {
+            if plan.holder_jwks.len() == 1 {
+                issued.holder_jwk = plan.holder_jwks.first().cloned();
+            }
+            if plan.format == "ldp_vc" {
+                // Shown, not checked: its Data Integrity proof is reported
+                // unverified (no well-kept Rust crate for its suites yet).
+                issued.claims = ldp_vc_claims(&issued.credential);
+                issued.verification = Verification::unverified(
+                    "ldp_vc: Data Integrity proofs are not checked by this wallet",
+                );
+            }
         }
         out.push(issued);
     }
@@ -1392,6 +1418,20 @@ mod tests {
             matches!(&err, Error::Proof(m) if m.kind == crate::error::ProofErrorKind::KeyAttestationRequired),
             "{err}"
         );
+    }
+
+    #[test]
+    fn ldp_vc_subjects_are_shown_as_credential_subject_claims() {
+        let vc = serde_json::json!({
+            "@context": ["https://www.w3.org/2018/credentials/v1"],
+            "type": ["VerifiableCredential"],
+            "credentialSubject": [{"id": "did:example:1", "given_name": "Erika"}, {"id": "x"}],
+            "proof": {"type": "DataIntegrityProof"}
+        });
+        let claims = ldp_vc_claims(&vc).unwrap();
+        assert_eq!(claims["credentialSubject"]["given_name"], "Erika");
+        assert!(ldp_vc_claims(&serde_json::json!({"credentialSubject": "x"})).is_none());
+        assert!(ldp_vc_claims(&serde_json::json!({})).is_none());
     }
 
     #[test]
