@@ -400,6 +400,7 @@ async fn an_authorized_session_survives_a_restart() {
             .await
             .unwrap()
             .to_json()
+            .unwrap()
     };
     let wallet = wallet();
     let mut restored = oid4vci_wallet::Authorized::from_json(&saved).unwrap();
@@ -765,4 +766,132 @@ async fn the_attestation_proof_type_carries_a_batch_under_one_key_attestation() 
         "{err}"
     );
     assert_eq!(count(&issuer, "/token"), 0);
+}
+
+/// A wallet provider whose key attestations have a defect.
+struct FaultyProvider {
+    issuer: std::sync::Arc<RunningIssuer>,
+    options: oid4vci_issuer::KeyAttestationOptions,
+    /// Attest another key than the proof's.
+    other_key: bool,
+}
+
+impl oid4vci_wallet::jose::KeyAttestationProvider for FaultyProvider {
+    fn key_attestation(
+        &self,
+        request: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+    ) -> Result<String, oid4vci_wallet::SignerError> {
+        let other = [SoftwareSigner::generate().public_jwk()];
+        let keys = if self.other_key {
+            &other[..]
+        } else {
+            request.keys
+        };
+        Ok(self
+            .issuer
+            .issue_key_attestation_with(keys, request.nonce, self.options.clone()))
+    }
+}
+
+/// Each defect of a key attestation, as the issuer sees it, reaches the app
+/// as a typed server error (`invalid_proof`) naming it; a provider that
+/// fails is the wallet's own Proof error (SignerFailed).
+#[tokio::test]
+async fn each_key_attestation_defect_is_a_typed_error_naming_it() {
+    use oid4vci_issuer::{KeyAttestationFault, KeyAttestationOptions, KeyAttestations};
+    let issuer = std::sync::Arc::new(
+        start(Issuer::builder().key_attestations(KeyAttestations::RequiredWithNonce)).await,
+    );
+    let base = KeyAttestationOptions::default();
+    let cases = [
+        (
+            KeyAttestationOptions {
+                fault: Some(KeyAttestationFault::Expired),
+                ..base.clone()
+            },
+            false,
+            "expired",
+        ),
+        (
+            KeyAttestationOptions {
+                fault: Some(KeyAttestationFault::UnknownProvider),
+                ..base.clone()
+            },
+            false,
+            "unknown wallet provider",
+        ),
+        (
+            KeyAttestationOptions {
+                key_storage: vec!["iso_18045_basic".into()],
+                ..base.clone()
+            },
+            false,
+            "level too low",
+        ),
+        (base.clone(), true, "not attested"),
+    ];
+    for (options, other_key, needle) in cases {
+        let wallet = oid4vci_wallet::Wallet::builder()
+            .client_id("test-wallet")
+            .dangerous_allow_http()
+            .key_attestations(FaultyProvider {
+                issuer: issuer.clone(),
+                options,
+                other_key,
+            })
+            .build()
+            .unwrap();
+        let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+        let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+        let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+        let err = authorized
+            .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+            .await
+            .unwrap_err();
+        let server = err
+            .server_error()
+            .unwrap_or_else(|| panic!("{needle}: {err}"));
+        assert_eq!(server.code, ErrorCode::InvalidProof, "{needle}: {err}");
+        assert!(
+            server
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .contains(needle),
+            "{needle}: {err}"
+        );
+    }
+
+    // The provider itself fails: the wallet's Proof error, nothing sent.
+    struct Failing;
+    impl oid4vci_wallet::jose::KeyAttestationProvider for Failing {
+        fn key_attestation(
+            &self,
+            _: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+        ) -> Result<String, oid4vci_wallet::SignerError> {
+            Err(oid4vci_wallet::SignerError(
+                "the wallet provider is offline".into(),
+            ))
+        }
+    }
+    let wallet = oid4vci_wallet::Wallet::builder()
+        .client_id("test-wallet")
+        .dangerous_allow_http()
+        .key_attestations(Failing)
+        .build()
+        .unwrap();
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let mut authorized = pre_authorized(&resolved).authorize(&wallet).await.unwrap();
+    issuer.reset_stats();
+    let err = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Proof(p) if p.kind == ProofErrorKind::SignerFailed
+            && p.problem.contains("offline")),
+        "{err}"
+    );
+    assert_eq!(count(&issuer, "/credential"), 0);
 }
