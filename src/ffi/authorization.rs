@@ -36,15 +36,18 @@ impl PendingAuthorization {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl PendingAuthorization {
-    /// Restores an authorization saved with [`Self::to_json`].
+    /// Restores an authorization saved with [`Self::to_json`]. Throws
+    /// `WalletError::InvalidState`, naming what is wrong, for anything else
+    /// (not JSON, another saved state, a newer format, a missing field).
     #[uniffi::constructor]
     pub fn from_json(json: String, locales: Vec<String>) -> Result<Arc<Self>, WalletError> {
         Ok(Self::wrap(CorePending::from_json(&json)?, locales))
     }
 
-    /// Saves it (it holds the PKCE verifier: use secure storage).
-    pub fn to_json(&self) -> String {
-        self.inner.to_json()
+    /// Saves it (it holds the PKCE verifier: use secure storage). Throws
+    /// `WalletError::InvalidState` if it cannot be saved.
+    pub fn to_json(&self) -> Result<String, WalletError> {
+        Ok(self.inner.to_json()?)
     }
 
     /// The URL to open in the browser.
@@ -262,7 +265,7 @@ mod tests {
 
         // The app is killed while the browser is open, and restores.
         let restored =
-            PendingAuthorization::from_json(pending.to_json(), vec!["en".into()]).unwrap();
+            PendingAuthorization::from_json(pending.to_json().unwrap(), vec!["en".into()]).unwrap();
         assert_eq!(restored.authorization_url(), url);
 
         // A redirect with the wrong state is refused before any request.
@@ -336,7 +339,7 @@ mod tests {
             .await
             .unwrap();
         let restored =
-            PendingAuthorization::from_json(pending.to_json(), vec!["en".into()]).unwrap();
+            PendingAuthorization::from_json(pending.to_json().unwrap(), vec!["en".into()]).unwrap();
         assert_eq!(restored.uses_dpop(), pending.uses_dpop());
         let state = match servers
             .seen
@@ -388,7 +391,8 @@ mod tests {
             assert!(session.uses_dpop().await, "par {par}");
             assert!(token_request_has_dpop_proof(&servers), "par {par}");
             let restored =
-                AuthorizedSession::from_json(session.to_json().await, vec!["en".into()]).unwrap();
+                AuthorizedSession::from_json(session.to_json().await.unwrap(), vec!["en".into()])
+                    .unwrap();
             assert!(restored.uses_dpop().await, "par {par}");
         }
     }

@@ -5,7 +5,12 @@
 //! `WalletException`) an app can branch on, and a foreign [`Signer`] so keys
 //! stay in Android Keystore / Secure Enclave. A step that is consumed (e.g.
 //! authorizing) fails with [`WalletError::InvalidState`] when used twice.
-//! Sessions save to and restore from a JSON string, for the app's secure storage.
+//! Every step saves to and restores from a JSON string (`toJson`, `fromJson`),
+//! for the app's secure storage: the resolved offer ([`CredentialOffer`], also
+//! while the PIN screen is shown), the pending authorization, the authorized
+//! session and the deferred transaction. A restored offer makes no request (an
+//! offer by reference is single use); a JSON that is not the saved state asked
+//! for fails with [`WalletError::InvalidState`] naming what is wrong.
 //!
 //! Requests go through the built-in reqwest client unless the app passes its
 //! own [`HttpClient`] (OkHttp, URLSession) to [`Wallet::with_http_client`].
@@ -674,11 +679,10 @@ impl Wallet {
         offer_url: String,
     ) -> Result<Arc<CredentialOffer>, WalletError> {
         let resolved = self.inner.resolve_offer(&offer_url).await?;
-        Ok(Arc::new(CredentialOffer {
-            locales: self.inner.locales().to_vec(),
+        Ok(CredentialOffer::wrap(
             resolved,
-            authorized: tokio::sync::Mutex::new(false),
-        }))
+            self.inner.locales().to_vec(),
+        ))
     }
 
     /// Wallet-initiated issuance (no offer): discovers the issuer and its
@@ -799,7 +803,15 @@ pub struct TxCodeInfo {
     pub description: Option<String>,
 }
 
-/// A resolved credential offer.
+/// A resolved credential offer: the offer with its issuer's checked
+/// metadata, ready to show and to authorize.
+///
+/// It is also the pre-authorized step: with [`Self::tx_code`] not null the
+/// app shows the PIN screen, then calls [`Self::authorize`] with the code.
+/// Save it with [`Self::to_json`] before the PIN screen (or before the
+/// browser, for the authorization code grant): the app may be killed there,
+/// and an offer by reference is single use. [`Self::from_json`] restores it
+/// in a new process without any request.
 #[derive(uniffi::Object)]
 pub struct CredentialOffer {
     resolved: crate::ResolvedOffer,
@@ -807,8 +819,42 @@ pub struct CredentialOffer {
     authorized: tokio::sync::Mutex<bool>,
 }
 
+impl CredentialOffer {
+    fn wrap(resolved: crate::ResolvedOffer, locales: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
+            resolved,
+            locales,
+            authorized: tokio::sync::Mutex::new(false),
+        })
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl CredentialOffer {
+    /// Restores an offer saved with [`Self::to_json`], without fetching
+    /// anything (the offer and its issuer's metadata are in the JSON).
+    /// Throws `WalletError::InvalidState`, naming what is wrong, for anything
+    /// else (not JSON, another saved state, a newer format, a missing field).
+    #[uniffi::constructor]
+    pub fn from_json(json: String, locales: Vec<String>) -> Result<Arc<Self>, WalletError> {
+        Ok(Self::wrap(crate::ResolvedOffer::from_json(&json)?, locales))
+    }
+
+    /// Saves the offer (the offer and its issuer's checked metadata) as
+    /// JSON. It holds the pre-authorized code: use secure storage. Throws
+    /// `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+    /// code is spent: save the session instead), or if it cannot be saved.
+    pub async fn to_json(&self) -> Result<String, WalletError> {
+        if *self.authorized.lock().await {
+            return Err(WalletError::InvalidState {
+                details: "this offer was already authorized; its code is spent: save the \
+                          AuthorizedSession instead"
+                    .into(),
+            });
+        }
+        Ok(self.resolved.to_json()?)
+    }
+
     /// The credential issuer identifier.
     pub fn issuer_id(&self) -> String {
         self.resolved.issuer_id().to_string()
@@ -1246,15 +1292,18 @@ impl AuthorizedSession {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl AuthorizedSession {
-    /// Restores a session saved with [`Self::to_json`].
+    /// Restores a session saved with [`Self::to_json`]. Throws
+    /// `WalletError::InvalidState`, naming what is wrong, for anything else
+    /// (not JSON, another saved state, a newer format, a missing field).
     #[uniffi::constructor]
     pub fn from_json(json: String, locales: Vec<String>) -> Result<Arc<Self>, WalletError> {
         Ok(Self::wrap(crate::Authorized::from_json(&json)?, locales))
     }
 
     /// Saves the session (it holds the access token: use secure storage).
-    pub async fn to_json(&self) -> String {
-        self.inner.lock().await.to_json()
+    /// Throws `WalletError::InvalidState` if it cannot be saved.
+    pub async fn to_json(&self) -> Result<String, WalletError> {
+        Ok(self.inner.lock().await.to_json()?)
     }
 
     /// The credential issuer identifier.
@@ -1374,7 +1423,9 @@ impl DeferredCredential {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl DeferredCredential {
-    /// Restores a transaction saved with [`Self::to_json`].
+    /// Restores a transaction saved with [`Self::to_json`]. Throws
+    /// `WalletError::InvalidState`, naming what is wrong, for anything else
+    /// (not JSON, another saved state, a newer format, a missing field).
     #[uniffi::constructor]
     pub fn from_json(json: String, locales: Vec<String>) -> Result<Arc<Self>, WalletError> {
         Ok(Self::wrap(
@@ -1384,8 +1435,9 @@ impl DeferredCredential {
     }
 
     /// Saves the transaction (it holds the access token: use secure storage).
-    pub async fn to_json(&self) -> String {
-        self.inner.lock().await.to_json()
+    /// Throws `WalletError::InvalidState` if it cannot be saved.
+    pub async fn to_json(&self) -> Result<String, WalletError> {
+        Ok(self.inner.lock().await.to_json()?)
     }
 
     /// The issuer's requested wait before the next poll, in milliseconds.
@@ -1730,7 +1782,8 @@ mod tests {
             .unwrap();
         assert!(session.uses_dpop().await);
         let restored =
-            AuthorizedSession::from_json(session.to_json().await, vec!["en".into()]).unwrap();
+            AuthorizedSession::from_json(session.to_json().await.unwrap(), vec!["en".into()])
+                .unwrap();
         drop(session);
         assert!(restored.uses_dpop().await);
         let fresh = Wallet::new(WalletConfig {
@@ -1743,6 +1796,64 @@ mod tests {
             serde_json::from_str(credentials[0].claims_json.as_deref().unwrap()).unwrap();
         assert_eq!(claims["given_name"], "Erika");
         assert!(credentials[0].signature_verified);
+    }
+
+    #[tokio::test]
+    async fn an_offer_by_reference_saved_on_the_pin_screen_resumes_in_a_new_wallet() {
+        let issuer = Issuer::builder().spawn("127.0.0.1:0").await.unwrap();
+        let http = WalletConfig {
+            dangerous_allow_http: true,
+            ..config()
+        };
+        let created = issuer.create_offer(OfferRequest {
+            credential_configuration_ids: Some(vec!["pid_sd_jwt".into()]),
+            tx_code: Some(true),
+            by_reference: Some(true),
+            ..Default::default()
+        });
+        let saved = {
+            let wallet = Wallet::new(http.clone()).unwrap();
+            let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+            assert!(offer.tx_code().is_some());
+            offer.to_json().await.unwrap()
+            // the app is killed on the PIN screen
+        };
+        let offer = CredentialOffer::from_json(saved, vec!["de".into()]).unwrap();
+        assert_eq!(offer.issuer_id(), issuer.issuer_id());
+        assert_eq!(offer.tx_code().unwrap().length, Some(6));
+        let wallet = Wallet::new(http).unwrap();
+        let session = offer
+            .authorize(wallet.clone(), created.tx_code)
+            .await
+            .unwrap();
+        let credentials = issue_pid(&wallet, &session).await;
+        assert!(credentials[0].signature_verified);
+        let offers: u64 = issuer
+            .stats()
+            .iter()
+            .filter(|(path, _)| path.contains("/offers/"))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(offers, 1, "{:?}", issuer.stats());
+        // Spent: saving it again is refused; garbage is refused, typed.
+        let err = offer.to_json().await.unwrap_err();
+        assert!(matches!(err, WalletError::InvalidState { .. }), "{err}");
+        for garbage in ["", "{not json", "{}", "[]"] {
+            let err = CredentialOffer::from_json(garbage.into(), vec![])
+                .err()
+                .unwrap();
+            assert!(
+                matches!(&err, WalletError::InvalidState { details } if details.contains("saved resolved offer")),
+                "{garbage:?}: {err}"
+            );
+        }
+        // Another state's JSON is not an offer.
+        let json = session.to_json().await.unwrap();
+        let err = CredentialOffer::from_json(json, vec![]).err().unwrap();
+        assert!(
+            matches!(&err, WalletError::InvalidState { details } if details.contains("authorized session")),
+            "{err}"
+        );
     }
 
     async fn x5c_issuer(fault: Option<oid4vci_issuer::Fault>) -> RunningIssuer {

@@ -2,7 +2,7 @@
 //! 9126 PAR, 9207 `iss`, 9396 `authorization_details`): build the browser URL,
 //! then check the redirect the app hands back and exchange the code.
 
-use super::session::{Authorized, IssuerContext};
+use super::session::{restore_state, save_state, Authorized, IssuerContext, SavedKind};
 use super::token::TokenExchange;
 use super::{expect_json, EngineConfig, Exchange, Progress};
 use crate::error::{
@@ -431,14 +431,15 @@ impl PendingAuthorization {
     }
 
     /// Saves it as JSON (holds the PKCE verifier: store it securely).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String> {
+        save_state(SavedKind::PendingAuthorization, self)
     }
 
-    /// Restores it from [`Self::to_json`].
+    /// Restores it from [`Self::to_json`]. Fails with [`Error::InvalidState`]
+    /// naming what is wrong when the JSON is not a saved pending
+    /// authorization.
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json)
-            .map_err(|e| Error::InvalidState(format!("saved authorization: {e}")))
+        restore_state(SavedKind::PendingAuthorization, json)
     }
 }
 
@@ -623,7 +624,7 @@ mod tests {
             .callback("https://wallet.example/cb?code=c&state=st4te")
             .is_ok());
         // Saved and restored, it still checks the same state.
-        let restored = PendingAuthorization::from_json(&p.to_json()).unwrap();
+        let restored = PendingAuthorization::from_json(&p.to_json().unwrap()).unwrap();
         assert!(restored
             .callback("https://wallet.example/cb?code=c&state=st4te&iss=https%3A%2F%2Fas.example")
             .is_ok());

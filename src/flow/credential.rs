@@ -1284,14 +1284,15 @@ impl DeferredPending {
     }
 
     /// Saves the state as JSON (it contains the access token: store it securely).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String> {
+        super::session::save_state(super::session::SavedKind::DeferredPending, self)
     }
 
-    /// Restores a state saved with [`Self::to_json`].
+    /// Restores a state saved with [`Self::to_json`]. Fails with
+    /// [`Error::InvalidState`] naming what is wrong when the JSON is not a
+    /// saved deferred transaction.
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json)
-            .map_err(|e| Error::InvalidState(format!("saved deferred session: {e}")))
+        super::session::restore_state(super::session::SavedKind::DeferredPending, json)
     }
 }
 

@@ -144,7 +144,7 @@ async fn a_saved_pending_authorization_completes_after_a_restart() {
     let issuer = default_issuer().await;
     let saved = {
         let wallet = wallet();
-        pending_for_offer(&issuer, &wallet).await.to_json()
+        pending_for_offer(&issuer, &wallet).await.to_json().unwrap()
         // the app is killed while the browser is open
     };
     assert!(!saved.is_empty());

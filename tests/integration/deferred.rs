@@ -81,7 +81,7 @@ async fn a_saved_deferred_transaction_completes_in_a_new_wallet() {
             pending.poll(&wallet).await.unwrap(),
             DeferredStatus::Pending { .. }
         ));
-        pending.to_json()
+        pending.to_json().unwrap()
         // the wallet and every state are dropped here: the app was killed
     };
     let wallet = wallet();

@@ -115,7 +115,7 @@ async fn authorization_code_without_par_binds_the_code_with_dpop_jkt() {
 
     // The code is bound to this authorization's key: the same pending
     // authorization restored from JSON (same key) redeems it.
-    let restored = PendingAuthorization::from_json(&pending.to_json()).unwrap();
+    let restored = PendingAuthorization::from_json(&pending.to_json().unwrap()).unwrap();
     let mut authorized = restored.complete(&wallet, &redirect).await.unwrap();
     assert!(authorized.uses_dpop());
     let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
@@ -129,9 +129,9 @@ async fn a_code_bound_to_another_key_is_refused() {
     let (pending, redirect) = login(&issuer, &wallet, false).await;
     // Another authorization's pending state (another DPoP key) with this
     // code's state: the token endpoint refuses the proof.
-    let mut saved: serde_json::Value = serde_json::from_str(&pending.to_json()).unwrap();
+    let mut saved: serde_json::Value = serde_json::from_str(&pending.to_json().unwrap()).unwrap();
     let (other, _) = login(&issuer, &wallet, false).await;
-    let other: serde_json::Value = serde_json::from_str(&other.to_json()).unwrap();
+    let other: serde_json::Value = serde_json::from_str(&other.to_json().unwrap()).unwrap();
     saved["dpop"] = other["dpop"].clone();
     let swapped = PendingAuthorization::from_json(&saved.to_string()).unwrap();
     let err = swapped.complete(&wallet, &redirect).await.unwrap_err();
@@ -171,7 +171,7 @@ async fn par_with_nonces_at_a_separate_as_then_refresh_during_deferred_polling()
 
     // The app is killed; the saved transaction (with its DPoP key) resumes
     // in a new wallet after the access token expired: refresh, then poll.
-    let saved = pending.to_json();
+    let saved = pending.to_json().unwrap();
     drop(pending);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let wallet = crate::common::wallet();
@@ -191,7 +191,8 @@ async fn a_session_whose_dpop_key_was_swapped_is_refused_and_secrets_stay_hidden
     let issuer = start(dpop_issuer()).await;
     let wallet = wallet();
     let authorized = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
-    let mut saved: serde_json::Value = serde_json::from_str(&authorized.to_json()).unwrap();
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&authorized.to_json().unwrap()).unwrap();
     let key = saved["dpop"]["key"].as_str().unwrap().to_string();
     assert!(
         !format!("{authorized:?}").contains(&key),
@@ -199,7 +200,7 @@ async fn a_session_whose_dpop_key_was_swapped_is_refused_and_secrets_stay_hidden
     );
 
     let other = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
-    let other: serde_json::Value = serde_json::from_str(&other.to_json()).unwrap();
+    let other: serde_json::Value = serde_json::from_str(&other.to_json().unwrap()).unwrap();
     saved["dpop"] = other["dpop"].clone();
     let mut swapped = Authorized::from_json(&saved.to_string()).unwrap();
     let err = swapped
@@ -428,7 +429,7 @@ async fn dpop_with_the_apps_key_across_a_save_and_restore() {
         1,
         "one app key per issuance"
     );
-    let saved = authorized.to_json();
+    let saved = authorized.to_json().unwrap();
     let app_key = keys.keys.lock().unwrap()[0].1.public_jwk();
     assert!(saved.contains("secure-element-key-0"), "{saved}");
     assert!(saved.contains(app_key["x"].as_str().unwrap()));
@@ -444,7 +445,7 @@ async fn dpop_with_the_apps_key_across_a_save_and_restore() {
     else {
         panic!("expected deferred")
     };
-    let saved = pending.to_json();
+    let saved = pending.to_json().unwrap();
     assert!(saved.contains("secure-element-key-1"), "{saved}");
     drop(pending);
     tokio::time::sleep(Duration::from_millis(2100)).await;

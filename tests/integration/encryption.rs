@@ -65,7 +65,7 @@ async fn required_encryption_holds_across_a_restart_during_deferred_issuance() {
         panic!("expected deferred")
     };
     // The saved transaction keeps the key the issuer encrypts its answers to.
-    let saved = pending.to_json();
+    let saved = pending.to_json().unwrap();
     drop(pending);
     let wallet = crate::common::wallet();
     let mut restored = DeferredPending::from_json(&saved).unwrap();

@@ -20,5 +20,6 @@ mod hostile;
 mod interop;
 mod pre_authorized;
 mod properties;
+mod resume;
 mod secrets;
 mod trust;

@@ -77,7 +77,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     texts.push(format!("{step:?}"));
     let mut authorized = step.authorize(&wallet).await.unwrap();
     texts.push(format!("{authorized:?}"));
-    let mut dpop_keys = vec![dpop_key(&authorized.to_json())];
+    let mut dpop_keys = vec![dpop_key(&authorized.to_json().unwrap())];
     let Issuance::Deferred(mut pending) = authorized
         .request_credential(&wallet, "pid_sd_jwt", &signer)
         .await
@@ -86,7 +86,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         panic!("expected deferred")
     };
     texts.push(format!("{pending:?}"));
-    let saved: serde_json::Value = serde_json::from_str(&pending.to_json()).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&pending.to_json().unwrap()).unwrap();
     let response_key = saved["plan"]["encryption"]["response"]["key"]
         .as_str()
         .expect("the response decryption key in the saved transaction")
@@ -120,14 +120,14 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         .await
         .unwrap();
     texts.push(format!("{pending_auth:?}"));
-    let saved: serde_json::Value = serde_json::from_str(&pending_auth.to_json()).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&pending_auth.to_json().unwrap()).unwrap();
     let verifier = saved["verifier"]
         .as_str()
         .expect("the saved verifier")
         .to_string();
-    dpop_keys.push(dpop_key(&pending_auth.to_json()));
+    dpop_keys.push(dpop_key(&pending_auth.to_json().unwrap()));
     let redirect = browser(pending_auth.url(), "erika", "erika-password", true).await;
-    let err = PendingAuthorization::from_json(&pending_auth.to_json())
+    let err = PendingAuthorization::from_json(&pending_auth.to_json().unwrap())
         .unwrap()
         .complete(&wallet, &redirect.replace("state=", "state=x"))
         .await

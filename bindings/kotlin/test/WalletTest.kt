@@ -15,7 +15,8 @@
 //   (the DPoP key store checks in DpopKeyChecks.kt use OID4VCI_ISSUER_DPOP)
 // This file is the harness (signer, HTTP client, issuer endpoints, runner) and
 // the checks of the flows so far; newer flows have a file of checks each
-// (TrustChecks.kt, MdocChecks.kt, KeyAttestationChecks.kt, DpopKeyChecks.kt),
+// (TrustChecks.kt, MdocChecks.kt, KeyAttestationChecks.kt, DpopKeyChecks.kt,
+// ResumeChecks.kt),
 // run from runChecks.
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-kotlin builds and runs it.
@@ -814,4 +815,5 @@ suspend fun runChecks(args: Array<String>) {
     keyAttestationChecks()
     attestationProofChecks()
     dpopKeyChecks()
+    resumeChecks()
 }

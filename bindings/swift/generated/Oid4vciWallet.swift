@@ -639,8 +639,9 @@ public protocol AuthorizedSessionProtocol: AnyObject, Sendable {
     
     /**
      * Saves the session (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
-    func toJson() async  -> String
+    func toJson() async throws  -> String
     
     /**
      * Whether the access token is DPoP-bound (RFC 9449; `token_type`
@@ -709,7 +710,9 @@ open class AuthorizedSession: AuthorizedSessionProtocol, @unchecked Sendable {
 
     
     /**
-     * Restores a session saved with [`Self::to_json`].
+     * Restores a session saved with [`Self::to_json`]. Throws
+     * `WalletError::InvalidState`, naming what is wrong, for anything else
+     * (not JSON, another saved state, a newer format, a missing field).
      */
 public static func fromJson(json: String, locales: [String])throws  -> AuthorizedSession  {
     return try  FfiConverterTypeAuthorizedSession_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
@@ -822,10 +825,11 @@ open func requestCredentials(wallet: Wallet, configurationId: String, signers: [
     
     /**
      * Saves the session (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
-open func toJson()async  -> String  {
+open func toJson()async throws  -> String  {
     return
-        try!  await uniffiRustCallAsync(
+        try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_authorizedsession_to_json(
                         self.uniffiCloneHandle()
@@ -835,8 +839,7 @@ open func toJson()async  -> String  {
             completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
             freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
-            errorHandler: nil
-            
+            errorHandler: FfiConverterTypeWalletError_lift
         )
 }
     
@@ -917,7 +920,15 @@ public func FfiConverterTypeAuthorizedSession_lower(_ value: AuthorizedSession) 
 
 
 /**
- * A resolved credential offer.
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
  */
 public protocol CredentialOfferProtocol: AnyObject, Sendable {
     
@@ -957,13 +968,29 @@ public protocol CredentialOfferProtocol: AnyObject, Sendable {
     func issuerId()  -> String
     
     /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+    func toJson() async throws  -> String
+    
+    /**
      * The transaction code the pre-authorized grant needs, if any.
      */
     func txCode()  -> TxCodeInfo?
     
 }
 /**
- * A resolved credential offer.
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
  */
 open class CredentialOffer: CredentialOfferProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1015,6 +1042,22 @@ open class CredentialOffer: CredentialOfferProtocol, @unchecked Sendable {
         try! rustCall { uniffi_oid4vci_wallet_fn_free_credentialoffer(handle, $0) }
     }
 
+    
+    /**
+     * Restores an offer saved with [`Self::to_json`], without fetching
+     * anything (the offer and its issuer's metadata are in the JSON).
+     * Throws `WalletError::InvalidState`, naming what is wrong, for anything
+     * else (not JSON, another saved state, a newer format, a missing field).
+     */
+public static func fromJson(json: String, locales: [String])throws  -> CredentialOffer  {
+    return try  FfiConverterTypeCredentialOffer_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(
+        FfiConverterString.lower(json),
+        FfiConverterSequenceString.lower(locales),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -1107,6 +1150,28 @@ open func issuerId() -> String  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+open func toJson()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
+            completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
+            freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeWalletError_lift
+        )
 }
     
     /**
@@ -1204,8 +1269,9 @@ public protocol DeferredCredentialProtocol: AnyObject, Sendable {
     
     /**
      * Saves the transaction (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
-    func toJson() async  -> String
+    func toJson() async throws  -> String
     
 }
 /**
@@ -1263,7 +1329,9 @@ open class DeferredCredential: DeferredCredentialProtocol, @unchecked Sendable {
 
     
     /**
-     * Restores a transaction saved with [`Self::to_json`].
+     * Restores a transaction saved with [`Self::to_json`]. Throws
+     * `WalletError::InvalidState`, naming what is wrong, for anything else
+     * (not JSON, another saved state, a newer format, a missing field).
      */
 public static func fromJson(json: String, locales: [String])throws  -> DeferredCredential  {
     return try  FfiConverterTypeDeferredCredential_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
@@ -1369,10 +1437,11 @@ open func session()async  -> AuthorizedSession  {
     
     /**
      * Saves the transaction (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
-open func toJson()async  -> String  {
+open func toJson()async throws  -> String  {
     return
-        try!  await uniffiRustCallAsync(
+        try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_deferredcredential_to_json(
                         self.uniffiCloneHandle()
@@ -1382,8 +1451,7 @@ open func toJson()async  -> String  {
             completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
             freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
-            errorHandler: nil
-            
+            errorHandler: FfiConverterTypeWalletError_lift
         )
 }
     
@@ -2185,9 +2253,10 @@ public protocol PendingAuthorizationProtocol: AnyObject, Sendable {
     func redirectUri()  -> String
     
     /**
-     * Saves it (it holds the PKCE verifier: use secure storage).
+     * Saves it (it holds the PKCE verifier: use secure storage). Throws
+     * `WalletError::InvalidState` if it cannot be saved.
      */
-    func toJson()  -> String
+    func toJson() throws  -> String
     
     /**
      * Whether the authorization server uses DPoP (RFC 9449; it advertises
@@ -2264,7 +2333,9 @@ open class PendingAuthorization: PendingAuthorizationProtocol, @unchecked Sendab
 
     
     /**
-     * Restores an authorization saved with [`Self::to_json`].
+     * Restores an authorization saved with [`Self::to_json`]. Throws
+     * `WalletError::InvalidState`, naming what is wrong, for anything else
+     * (not JSON, another saved state, a newer format, a missing field).
      */
 public static func fromJson(json: String, locales: [String])throws  -> PendingAuthorization  {
     return try  FfiConverterTypePendingAuthorization_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
@@ -2347,10 +2418,11 @@ open func redirectUri() -> String  {
 }
     
     /**
-     * Saves it (it holds the PKCE verifier: use secure storage).
+     * Saves it (it holds the PKCE verifier: use secure storage). Throws
+     * `WalletError::InvalidState` if it cannot be saved.
      */
-open func toJson() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+open func toJson()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
         uniffiCallStatus in
     uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -6342,7 +6414,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() != 14995) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 65355) {
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 51724) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 12002) {
@@ -6366,6 +6438,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() != 48679) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() != 29356) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() != 695) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6384,7 +6459,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_session() != 34334) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() != 9136) {
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() != 20448) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() != 37727) {
@@ -6444,7 +6519,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_redirect_uri() != 24385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() != 7389) {
+    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() != 25922) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() != 9669) {
@@ -6477,10 +6552,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_httpclient_send() != 28671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() != 38877) {
+    if (uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() != 40009) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() != 49318) {
+    if (uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() != 43939) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() != 62832) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() != 53948) {
@@ -6498,7 +6576,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() != 41874) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 34339) {
+    if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 43612) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() != 61904) {

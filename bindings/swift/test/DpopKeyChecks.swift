@@ -70,7 +70,7 @@ func dpopKeyChecks() async {
         guard let publicX = try jsonObject(key.publicJwk())["x"] as? String else { throw CheckFailed("no x") }
 
         // The app saves the session and is killed before the credential request.
-        let saved = await session!.toJson()
+        let saved = try await session!.toJson()
         session = nil
         try expect(saved.contains("\"\(reference)\""), "the saved session does not name the key's reference: \(saved)")
         try expect(saved.contains("\"\(publicX)\""), "the saved session does not hold the app key's public key")

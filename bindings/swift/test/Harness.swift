@@ -3,7 +3,8 @@
 // the browser, the runner (`check`, `skip`, `expectError`) and what the checks
 // share. main.swift is the entry point and the checks of the first flows;
 // each newer flow has a file of checks (TrustChecks.swift, MdocChecks.swift,
-// KeyAttestationChecks.swift, DpopKeyChecks.swift) that main.swift calls.
+// KeyAttestationChecks.swift, DpopKeyChecks.swift, ResumeChecks.swift) that
+// main.swift calls.
 //
 // These live outside main.swift on purpose: functions declared in main.swift
 // capture its top-level variables, and Swift 6.0 crashes (SILGen, "lowered

@@ -18,8 +18,8 @@
 // This file is the entry point and the checks of the first flows; the
 // harness (signer, HTTP client, issuer endpoints, browser, runner) is
 // Harness.swift, and each newer flow has a file of checks (TrustChecks.swift,
-// MdocChecks.swift, KeyAttestationChecks.swift, DpopKeyChecks.swift), called
-// at the end.
+// MdocChecks.swift, KeyAttestationChecks.swift, DpopKeyChecks.swift,
+// ResumeChecks.swift), called at the end.
 // Prints one line per check, then `N passed, M failed`; exits 1 on a failure.
 // bindings/test-swift builds it (against the Oid4vciWallet module compiled
 // from the generated bindings) and runs it in the Debian trixie chroot.
@@ -190,7 +190,7 @@ await check("authorization code flow from an offer: save, restore, sign in as ma
     try expect(queryParameter(url, "request_uri")?.hasPrefix("urn:ietf:params:oauth:request_uri:") == true,
                "request_uri in \(url)")
     // The app saves it before opening the browser and is killed meanwhile.
-    let saved = pending!.toJson()
+    let saved = try pending!.toJson()
     pending = nil
     let location = try await browser.authorize(url, user: "max", password: "max-password", allow: true)
     try expect(location.hasPrefix("\(redirectUri)?"), "redirect \(location)")
@@ -263,7 +263,7 @@ await check("tampered state throws WalletError.AuthorizationFailed; the genuine 
 await check("the same redirect completed twice: InvalidState, and Server(invalid_grant) from a restored copy") {
     let codeWallet = try Wallet(config: codeFlowConfig())
     let (pending, location) = try await authorizedRedirect(codeWallet)
-    let saved = pending.toJson()
+    let saved = try pending.toJson()
     _ = try await pending.complete(wallet: codeWallet, redirectUrl: location)
     // The same object knows it completed: nothing is sent.
     try await expectError("InvalidState", { try await pending.complete(wallet: codeWallet, redirectUrl: location) }) {
@@ -293,7 +293,7 @@ if let dpopBase = environment["OID4VCI_ISSUER_DPOP"].map(trimmed) {
         let usesDpop = await session!.usesDpop()
         try expect(usesDpop, "the session does not use DPoP")
         // The app saves the session (with its DPoP key) and is killed before the credential request.
-        let saved = await session!.toJson()
+        let saved = try await session!.toJson()
         session = nil
         let restored = try AuthorizedSession.fromJson(json: saved, locales: locales)
         let restoredUsesDpop = await restored.usesDpop()
@@ -314,7 +314,7 @@ if let dpopBase = environment["OID4VCI_ISSUER_DPOP"].map(trimmed) {
         var pending: PendingAuthorization? = try await codeWallet.resolveOffer(offerUrl: offer.url)
             .beginAuthorization(wallet: codeWallet, redirectUri: redirectUri)
         try expect(pending!.usesDpop(), "the pending authorization does not use DPoP")
-        let saved = pending!.toJson()
+        let saved = try pending!.toJson()
         pending = nil
         let restored = try PendingAuthorization.fromJson(json: saved, locales: locales)
         try expect(restored.usesDpop(), "the restored authorization does not use DPoP")
@@ -496,6 +496,7 @@ await mdocChecks()
 await keyAttestationChecks()
 await attestationProofChecks()
 await dpopKeyChecks()
+await resumeChecks()
 
 print("\(passed) passed, \(failed) failed")
 exit(failed == 0 ? 0 : 1)

@@ -820,6 +820,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel(
@@ -896,6 +898,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate(
@@ -960,6 +964,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_authorize(`ptr`: Long,`wallet`: Long,`txCode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_begin_authorization(`ptr`: Long,`wallet`: Long,`redirectUri`: RustBuffer.ByValue,
@@ -972,6 +978,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(`ptr`: Long,
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_clone_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1244,7 +1252,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() and 0xFFFF) != 14995) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 65355) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 51724) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 12002) {
@@ -1268,6 +1276,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() and 0xFFFF) != 48679) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() and 0xFFFF) != 29356) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() and 0xFFFF) != 695) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1286,7 +1297,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_session() and 0xFFFF) != 34334) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() and 0xFFFF) != 9136) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() and 0xFFFF) != 20448) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() and 0xFFFF) != 37727) {
@@ -1346,7 +1357,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_redirect_uri() and 0xFFFF) != 24385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() and 0xFFFF) != 7389) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() and 0xFFFF) != 25922) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() and 0xFFFF) != 9669) {
@@ -1379,10 +1390,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_httpclient_send() and 0xFFFF) != 28671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() and 0xFFFF) != 38877) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() and 0xFFFF) != 40009) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() and 0xFFFF) != 49318) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() and 0xFFFF) != 43939) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() and 0xFFFF) != 62832) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() and 0xFFFF) != 53948) {
@@ -1400,7 +1414,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() and 0xFFFF) != 41874) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 34339) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 43612) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() and 0xFFFF) != 61904) {
@@ -1934,6 +1948,7 @@ public interface AuthorizedSessionInterface {
     
     /**
      * Saves the session (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
     suspend fun `toJson`(): kotlin.String
     
@@ -2186,7 +2201,9 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
     
     /**
      * Saves the session (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
+    @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `toJson`() : kotlin.String {
         return uniffiRustCallAsync(
@@ -2202,7 +2219,7 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
         // lift function
         { FfiConverterString.lift(it) },
         // Error FFI converter
-        UniffiNullRustCallStatusErrorHandler,
+        WalletException.ErrorHandler,
     )
     }
 
@@ -2244,7 +2261,9 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
     companion object {
         
     /**
-     * Restores a session saved with [`Self::to_json`].
+     * Restores a session saved with [`Self::to_json`]. Throws
+     * `WalletError::InvalidState`, naming what is wrong, for anything else
+     * (not JSON, another saved state, a newer format, a missing field).
      */
     @Throws(WalletException::class) fun `fromJson`(`json`: kotlin.String, `locales`: List<kotlin.String>): AuthorizedSession {
             return FfiConverterTypeAuthorizedSession.lift(
@@ -2385,7 +2404,15 @@ public object FfiConverterTypeAuthorizedSession: FfiConverter<AuthorizedSession,
 
 
 /**
- * A resolved credential offer.
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
  */
 public interface CredentialOfferInterface {
     
@@ -2425,6 +2452,14 @@ public interface CredentialOfferInterface {
     fun `issuerId`(): kotlin.String
     
     /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+    suspend fun `toJson`(): kotlin.String
+    
+    /**
      * The transaction code the pre-authorized grant needs, if any.
      */
     fun `txCode`(): TxCodeInfo?
@@ -2433,7 +2468,15 @@ public interface CredentialOfferInterface {
 }
 
 /**
- * A resolved credential offer.
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
  */
 open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
 {
@@ -2659,6 +2702,33 @@ open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
 
     
     /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+    @Throws(WalletException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `toJson`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        WalletException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The transaction code the pre-authorized grant needs, if any.
      */override fun `txCode`(): TxCodeInfo? {
             return FfiConverterOptionalTypeTxCodeInfo.lift(
@@ -2679,11 +2749,29 @@ open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * Restores an offer saved with [`Self::to_json`], without fetching
+     * anything (the offer and its issuer's metadata are in the JSON).
+     * Throws `WalletError::InvalidState`, naming what is wrong, for anything
+     * else (not JSON, another saved state, a newer format, a missing field).
      */
-    companion object
+    @Throws(WalletException::class) fun `fromJson`(`json`: kotlin.String, `locales`: List<kotlin.String>): CredentialOffer {
+            return FfiConverterTypeCredentialOffer.lift(
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(
+    
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterSequenceString.lower(`locales`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -2840,6 +2928,7 @@ public interface DeferredCredentialInterface {
     
     /**
      * Saves the transaction (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
     suspend fun `toJson`(): kotlin.String
     
@@ -3066,7 +3155,9 @@ open class DeferredCredential: Disposable, AutoCloseable, DeferredCredentialInte
     
     /**
      * Saves the transaction (it holds the access token: use secure storage).
+     * Throws `WalletError::InvalidState` if it cannot be saved.
      */
+    @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `toJson`() : kotlin.String {
         return uniffiRustCallAsync(
@@ -3082,7 +3173,7 @@ open class DeferredCredential: Disposable, AutoCloseable, DeferredCredentialInte
         // lift function
         { FfiConverterString.lift(it) },
         // Error FFI converter
-        UniffiNullRustCallStatusErrorHandler,
+        WalletException.ErrorHandler,
     )
     }
 
@@ -3095,7 +3186,9 @@ open class DeferredCredential: Disposable, AutoCloseable, DeferredCredentialInte
     companion object {
         
     /**
-     * Restores a transaction saved with [`Self::to_json`].
+     * Restores a transaction saved with [`Self::to_json`]. Throws
+     * `WalletError::InvalidState`, naming what is wrong, for anything else
+     * (not JSON, another saved state, a newer format, a missing field).
      */
     @Throws(WalletException::class) fun `fromJson`(`json`: kotlin.String, `locales`: List<kotlin.String>): DeferredCredential {
             return FfiConverterTypeDeferredCredential.lift(
@@ -4336,7 +4429,8 @@ public interface PendingAuthorizationInterface {
     fun `redirectUri`(): kotlin.String
     
     /**
-     * Saves it (it holds the PKCE verifier: use secure storage).
+     * Saves it (it holds the PKCE verifier: use secure storage). Throws
+     * `WalletError::InvalidState` if it cannot be saved.
      */
     fun `toJson`(): kotlin.String
     
@@ -4559,11 +4653,13 @@ open class PendingAuthorization: Disposable, AutoCloseable, PendingAuthorization
 
     
     /**
-     * Saves it (it holds the PKCE verifier: use secure storage).
-     */override fun `toJson`(): kotlin.String {
+     * Saves it (it holds the PKCE verifier: use secure storage). Throws
+     * `WalletError::InvalidState` if it cannot be saved.
+     */
+    @Throws(WalletException::class)override fun `toJson`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(WalletException) { _status ->
     UniffiLib.uniffi_oid4vci_wallet_fn_method_pendingauthorization_to_json(
         it,
         _status)
@@ -4602,7 +4698,9 @@ open class PendingAuthorization: Disposable, AutoCloseable, PendingAuthorization
     companion object {
         
     /**
-     * Restores an authorization saved with [`Self::to_json`].
+     * Restores an authorization saved with [`Self::to_json`]. Throws
+     * `WalletError::InvalidState`, naming what is wrong, for anything else
+     * (not JSON, another saved state, a newer format, a missing field).
      */
     @Throws(WalletException::class) fun `fromJson`(`json`: kotlin.String, `locales`: List<kotlin.String>): PendingAuthorization {
             return FfiConverterTypePendingAuthorization.lift(
