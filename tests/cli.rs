@@ -848,3 +848,139 @@ async fn receive_presents_a_wallet_attestation_and_a_key_attestation_from_files(
     assert_eq!(count(&issuer, "/token"), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The QR code image of an issuer's offer page (`GET offer_page_url`): the
+/// PNG of its `<img id="offer-qr">`.
+async fn offer_page_qr_png(created: &CreatedOffer) -> Vec<u8> {
+    let page = reqwest::get(&created.offer_page_url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let src = attribute(&html, "id=\"offer-qr\"", "src");
+    let b64 = src.strip_prefix("data:image/png;base64,").unwrap();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap()
+}
+
+#[tokio::test]
+async fn inspect_and_receive_read_the_offer_from_the_offer_page_qr_code() {
+    let issuer = default_issuer().await;
+    let dir = std::env::temp_dir().join(format!("oid4vci-cli-qr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // inspect --qr: by value, nothing spent.
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let qr = dir.join("by-value.png");
+    std::fs::write(&qr, offer_page_qr_png(&created).await).unwrap();
+    let qr = qr.to_str().unwrap().to_string();
+    let out = run(args(&[
+        "inspect",
+        "--qr",
+        &qr,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["offer"]["by_reference"], false);
+    assert_eq!(json["credential_issuer"], issuer.issuer_id());
+    assert_nothing_spent(&issuer);
+
+    // receive --qr: by reference with a transaction code; fetched once.
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
+    let qr = dir.join("by-reference.png");
+    std::fs::write(&qr, offer_page_qr_png(&created).await).unwrap();
+    let out = run(args(&[
+        "receive",
+        "--qr",
+        qr.to_str().unwrap(),
+        "--tx-code",
+        created.tx_code.as_deref().unwrap(),
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["credentials"][0]["credential_configuration_id"],
+        "pid_sd_jwt"
+    );
+    assert_eq!(count(&issuer, "/offers/"), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn qr_errors_are_clear_and_spend_nothing() {
+    let issuer = default_issuer().await;
+    let dir = std::env::temp_dir().join(format!("oid4vci-cli-qr-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_an_image = dir.join("offer.png");
+    std::fs::write(
+        &not_an_image,
+        "openid-credential-offer://?credential_offer_uri=x",
+    )
+    .unwrap();
+    let blank = dir.join("blank.png");
+    let mut png = Vec::new();
+    let white = vec![255u8; 100 * 100];
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &white,
+        100,
+        100,
+        image::ExtendedColorType::L8,
+    )
+    .unwrap();
+    std::fs::write(&blank, png).unwrap();
+    let hello = dir.join("hello.png");
+    let code = qrcode::QrCode::new("hello")
+        .unwrap()
+        .render::<image::Luma<u8>>()
+        .build();
+    code.save_with_format(&hello, image::ImageFormat::Png)
+        .unwrap();
+    let missing = dir.join("missing.jpg");
+    for (file, expected) in [
+        (&not_an_image, "not a PNG or JPEG image"),
+        (&blank, "no QR code found in the image"),
+        (&hello, "does not hold a credential offer URL"),
+        (&missing, "missing.jpg: "),
+    ] {
+        for command in ["receive", "inspect"] {
+            let out = run(args(&[
+                command,
+                "--qr",
+                file.to_str().unwrap(),
+                "--dangerous-allow-http",
+            ]))
+            .await;
+            assert_eq!(out.status.code(), Some(1), "{command} {file:?}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains(&format!("--qr {}", file.display())) && stderr.contains(expected),
+                "{command} {file:?}: {stderr}"
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+    assert!(issuer.stats().is_empty(), "{:?}", issuer.stats());
+
+    // Exactly one of OFFER_URL and --qr (and for inspect: or --issuer).
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let qr = hello.to_str().unwrap();
+    for usage in [
+        vec!["receive"],
+        vec!["receive", &created.offer_url, "--qr", qr],
+        vec!["inspect", &created.offer_url, "--qr", qr],
+        vec!["inspect", "--qr", qr, "--issuer", "https://issuer.example"],
+    ] {
+        let out = run(args(&usage)).await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{usage:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

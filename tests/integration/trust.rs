@@ -848,3 +848,55 @@ proptest::proptest! {
         proptest::prop_assert!(outcome.is_err(), "a changed item passed: {:?}", outcome.map(|m| m.claims()));
     }
 }
+
+// ---- signed issuer metadata (OID4VCI 1.0 12.2.3; draft 13 signed_metadata) ----
+
+#[tokio::test]
+async fn signed_metadata_is_verified_against_the_anchors_and_a_bad_one_is_refused() {
+    for draft13 in [false, true] {
+        let issuer = start(Issuer::builder().signed_metadata(true).draft13(draft13)).await;
+        let anchor = issuer.trust_anchor_pem();
+        // Verified: the issuance goes on with the signed document.
+        let credential = receive_pid(&issuer, &wallet_with(Some(&anchor), false))
+            .await
+            .unwrap();
+        assert!(credential.claims.is_some(), "draft13 {draft13}");
+
+        // Signed by a chain to no anchor of the app's: refused.
+        let other = start(Issuer::builder()).await.trust_anchor_pem();
+        let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+        let err = wallet_with(Some(&other), false)
+            .resolve_offer(&created.offer_url)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Metadata { problem, .. } if problem.contains("signed metadata")),
+            "draft13 {draft13}: {err}"
+        );
+    }
+
+    // A bad signature: refused by a wallet with anchors; a wallet without
+    // anchors asks for (or reads) plain JSON and goes on unaffected.
+    for draft13 in [false, true] {
+        let issuer = start(
+            Issuer::builder()
+                .signed_metadata(true)
+                .draft13(draft13)
+                .fault(Fault::SignedMetadataBadSignature),
+        )
+        .await;
+        let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+        let err = wallet_with(Some(&issuer.trust_anchor_pem()), false)
+            .resolve_offer(&created.offer_url)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Metadata { problem, .. } if problem.contains("signature")),
+            "draft13 {draft13}: {err}"
+        );
+        let credential = receive_pid(&issuer, &wallet_with(None, false))
+            .await
+            .unwrap();
+        assert!(credential.claims.is_some());
+    }
+}

@@ -31,7 +31,7 @@ pub const LONG_ABOUT: &str = "\
 Show what an offer (or, with --issuer, an issuer) asks for, and whether this wallet could \
 complete the issuance, without spending anything: the offer (fetched when it is by reference), \
 the credential issuer metadata and the authorization server metadata are read; PAR, the \
-authorization endpoint and the token endpoint are not called.
+authorization endpoint and the token endpoint are not called. With --qr FILE the offer URL is read from a PNG or JPEG image of its QR code (a screenshot or photo of the issuer's page).
 
 Shown: the credential issuer and its display name; each offered (with --issuer: each supported) \
 configuration with format, vct or doctype, proof types and algorithms, key attestation \
@@ -54,10 +54,14 @@ pub struct InspectArgs {
     /// and an issuer may serve it only once).
     #[arg(
         value_name = "OFFER_URL",
-        required_unless_present = "issuer",
+        required_unless_present_any = ["issuer", "qr"],
         conflicts_with = "issuer"
     )]
     offer_url: Option<String>,
+    /// Read the offer URL from a PNG or JPEG image of its QR code (a screenshot or photo of the
+    /// issuer's page) instead of OFFER_URL.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["offer_url", "issuer"])]
+    qr: Option<std::path::PathBuf>,
     /// Inspect a credential issuer (wallet-initiated issuance) instead of an offer: lists every
     /// supported configuration.
     #[arg(long, value_name = "URL")]
@@ -216,13 +220,24 @@ struct ServerInfo {
 }
 
 pub async fn run(args: &InspectArgs) -> oid4vci_wallet::Result<ExitCode> {
+    let from_qr = match &args.qr {
+        Some(path) => {
+            let url = crate::qr::offer_url_from_qr(path)?;
+            eprintln!("read the offer URL from the QR code in {}", path.display());
+            Some(url)
+        }
+        None => None,
+    };
     let wallet = wallet_builder(&args.wallet)?.build()?;
-    let report = match (&args.offer_url, &args.issuer) {
+    let report = match (
+        args.offer_url.as_deref().or(from_qr.as_deref()),
+        &args.issuer,
+    ) {
         (Some(url), _) => inspect_offer(&wallet, url, args).await?,
         (None, Some(issuer)) => inspect_issuer(&wallet, issuer, args).await?,
         (None, None) => {
             return Err(oid4vci_wallet::Error::Config(
-                "give an offer URL or --issuer".into(),
+                "give an offer URL, --qr FILE or --issuer".into(),
             ))
         }
     };

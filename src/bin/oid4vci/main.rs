@@ -2,6 +2,7 @@
 //! or an issuer without spending anything.
 
 mod inspect;
+mod qr;
 mod text;
 
 use clap::{Parser, Subcommand};
@@ -43,10 +44,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Receive the credentials of an offer (openid-credential-offer://, haip-vci://, https://).
+    /// Receive the credentials of an offer (openid-credential-offer://, haip-vci://, https://,
+    /// or with --qr an image of its QR code).
     Receive {
         /// The credential offer URL (QR code content or deep link).
-        offer_url: String,
+        #[arg(value_name = "OFFER_URL", required_unless_present = "qr")]
+        offer_url: Option<String>,
+        /// Read the offer URL from a PNG or JPEG image of its QR code (a
+        /// screenshot or photo of the issuer's page) instead of OFFER_URL.
+        #[arg(long, value_name = "FILE", conflicts_with = "offer_url")]
+        qr: Option<std::path::PathBuf>,
         /// The transaction code (PIN); asked on the terminal when needed and not given.
         #[arg(long)]
         tx_code: Option<String>,
@@ -325,6 +332,29 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
         Command::Request { common, .. } => (common, None),
         Command::Inspect(_) => unreachable!("inspect runs on its own"),
     };
+    // The offer (receive) first: a bad --qr image fails before anything else.
+    let offer_url = match &command {
+        Command::Receive {
+            offer_url: Some(url),
+            qr: None,
+            ..
+        } => Some(url.clone()),
+        Command::Receive {
+            offer_url: None,
+            qr: Some(path),
+            ..
+        } => {
+            let url = qr::offer_url_from_qr(path)?;
+            eprintln!("read the offer URL from the QR code in {}", path.display());
+            Some(url)
+        }
+        Command::Receive { .. } => {
+            return Err(oid4vci_wallet::Error::Config(
+                "give either an offer URL or --qr FILE".into(),
+            ))
+        }
+        _ => None,
+    };
     let mut builder = wallet_builder(&common.wallet)?;
     for path in &common.trust_anchors {
         builder = builder.trust_anchor(read_file("--trust-anchor", path)?);
@@ -356,7 +386,6 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
     let json = common.json;
     let received: Received = match &command {
         Command::Receive {
-            offer_url,
             credentials,
             common,
             ..
@@ -367,6 +396,9 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
                 deferred_deadline: Duration::from_secs(common.deferred_timeout),
             };
             eprintln!("resolving offer and receiving credentials...");
+            let offer_url = offer_url.as_deref().ok_or_else(|| {
+                oid4vci_wallet::Error::InvalidState("no offer URL to receive".into())
+            })?;
             wallet
                 .receive(offer_url, &terminal, &signer, &options)
                 .await?

@@ -28,6 +28,7 @@ mod dpop;
 mod encryption;
 mod mdoc;
 mod metadata;
+mod offer_page;
 mod routes;
 mod state;
 mod tls;
@@ -312,6 +313,16 @@ impl IssuerBuilder {
         self
     }
 
+    /// Serves signed metadata (OID4VCI 1.0 12.2.3): an
+    /// `openidvci-issuer-metadata+jwt` signed with the `x5c` chain to the
+    /// test root, answered when the request's `Accept` prefers
+    /// `application/jwt` (JSON otherwise); in draft-13 mode the JSON's
+    /// `signed_metadata` parameter.
+    pub fn signed_metadata(mut self, on: bool) -> Self {
+        self.settings.signed_metadata = on;
+        self
+    }
+
     /// With key attestations on: list only the `attestation` proof type
     /// (no `jwt`), so a wallet must send the key attestation as the proof.
     pub fn attestation_proof_only(mut self, on: bool) -> Self {
@@ -475,6 +486,14 @@ pub struct CreatedOffer {
     pub offer_url: String,
     /// The transaction code, when one was requested.
     pub tx_code: Option<String>,
+    /// `http://HOST:PORT/test/offer-page/{id}`: an HTML page as issuers'
+    /// portals show, with `offer_url` as a QR code (an inline PNG,
+    /// `<img id="offer-qr">`, for a wallet on another device), as a link
+    /// (`<a id="offer-link">`, for a wallet on the same device), and the
+    /// transaction code hint when the offer needs one
+    /// (`<p id="tx-code-hint">`; never the code). Showing the page does not
+    /// use up an offer by reference.
+    pub offer_page_url: String,
 }
 
 /// A started issuer. Dropping it stops the server.

@@ -111,6 +111,10 @@ struct Args {
     /// key attestation is the proof) and refuse `jwt` proofs.
     #[arg(long)]
     attestation_proof_only: bool,
+    /// Serve signed metadata (application/jwt on request, signed with the
+    /// x5c chain to the test root).
+    #[arg(long)]
+    signed_metadata: bool,
     /// How credentials name their signing key: `kid` (a `kid` header, the
     /// key at `/.well-known/jwt-vc-issuer`), `x5c` (an `x5c` header with
     /// the leaf and intermediate certificates; the root CA is
@@ -253,6 +257,7 @@ async fn main() {
         .wallet_attestation(args.wallet_attestation.into())
         .key_attestations(args.key_attestations())
         .attestation_proof_only(args.attestation_proof_only)
+        .signed_metadata(args.signed_metadata)
         .credential_signing(args.credential_signing.into())
         .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));

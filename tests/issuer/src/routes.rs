@@ -580,13 +580,13 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
         if shared.has(Fault::MetadataServerError) {
             return server_error();
         }
-        return issuer_metadata(shared);
+        return issuer_metadata(shared, request);
     }
     if get
         && path == format!("{p}/.well-known/openid-credential-issuer")
         && (shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.draft13)
     {
-        return issuer_metadata(shared);
+        return issuer_metadata(shared, request);
     }
     if get && path == format!("/.well-known/jwt-vc-issuer{p}") {
         return ok(metadata::jwt_vc_issuer_metadata(shared));
@@ -645,6 +645,11 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
             }
         }
         return ok(json!(shared.create_offer(offer)));
+    }
+    if get {
+        if let Some(id) = path.strip_prefix(crate::offer_page::PATH) {
+            return offer_page(shared, id);
+        }
     }
     if post && path == "/test/wallet-attestation" {
         return test_wallet_attestation(shared, request);
@@ -783,15 +788,81 @@ fn test_key_attestation(shared: &Shared, request: &Request) -> Response {
     }))
 }
 
+/// `GET /test/offer-page/{id}`: the HTML page of an offer made by
+/// `POST /test/offers` (its `offer_page_url`), with the offer URL as a QR
+/// code and a same-device link; 404 for an unknown id.
+fn offer_page(shared: &Shared, id: &str) -> Response {
+    crate::offer_page::serve(shared, id).unwrap_or_else(not_found)
+}
+
 /// The default lifetime of attestations made by `/test/wallet-attestation`.
 const WALLET_ATTESTATION_LIFETIME: Duration = Duration::from_secs(3600);
 
-fn issuer_metadata(shared: &Shared) -> Response {
-    let body = metadata::issuer_metadata(shared).to_string();
+fn issuer_metadata(shared: &Shared, request: &Request) -> Response {
+    let mut metadata = metadata::issuer_metadata(shared);
     if shared.has(Fault::MetadataWrongContentType) {
-        return respond(StatusCode::OK, "text/html", body);
+        return respond(StatusCode::OK, "text/html", metadata.to_string());
     }
-    respond(StatusCode::OK, "application/json", body)
+    if shared.settings.signed_metadata {
+        let jwt = match signed_metadata(shared, &metadata) {
+            Ok(jwt) => jwt,
+            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+        };
+        // 1.0: content negotiation; draft 13: a parameter of the JSON.
+        if shared.settings.draft13 {
+            metadata["signed_metadata"] = json!(jwt);
+        } else if wants_jwt(request) {
+            return respond(StatusCode::OK, "application/jwt", jwt);
+        }
+    }
+    respond(StatusCode::OK, "application/json", metadata.to_string())
+}
+
+/// Whether the request's `Accept` lists `application/jwt` (before or
+/// without `application/json`).
+fn wants_jwt(request: &Request) -> bool {
+    let accept = request
+        .headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let position = |media: &str| accept.find(media);
+    match (position("application/jwt"), position("application/json")) {
+        (Some(_), None) => true,
+        (Some(jwt), Some(json)) => jwt < json,
+        _ => false,
+    }
+}
+
+/// The metadata as an `openidvci-issuer-metadata+jwt` (OID4VCI 1.0 12.2.3):
+/// its parameters as claims, `sub` the issuer, `iat`, `exp` a day on,
+/// signed with the credential key and the `x5c` chain to the test root.
+/// With [`Fault::SignedMetadataBadSignature`] one signature byte is flipped.
+fn signed_metadata(shared: &Shared, metadata: &Value) -> Result<String, String> {
+    let mut claims = metadata.clone();
+    let now = credential::now_secs();
+    claims["sub"] = json!(shared.issuer_id());
+    claims["iat"] = json!(now);
+    claims["exp"] = json!(now + 86_400);
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("openidvci-issuer-metadata+jwt"));
+    let signer = CredentialSigner {
+        key: SignKey::P256(shared.keys.signing_key()),
+        header: KeyHeader::X5c(shared.pki()?.chain()),
+    };
+    let jwt = signer.sign(header, &claims);
+    if !shared.has(Fault::SignedMetadataBadSignature) {
+        return Ok(jwt);
+    }
+    let (input, signature) = jwt.rsplit_once('.').unwrap_or_default();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut bytes = b64.decode(signature).map_err(|e| e.to_string())?;
+    if let Some(b) = bytes.first_mut() {
+        *b ^= 0x01;
+    }
+    Ok(format!("{input}.{}", b64.encode(bytes)))
 }
 
 fn offer_by_reference(shared: &Shared, id: &str) -> Response {

@@ -80,6 +80,8 @@ pub enum Fault {
     /// intermediate; no `kid`), expired yesterday (valid from 10 days ago
     /// to 1 day ago). In any signing mode.
     X5cExpiredLeaf,
+    /// With signed metadata on: its JWT's signature has one byte flipped.
+    SignedMetadataBadSignature,
     /// Credential and deferred answers list credentials as bare strings
     /// (`"credentials": ["<credential>"]`, the draft 14/15 shape some
     /// deployed issuers still send).
@@ -120,7 +122,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, for listings.
-    pub const ALL: [Fault; 33] = [
+    pub const ALL: [Fault; 34] = [
         Fault::MetadataIssuerMismatch,
         Fault::MetadataAppendedPathOnly,
         Fault::MetadataNotFound,
@@ -154,6 +156,7 @@ impl Fault {
         Fault::MdocExpired,
         Fault::MdocDeviceKeyNotOurs,
         Fault::MdocSignerOutsideAnchors,
+        Fault::SignedMetadataBadSignature,
     ];
 
     /// The kebab-case name the binary's `--fault` flag takes.
@@ -206,6 +209,9 @@ pub(crate) struct Settings {
     /// With key attestations on, list only the `attestation` proof type
     /// (no `jwt`), as some issuers do.
     pub attestation_proof_only: bool,
+    /// Serve signed metadata (`application/jwt` on request; draft 13: the
+    /// `signed_metadata` parameter), signed with the `x5c` chain.
+    pub signed_metadata: bool,
 }
 
 /// A user of the authorization server's login page.
@@ -275,6 +281,7 @@ impl Default for Settings {
             credential_key: CredentialKey::P256,
             key_attestations: KeyAttestations::Off,
             attestation_proof_only: false,
+            signed_metadata: false,
         }
     }
 }
@@ -364,6 +371,8 @@ pub(crate) struct Refresh {
 #[derive(Default)]
 pub(crate) struct Inner {
     pub offers: HashMap<String, Value>,
+    /// page id -> what `GET /test/offer-page/{id}` shows
+    pub offer_pages: HashMap<String, crate::offer_page::OfferPage>,
     pub pre_authorized: HashMap<String, PreAuthorized>,
     pub sessions: HashMap<String, Session>,
     pub nonces: HashMap<String, Instant>,
@@ -628,6 +637,7 @@ impl Shared {
                 }
             }
         }
+        let tx_code_hint = crate::offer_page::tx_code_hint(&offer);
         let encode =
             |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let offer_url = if request.by_reference.unwrap_or(false) {
@@ -644,7 +654,13 @@ impl Shared {
                 encode(&offer.to_string())
             )
         };
-        CreatedOffer { offer_url, tx_code }
+        let offer_page_url =
+            crate::offer_page::register(self, &mut inner, &offer_url, tx_code_hint);
+        CreatedOffer {
+            offer_url,
+            tx_code,
+            offer_page_url,
+        }
     }
 
     pub fn stats(&self) -> BTreeMap<String, u64> {
