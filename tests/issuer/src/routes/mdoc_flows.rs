@@ -3,10 +3,7 @@
 //! root (in any signing mode), and the deferred, encrypted-response, DPoP
 //! and draft-13 paths, which wrap mdoc issuance unchanged.
 
-use super::dpop_flows::{call, form, Answer, PRE_AUTH};
-use super::Role;
-use crate::credential::now_secs;
-use crate::credential::tests::{holder, proof};
+use crate::credential::tests::holder;
 use crate::dpop::tests::dpop_proof;
 use crate::encryption::tests::{encrypt_to, wallet_key};
 use crate::encryption::Encryption;
@@ -14,6 +11,11 @@ use crate::mdoc::tests::{
     certificate_key, get, mismatched, parts, signature_verifies, verify_signer, x5chain,
 };
 use crate::mdoc::{MDL_DOCTYPE, PID_DOCTYPE};
+use crate::routes::test_support::{
+    self as support, c_nonce, call, credentials, form, pre_authorized_code_of, tenant_issuer,
+    trust_anchor, Answer, BASE, ISSUER_ID, PRE_AUTH,
+};
+use crate::routes::Role;
 use crate::state::{Fault, Settings, Shared};
 use crate::trust::CredentialSigning;
 use crate::OfferRequest;
@@ -25,34 +27,16 @@ use josekit::jwe::alg::ecdh_es::EcdhEsJweDecrypter;
 use p256::ecdsa::SigningKey;
 use serde_json::{json, Value};
 
-const BASE: &str = super::dpop_flows::BASE;
-
-fn issuer(settings: Settings) -> Shared {
-    let settings = Settings {
-        path: "/tenant".into(),
-        ..settings
-    };
-    Shared::new(settings, BASE.into(), None)
-}
-
 /// The token answer for a pre-authorized offer of `ids`, with a DPoP proof
 /// by `dpop` when given.
 async fn token(shared: &Shared, ids: &[&str], deferred: bool, dpop: Option<&SigningKey>) -> Value {
-    let offer = shared.create_offer(OfferRequest {
+    let offer = OfferRequest {
         credential_configuration_ids: Some(ids.iter().map(|s| s.to_string()).collect()),
         deferred: Some(deferred),
         ..Default::default()
-    });
-    let url = url::Url::parse(&offer.offer_url).unwrap();
-    let (_, json) = url
-        .query_pairs()
-        .find(|(k, _)| k == "credential_offer")
-        .unwrap();
-    let offer: Value = serde_json::from_str(&json).unwrap();
-    let code = offer["grants"][PRE_AUTH]["pre-authorized_code"]
-        .as_str()
-        .unwrap();
-    let body = form(&[("grant_type", PRE_AUTH), ("pre-authorized_code", code)]);
+    };
+    let code = pre_authorized_code_of(shared, offer);
+    let body = form(&[("grant_type", PRE_AUTH), ("pre-authorized_code", &code)]);
     let headers: Vec<(&str, String)> = dpop
         .map(|key| {
             let url = format!("{BASE}/tenant/token");
@@ -73,29 +57,9 @@ async fn token(shared: &Shared, ids: &[&str], deferred: bool, dpop: Option<&Sign
     answer.body
 }
 
-async fn c_nonce(shared: &Shared) -> String {
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::POST,
-        "/tenant/nonce",
-        &[],
-        String::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["c_nonce"].as_str().unwrap().into()
-}
-
 /// A proof for `nonce` by a fresh holder key, and that key's public JWK.
 fn holder_proof(nonce: &str) -> (String, Value) {
-    let (key, jwk) = holder();
-    let jwt = proof(
-        &key,
-        json!({"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": jwk}),
-        json!({"aud": format!("{BASE}/tenant"), "iat": now_secs(), "nonce": nonce}),
-    );
-    (jwt, jwk)
+    support::holder_proof(ISSUER_ID, nonce)
 }
 
 async fn post(
@@ -123,30 +87,6 @@ fn bearer(token: &Value) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Bearer {token}"))]
 }
 
-async fn trust_anchor(shared: &Shared) -> String {
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::GET,
-        "/test/trust",
-        &[],
-        String::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.text
-}
-
-/// The credentials of an answer body.
-fn credentials(body: &Value) -> Vec<String> {
-    body["credentials"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no credentials: {body}"))
-        .iter()
-        .map(|c| c["credential"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Checks an issued mdoc: `doctype`, bound to `jwk`, digests right, and
 /// signed by a document signer that verifies to `root_pem`.
 fn assert_good_mdoc(credential: &str, doctype: &str, jwk: &Value, root_pem: &str) {
@@ -171,7 +111,7 @@ async fn a_batch_of_mdocs_is_bound_to_each_proof_key_in_every_signing_mode() {
         CredentialSigning::X5cChain,
         CredentialSigning::DidJwk,
     ] {
-        let shared = issuer(Settings {
+        let shared = tenant_issuer(Settings {
             credential_signing: signing,
             ..Settings::default()
         });
@@ -208,7 +148,7 @@ async fn a_batch_of_mdocs_is_bound_to_each_proof_key_in_every_signing_mode() {
 
 #[tokio::test]
 async fn deferred_mdocs_come_encrypted_to_the_polls_key() {
-    let shared = issuer(Settings {
+    let shared = tenant_issuer(Settings {
         encryption: Encryption::Required,
         deferred_pending_polls: 1,
         ..Settings::default()
@@ -267,7 +207,7 @@ async fn deferred_mdocs_come_encrypted_to_the_polls_key() {
 
 #[tokio::test]
 async fn dpop_bound_tokens_get_mdocs() {
-    let shared = issuer(Settings {
+    let shared = tenant_issuer(Settings {
         require_dpop: true,
         ..Settings::default()
     });
@@ -301,7 +241,7 @@ async fn dpop_bound_tokens_get_mdocs() {
 
 #[tokio::test]
 async fn a_draft13_request_names_the_mdoc_by_format_and_doctype() {
-    let shared = issuer(Settings {
+    let shared = tenant_issuer(Settings {
         draft13: true,
         nonce_endpoint: false,
         batch_size: None,
@@ -364,7 +304,7 @@ async fn a_draft13_request_names_the_mdoc_by_format_and_doctype() {
 
 #[tokio::test]
 async fn a_signer_outside_the_anchors_does_not_verify_to_the_served_root() {
-    let shared = issuer(Settings {
+    let shared = tenant_issuer(Settings {
         faults: [Fault::MdocSignerOutsideAnchors].into(),
         ..Settings::default()
     });

@@ -2,58 +2,36 @@
 //! sockets): the header in each signing mode, `GET /test/trust`, the chain
 //! verified (webpki) to the served root, the `X5c*` faults, and the builder.
 
-use super::dpop_flows::{c_nonce, call, form, key_proof, pre_authorized_code, Answer, PRE_AUTH};
-use super::Role;
+use crate::routes::test_support::{
+    access_token, c_nonce, get, jws_part, key_proof, post_json, tenant_issuer, trust_anchor,
+};
 use crate::state::{Fault, Settings, Shared};
 use crate::trust::tests::verify_to;
 use crate::trust::CredentialSigning;
-use axum::http::{Method, StatusCode};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use crate::OfferRequest;
+use axum::http::StatusCode;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use tokio_rustls::rustls::pki_types::UnixTime;
 
-const BASE: &str = super::dpop_flows::BASE;
-
 fn issuer(credential_signing: CredentialSigning, faults: &[Fault]) -> Shared {
-    let settings = Settings {
-        path: "/tenant".into(),
+    tenant_issuer(Settings {
         credential_signing,
         faults: faults.iter().copied().collect(),
         ..Settings::default()
-    };
-    Shared::new(settings, BASE.into(), None)
-}
-
-async fn get(shared: &Shared, path: &str) -> Answer {
-    call(shared, Role::Both, Method::GET, path, &[], String::new()).await
+    })
 }
 
 /// A `pid_sd_jwt` credential through the pre-authorized flow.
 async fn credential(shared: &Shared) -> String {
-    let code = pre_authorized_code(shared);
-    let body = form(&[("grant_type", PRE_AUTH), ("pre-authorized_code", &code)]);
-    let answer = call(shared, Role::Both, Method::POST, "/tenant/token", &[], body).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    let token = answer.body["access_token"].as_str().unwrap().to_string();
-    let (nonce, _) = c_nonce(shared).await;
+    let token = access_token(shared, OfferRequest::default()).await;
+    let nonce = c_nonce(shared).await;
     let request = json!({
         "credential_configuration_id": "pid_sd_jwt",
         "proofs": {"jwt": [key_proof(&nonce)]},
     });
-    let headers = [
-        ("authorization", format!("Bearer {token}")),
-        ("content-type", "application/json".to_string()),
-    ];
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::POST,
-        "/tenant/credential",
-        &headers,
-        request.to_string(),
-    )
-    .await;
+    let answer = post_json(shared, "credential", &token, &request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     answer.body["credentials"][0]["credential"]
         .as_str()
@@ -63,8 +41,7 @@ async fn credential(shared: &Shared) -> String {
 
 /// The issuer-signed JWT's header.
 fn header(sd_jwt: &str) -> Value {
-    let encoded = sd_jwt.split('.').next().unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap()
+    jws_part(sd_jwt, 0)
 }
 
 /// The `x5c` header's certificates, DER.
@@ -75,22 +52,6 @@ fn x5c(header: &Value) -> Vec<Vec<u8>> {
         .iter()
         .map(|c| STANDARD.decode(c.as_str().unwrap()).unwrap())
         .collect()
-}
-
-/// `GET /test/trust`: the root CA as PEM.
-async fn trust_anchor(shared: &Shared) -> String {
-    let answer = get(shared, "/test/trust").await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    assert_eq!(
-        answer.header("content-type"),
-        Some("application/x-pem-file")
-    );
-    assert!(
-        answer.text.starts_with("-----BEGIN CERTIFICATE-----"),
-        "{}",
-        answer.text
-    );
-    answer.text
 }
 
 #[tokio::test]

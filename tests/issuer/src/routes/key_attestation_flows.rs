@@ -6,12 +6,14 @@
 //! `proofs`, `POST /test/key-attestation` and its options, the builder and
 //! the counters.
 
-use super::dpop_flows::{call, form, Answer, BASE, PRE_AUTH};
-use super::Role;
 use crate::attestation::{KeyAttestationFault, KeyAttestationOptions, KeyAttestations};
 use crate::credential::now_secs;
 use crate::credential::tests::{holder, proof};
 use crate::mdoc::tests::{get, parts};
+use crate::routes::test_support::{
+    access_token, c_nonce, call, credentials, jws_part, tenant_issuer, Answer, BASE, ISSUER_ID,
+};
+use crate::routes::Role;
 use crate::state::{Settings, Shared};
 use crate::{Issuer, OfferRequest};
 use axum::http::{Method, StatusCode};
@@ -22,51 +24,21 @@ use p256::ecdsa::SigningKey;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const ISSUER_ID: &str = "http://127.0.0.1:9/tenant";
-
 fn issuer(mode: KeyAttestations, batch_size: Option<u32>) -> Shared {
-    let settings = Settings {
-        path: "/tenant".into(),
+    tenant_issuer(Settings {
         key_attestations: mode,
         batch_size,
         ..Settings::default()
-    };
-    Shared::new(settings, BASE.into(), None)
+    })
 }
 
 /// An access token for a pre-authorized offer of `ids`.
 async fn token(shared: &Shared, ids: &[&str]) -> String {
-    let offer = shared.create_offer(OfferRequest {
+    let offer = OfferRequest {
         credential_configuration_ids: Some(ids.iter().map(|s| s.to_string()).collect()),
         ..Default::default()
-    });
-    let url = url::Url::parse(&offer.offer_url).unwrap();
-    let (_, json) = url
-        .query_pairs()
-        .find(|(k, _)| k == "credential_offer")
-        .unwrap();
-    let offer: Value = serde_json::from_str(&json).unwrap();
-    let code = offer["grants"][PRE_AUTH]["pre-authorized_code"]
-        .as_str()
-        .unwrap();
-    let body = form(&[("grant_type", PRE_AUTH), ("pre-authorized_code", code)]);
-    let answer = call(shared, Role::Both, Method::POST, "/tenant/token", &[], body).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["access_token"].as_str().unwrap().into()
-}
-
-async fn c_nonce(shared: &Shared) -> String {
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::POST,
-        "/tenant/nonce",
-        &[],
-        String::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["c_nonce"].as_str().unwrap().into()
+    };
+    access_token(shared, offer).await
 }
 
 /// A credential request of configuration `id` with `proofs`.
@@ -113,21 +85,11 @@ fn attest_with(
         .issue_key_attestation_with(keys, nonce, &options)
 }
 
-/// The decoded header or payload (`part` 0 or 1) of a compact JWS.
-fn jws_part(jwt: &str, part: usize) -> Value {
-    serde_json::from_slice(&B64.decode(jwt.split('.').nth(part).unwrap()).unwrap()).unwrap()
-}
-
 /// The credentials of a 200 answer.
 #[track_caller]
 fn issued(answer: &Answer) -> Vec<String> {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["credentials"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no credentials: {}", answer.text))
-        .iter()
-        .map(|c| c["credential"].as_str().unwrap().to_string())
-        .collect()
+    credentials(&answer.body)
 }
 
 /// Checks that `credential` (of configuration `id`) is bound to `jwk`:

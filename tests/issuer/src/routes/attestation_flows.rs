@@ -4,16 +4,16 @@
 //! header, expiry, the order of the DPoP, attestation and grant checks, the
 //! code flow, attestation off, `/test/wallet-attestation`, and the counters.
 
-use super::dpop_flows::{
-    authorization_params, authorize, call, code_body, form, pre_authorized_code, s256, Answer,
-    AS_BASE, BASE, PRE_AUTH, VERIFIER,
-};
-use super::Role;
 use crate::attestation::tests::pop;
 use crate::attestation::{WalletAttestation, WalletProvider, POP_TYP};
 use crate::credential::now_secs;
 use crate::credential::tests::{holder, proof};
 use crate::dpop::tests::dpop_proof;
+use crate::routes::test_support::{
+    authorization_params, authorize, call, code_body, form, pre_authorized_code, s256,
+    tenant_issuer, Answer, AS_BASE, BASE, PRE_AUTH, VERIFIER,
+};
+use crate::routes::Role;
 use crate::state::{random_id, Settings, Shared};
 use axum::http::{Method, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -26,14 +26,12 @@ use std::time::Duration;
 const AS_ID: &str = "http://127.0.0.1:9/tenant";
 
 fn issuer_with(mode: WalletAttestation, require_dpop: bool, separate_as: bool) -> Shared {
-    let settings = Settings {
-        path: "/tenant".into(),
+    tenant_issuer(Settings {
         wallet_attestation: mode,
         require_dpop,
         separate_authorization_server: separate_as,
         ..Settings::default()
-    };
-    Shared::new(settings, BASE.into(), separate_as.then(|| AS_BASE.into()))
+    })
 }
 
 fn issuer(mode: WalletAttestation) -> Shared {

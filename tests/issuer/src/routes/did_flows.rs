@@ -5,14 +5,15 @@
 //! credential faults, and `jwt_vc_json` issuance (1.0 and draft 13, batch,
 //! deferred, encrypted); and one spawned issuer serving its DID document.
 
-use super::dpop_flows::{call, form, Answer, BASE, PRE_AUTH};
-use super::Role;
-use crate::credential::tests::{holder, proof};
 use crate::credential::{now_secs, public_key, rfc3339};
 use crate::did::tests::{decode_did_jwk, decode_did_key};
 use crate::did::{did_jwk, public_members, CredentialKey};
 use crate::encryption::tests::{encrypt_to, wallet_key};
 use crate::encryption::Encryption;
+use crate::routes::test_support::{
+    self as support, c_nonce, call, form, get, jws_part, post_json, BASE, PRE_AUTH,
+};
+use crate::routes::Role;
 use crate::state::{Fault, Settings, Shared};
 use crate::trust::CredentialSigning;
 use crate::OfferRequest;
@@ -43,85 +44,19 @@ fn issuer(signing: CredentialSigning, key: CredentialKey, faults: &[Fault]) -> S
     })
 }
 
-/// `path` under the issuer identifier (`/tenant/token`, or `/token`).
-fn at(shared: &Shared, path: &str) -> String {
-    format!("{}/{path}", shared.settings.path)
-}
-
-async fn get(shared: &Shared, path: &str) -> Answer {
-    call(shared, Role::Both, Method::GET, path, &[], String::new()).await
-}
-
 /// An access token for a pre-authorized offer of `ids`.
 async fn access_token(shared: &Shared, ids: &[&str], deferred: bool) -> String {
-    let offer = shared.create_offer(OfferRequest {
+    let offer = OfferRequest {
         credential_configuration_ids: Some(ids.iter().map(|s| s.to_string()).collect()),
         deferred: Some(deferred),
         ..Default::default()
-    });
-    let url = url::Url::parse(&offer.offer_url).unwrap();
-    let (_, json) = url
-        .query_pairs()
-        .find(|(k, _)| k == "credential_offer")
-        .unwrap();
-    let offer: Value = serde_json::from_str(&json).unwrap();
-    let code = offer["grants"][PRE_AUTH]["pre-authorized_code"]
-        .as_str()
-        .unwrap();
-    let body = form(&[("grant_type", PRE_AUTH), ("pre-authorized_code", code)]);
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::POST,
-        &at(shared, "token"),
-        &[],
-        body,
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["access_token"].as_str().unwrap().into()
-}
-
-async fn c_nonce(shared: &Shared) -> String {
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::POST,
-        &at(shared, "nonce"),
-        &[],
-        String::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["c_nonce"].as_str().unwrap().into()
+    };
+    support::access_token(shared, offer).await
 }
 
 /// A proof for `nonce` by a fresh holder key, and that key's public JWK.
 fn holder_proof(shared: &Shared, nonce: &str) -> (String, Value) {
-    let (key, jwk) = holder();
-    let jwt = proof(
-        &key,
-        json!({"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": jwk}),
-        json!({"aud": shared.issuer_id(), "iat": now_secs(), "nonce": nonce}),
-    );
-    (jwt, jwk)
-}
-
-/// POSTs a JSON body to the credential or deferred endpoint.
-async fn post(shared: &Shared, endpoint: &str, token: &str, body: &Value) -> Answer {
-    let headers = [
-        ("authorization", format!("Bearer {token}")),
-        ("content-type", "application/json".to_string()),
-    ];
-    call(
-        shared,
-        Role::Both,
-        Method::POST,
-        &at(shared, endpoint),
-        &headers,
-        body.to_string(),
-    )
-    .await
+    support::holder_proof(&shared.issuer_id(), nonce)
 }
 
 /// One credential of `id` through the pre-authorized flow, and the holder
@@ -130,7 +65,7 @@ async fn credential(shared: &Shared, id: &str) -> (String, Value) {
     let token = access_token(shared, &[id], false).await;
     let (jwt, jwk) = holder_proof(shared, &c_nonce(shared).await);
     let request = json!({"credential_configuration_id": id, "proofs": {"jwt": [jwt]}});
-    let answer = post(shared, "credential", &token, &request).await;
+    let answer = post_json(shared, "credential", &token, &request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let credential = answer.body["credentials"][0]["credential"]
         .as_str()
@@ -145,8 +80,7 @@ fn jwt_of(credential: &str) -> &str {
 }
 
 fn part(credential: &str, index: usize) -> Value {
-    let encoded = jwt_of(credential).split('.').nth(index).unwrap();
-    serde_json::from_slice(&B64.decode(encoded).unwrap()).unwrap()
+    jws_part(jwt_of(credential), index)
 }
 
 fn header(credential: &str) -> Value {
@@ -655,7 +589,7 @@ async fn pid_jwt_vc_offers_and_draft_13_requests() {
         "credential_definition": {"type": ["VerifiableCredential"]},
         "proof": {"proof_type": "jwt", "jwt": jwt},
     });
-    let answer = post(&shared, "credential", access, &wrong_type).await;
+    let answer = post_json(&shared, "credential", access, &wrong_type).await;
     assert_eq!(
         answer.error(),
         "unsupported_credential_type",
@@ -669,7 +603,7 @@ async fn pid_jwt_vc_offers_and_draft_13_requests() {
         "credential_definition": {"type": ["PersonIdentificationData", "VerifiableCredential"]},
         "proof": {"proof_type": "jwt", "jwt": jwt},
     });
-    let answer = post(&shared, "credential", access, &request).await;
+    let answer = post_json(&shared, "credential", access, &request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let credential = answer.body["credential"].as_str().unwrap();
     let did = shared.did.as_ref().unwrap();
@@ -690,7 +624,7 @@ async fn pid_jwt_vc_batch_deferred_and_encrypted() {
         "credential_configuration_id": "pid_jwt_vc",
         "proofs": {"jwt": [first, second]},
     });
-    let answer = post(&shared, "credential", &token, &request).await;
+    let answer = post_json(&shared, "credential", &token, &request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let list = answer.body["credentials"].as_array().unwrap();
     assert_eq!(list.len(), 2);
@@ -710,12 +644,12 @@ async fn pid_jwt_vc_batch_deferred_and_encrypted() {
     let token = access_token(&shared, &["pid_jwt_vc"], true).await;
     let (jwt, holder_jwk) = holder_proof(&shared, &c_nonce(&shared).await);
     let request = json!({"credential_configuration_id": "pid_jwt_vc", "proofs": {"jwt": [jwt]}});
-    let answer = post(&shared, "credential", &token, &request).await;
+    let answer = post_json(&shared, "credential", &token, &request).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
     let poll = json!({"transaction_id": answer.body["transaction_id"]});
-    let pending = post(&shared, "deferred", &token, &poll).await;
+    let pending = post_json(&shared, "deferred", &token, &poll).await;
     assert_eq!(pending.status, StatusCode::ACCEPTED, "{}", pending.text);
-    let issued = post(&shared, "deferred", &token, &poll).await;
+    let issued = post_json(&shared, "deferred", &token, &poll).await;
     assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
     let credential = issued.body["credentials"][0]["credential"]
         .as_str()

@@ -2,106 +2,25 @@
 //! deferred, notification and nonce endpoints with `require_dpop` and
 //! `dpop_nonce`, their error answers, and the stats counters.
 
-use super::{dispatch, Role};
-use crate::credential::now_secs;
-use crate::credential::tests::{holder, proof};
+use crate::credential::tests::holder;
 use crate::dpop::tests::{dpop_proof, jkt_of};
+use crate::routes::test_support::{
+    authorization_params, authorize, c_nonce_answer, call, code_body, form, key_proof,
+    pre_authorized_code, s256, tenant_issuer, Answer, AS_BASE, BASE, PRE_AUTH, VERIFIER,
+};
+use crate::routes::Role;
 use crate::state::{Settings, Shared};
-use crate::OfferRequest;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use base64::Engine as _;
+use axum::http::{Method, StatusCode};
 use p256::ecdsa::SigningKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-
-pub(super) const BASE: &str = "http://127.0.0.1:9";
-pub(super) const AS_BASE: &str = "http://127.0.0.1:10";
-pub(super) const PRE_AUTH: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
-pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-dBjft";
 
 fn issuer(require_dpop: bool, dpop_nonce: bool, separate_as: bool) -> Shared {
-    let settings = Settings {
-        path: "/tenant".into(),
+    tenant_issuer(Settings {
         require_dpop,
         dpop_nonce,
         separate_authorization_server: separate_as,
         ..Settings::default()
-    };
-    Shared::new(settings, BASE.into(), separate_as.then(|| AS_BASE.into()))
-}
-
-#[derive(Debug)]
-pub(super) struct Answer {
-    pub(super) status: StatusCode,
-    pub(super) headers: HeaderMap,
-    pub(super) body: Value,
-    pub(super) text: String,
-}
-
-impl Answer {
-    pub(super) fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or_default()
-    }
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn nonce(&self) -> String {
-        self.header("dpop-nonce")
-            .expect("a DPoP-Nonce header")
-            .into()
-    }
-}
-
-pub(super) async fn call(
-    shared: &Shared,
-    role: Role,
-    method: Method,
-    path: &str,
-    headers: &[(&str, String)],
-    body: String,
-) -> Answer {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        map.append(
-            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    let uri: Uri = path.parse().unwrap();
-    let response = dispatch(shared, role, method, uri, map, Bytes::from(body));
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    }
-}
-
-pub(super) fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-pub(super) fn pre_authorized_code(shared: &Shared) -> String {
-    let offer = shared.create_offer(OfferRequest::default());
-    let url = url::Url::parse(&offer.offer_url).unwrap();
-    let (_, json) = url
-        .query_pairs()
-        .find(|(k, _)| k == "credential_offer")
-        .unwrap();
-    let offer: Value = serde_json::from_str(&json).unwrap();
-    offer["grants"][PRE_AUTH]["pre-authorized_code"]
-        .as_str()
-        .unwrap()
-        .into()
+    })
 }
 
 async fn token_request(shared: &Shared, role: Role, body: String, dpop: Option<String>) -> Answer {
@@ -112,30 +31,6 @@ async fn token_request(shared: &Shared, role: Role, body: String, dpop: Option<S
         "/tenant/token"
     };
     call(shared, role, Method::POST, path, &headers, body).await
-}
-
-/// An `openid4vci-proof+jwt` for the pre-authorized flow.
-pub(super) fn key_proof(c_nonce: &str) -> String {
-    let (key, jwk) = holder();
-    proof(
-        &key,
-        json!({"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": jwk}),
-        json!({"aud": format!("{BASE}/tenant"), "iat": now_secs(), "nonce": c_nonce}),
-    )
-}
-
-pub(super) async fn c_nonce(shared: &Shared) -> (String, Answer) {
-    let answer = call(
-        shared,
-        Role::Both,
-        Method::POST,
-        "/tenant/nonce",
-        &[],
-        String::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    (answer.body["c_nonce"].as_str().unwrap().into(), answer)
 }
 
 /// A resource request with `Authorization: <scheme> <token>` and a proof.
@@ -206,7 +101,7 @@ async fn pre_authorized_flow_with_dpop_and_nonces() {
     assert_eq!(answer.error(), "use_dpop_nonce");
     let as_nonce = answer.nonce();
     // The issuer's nonce is foreign to the AS (same origin, other namespace).
-    let (c, nonce_answer) = c_nonce(&shared).await;
+    let (c, nonce_answer) = c_nonce_answer(&shared).await;
     let issuer_nonce = nonce_answer.nonce();
     let foreign = dpop_proof(&key, "POST", &token_url, None, Some(&issuer_nonce));
     let answer = token_request(&shared, Role::Both, body.clone(), Some(foreign)).await;
@@ -429,86 +324,6 @@ async fn without_require_dpop_nothing_changes() {
         Some("Bearer error=\"invalid_token\"")
     );
     assert!(shared.stats().keys().all(|k| k.starts_with('/')));
-}
-
-pub(super) fn s256(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// Runs the browser part: `query` at the authorization endpoint, login and
-/// consent; the code.
-pub(super) async fn authorize(
-    shared: &Shared,
-    role: Role,
-    prefix: &str,
-    query: &[(&str, &str)],
-) -> String {
-    let page = call(
-        shared,
-        role,
-        Method::GET,
-        &format!("{prefix}/authorize?{}", form(query)),
-        &[],
-        String::new(),
-    )
-    .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    let txn = page
-        .text
-        .split("name=\"txn\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string();
-    let login = form(&[
-        ("txn", &txn),
-        ("username", "erika"),
-        ("password", "erika-password"),
-    ]);
-    let answer = call(
-        shared,
-        role,
-        Method::POST,
-        &format!("{prefix}/authorize/login"),
-        &[],
-        login,
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let consent = form(&[("txn", &txn), ("decision", "allow")]);
-    let answer = call(
-        shared,
-        role,
-        Method::POST,
-        &format!("{prefix}/authorize/consent"),
-        &[],
-        consent,
-    )
-    .await;
-    let location = url::Url::parse(answer.header("location").unwrap()).unwrap();
-    let (_, code) = location.query_pairs().find(|(k, _)| k == "code").unwrap();
-    code.into_owned()
-}
-
-pub(super) fn authorization_params(challenge: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("response_type", "code".into()),
-        ("client_id", "wallet".into()),
-        ("redirect_uri", "http://127.0.0.1/cb".into()),
-        ("scope", "pid".into()),
-        ("code_challenge", challenge.into()),
-        ("code_challenge_method", "S256".into()),
-    ]
-}
-
-pub(super) fn code_body(code: &str) -> String {
-    form(&[
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("client_id", "wallet"),
-        ("redirect_uri", "http://127.0.0.1/cb"),
-        ("code_verifier", VERIFIER),
-    ])
 }
 
 /// PAR with an optional DPoP proof and extra parameters; the code.

@@ -4,10 +4,13 @@
 //! (`invalid_encryption_parameters`), encryption off, and
 //! `Fault::UnencryptedResponse`.
 
-use super::dpop_flows::{c_nonce, call, form, key_proof, Answer, PRE_AUTH};
-use super::Role;
 use crate::encryption::tests::{encrypt_to, wallet_key};
 use crate::encryption::Encryption;
+use crate::routes::test_support::{
+    access_token, c_nonce, call, jws_part, key_proof, post_bearer as post, post_json,
+    tenant_issuer, Answer, BASE,
+};
+use crate::routes::Role;
 use crate::state::{Fault, Settings, Shared};
 use crate::OfferRequest;
 use axum::http::{Method, StatusCode};
@@ -16,18 +19,8 @@ use base64::Engine as _;
 use josekit::jwe::alg::ecdh_es::EcdhEsJweDecrypter;
 use serde_json::{json, Value};
 
-const BASE: &str = super::dpop_flows::BASE;
-
-fn issuer_with(settings: Settings) -> Shared {
-    let settings = Settings {
-        path: "/tenant".into(),
-        ..settings
-    };
-    Shared::new(settings, BASE.into(), None)
-}
-
 fn issuer(encryption: Encryption) -> Shared {
-    issuer_with(Settings {
+    tenant_issuer(Settings {
         encryption,
         ..Settings::default()
     })
@@ -47,59 +40,6 @@ async fn metadata(shared: &Shared) -> Value {
     answer.body
 }
 
-/// An access token for a fresh pre-authorized offer.
-async fn access_token(shared: &Shared, offer: OfferRequest) -> String {
-    let offer = shared.create_offer(offer);
-    let url = url::Url::parse(&offer.offer_url).unwrap();
-    let (_, json) = url
-        .query_pairs()
-        .find(|(k, _)| k == "credential_offer")
-        .unwrap();
-    let offer: Value = serde_json::from_str(&json).unwrap();
-    let code = offer["grants"][PRE_AUTH]["pre-authorized_code"]
-        .as_str()
-        .unwrap();
-    let body = form(&[("grant_type", PRE_AUTH), ("pre-authorized_code", code)]);
-    let answer = call(shared, Role::Both, Method::POST, "/tenant/token", &[], body).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["access_token"].as_str().unwrap().into()
-}
-
-/// POSTs `body` to the credential or deferred endpoint.
-async fn post(
-    shared: &Shared,
-    endpoint: &str,
-    token: &str,
-    content_type: &str,
-    body: String,
-) -> Answer {
-    let headers = [
-        ("authorization", format!("Bearer {token}")),
-        ("content-type", content_type.to_string()),
-    ];
-    call(
-        shared,
-        Role::Both,
-        Method::POST,
-        &format!("/tenant/{endpoint}"),
-        &headers,
-        body,
-    )
-    .await
-}
-
-/// A plain JSON request.
-async fn post_json(shared: &Shared, endpoint: &str, token: &str, body: &Value) -> Answer {
-    post(
-        shared,
-        endpoint,
-        token,
-        "application/json",
-        body.to_string(),
-    )
-    .await
-}
-
 /// A request encrypted to the issuer's published key, as a wallet sends it.
 async fn post_sealed(shared: &Shared, endpoint: &str, token: &str, body: &Value) -> Answer {
     let jwk = issuer_jwk(shared);
@@ -112,8 +52,7 @@ fn issuer_jwk(shared: &Shared) -> Value {
 }
 
 fn jwe_header(jwe: &str) -> Value {
-    let h = jwe.split('.').next().unwrap();
-    serde_json::from_slice(&B64.decode(h).unwrap()).unwrap()
+    jws_part(jwe, 0)
 }
 
 /// An encrypted answer's JSON, decrypted with the wallet's key.
@@ -228,7 +167,7 @@ async fn an_encrypted_request_gets_encrypted_credentials() {
     let shared = issuer(Encryption::Offered);
     let token = access_token(&shared, OfferRequest::default()).await;
     let (decrypter, wallet_jwk) = wallet_key();
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let request = credential_request(&nonce, Some(json!({"jwk": wallet_jwk, "enc": "A256GCM"})));
     // Content-Type parameters are ignored.
     let jwe = encrypt_to(
@@ -259,7 +198,7 @@ async fn an_encrypted_request_gets_encrypted_credentials() {
 
     // Offered: an encrypted request without response encryption gets JSON,
     // a plain request is served as without encryption.
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let answer = post_sealed(
         &shared,
         "credential",
@@ -270,7 +209,7 @@ async fn an_encrypted_request_gets_encrypted_credentials() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.header("content-type"), Some("application/json"));
     assert_eq!(answer.body["credentials"].as_array().unwrap().len(), 1);
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let answer = post_json(
         &shared,
         "credential",
@@ -305,7 +244,7 @@ async fn deferred_answers_go_to_the_key_of_each_poll() {
     };
     let token = access_token(&shared, offer).await;
     let (first_key, first_jwk) = wallet_key();
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let request = credential_request(&nonce, Some(json!({"jwk": first_jwk, "enc": "A128GCM"})));
     let answer = post_sealed(&shared, "credential", &token, &request).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
@@ -365,7 +304,7 @@ async fn required_refuses_plain_requests_and_missing_response_encryption() {
     let shared = issuer(Encryption::Required);
     let token = access_token(&shared, OfferRequest::default()).await;
     let (key, jwk) = wallet_key();
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let params = json!({"jwk": jwk, "enc": "A128GCM"});
 
     let answer = post_json(
@@ -419,7 +358,7 @@ async fn response_encryption_in_a_plain_request_is_refused() {
     let shared = issuer(Encryption::Offered);
     let token = access_token(&shared, OfferRequest::default()).await;
     let (_, jwk) = wallet_key();
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let request = credential_request(&nonce, Some(json!({"jwk": jwk, "enc": "A128GCM"})));
     let answer = post_json(&shared, "credential", &token, &request).await;
     assert_refused(
@@ -444,7 +383,7 @@ async fn response_encryption_in_a_plain_request_is_refused() {
 async fn bad_jwes_and_bad_parameters_are_refused() {
     let shared = issuer(Encryption::Offered);
     let token = access_token(&shared, OfferRequest::default()).await;
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let request = credential_request(&nonce, None);
     let plain = request.to_string();
     let ours = issuer_jwk(&shared);
@@ -522,13 +461,13 @@ async fn encryption_off_changes_nothing() {
     let shared = issuer(Encryption::Off);
     let token = access_token(&shared, OfferRequest::default()).await;
     let (_, jwk) = wallet_key();
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     // credential_response_encryption is ignored, even a bogus one.
     for params in [
         json!({"jwk": jwk, "enc": "A128GCM"}),
         json!({"enc": "nope"}),
     ] {
-        let (nonce, _) = c_nonce(&shared).await;
+        let nonce = c_nonce(&shared).await;
         let request = credential_request(&nonce, Some(params));
         let answer = post_json(&shared, "credential", &token, &request).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -559,11 +498,11 @@ async fn the_unencrypted_response_fault_answers_in_plain_json() {
         ..Settings::default()
     };
     settings.faults.insert(Fault::UnencryptedResponse);
-    let shared = issuer_with(settings);
+    let shared = tenant_issuer(settings);
     let token = access_token(&shared, OfferRequest::default()).await;
     let (_, jwk) = wallet_key();
     let params = json!({"jwk": jwk, "enc": "A256GCM"});
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let answer = post_sealed(
         &shared,
         "credential",
@@ -581,7 +520,7 @@ async fn the_unencrypted_response_fault_answers_in_plain_json() {
         ..Default::default()
     };
     let token = access_token(&shared, offer).await;
-    let (nonce, _) = c_nonce(&shared).await;
+    let nonce = c_nonce(&shared).await;
     let answer = post_sealed(
         &shared,
         "credential",
