@@ -984,3 +984,62 @@ async fn qr_errors_are_clear_and_spend_nothing() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--trace`: every request and response of a full issuance on stderr, and
+/// not one secret the issuer handed out (codes, tokens, nonces, the
+/// tx_code), nor the credential's claims.
+#[tokio::test]
+async fn the_wire_trace_shows_every_endpoint_and_no_secret() {
+    let issuer = start(Issuer::builder().require_dpop(true).dpop_nonce(true)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
+    let tx = created.tx_code.clone().unwrap();
+    let out = run(args(&[
+        "--trace",
+        "receive",
+        &created.offer_url,
+        "--tx-code",
+        &tx,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for endpoint in [
+        "/offers/",
+        "/.well-known/openid-credential-issuer",
+        "/.well-known/oauth-authorization-server",
+        "/token",
+        "/nonce",
+        "/credential",
+    ] {
+        assert!(
+            stderr.contains(&format!("> GET {}", issuer.base_url()))
+                || stderr.contains(&format!("> POST {}", issuer.base_url())),
+            "{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with('>') && l.contains(endpoint))
+                && stderr
+                    .lines()
+                    .any(|l| l.starts_with('<') && l.contains(endpoint)),
+            "{endpoint} request and response in the trace:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("use_dpop_nonce"),
+        "the challenge is visible"
+    );
+    let secrets = issuer.secrets_issued();
+    assert!(!secrets.is_empty());
+    for secret in secrets.iter().chain([&tx]) {
+        assert!(
+            !stderr.contains(secret.as_str()),
+            "a secret in the trace:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("Mustermann"), "no claim of the credential");
+    assert!(!stderr.contains('\u{1b}'));
+}

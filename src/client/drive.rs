@@ -7,6 +7,7 @@ use crate::flow::credential::IssuedCredential;
 use crate::flow::protection::{Protected, Protection};
 use crate::flow::received::CheckReceived;
 use crate::flow::{Exchange, Flow, Progress};
+use crate::http::trace::WIRE_TARGET;
 use crate::http::{HttpRequest, HttpResponse};
 
 impl Wallet {
@@ -92,6 +93,11 @@ impl Wallet {
             }
         })?;
         tracing::debug!(%endpoint, %url, method = request.method.as_str(), "request");
+        let wire = tracing::enabled!(target: WIRE_TARGET, tracing::Level::TRACE);
+        let full_url = wire.then(|| request.url.clone());
+        if wire {
+            tracing::trace!(target: WIRE_TARGET, "{}", crate::http::trace::request_line(&request));
+        }
         let response = self
             .inner
             .http
@@ -103,6 +109,13 @@ impl Wallet {
                 kind,
             })?;
         tracing::debug!(%endpoint, %url, status = response.status, bytes = response.body.len(), "response");
+        if let Some(full_url) = full_url {
+            tracing::trace!(
+                target: WIRE_TARGET,
+                "{}",
+                crate::http::trace::response_line(&full_url, &response)
+            );
+        }
         Ok(response)
     }
 

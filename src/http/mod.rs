@@ -7,6 +7,7 @@
 //! is an `HttpClient` too.
 
 mod reqwest_client;
+pub mod trace;
 pub(crate) mod response;
 
 pub use reqwest_client::{ReqwestClient, ReqwestConfig};

@@ -40,6 +40,29 @@ pub(crate) const MAX_NAME_CHARS: usize = 200;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print every request and response on stderr (headers and bodies),
+    /// with codes, tokens, tx_codes, PKCE verifiers, private keys,
+    /// attestations and credentials redacted.
+    #[arg(long, global = true)]
+    trace: bool,
+}
+
+/// The wire trace on stderr: the library's `oid4vci_wallet::wire` target.
+fn start_trace() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .with_filter(tracing_subscriber::filter::Targets::new().with_target(
+            oid4vci_wallet::http::trace::WIRE_TARGET,
+            tracing::Level::TRACE,
+        ));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 #[derive(Subcommand)]
@@ -290,6 +313,9 @@ impl Interaction for Terminal {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.trace {
+        start_trace();
+    }
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args).await,
         command => run(command).await.map(|()| ExitCode::SUCCESS),
