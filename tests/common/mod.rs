@@ -153,3 +153,20 @@ pub async fn one_credential(
         Issuance::Deferred(_) => panic!("expected immediate issuance"),
     }
 }
+
+/// The wallet-side fixture: offers `ids` at `issuer` (no tx_code, by
+/// value, immediate), resolves the offer with `wallet` and redeems its
+/// pre-authorized code. Returns the resolved offer and the session.
+pub async fn pre_authorized_session(
+    issuer: &RunningIssuer,
+    wallet: &Wallet,
+    ids: &[&str],
+) -> (ResolvedOffer, Authorized) {
+    let created = issuer.create_offer(offer(ids, false, false, false));
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let authorized = match resolved.grant().unwrap() {
+        Grant::PreAuthorized(step) => step.authorize(wallet).await.unwrap(),
+        other => panic!("expected the pre-authorized grant, got {other:?}"),
+    };
+    (resolved, authorized)
+}

@@ -310,12 +310,7 @@ async fn a_did_web_document_with_another_key_fails_the_check() {
 async fn a_jwt_vc_json_credential_is_decoded_labelled_and_verified() {
     let issuer = default_issuer().await;
     let wallet = wallet_with(None, true);
-    let created = issuer.create_offer(offer(&["pid_jwt_vc"], false, false, false));
-    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
-    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
-        panic!("expected the pre-authorized grant");
-    };
-    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let (_, mut authorized) = pre_authorized_session(&issuer, &wallet, &["pid_jwt_vc"]).await;
     let signer = SoftwareSigner::generate();
     let Issuance::Issued(list) = authorized
         .request_credential(&wallet, "pid_jwt_vc", &signer)
@@ -460,12 +455,7 @@ fn same_key(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 async fn an_mdoc_pid_is_decoded_labelled_bound_and_verified_by_the_iaca_anchor() {
     let issuer = default_issuer().await;
     let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), true);
-    let created = issuer.create_offer(offer(&["pid_mdoc"], false, false, false));
-    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
-    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
-        panic!("expected the pre-authorized grant");
-    };
-    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let (resolved, mut authorized) = pre_authorized_session(&issuer, &wallet, &["pid_mdoc"]).await;
     let signer = SoftwareSigner::generate();
     let Issuance::Issued(mut list) = authorized
         .request_credential(&wallet, "pid_mdoc", &signer)
@@ -544,12 +534,7 @@ async fn a_batch_of_mdocs_over_dpop_and_encryption_is_matched_to_its_keys_by_dev
     )
     .await;
     let wallet = wallet_with(Some(&issuer.trust_anchor_pem()), true);
-    let created = issuer.create_offer(offer(&["mdl_mdoc"], false, false, false));
-    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
-    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
-        panic!("expected the pre-authorized grant");
-    };
-    let mut authorized = step.authorize(&wallet).await.unwrap();
+    let (_, mut authorized) = pre_authorized_session(&issuer, &wallet, &["mdl_mdoc"]).await;
     let signers: Vec<SoftwareSigner> = (0..3).map(|_| SoftwareSigner::generate()).collect();
     let refs: Vec<&dyn Signer> = signers.iter().map(|s| s as &dyn Signer).collect();
     let Issuance::Issued(list) = authorized
