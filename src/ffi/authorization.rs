@@ -107,7 +107,7 @@ mod tests {
     use super::super::http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpResponse};
     use super::super::*;
     use serde_json::json;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     const ISSUER: &str = "https://issuer.example";
     const AS: &str = "https://as.example";

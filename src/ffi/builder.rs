@@ -3,7 +3,9 @@
 //! store), where the
 //! `Wallet` constructors cover only the common pairs.
 
-use super::{client_attestation, HttpClient, Signer, Wallet, WalletConfig, WalletError};
+use super::signer::ForeignSigner;
+use super::wallet::client_attestation;
+use super::{HttpClient, Signer, Wallet, WalletConfig, WalletError};
 use std::sync::{Arc, Mutex};
 
 /// What the app's wallet provider attests about the keys: called when an
@@ -171,7 +173,7 @@ impl crate::jose::DpopKeys for ForeignDpopKeys {
             .0
             .signer(reference.to_string())
             .map_err(|e| crate::SignerError(e.to_string()))?;
-        super::ForeignSigner::new(signer)
+        ForeignSigner::new(signer)
             .map(|s| Arc::new(s) as Arc<dyn crate::Signer>)
             .map_err(|e| crate::SignerError(e.to_string()))
     }

@@ -6399,115 +6399,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids() != 25626) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_issuer_id() != 29650) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify() != 51579) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() != 35337) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() != 14995) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 51724) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 12002) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() != 58827) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization() != 53741) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials() != 22091) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants() != 36469) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display() != 54040) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() != 48679) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() != 29356) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() != 695) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel() != 61231) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms() != 40453) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll() != 31420) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll_until_ready() != 35465) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_session() != 34334) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() != 20448) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() != 37727) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id() != 47179) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials() != 28195) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_algorithm() != 17461) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_public_jwk() != 39832) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() != 41169) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_sign() != 13280) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm() != 14852) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_public_jwk() != 44550) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_sign() != 41689) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() != 26004) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_wallet_client_id() != 20308) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() != 35063) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance() != 15642) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_authorization_url() != 28830) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() != 42484) {
+    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() != 56436) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_credential_configuration_ids() != 30451) {
@@ -6519,25 +6414,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_redirect_uri() != 24385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() != 25922) {
+    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() != 6558) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() != 9669) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key() != 21577) {
+    if (uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key() != 23771) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer() != 36756) {
+    if (uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer() != 45250) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() != 7913) {
+    if (uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() != 24696) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation() != 56010) {
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation() != 48580) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() != 30860) {
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() != 15793) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_dpop_keys() != 21791) {
@@ -6549,37 +6444,142 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() != 36376) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel() != 22807) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms() != 41194) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll() != 13730) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll_until_ready() != 18528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_session() != 38170) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() != 36997) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() != 41892) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id() != 24239) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials() != 47252) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_httpclient_send() != 28671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() != 40009) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() != 5314) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() != 43939) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization() != 36639) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() != 62832) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials() != 17733) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() != 53948) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants() != 21524) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_new() != 9309) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display() != 34581) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation() != 28986) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() != 44309) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() != 49936) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() != 57880) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() != 41874) {
+    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() != 59815) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 43612) {
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids() != 15704) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() != 61904) {
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_issuer_id() != 35184) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify() != 11244) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() != 64240) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() != 48052) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 30849) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 4130) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_signer_algorithm() != 23373) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_signer_public_jwk() != 60511) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() != 7946) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_signer_sign() != 19708) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm() != 10657) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_public_jwk() != 52628) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_sign() != 6703) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() != 30841) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_client_id() != 46859) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() != 25504) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance() != 9473) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() != 25843) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() != 40137) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() != 12425) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() != 43730) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() != 54424) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() != 15824) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_new() != 34823) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation() != 7473) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() != 10638) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() != 163) {
         return InitializationResult.apiChecksumMismatch
     }
 

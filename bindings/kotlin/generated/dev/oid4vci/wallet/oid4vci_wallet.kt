@@ -657,18 +657,6 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
-internal interface UniffiCallbackInterfaceSignerMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
-}
-internal interface UniffiCallbackInterfaceSignerMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
-}
-internal interface UniffiCallbackInterfaceSignerMethod2 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
-}
-internal interface UniffiCallbackInterfaceSignerMethod3 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
-}
 internal interface UniffiCallbackInterfaceDpopKeyStoreMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -681,33 +669,17 @@ internal interface UniffiCallbackInterfaceKeyAttestationProviderMethod0 : com.su
 internal interface UniffiCallbackInterfaceHttpClientMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "algorithm", "publicJwk", "signsDigest", "sign")
-internal open class UniffiVTableCallbackInterfaceSigner(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `algorithm`: UniffiCallbackInterfaceSignerMethod0? = null,
-    @JvmField internal var `publicJwk`: UniffiCallbackInterfaceSignerMethod1? = null,
-    @JvmField internal var `signsDigest`: UniffiCallbackInterfaceSignerMethod2? = null,
-    @JvmField internal var `sign`: UniffiCallbackInterfaceSignerMethod3? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `algorithm`: UniffiCallbackInterfaceSignerMethod0? = null,
-        `publicJwk`: UniffiCallbackInterfaceSignerMethod1? = null,
-        `signsDigest`: UniffiCallbackInterfaceSignerMethod2? = null,
-        `sign`: UniffiCallbackInterfaceSignerMethod3? = null,
-    ): UniffiVTableCallbackInterfaceSigner(`uniffiFree`,`uniffiClone`,`algorithm`,`publicJwk`,`signsDigest`,`sign`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSigner) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `algorithm` = other.`algorithm`
-        `publicJwk` = other.`publicJwk`
-        `signsDigest` = other.`signsDigest`
-        `sign` = other.`sign`
-    }
-
+internal interface UniffiCallbackInterfaceSignerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSignerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSignerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSignerMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "createKey", "signer")
 internal open class UniffiVTableCallbackInterfaceDpopKeyStore(
@@ -769,6 +741,34 @@ internal open class UniffiVTableCallbackInterfaceHttpClient(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "algorithm", "publicJwk", "signsDigest", "sign")
+internal open class UniffiVTableCallbackInterfaceSigner(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `algorithm`: UniffiCallbackInterfaceSignerMethod0? = null,
+    @JvmField internal var `publicJwk`: UniffiCallbackInterfaceSignerMethod1? = null,
+    @JvmField internal var `signsDigest`: UniffiCallbackInterfaceSignerMethod2? = null,
+    @JvmField internal var `sign`: UniffiCallbackInterfaceSignerMethod3? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `algorithm`: UniffiCallbackInterfaceSignerMethod0? = null,
+        `publicJwk`: UniffiCallbackInterfaceSignerMethod1? = null,
+        `signsDigest`: UniffiCallbackInterfaceSignerMethod2? = null,
+        `sign`: UniffiCallbackInterfaceSignerMethod3? = null,
+    ): UniffiVTableCallbackInterfaceSigner(`uniffiFree`,`uniffiClone`,`algorithm`,`publicJwk`,`signsDigest`,`sign`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSigner) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `algorithm` = other.`algorithm`
+        `publicJwk` = other.`publicJwk`
+        `signsDigest` = other.`signsDigest`
+        `sign` = other.`sign`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -794,76 +794,6 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_issuer_id(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll_until_ready(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_session(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_signer_algorithm(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_signer_public_jwk(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_signer_signs_digest(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_signer_sign(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_public_jwk(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_sign(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_wallet_client_id(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance(
-    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_pendingauthorization_authorization_url(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete(
@@ -894,13 +824,87 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll_until_ready(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_session(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_httpclient_send(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json(
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_issuer_id(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_signer_algorithm(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_signer_public_jwk(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_signer_signs_digest(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_signer_sign(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_public_jwk(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_sign(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_wallet_client_id(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json(
+    external fun uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate(
     ): Int
@@ -911,10 +915,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json(
-    ): Int
-    external fun uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new(
     ): Int
     external fun ffi_oid4vci_wallet_uniffi_contract_version(
     ): Int
@@ -940,122 +940,6 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_oid4vci_wallet_fn_clone_authorizedsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_authorizedsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_constructor_authorizedsession_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_credential_configuration_ids(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_issuer_id(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_notify(`ptr`: Long,`wallet`: Long,`notificationId`: RustBuffer.ByValue,`event`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credential(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signer`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signers`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_to_json(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_uses_dpop(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_clone_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_authorize(`ptr`: Long,`wallet`: Long,`txCode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_begin_authorization(`ptr`: Long,`wallet`: Long,`redirectUri`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_grants(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_clone_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_constructor_deferredcredential_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_interval_ms(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_poll(`ptr`: Long,`wallet`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_poll_until_ready(`ptr`: Long,`wallet`: Long,`deadlineMs`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_session(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_to_json(`ptr`: Long,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_clone_rejectedcredentials(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_rejectedcredentials(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_notification_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_raw_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_clone_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_signer(`vtable`: UniffiVTableCallbackInterfaceSigner,
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_method_signer_algorithm(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_signer_public_jwk(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_signer_signs_digest(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
-    external fun uniffi_oid4vci_wallet_fn_method_signer_sign(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_clone_softwaresigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_softwaresigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_constructor_softwaresigner_generate(uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_algorithm(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_public_jwk(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_sign(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_signs_digest(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
-    external fun uniffi_oid4vci_wallet_fn_clone_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_attestation(`config`: RustBuffer.ByValue,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client(`config`: RustBuffer.ByValue,`httpClient`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client_and_attestation(`config`: RustBuffer.ByValue,`httpClient`: Long,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_wallet_client_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_wallet_start_issuance(`ptr`: Long,`issuerId`: RustBuffer.ByValue,`configurationIds`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,
-    ): Long
     external fun uniffi_oid4vci_wallet_fn_clone_pendingauthorization(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_pendingauthorization(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1110,6 +994,34 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(`ptr`: Long,`provider`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_oid4vci_wallet_fn_clone_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_deferredcredential_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_interval_ms(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_poll(`ptr`: Long,`wallet`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_poll_until_ready(`ptr`: Long,`wallet`: Long,`deadlineMs`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_session(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_deferredcredential_to_json(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_clone_rejectedcredentials(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_rejectedcredentials(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_notification_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_rejectedcredentials_raw_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_clone_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1118,6 +1030,94 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_oid4vci_wallet_fn_method_httpclient_send(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_clone_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_authorize(`ptr`: Long,`wallet`: Long,`txCode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_begin_authorization(`ptr`: Long,`wallet`: Long,`redirectUri`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_grants(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_clone_authorizedsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_authorizedsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_authorizedsession_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_credential_configuration_ids(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_issuer_id(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_notify(`ptr`: Long,`wallet`: Long,`notificationId`: RustBuffer.ByValue,`event`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credential(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signer`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signers`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_to_json(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_uses_dpop(`ptr`: Long,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_clone_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_signer(`vtable`: UniffiVTableCallbackInterfaceSigner,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_signer_algorithm(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_signer_public_jwk(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_signer_signs_digest(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_oid4vci_wallet_fn_method_signer_sign(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_clone_softwaresigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_softwaresigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_softwaresigner_generate(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_algorithm(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_public_jwk(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_sign(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_signs_digest(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_oid4vci_wallet_fn_clone_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_attestation(`config`: RustBuffer.ByValue,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client(`config`: RustBuffer.ByValue,`httpClient`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client_and_attestation(`config`: RustBuffer.ByValue,`httpClient`: Long,`attestationJwt`: RustBuffer.ByValue,`signer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_client_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_start_issuance(`ptr`: Long,`issuerId`: RustBuffer.ByValue,`configurationIds`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,
+    ): Long
     external fun ffi_oid4vci_wallet_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_oid4vci_wallet_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1237,115 +1237,10 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids() and 0xFFFF) != 25626) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_issuer_id() and 0xFFFF) != 29650) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify() and 0xFFFF) != 51579) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() and 0xFFFF) != 35337) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() and 0xFFFF) != 14995) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 51724) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 12002) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() and 0xFFFF) != 58827) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization() and 0xFFFF) != 53741) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials() and 0xFFFF) != 22091) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants() and 0xFFFF) != 36469) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display() and 0xFFFF) != 54040) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() and 0xFFFF) != 48679) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() and 0xFFFF) != 29356) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() and 0xFFFF) != 695) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel() and 0xFFFF) != 61231) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms() and 0xFFFF) != 40453) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll() and 0xFFFF) != 31420) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll_until_ready() and 0xFFFF) != 35465) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_session() and 0xFFFF) != 34334) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() and 0xFFFF) != 20448) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() and 0xFFFF) != 37727) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id() and 0xFFFF) != 47179) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials() and 0xFFFF) != 28195) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_algorithm() and 0xFFFF) != 17461) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_public_jwk() and 0xFFFF) != 39832) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() and 0xFFFF) != 41169) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_sign() and 0xFFFF) != 13280) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm() and 0xFFFF) != 14852) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_public_jwk() and 0xFFFF) != 44550) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_sign() and 0xFFFF) != 41689) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() and 0xFFFF) != 26004) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_client_id() and 0xFFFF) != 20308) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() and 0xFFFF) != 35063) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance() and 0xFFFF) != 15642) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_authorization_url() and 0xFFFF) != 28830) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() and 0xFFFF) != 42484) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() and 0xFFFF) != 56436) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_credential_configuration_ids() and 0xFFFF) != 30451) {
@@ -1357,25 +1252,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_redirect_uri() and 0xFFFF) != 24385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() and 0xFFFF) != 25922) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_to_json() and 0xFFFF) != 6558) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_uses_dpop() and 0xFFFF) != 9669) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key() and 0xFFFF) != 21577) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_dpopkeystore_create_key() and 0xFFFF) != 23771) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer() and 0xFFFF) != 36756) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_dpopkeystore_signer() and 0xFFFF) != 45250) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() and 0xFFFF) != 7913) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_keyattestationprovider_key_attestation() and 0xFFFF) != 24696) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation() and 0xFFFF) != 56010) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_attestation() and 0xFFFF) != 48580) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() and 0xFFFF) != 30860) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_build() and 0xFFFF) != 15793) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_dpop_keys() and 0xFFFF) != 21791) {
@@ -1387,37 +1282,142 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() and 0xFFFF) != 36376) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel() and 0xFFFF) != 22807) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms() and 0xFFFF) != 41194) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll() and 0xFFFF) != 13730) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_poll_until_ready() and 0xFFFF) != 18528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_session() and 0xFFFF) != 38170) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_to_json() and 0xFFFF) != 36997) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_count() and 0xFFFF) != 41892) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_notification_id() and 0xFFFF) != 24239) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_rejectedcredentials_raw_credentials() and 0xFFFF) != 47252) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_httpclient_send() and 0xFFFF) != 28671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() and 0xFFFF) != 40009) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() and 0xFFFF) != 5314) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() and 0xFFFF) != 43939) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization() and 0xFFFF) != 36639) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() and 0xFFFF) != 62832) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials() and 0xFFFF) != 17733) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() and 0xFFFF) != 53948) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants() and 0xFFFF) != 21524) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_new() and 0xFFFF) != 9309) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display() and 0xFFFF) != 34581) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation() and 0xFFFF) != 28986) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() and 0xFFFF) != 44309) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() and 0xFFFF) != 49936) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() and 0xFFFF) != 57880) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() and 0xFFFF) != 41874) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() and 0xFFFF) != 59815) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 43612) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids() and 0xFFFF) != 15704) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() and 0xFFFF) != 61904) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_issuer_id() and 0xFFFF) != 35184) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify() and 0xFFFF) != 11244) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() and 0xFFFF) != 64240) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() and 0xFFFF) != 48052) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 30849) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 4130) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_algorithm() and 0xFFFF) != 23373) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_public_jwk() and 0xFFFF) != 60511) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() and 0xFFFF) != 7946) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_sign() and 0xFFFF) != 19708) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm() and 0xFFFF) != 10657) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_public_jwk() and 0xFFFF) != 52628) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_sign() and 0xFFFF) != 6703) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() and 0xFFFF) != 30841) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_client_id() and 0xFFFF) != 46859) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() and 0xFFFF) != 25504) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance() and 0xFFFF) != 9473) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_pendingauthorization_from_json() and 0xFFFF) != 25843) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() and 0xFFFF) != 40137) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() and 0xFFFF) != 12425) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() and 0xFFFF) != 43730) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() and 0xFFFF) != 54424) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_softwaresigner_generate() and 0xFFFF) != 15824) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_new() and 0xFFFF) != 34823) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_attestation() and 0xFFFF) != 7473) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client() and 0xFFFF) != 10638) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_wallet_with_http_client_and_attestation() and 0xFFFF) != 163) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
