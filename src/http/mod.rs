@@ -7,8 +7,8 @@
 //! is an `HttpClient` too.
 
 mod reqwest_client;
-pub mod trace;
 pub(crate) mod response;
+pub mod trace;
 
 pub use reqwest_client::{ReqwestClient, ReqwestConfig};
 
