@@ -2,8 +2,9 @@
 //! reads, as `tracing` events of target [`WIRE_TARGET`] at TRACE level, with
 //! secrets redacted: codes, tokens, tx_codes, PKCE verifiers, private keys,
 //! attestations, and the credentials themselves (their claims are personal
-//! data). Nonces and `issuer_state` keep their first characters, so a
-//! tester can follow them. Issuer text is escaped, never shown raw.
+//! data). Nonces, `issuer_state` and transaction and notification ids keep
+//! their first characters, so a tester can follow them. Issuer text is
+//! escaped, never shown raw.
 //!
 //! Enable it with a subscriber for the target, e.g.
 //! `RUST_LOG=oid4vci_wallet::wire=trace`, or the CLI's `--trace`.
@@ -46,7 +47,14 @@ const SECRET_PARAMS: [&str; 14] = [
 ];
 
 /// Parameters shown by their first characters only.
-const PARTIAL_PARAMS: [&str; 4] = ["c_nonce", "nonce", "issuer_state", "state"];
+const PARTIAL_PARAMS: [&str; 6] = [
+    "c_nonce",
+    "nonce",
+    "issuer_state",
+    "state",
+    "transaction_id",
+    "notification_id",
+];
 
 /// Members that hold credentials (personal data): shown by kind and size.
 const CREDENTIAL_PARAMS: [&str; 2] = ["credential", "credentials"];
