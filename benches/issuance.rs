@@ -1,4 +1,6 @@
-//! Benchmarks: one full pre-authorized issuance against the in-process
+//! Benchmarks: the sequential round trips of one issuance when every answer
+//! takes 50 ms (baseline: one request at the same latency), one full
+//! pre-authorized issuance against the in-process
 //! reference issuer, with bearer tokens and over DPoP (with and without nonce
 //! challenges) (baseline: one bare HTTP GET of the issuer metadata with the
 //! same transport), and building a proof JWT or a DPoP proof (baseline: the
@@ -75,6 +77,68 @@ fn issuance(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Round trips on a phone's network: the reference issuer delays every
+/// answer by 50 ms, so one issuance's time over one request's is the number
+/// of sequential round trips (baseline: one metadata GET, same latency).
+fn round_trips(c: &mut Criterion) {
+    const LATENCY: Duration = Duration::from_millis(50);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let issuer = rt
+        .block_on(Issuer::builder().latency(LATENCY).spawn("127.0.0.1:0"))
+        .unwrap();
+    let wallet = Wallet::builder().dangerous_allow_http().build().unwrap();
+    let signer = SoftwareSigner::generate();
+    let transport = ReqwestClient::new(ReqwestConfig {
+        allow_http: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let metadata_url = format!("{}/.well-known/openid-credential-issuer", issuer.base_url());
+    let mut group = c.benchmark_group("round_trips");
+    group.sample_size(10);
+    let one = |_: ()| async {
+        transport
+            .send(HttpRequest::get(&metadata_url))
+            .await
+            .unwrap()
+            .body
+            .len()
+    };
+    let baseline = timed_async(
+        &mut group,
+        &rt,
+        "baseline: one request at 50 ms",
+        || one(()),
+    );
+    let full = timed_async(
+        &mut group,
+        &rt,
+        "full pre-authorized issuance (by reference, tx_code) at 50 ms",
+        || issue(&issuer, &wallet, &signer),
+    );
+    group.finish();
+    if let (Some(base), Some(mean)) = (baseline.mean(), full.mean()) {
+        eprintln!(
+            "round_trips: one request {base:.2?}, one issuance {mean:.2?}: {:.2} sequential round trips",
+            mean.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+}
+
+/// [`timed`] for an async routine, run on `rt`.
+fn timed_async<F, Fut>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &'static str,
+    mut routine: F,
+) -> Timed
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future,
+{
+    timed(group, name, || rt.block_on(routine()))
 }
 
 /// One pre-authorized issuance (offer by reference, tx_code); the number of
@@ -353,5 +417,5 @@ fn timed<R>(
     timed
 }
 
-criterion_group!(benches, issuance, proof, verify);
+criterion_group!(benches, issuance, round_trips, proof, verify);
 criterion_main!(benches);

@@ -166,6 +166,13 @@ impl IssuerBuilder {
         self
     }
 
+    /// Delays every response by `latency` (default none), as a phone's
+    /// network would, so benches and tests can see round trips.
+    pub fn latency(mut self, latency: std::time::Duration) -> Self {
+        self.settings.latency = latency;
+        self
+    }
+
     /// How long access tokens live. Default one hour.
     pub fn access_token_lifetime(mut self, lifetime: std::time::Duration) -> Self {
         self.settings.access_token_lifetime = lifetime;

@@ -115,6 +115,9 @@ struct Args {
     /// x5c chain to the test root).
     #[arg(long)]
     signed_metadata: bool,
+    /// Delay every response by this many milliseconds (a phone's network).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
     /// How credentials name their signing key: `kid` (a `kid` header, the
     /// key at `/.well-known/jwt-vc-issuer`), `x5c` (an `x5c` header with
     /// the leaf and intermediate certificates; the root CA is
@@ -258,6 +261,7 @@ async fn main() {
         .key_attestations(args.key_attestations())
         .attestation_proof_only(args.attestation_proof_only)
         .signed_metadata(args.signed_metadata)
+        .latency(std::time::Duration::from_millis(args.latency_ms))
         .credential_signing(args.credential_signing.into())
         .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));

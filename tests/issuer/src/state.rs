@@ -212,6 +212,8 @@ pub(crate) struct Settings {
     /// Serve signed metadata (`application/jwt` on request; draft 13: the
     /// `signed_metadata` parameter), signed with the `x5c` chain.
     pub signed_metadata: bool,
+    /// How long every answer waits (a phone network's round trip).
+    pub latency: std::time::Duration,
 }
 
 /// A user of the authorization server's login page.
@@ -282,6 +284,7 @@ impl Default for Settings {
             key_attestations: KeyAttestations::Off,
             attestation_proof_only: false,
             signed_metadata: false,
+            latency: std::time::Duration::ZERO,
         }
     }
 }

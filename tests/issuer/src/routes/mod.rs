@@ -68,6 +68,11 @@ fn make_router(shared: Arc<Shared>, role: Role) -> Router {
                   uri: Uri,
                   headers: HeaderMap,
                   body: Bytes| async move {
+                // A phone's network: every answer waits, so round trips show.
+                let latency = shared.settings.latency;
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
                 dispatch(&shared, role, method, uri, headers, body)
             },
         )
