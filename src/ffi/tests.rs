@@ -484,19 +484,95 @@ fn an_unusable_trust_anchor_is_a_configuration_error() {
     }
 }
 
-#[tokio::test]
+/// An app HttpClient that forwards to the network with the core client (on
+/// a runtime of its own: the wallet calls it on a blocking thread).
+struct Forwarding;
+
+impl HttpClient for Forwarding {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpClientError> {
+        use crate::http::HttpClient as _;
+        let core = crate::http::HttpRequest {
+            method: if request.method == "POST" {
+                crate::http::Method::Post
+            } else {
+                crate::http::Method::Get
+            },
+            url: request.url,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body: request.body,
+        };
+        let client = crate::http::ReqwestClient::new(crate::http::ReqwestConfig {
+            allow_http: true,
+            ..Default::default()
+        })
+        .map_err(|e| HttpClientError::Other {
+            details: format!("{e:?}"),
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| HttpClientError::Other {
+                details: e.to_string(),
+            })?;
+        let response =
+            runtime
+                .block_on(client.send(core))
+                .map_err(|e| HttpClientError::Connect {
+                    details: format!("{e:?}"),
+                })?;
+        Ok(HttpResponse {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|(name, value)| HttpHeader { name, value })
+                .collect(),
+            body: response.body,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn trust_anchors_apply_with_the_apps_http_client_too() {
     let issuer = x5c_issuer(None).await;
-    struct Never;
-    impl HttpClient for Never {
-        fn send(&self, _: HttpRequest) -> Result<HttpResponse, HttpClientError> {
-            Err(HttpClientError::Timeout)
-        }
-    }
-    // Anchors are not TLS roots: the app's HttpClient takes them.
-    let config = WalletConfig {
-        trust_anchors_pem: vec![issuer.trust_anchor_pem()],
-        ..config()
+    // Anchors are not TLS roots: a wallet on the app's HttpClient takes them,
+    // and a credential whose x5c chain reaches one is verified by it.
+    let wallet = Wallet::with_http_client(
+        WalletConfig {
+            trust_anchors_pem: vec![issuer.trust_anchor_pem()],
+            require_verified: true,
+            dangerous_allow_http: true,
+            ..config()
+        },
+        Arc::new(Forwarding),
+    )
+    .unwrap();
+    let offer = wallet
+        .resolve_offer(pid_offer(&issuer, false).offer_url)
+        .await
+        .unwrap();
+    let session = offer.authorize(wallet.clone(), None).await.unwrap();
+    let signer: Arc<dyn Signer> = SoftwareSigner::generate();
+    let Issuance::Issued { credentials } = session
+        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer)
+        .await
+        .unwrap()
+    else {
+        panic!("deferred")
     };
-    assert!(Wallet::with_http_client(config, Arc::new(Never)).is_ok());
+    assert!(
+        matches!(
+            &credentials[0].verification,
+            Verification::Verified {
+                method: VerificationMethod::TrustAnchor,
+                ..
+            }
+        ),
+        "{:?}",
+        credentials[0].verification
+    );
 }

@@ -36,7 +36,7 @@ fn pre_authorized(resolved: &ResolvedOffer) -> PreAuthorizedStep {
 
 /// The offer was fetched once, and so was each metadata document: nothing
 /// was fetched again to restore a state.
-fn fetched_once(issuer: &RunningIssuer) {
+fn assert_fetched_once(issuer: &RunningIssuer) {
     let stats = issuer.stats();
     for needle in [
         "/offers/",
@@ -52,7 +52,7 @@ fn requests(issuer: &RunningIssuer) -> u64 {
     issuer.stats().values().sum()
 }
 
-fn expect_pid(credential: &oid4vci_wallet::IssuedCredential, signer: Option<&SoftwareSigner>) {
+fn assert_pid(credential: &oid4vci_wallet::IssuedCredential, signer: Option<&SoftwareSigner>) {
     let claims = credential.claims.as_ref().expect("claims");
     assert_eq!(claims["family_name"], "Mustermann");
     assert!(credential.signature_verified);
@@ -75,7 +75,7 @@ async fn a_resolved_offer_by_reference_resumes_in_a_new_wallet() {
         (resolved.to_json().unwrap(), resolved)
         // the app is killed before the user chose to accept the offer
     };
-    fetched_once(&issuer);
+    assert_fetched_once(&issuer);
 
     let before = requests(&issuer);
     let restored = ResolvedOffer::from_json(&saved).unwrap();
@@ -95,8 +95,8 @@ async fn a_resolved_offer_by_reference_resumes_in_a_new_wallet() {
         .await
         .unwrap();
     let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
-    expect_pid(&credential, None);
-    fetched_once(&issuer);
+    assert_pid(&credential, None);
+    assert_fetched_once(&issuer);
     assert_eq!(count(&issuer, "/token"), 1);
 }
 
@@ -111,7 +111,7 @@ async fn a_pre_authorized_step_waiting_for_the_tx_code_resumes_after_a_restart()
         let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
         pre_authorized(&resolved).to_json().unwrap()
     };
-    fetched_once(&issuer);
+    assert_fetched_once(&issuer);
     let before = requests(&issuer);
     let restored = PreAuthorizedStep::from_json(&saved).unwrap();
     assert_eq!(requests(&issuer), before, "restoring made a request");
@@ -147,8 +147,8 @@ async fn a_pre_authorized_step_waiting_for_the_tx_code_resumes_after_a_restart()
     else {
         panic!("expected immediate issuance")
     };
-    expect_pid(&list[0], Some(&signer));
-    fetched_once(&issuer);
+    assert_pid(&list[0], Some(&signer));
+    assert_fetched_once(&issuer);
 }
 
 #[tokio::test]
@@ -172,8 +172,8 @@ async fn a_pending_authorization_for_an_offer_by_reference_resumes_after_a_resta
     let mut authorized = restored.complete(&wallet, &redirect).await.unwrap();
     let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
     assert_eq!(credential.claims.as_ref().unwrap()["given_name"], "Erika");
-    expect_pid(&credential, None);
-    fetched_once(&issuer);
+    assert_pid(&credential, None);
+    assert_fetched_once(&issuer);
 }
 
 #[tokio::test]
@@ -195,8 +195,8 @@ async fn an_authorized_session_from_an_offer_by_reference_resumes_after_a_restar
     let wallet = wallet();
     let mut restored = Authorized::from_json(&saved).unwrap();
     let credential = one_credential(&mut restored, &wallet, "pid_sd_jwt").await;
-    expect_pid(&credential, None);
-    fetched_once(&issuer);
+    assert_pid(&credential, None);
+    assert_fetched_once(&issuer);
     assert_eq!(count(&issuer, "/token"), 1);
 }
 
@@ -230,8 +230,8 @@ async fn a_deferred_transaction_from_an_offer_by_reference_resumes_after_a_resta
         .poll_until_ready(&wallet, Duration::from_secs(20), None)
         .await
         .unwrap();
-    expect_pid(&list[0], Some(&signer));
-    fetched_once(&issuer);
+    assert_pid(&list[0], Some(&signer));
+    assert_fetched_once(&issuer);
 }
 
 /// The whole pre-authorized chain, each step in a wallet of its own.
@@ -276,8 +276,8 @@ async fn every_step_of_one_issuance_in_a_new_wallet() {
         .poll_until_ready(&wallet(), Duration::from_secs(20), None)
         .await
         .unwrap();
-    expect_pid(&list[0], Some(&signer));
-    fetched_once(&issuer);
+    assert_pid(&list[0], Some(&signer));
+    assert_fetched_once(&issuer);
 }
 
 type Restore = fn(&str) -> Result<(), Error>;
