@@ -531,6 +531,29 @@ pub fn is_unsafe_text_char(c: char) -> bool {
     )
 }
 
+/// Text an issuer wrote, made safe for a terminal or a log and still all
+/// there: every [`is_unsafe_text_char`] becomes a visible `\uXXXX` escape
+/// (UTF-16 units, the form JSON uses, so serialized JSON passed through it
+/// decodes to the same values).
+pub fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !text.chars().any(is_unsafe_text_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_unsafe_text_char(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Text an issuer wrote, made safe to display: controls and separators
 /// become spaces, invisible format and bidi characters are removed. The raw
 /// value stays where it came from (the metadata, the claims).

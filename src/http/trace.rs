@@ -255,18 +255,9 @@ fn credential_summary(value: &Value) -> String {
     }
 }
 
-/// Issuer text as text: every character that could drive a terminal or
-/// hide itself becomes a visible `\u{..}` escape.
+/// Issuer text as text ([`crate::error::escape_text`]).
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if crate::error::is_unsafe_text_char(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::error::escape_text(text).into_owned()
 }
 
 #[cfg(test)]
@@ -322,7 +313,7 @@ mod tests {
         };
         let line = response_line("https://i.example/credential", &response);
         assert!(!line.contains('\u{1b}') && !line.contains('\n') && !line.contains('\u{202e}'));
-        assert!(line.contains("\\u{1b}[2Kfake\\u{a}\\u{202e}"), "{line}");
+        assert!(line.contains("\\u001b[2Kfake\\u000a\\u202e"), "{line}");
         assert!(line.chars().count() < MAX_BODY_CHARS + 200, "bounded");
         let jwe = HttpResponse {
             status: 200,

@@ -9,33 +9,15 @@
 //! line, so the CLI's status lines stay visibly apart from issuer data.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
-/// Whether `c` must not reach the terminal as it is: the library's
-/// [`oid4vci_wallet::error::is_unsafe_text_char`] (controls, separators,
-/// bidi and invisible format characters).
-pub use oid4vci_wallet::error::is_unsafe_text_char as is_unsafe;
-
-/// The one function issuer text goes through: every [`is_unsafe`] character
+/// The one function issuer text goes through: every character of the
+/// library's [`oid4vci_wallet::error::is_unsafe_text_char`] (controls,
+/// separators, bidi and invisible format characters)
 /// becomes a visible `\uXXXX` escape (a UTF-16 surrogate pair above the
 /// BMP), the form JSON uses, so the same function also makes serialized
 /// JSON terminal-safe without changing what it decodes to.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if is_unsafe(c) {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                let _ = write!(out, "\\u{unit:04x}");
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    oid4vci_wallet::error::escape_text(text)
 }
 
 /// Issuer text as a double-quoted string: JSON string syntax (`"` and `\`
@@ -64,6 +46,7 @@ pub fn json_document(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oid4vci_wallet::error::is_unsafe_text_char as is_unsafe;
 
     #[test]
     fn controls_and_bidi_become_visible_escapes() {
