@@ -66,6 +66,13 @@ enum Fetching {
     Did(DidWebDocument),
 }
 
+/// Which cache a fetch's outcome goes to.
+#[derive(Clone, Copy)]
+enum FetchKind {
+    Issuer,
+    Did,
+}
+
 /// What one credential's check needs next.
 enum Need {
     Done(Verification),
@@ -319,22 +326,49 @@ impl CheckReceived {
         }
     }
 
+    /// The fetch goes on with a second request (the exchange asked for it).
+    fn again(
+        mut self,
+        key: String,
+        url: String,
+        exchange: Fetching,
+    ) -> Progress<Self, Vec<IssuedCredential>> {
+        self.fetch = Some(Fetch { key, url, exchange });
+        Progress::Again(self)
+    }
+
     /// Files what a fetch brought (or why it brought nothing) and goes on.
     fn fetched(
-        mut self,
+        self,
         fetch: Fetch,
         outcome: std::result::Result<Value, String>,
     ) -> Result<Progress<Self, Vec<IssuedCredential>>> {
-        match fetch.exchange {
-            Fetching::Issuer(_) => {
+        let Fetch { key, url, exchange } = fetch;
+        let kind = match exchange {
+            Fetching::Issuer(_) => FetchKind::Issuer,
+            Fetching::Did(_) => FetchKind::Did,
+        };
+        self.file(kind, key, url, outcome)
+    }
+
+    /// Files what a fetch of `key` brought (or why it brought nothing).
+    fn file(
+        mut self,
+        kind: FetchKind,
+        key: String,
+        url: String,
+        outcome: std::result::Result<Value, String>,
+    ) -> Result<Progress<Self, Vec<IssuedCredential>>> {
+        match kind {
+            FetchKind::Issuer => {
                 let keys = outcome.map(|v| match v {
-                    Value::Array(keys) => (fetch.url, keys),
-                    _ => (fetch.url, Vec::new()),
+                    Value::Array(keys) => (url, keys),
+                    _ => (url, Vec::new()),
                 });
-                self.keys.issuers.insert(fetch.key, keys);
+                self.keys.issuers.insert(key, keys);
             }
-            Fetching::Did(_) => {
-                self.keys.documents.insert(fetch.key, outcome);
+            FetchKind::Did => {
+                self.keys.documents.insert(key, outcome);
             }
         }
         self.advance()
@@ -368,42 +402,27 @@ impl Flow for CheckReceived {
         config: &EngineConfig,
         _now: u64,
     ) -> Result<Progress<Self, Self::Output>> {
-        let Fetch { key, url, exchange } = self.fetch.take().ok_or_else(|| {
+        let fetch = self.fetch.take().ok_or_else(|| {
             Error::InvalidState("a response, but the credential check fetched nothing".into())
         })?;
         // Each exchange may ask for a second request (jwks_uri); else what it
-        // found, or why it found nothing, is filed for the credential.
-        let (exchange, outcome) = match exchange {
+        // found, or why it found nothing, is filed under the fetch's key.
+        let Fetch { key, url, exchange } = fetch;
+        let (kind, outcome) = match exchange {
             Fetching::Issuer(ex) => match ex.handle_response(response, config) {
-                Ok(Progress::Again(ex)) => (Fetching::Issuer(ex), None),
-                Ok(Progress::Done(keys)) => (
-                    Fetching::Issuer(JwtVcIssuerKeys::new(&key)?),
-                    Some(Ok(Value::Array(keys))),
-                ),
-                Err(e) => (
-                    Fetching::Issuer(JwtVcIssuerKeys::new(&key)?),
-                    Some(Err(e.to_string())),
-                ),
+                Ok(Progress::Again(ex)) => {
+                    return Ok(self.again(key, url, Fetching::Issuer(ex)));
+                }
+                Ok(Progress::Done(keys)) => (FetchKind::Issuer, Ok(Value::Array(keys))),
+                Err(e) => (FetchKind::Issuer, Err(e.to_string())),
             },
             Fetching::Did(ex) => match ex.handle_response(response, config) {
-                Ok(Progress::Again(ex)) => (Fetching::Did(ex), None),
-                Ok(Progress::Done(document)) => {
-                    (Fetching::Did(DidWebDocument::new(&key)), Some(Ok(document)))
-                }
-                Err(e) => (
-                    Fetching::Did(DidWebDocument::new(&key)),
-                    Some(Err(e.to_string())),
-                ),
+                Ok(Progress::Again(ex)) => return Ok(self.again(key, url, Fetching::Did(ex))),
+                Ok(Progress::Done(document)) => (FetchKind::Did, Ok(document)),
+                Err(e) => (FetchKind::Did, Err(e.to_string())),
             },
         };
-        let fetch = Fetch { key, url, exchange };
-        match outcome {
-            None => {
-                self.fetch = Some(fetch);
-                Ok(Progress::Again(self))
-            }
-            Some(outcome) => self.fetched(fetch, outcome),
-        }
+        self.file(kind, key, url, outcome)
     }
 
     fn handle_transport_error(mut self, error: Error) -> Result<Progress<Self, Self::Output>> {
