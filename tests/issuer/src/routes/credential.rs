@@ -662,15 +662,8 @@ fn attested_holder_keys(
             inner.count(KEY_ATTESTATIONS_ACCEPTED);
             Ok(keys)
         }
-        Err(description) => {
+        Err((code, description)) => {
             inner.count(KEY_ATTESTATIONS_REJECTED);
-            // A nonce that is not (or no longer) ours: invalid_nonce, so the
-            // wallet fetches a fresh one and asks its provider again.
-            let code = if description.starts_with(STALE_NONCE) {
-                "invalid_nonce"
-            } else {
-                "invalid_proof"
-            };
             Err(credential_error(shared, inner, code, &description))
         }
     }
@@ -679,49 +672,58 @@ fn attested_holder_keys(
 /// Checks an `attestation` proof: the wallet provider's checks, a `nonce`,
 /// 1 to `batch_size` P-256 public keys in `attested_keys`, and last the
 /// nonce (a c_nonce of this issuer, unused, unexpired: now used up).
+/// Refused with the error code and its description: `invalid_nonce` for a
+/// nonce that is not (or no longer) ours, so the wallet fetches a fresh one
+/// and asks its provider again; `invalid_proof` for anything else.
 fn check_attestation_proof(
     shared: &Shared,
     inner: &mut Inner,
     jwt: &str,
-) -> Result<Vec<Value>, String> {
-    let checked = shared.wallet_provider.verify_key_attestation(jwt)?;
+) -> Result<Vec<Value>, (&'static str, String)> {
+    let bad = |description: String| ("invalid_proof", description);
+    let checked = shared
+        .wallet_provider
+        .verify_key_attestation(jwt)
+        .map_err(bad)?;
     let Some(nonce) = checked.nonce else {
-        return Err(
+        return Err(bad(
             "key attestation: wrong nonce: it has none, and the attestation proof type needs a c_nonce of this issuer"
                 .into(),
-        );
+        ));
     };
     let Some(keys) = checked.attested_keys else {
-        return Err("key attestation: attested_keys is missing or not an array".into());
+        return Err(bad(
+            "key attestation: attested_keys is missing or not an array".into(),
+        ));
     };
     let limit = batch_limit(shared);
     if keys.is_empty() || keys.len() > limit {
-        return Err(format!(
+        return Err(bad(format!(
             "key attestation: it attests {} keys; this issuer issues 1 to {limit} credentials per request (batch_size)",
             keys.len()
-        ));
+        )));
     }
     for (i, key) in keys.iter().enumerate() {
         if key.get("d").is_some() {
-            return Err(format!(
+            return Err(bad(format!(
                 "key attestation: attested_keys[{i}] contains a private key"
-            ));
+            )));
         }
         if credential::public_key(key).is_none() {
-            return Err(format!(
+            return Err(bad(format!(
                 "key attestation: attested_keys[{i}] is not a P-256 public key"
-            ));
+            )));
         }
     }
     if !take_nonce(inner, &nonce) {
-        return Err(format!("{STALE_NONCE}, or it was used or has expired"));
+        return Err((
+            "invalid_nonce",
+            "key attestation: wrong nonce: it is not a c_nonce of this issuer, or it was used or has expired"
+                .into(),
+        ));
     }
     Ok(keys)
 }
-
-/// How an attestation proof with a stale (unknown, used, expired) nonce is
-/// described: answered `invalid_nonce`.
-const STALE_NONCE: &str = "key attestation: wrong nonce: it is not a c_nonce of this issuer";
 
 #[cfg(test)]
 #[path = "encryption_flows.rs"]
