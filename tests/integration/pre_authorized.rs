@@ -306,12 +306,8 @@ async fn draft13_c_nonce_from_the_token_response_without_a_nonce_endpoint() {
 #[tokio::test]
 async fn invalid_nonce_is_retried_once_with_a_fresh_nonce() {
     let issuer = start(Issuer::builder().fault(Fault::NonceInvalidOnce)).await;
-    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
     let wallet = wallet();
-    let mut authorized = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap())
-        .authorize(&wallet)
-        .await
-        .unwrap();
+    let (_, mut authorized) = pre_authorized_session(&issuer, &wallet, &["pid_sd_jwt"]).await;
     issued(
         authorized
             .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
@@ -325,12 +321,8 @@ async fn invalid_nonce_is_retried_once_with_a_fresh_nonce() {
 #[tokio::test]
 async fn invalid_nonce_every_time_ends_in_a_typed_error_after_bounded_retries() {
     let issuer = start(Issuer::builder().fault(Fault::NonceAlwaysInvalid)).await;
-    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
     let wallet = wallet();
-    let mut authorized = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap())
-        .authorize(&wallet)
-        .await
-        .unwrap();
+    let (_, mut authorized) = pre_authorized_session(&issuer, &wallet, &["pid_sd_jwt"]).await;
     let err = authorized
         .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
         .await
@@ -346,12 +338,8 @@ async fn invalid_nonce_every_time_ends_in_a_typed_error_after_bounded_retries() 
 #[tokio::test]
 async fn notification_is_delivered_and_unknown_ids_are_typed_errors() {
     let issuer = default_issuer().await;
-    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
     let wallet = wallet();
-    let mut authorized = pre_authorized(&wallet.resolve_offer(&created.offer_url).await.unwrap())
-        .authorize(&wallet)
-        .await
-        .unwrap();
+    let (_, mut authorized) = pre_authorized_session(&issuer, &wallet, &["pid_sd_jwt"]).await;
     let credentials = issued(
         authorized
             .request_credential(&wallet, "pid_sd_jwt", &SoftwareSigner::generate())
