@@ -1,5 +1,5 @@
 // The checks of DPoP keys held by the app, in the Kotlin test program
-// (WalletTest.kt is the harness: the runner, the signer, the issuer's test
+// (Harness.kt is the harness: the runner, the signer, the issuer's test
 // endpoints): a wallet from `WalletBuilder(config).dpopKeys(store)` signs
 // every DPoP proof of a session with a key of the app's `DpopKeyStore` (here
 // an in-memory map of `SoftwareSigner`s; an Android app keeps them in the

@@ -1,4 +1,4 @@
-// The key attestation checks of the Kotlin test program (WalletTest.kt is the
+// The key attestation checks of the Kotlin test program (Harness.kt is the
 // harness: the runner, the signer, the issuer's test endpoints): an issuer
 // that lists `key_attestations_required` (EU PID style) refuses a wallet
 // without a key attestation provider before anything is spent

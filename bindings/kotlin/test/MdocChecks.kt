@@ -1,4 +1,4 @@
-// The mdoc checks of the Kotlin test program (WalletTest.kt is the harness:
+// The mdoc checks of the Kotlin test program (Harness.kt is the harness:
 // the runner, the signer, the issuer's test endpoints): ISO mdoc credentials
 // (`mso_mdoc`) from the main issuer, decoded by the SDK: every element a
 // `Claim` with its `[namespace, element]` path and its `ClaimKind` (dates,

@@ -1,5 +1,5 @@
 // The checks of resuming after the app was killed, in the Kotlin test program
-// (WalletTest.kt is the harness: the runner, the signer, the issuer's test
+// (Harness.kt is the harness: the runner, the signer, the issuer's test
 // endpoints): an offer by reference is single use, so the resolved offer is
 // saved with `CredentialOffer.toJson()` (on the PIN screen, or before the
 // browser), the Wallet and every object are dropped, and a new Wallet
