@@ -1,20 +1,16 @@
-// The harness of the Swift test program (bindings/swift/test): the Swift
-// signer and HTTP client, the reference issuer's test endpoints, the user in
-// the browser, the runner (`check`, `skip`, `expectError`) and what the checks
-// share. main.swift is the entry point and the checks of the first flows;
-// each newer flow has a file of checks (TrustChecks.swift, MdocChecks.swift,
-// KeyAttestationChecks.swift, DpopKeyChecks.swift, ResumeChecks.swift) that
-// main.swift calls.
-//
-// These live outside main.swift on purpose: functions declared in main.swift
-// capture its top-level variables, and Swift 6.0 crashes (SILGen, "lowered
-// local captures") when another file calls such a function.
+// The harness of the Swift binding test (bindings/swift/Tests/Oid4vciWalletTests,
+// the test target of Package.swift): the Swift signer and HTTP client, the
+// reference issuer's test endpoints, the user in the browser, the runner
+// (`check`, `skip`, `expectError`) and what the checks share. Each flow has
+// a file of checks (PreAuthorizedChecks.swift, ..., ResumeChecks.swift) that
+// WalletTests.swift, the entry point, calls in order.
 
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 import Oid4vciWallet
+import XCTest
 
 // --- helpers ----------------------------------------------------------------------
 
@@ -168,15 +164,8 @@ final class SwiftHttpClient: NSObject, HttpClient, URLSessionTaskDelegate, @unch
 let environment = ProcessInfo.processInfo.environment
 func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
 
-/// The main issuer: the first argument, or OID4VCI_ISSUER.
-let base: String = {
-    let arguments = CommandLine.arguments
-    guard let argument = arguments.count > 1 ? arguments[1] : environment["OID4VCI_ISSUER"] else {
-        FileHandle.standardError.write(Data("usage: wallet-test <issuer base URL> (or OID4VCI_ISSUER)\n".utf8))
-        exit(2)
-    }
-    return trimmed(argument)
-}()
+/// The main issuer: OID4VCI_ISSUER (WalletTests.swift skips the test without it).
+let base: String = trimmed(environment["OID4VCI_ISSUER"] ?? "")
 
 struct Offer { let url: String; let txCode: String? }
 
@@ -316,8 +305,11 @@ func queryParameter(_ url: String, _ name: String) -> String? {
 @MainActor var passed = 0
 @MainActor var failed = 0
 
+/// Runs the check `name`: prints `ok` or `FAIL` (and reports the failure to
+/// XCTest at the call site).
 @MainActor
-func check(_ name: String, _ body: () async throws -> Void) async {
+func check(_ name: String, file: StaticString = #filePath, line: UInt = #line,
+           _ body: () async throws -> Void) async {
     let start = Date()
     do {
         try await body()
@@ -326,6 +318,7 @@ func check(_ name: String, _ body: () async throws -> Void) async {
     } catch {
         failed += 1
         print("FAIL  \(name): \(error)")
+        XCTFail("\(name): \(error)", file: file, line: line)
     }
 }
 

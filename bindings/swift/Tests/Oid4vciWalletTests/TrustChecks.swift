@@ -1,4 +1,4 @@
-// The issuer-trust checks of the Swift test program (main.swift is the
+// The issuer-trust checks of the Swift test program (Harness.swift is the
 // harness: the runner, the signer, the issuer's test endpoints): credentials
 // signed with an x5c chain, verified through the app's trust anchors
 // (`WalletConfig.trustAnchorsPem`) or not, and a forgery refused with
