@@ -250,7 +250,25 @@ fn validate(
                     "type must be openid_credential".into(),
                 ));
             }
-            let Some(id) = d.get("credential_configuration_id").and_then(Value::as_str) else {
+            // Draft 11 names the credential by format and type.
+            let named = d
+                .as_object()
+                .filter(|_| shared.settings.draft11())
+                .map(|d| {
+                    CONFIGURATIONS
+                        .iter()
+                        .find(|c| c.named_by_draft11_request(d))
+                        .map(|c| c.id)
+                        .ok_or((
+                            "invalid_authorization_details",
+                            "draft 11: name the credential by format and types, vct or doctype \
+                             of a credentials_supported entry"
+                                .to_string(),
+                        ))
+                })
+                .transpose()?;
+            let Some(id) = named.or(d.get("credential_configuration_id").and_then(Value::as_str))
+            else {
                 return Err((
                     "invalid_authorization_details",
                     "credential_configuration_id is required".into(),

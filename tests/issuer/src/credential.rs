@@ -376,7 +376,7 @@ pub(crate) type ClaimLabels = (
 /// A configuration's credential format and type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
-    /// `dc+sd-jwt` (draft 13: `vc+sd-jwt`) of this `vct`.
+    /// `dc+sd-jwt` (drafts 13 and 11: `vc+sd-jwt`) of this `vct`.
     SdJwt { vct: &'static str },
     /// `jwt_vc_json` (a W3C VC Data Model 1.1 JWT) of these
     /// `credential_definition.type`s.
@@ -685,19 +685,27 @@ impl Configuration {
             Format::MsoMdoc { doctype, .. } => {
                 body.get("doctype").and_then(Value::as_str) == Some(doctype)
             }
+            Format::JwtVcJson { types } => body
+                .get("credential_definition")
+                .and_then(|d| d.get("type"))
+                .is_some_and(|asked| same_types(types, asked)),
+        }
+    }
+
+    /// Whether a draft-11 credential request (or authorization details
+    /// entry) names this configuration: its draft-13 `format` with `vct`,
+    /// `doctype`, or (`jwt_vc_json`) `types` as draft 11 has them, or
+    /// `credential_definition.type` as draft 12 does, in any order.
+    pub fn named_by_draft11_request(&self, body: &Map<String, Value>) -> bool {
+        match self.format {
             Format::JwtVcJson { types } => {
-                let Some(asked) = body
-                    .get("credential_definition")
-                    .and_then(|d| d.get("type"))
-                    .and_then(Value::as_array)
-                else {
-                    return false;
-                };
-                asked.len() == types.len()
-                    && types
-                        .iter()
-                        .all(|t| asked.iter().any(|a| a.as_str() == Some(t)))
+                body.get("format").and_then(Value::as_str) == Some(self.draft13_format())
+                    && body
+                        .get("types")
+                        .or_else(|| body.get("credential_definition")?.get("type"))
+                        .is_some_and(|asked| same_types(types, asked))
             }
+            Format::SdJwt { .. } | Format::MsoMdoc { .. } => self.named_by_draft13_request(body),
         }
     }
 
@@ -810,6 +818,17 @@ fn urn_uuid() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// Whether `asked` (a JSON array) holds exactly the `types`, in any order.
+fn same_types(types: &[&str], asked: &Value) -> bool {
+    let Some(asked) = asked.as_array() else {
+        return false;
+    };
+    asked.len() == types.len()
+        && types
+            .iter()
+            .all(|t| asked.iter().any(|a| a.as_str() == Some(t)))
 }
 
 /// The configuration with this id.

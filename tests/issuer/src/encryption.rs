@@ -14,8 +14,8 @@ use crate::state::random_id;
 
 /// Whether the issuer offers or requires encrypted credential requests and
 /// responses (OID4VCI 1.0 `credential_request_encryption` and
-/// `credential_response_encryption`). A draft-13 issuer never advertises
-/// encryption, whatever is set.
+/// `credential_response_encryption`). A draft-13 or draft-11 issuer never
+/// advertises encryption, whatever is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Encryption {
     /// No encryption: nothing advertised, `credential_response_encryption`

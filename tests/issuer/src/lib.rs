@@ -45,7 +45,7 @@ pub use attestation::{
 pub use canned::{Canned, CannedBody, Endpoint};
 pub use did::CredentialKey;
 pub use encryption::Encryption;
-pub use state::Fault;
+pub use state::{Fault, SpecVersion};
 use state::{Settings, Shared};
 pub use trust::CredentialSigning;
 
@@ -191,14 +191,72 @@ impl IssuerBuilder {
     /// maps, no nonce endpoint (`c_nonce` in token, credential and error
     /// responses), credential requests by `format` and `vct` with a `proof`,
     /// a single `credential` in responses, and `issuance_pending` while a
-    /// deferred credential is not ready. Default false.
+    /// deferred credential is not ready. `false` goes back to 1.0 if the
+    /// issuer spoke draft 13. Default false.
     pub fn draft13(mut self, on: bool) -> Self {
-        self.settings.draft13 = on;
         if on {
+            self.settings.spec = SpecVersion::Draft13;
             self.settings.nonce_endpoint = false;
             self.settings.batch_size = None;
+        } else if self.settings.spec == SpecVersion::Draft13 {
+            self.settings.spec = SpecVersion::V1;
         }
         self
+    }
+
+    /// Speaks draft 11 end to end (the shapes deployed draft-11/12 issuers
+    /// still use):
+    ///
+    /// - metadata only at the appended well-known URL, with
+    ///   `credentials_supported` as an array of objects (`format`, `id`,
+    ///   `scope`, `cryptographic_binding_methods_supported`,
+    ///   `cryptographic_suites_supported`, `proof_types_supported: ["jwt"]`,
+    ///   `display`, and `vct` plus a nested `claims` map for `vc+sd-jwt`,
+    ///   `types` plus `credentialSubject` for `jwt_vc_json`, `doctype` plus
+    ///   `claims` for `mso_mdoc`), `authorization_server` (singular, with a
+    ///   separate AS), and no nonce, notification or batch parameters;
+    /// - offers with `credentials` (the `id`s; objects by format and type
+    ///   with [`OfferRequest::legacy_offer`]) and `user_pin_required`;
+    /// - the PIN in the token request as `user_pin` (`tx_code` is refused),
+    ///   `c_nonce` and `c_nonce_expires_in` in the token response, and no
+    ///   `authorization_details` (`credential_identifiers`) in it;
+    /// - credential requests by `format` with `types` (or draft 12's
+    ///   `credential_definition.type`), `vct` or `doctype` and a single
+    ///   `proof`; 1.0 requests (`credential_identifier`,
+    ///   `credential_configuration_id`, `proofs`) are refused with
+    ///   `invalid_credential_request`; proof errors are
+    ///   `invalid_or_missing_proof` with a fresh `c_nonce`;
+    /// - answers `{"format", "credential", "c_nonce", "c_nonce_expires_in"}`,
+    ///   SD-JWTs with header `typ` `vc+sd-jwt`;
+    /// - deferred issuance by `acceptance_token`: the credential endpoint
+    ///   answers `{"acceptance_token", "c_nonce", ...}`, the deferred
+    ///   endpoint takes it as the Bearer token, answers `issuance_pending`
+    ///   (with `interval`) while not ready, then `{"format", "credential"}`;
+    /// - authorization requests by `scope`, or `authorization_details` by
+    ///   `format` and type (not `credential_configuration_id`).
+    ///
+    /// Encryption is off. `false` goes back to 1.0 if the issuer spoke draft
+    /// 11. Default false.
+    pub fn draft11(mut self, on: bool) -> Self {
+        if on {
+            self.settings.spec = SpecVersion::Draft11;
+            self.settings.nonce_endpoint = false;
+            self.settings.batch_size = None;
+        } else if self.settings.spec == SpecVersion::Draft11 {
+            self.settings.spec = SpecVersion::V1;
+        }
+        self
+    }
+
+    /// The version spoken: [`SpecVersion::V1`] (default),
+    /// [`SpecVersion::Draft13`] (as [`IssuerBuilder::draft13`]) or
+    /// [`SpecVersion::Draft11`] (as [`IssuerBuilder::draft11`]).
+    pub fn spec_version(self, version: SpecVersion) -> Self {
+        match version {
+            SpecVersion::Draft13 => self.draft13(true),
+            SpecVersion::Draft11 => self.draft11(true),
+            _ => self.draft13(false).draft11(false),
+        }
     }
 
     /// Serves https with a fresh self-signed certificate for 127.0.0.1 and
@@ -243,7 +301,7 @@ impl IssuerBuilder {
     /// encrypt successful answers to the `credential_response_encryption.jwk`
     /// of the request. [`Encryption::Required`] refuses plain requests and
     /// requests without `credential_response_encryption`. Ignored by a
-    /// draft-13 issuer. Default [`Encryption::Off`].
+    /// draft-13 or draft-11 issuer. Default [`Encryption::Off`].
     pub fn encryption(mut self, encryption: Encryption) -> Self {
         self.settings.encryption = encryption;
         self
@@ -323,8 +381,8 @@ impl IssuerBuilder {
     /// Serves signed metadata (OID4VCI 1.0 12.2.3): an
     /// `openidvci-issuer-metadata+jwt` signed with the `x5c` chain to the
     /// test root, answered when the request's `Accept` prefers
-    /// `application/jwt` (JSON otherwise); in draft-13 mode the JSON's
-    /// `signed_metadata` parameter.
+    /// `application/jwt` (JSON otherwise); in draft-13 (and draft-11) mode
+    /// the JSON's `signed_metadata` parameter.
     pub fn signed_metadata(mut self, on: bool) -> Self {
         self.settings.signed_metadata = on;
         self
@@ -479,9 +537,13 @@ pub struct OfferRequest {
     /// the pre-authorized code. Default false.
     #[serde(default)]
     pub authorization_code: Option<bool>,
-    /// A draft 11/12 offer: `credentials` objects (format and vct) instead of
-    /// `credential_configuration_ids`, and `user_pin_required` instead of a
-    /// `tx_code` object. Default false.
+    /// A draft 11/12 offer: `credentials` objects (format and `vct`,
+    /// `doctype`, or `credential_definition.type`; in draft-11 mode `types`)
+    /// instead of `credential_configuration_ids`, and `user_pin_required`
+    /// instead of a `tx_code` object. A draft-11 issuer
+    /// ([`IssuerBuilder::draft11`]) always sends `credentials` and
+    /// `user_pin_required`: the configuration ids, or with this the objects.
+    /// Default false.
     #[serde(default)]
     pub legacy_offer: Option<bool>,
 }
@@ -656,7 +718,8 @@ impl RunningIssuer {
 
     /// Every secret the issuer handed out so far (pre-authorized and
     /// authorization codes, access and refresh tokens, nonces,
-    /// `issuer_state`s), for tests that check a wallet never leaks one.
+    /// `issuer_state`s, draft 11's `acceptance_token`s), for tests that
+    /// check a wallet never leaks one.
     pub fn secrets_issued(&self) -> Vec<String> {
         self.shared.lock().secrets.clone()
     }

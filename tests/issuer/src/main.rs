@@ -9,7 +9,8 @@
 
 use clap::Parser;
 use oid4vci_issuer::{
-    CredentialKey, CredentialSigning, Encryption, Fault, Issuer, KeyAttestations, WalletAttestation,
+    CredentialKey, CredentialSigning, Encryption, Fault, Issuer, KeyAttestations, SpecVersion,
+    WalletAttestation,
 };
 use std::io::Write as _;
 
@@ -50,6 +51,13 @@ struct Args {
     /// single credential, issuance_pending).
     #[arg(long)]
     draft13: bool,
+    /// Speak draft 11 (appended metadata URL, `credentials_supported` array,
+    /// offers with `credentials` and `user_pin_required`, `user_pin`,
+    /// c_nonce in the token response, requests by `format` and
+    /// `types`/`vct`/`doctype` with a `proof`, `{format, credential}`
+    /// answers, `acceptance_token` deferral).
+    #[arg(long, conflicts_with = "draft13")]
+    draft11: bool,
     /// Serve https with a fresh self-signed certificate (its PEM is in the
     /// ready line as `certificate_pem`).
     #[arg(long)]
@@ -81,7 +89,7 @@ struct Args {
     /// P-256, A128GCM/A256GCM): `off` (nothing advertised), `offered`
     /// (advertised, plain requests still accepted) or `required` (every
     /// credential and deferred request must be a JWE and ask for an
-    /// encrypted response). Ignored with `--draft13`.
+    /// encrypted response). Ignored with `--draft13` and `--draft11`.
     #[arg(long, value_enum, default_value_t = EncryptionArg::Off)]
     encryption: EncryptionArg,
     /// Wallet attestation (OAuth 2.0 Attestation-Based Client Authentication,
@@ -202,6 +210,17 @@ enum KeyAttestationArg {
 }
 
 impl Args {
+    /// `--draft13`, `--draft11`, or 1.0.
+    fn spec_version(&self) -> SpecVersion {
+        if self.draft11 {
+            SpecVersion::Draft11
+        } else if self.draft13 {
+            SpecVersion::Draft13
+        } else {
+            SpecVersion::V1
+        }
+    }
+
     /// `--key-attestation`, or `required` for `--key-attestations-required`.
     fn key_attestations(&self) -> KeyAttestations {
         if self.key_attestations_required {
@@ -250,7 +269,7 @@ async fn main() {
         .deferred_pending_polls(args.deferred_pending_polls)
         .batch_size((args.batch_size > 0).then_some(args.batch_size))
         .pushed_authorization(!args.no_par)
-        .draft13(args.draft13)
+        .spec_version(args.spec_version())
         .tls(args.tls)
         .require_par(args.require_par)
         .separate_authorization_server(args.separate_authorization_server)
@@ -339,5 +358,19 @@ mod tests {
             "required-with-nonce"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn spec_version_flags() {
+        assert_eq!(parse(&[]).unwrap().spec_version(), SpecVersion::V1);
+        assert_eq!(
+            parse(&["--draft13"]).unwrap().spec_version(),
+            SpecVersion::Draft13
+        );
+        assert_eq!(
+            parse(&["--draft11"]).unwrap().spec_version(),
+            SpecVersion::Draft11
+        );
+        assert!(parse(&["--draft11", "--draft13"]).is_err());
     }
 }

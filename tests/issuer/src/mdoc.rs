@@ -1037,7 +1037,11 @@ pub(crate) mod tests {
 
     fn metadata_of(draft13: bool) -> Value {
         let settings = Settings {
-            draft13,
+            spec: if draft13 {
+                crate::state::SpecVersion::Draft13
+            } else {
+                crate::state::SpecVersion::V1
+            },
             ..Settings::default()
         };
         let shared = Shared::new(settings, "http://127.0.0.1:9".into(), None);

@@ -1,7 +1,8 @@
 //! The documents the issuer publishes: credential issuer metadata (1.0
-//! shape), authorization server metadata and SD-JWT VC issuer metadata.
+//! shape, or draft 13's or draft 11's), authorization server metadata and
+//! SD-JWT VC issuer metadata.
 
-use crate::credential::{Format, CONFIGURATIONS};
+use crate::credential::{Configuration, Format, CONFIGURATIONS};
 use crate::encryption::{self, Encryption};
 use crate::state::{Fault, Shared};
 use serde_json::{json, Map, Value};
@@ -46,9 +47,103 @@ fn nested_claims<'a>(claims: impl Iterator<Item = (&'a [&'a str], Value)>) -> Ma
     nested
 }
 
+/// A configuration's claims as drafts 11 to 13 nest them (`jwt_vc_json`:
+/// the members of `credentialSubject`, without that prefix).
+fn nested_claims_of(c: &Configuration) -> Map<String, Value> {
+    let paths = c.claims.iter().map(|(path, names)| {
+        let path = match c.format {
+            Format::JwtVcJson { .. } => path
+                .strip_prefix(&["credentialSubject"][..])
+                .unwrap_or(path),
+            Format::SdJwt { .. } | Format::MsoMdoc { .. } => path,
+        };
+        (path, labels(names))
+    });
+    nested_claims(paths)
+}
+
+/// Draft 11's `credentials_supported`: an array of objects with an `id`,
+/// the type parameters at the top (`vct`, `types`, `doctype`), the claims
+/// nested (`claims`; `credentialSubject` for `jwt_vc_json`), the signing
+/// algorithms as `cryptographic_suites_supported` and the proof types as
+/// an array of names.
+fn draft11_credentials_supported(shared: &Shared) -> Vec<Value> {
+    CONFIGURATIONS
+        .iter()
+        .map(|c| {
+            let mut entry = json!({
+                "format": c.draft13_format(),
+                "id": c.id,
+                "scope": c.scope,
+            });
+            let claims = Value::Object(nested_claims_of(c));
+            let suites = match c.format {
+                Format::SdJwt { vct } => {
+                    entry["vct"] = json!(vct);
+                    entry["claims"] = claims;
+                    json!([shared.credential_alg()])
+                }
+                Format::JwtVcJson { types } => {
+                    entry["types"] = json!(types);
+                    entry["credentialSubject"] = claims;
+                    json!(["ES256", "EdDSA"])
+                }
+                Format::MsoMdoc { doctype, .. } => {
+                    entry["doctype"] = json!(doctype);
+                    entry["claims"] = claims;
+                    json!(["ES256"])
+                }
+            };
+            if c.bound {
+                entry["cryptographic_binding_methods_supported"] = binding_methods(c.format);
+                entry["proof_types_supported"] = json!(["jwt"]);
+            }
+            entry["cryptographic_suites_supported"] = suites;
+            entry["display"] = display(c.display);
+            entry
+        })
+        .collect()
+}
+
+/// `cryptographic_binding_methods_supported` of a key-bound configuration.
+fn binding_methods(format: Format) -> Value {
+    match format {
+        Format::SdJwt { .. } => json!(["jwk"]),
+        Format::JwtVcJson { .. } => json!(["jwk", "did:jwk"]),
+        Format::MsoMdoc { .. } => json!(["cose_key"]),
+    }
+}
+
+/// Draft 11 issuer metadata: `credentials_supported`, and only the
+/// parameters draft 11 has (`authorization_server`, singular, when the AS
+/// is separate; no nonce, notification, batch or encryption parameters).
+fn draft11_issuer_metadata(shared: &Shared) -> Value {
+    let mut metadata = json!({
+        "credential_issuer": shared.issuer_id(),
+        "credential_endpoint": shared.endpoint("credential"),
+        "deferred_credential_endpoint": shared.endpoint("deferred"),
+        "display": issuer_display(),
+        "credentials_supported": draft11_credentials_supported(shared),
+    });
+    if let Some(as_url) = &shared.as_base_url {
+        metadata["authorization_server"] = json!(as_url);
+    }
+    metadata
+}
+
+fn issuer_display() -> Value {
+    json!([
+        { "name": "Reference Issuer", "locale": "en" },
+        { "name": "Referenz-Aussteller", "locale": "de" },
+    ])
+}
+
 /// `/.well-known/openid-credential-issuer`
 pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
     let settings = &shared.settings;
+    if settings.draft11() {
+        return with_faults(shared, draft11_issuer_metadata(shared));
+    }
     let mut configurations = Map::new();
     for c in CONFIGURATIONS {
         let claims: Vec<Value> = c
@@ -77,28 +172,21 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
                 "credential_signing_alg_values_supported": [-7],
             }),
         };
-        if settings.draft13 {
+        if settings.draft13() {
             // Draft 13: display and a nested claims map on the configuration
             // (`jwt_vc_json`: in `credential_definition.credentialSubject`;
             // `mso_mdoc`: namespace, then element).
             config["display"] = display(c.display);
+            let claims = Value::Object(nested_claims_of(c));
             match c.format {
                 Format::SdJwt { .. } | Format::MsoMdoc { .. } => {
                     if let Format::SdJwt { .. } = c.format {
                         config["format"] = json!("vc+sd-jwt");
                     }
-                    let paths = c.claims.iter().map(|(path, names)| (*path, labels(names)));
-                    config["claims"] = Value::Object(nested_claims(paths));
+                    config["claims"] = claims;
                 }
                 Format::JwtVcJson { .. } => {
-                    let paths = c.claims.iter().map(|(path, names)| {
-                        let inner = path
-                            .strip_prefix(&["credentialSubject"][..])
-                            .unwrap_or(path);
-                        (inner, labels(names))
-                    });
-                    config["credential_definition"]["credentialSubject"] =
-                        Value::Object(nested_claims(paths));
+                    config["credential_definition"]["credentialSubject"] = claims;
                 }
             }
         } else {
@@ -108,11 +196,7 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
             });
         }
         if c.bound {
-            config["cryptographic_binding_methods_supported"] = match c.format {
-                Format::SdJwt { .. } => json!(["jwk"]),
-                Format::JwtVcJson { .. } => json!(["jwk", "did:jwk"]),
-                Format::MsoMdoc { .. } => json!(["cose_key"]),
-            };
+            config["cryptographic_binding_methods_supported"] = binding_methods(c.format);
             config["proof_types_supported"] = if shared.key_attestations_on() {
                 let required = json!({
                     "key_storage": ["iso_18045_high"],
@@ -144,16 +228,13 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
         "credential_endpoint": shared.endpoint("credential"),
         "deferred_credential_endpoint": shared.endpoint("deferred"),
         "notification_endpoint": shared.endpoint("notification"),
-        "display": [
-            { "name": "Reference Issuer", "locale": "en" },
-            { "name": "Referenz-Aussteller", "locale": "de" },
-        ],
+        "display": issuer_display(),
         "credential_configurations_supported": configurations,
     });
     if let Some(as_url) = &shared.as_base_url {
         metadata["authorization_servers"] = json!([as_url]);
     }
-    if settings.nonce_endpoint {
+    if settings.advertises_nonce_endpoint() {
         metadata["nonce_endpoint"] = json!(shared.endpoint("nonce"));
     }
     if let Some(size) = settings.batch_size {
@@ -177,6 +258,11 @@ pub(crate) fn issuer_metadata(shared: &Shared) -> Value {
             "encryption_required": required,
         });
     }
+    with_faults(shared, metadata)
+}
+
+/// The metadata faults, in every version.
+fn with_faults(shared: &Shared, mut metadata: Value) -> Value {
     if shared.has(Fault::MetadataIssuerMismatch) {
         metadata["credential_issuer"] = json!(format!("{}/someone-else", shared.base_url));
     }

@@ -182,6 +182,28 @@ impl Fault {
     }
 }
 
+/// Which OpenID4VCI version the issuer speaks on the wire (see
+/// [`crate::IssuerBuilder::spec_version`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpecVersion {
+    /// OpenID4VCI 1.0 (the default).
+    #[default]
+    V1,
+    /// Draft 13 (see [`crate::IssuerBuilder::draft13`]).
+    Draft13,
+    /// Draft 11 (see [`crate::IssuerBuilder::draft11`]).
+    Draft11,
+}
+
+impl SpecVersion {
+    /// A draft before 1.0: metadata at the appended well-known URL, no
+    /// encryption, a single `proof`, a single `credential` in answers.
+    pub(crate) fn before_1_0(self) -> bool {
+        self != SpecVersion::V1
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub path: String,
@@ -198,7 +220,7 @@ pub(crate) struct Settings {
     pub separate_authorization_server: bool,
     pub access_token_lifetime: Duration,
     pub canned: Vec<crate::Canned>,
-    pub draft13: bool,
+    pub spec: SpecVersion,
     pub require_dpop: bool,
     pub dpop_nonce: bool,
     pub encryption: Encryption,
@@ -214,6 +236,23 @@ pub(crate) struct Settings {
     pub signed_metadata: bool,
     /// How long every answer waits (a phone network's round trip).
     pub latency: std::time::Duration,
+}
+
+impl Settings {
+    /// Whether the issuer has a nonce endpoint (`c_nonce` otherwise comes
+    /// in token, credential and proof error answers). Never in draft 11,
+    /// which has none.
+    pub fn advertises_nonce_endpoint(&self) -> bool {
+        self.nonce_endpoint && self.spec != SpecVersion::Draft11
+    }
+
+    pub fn draft11(&self) -> bool {
+        self.spec == SpecVersion::Draft11
+    }
+
+    pub fn draft13(&self) -> bool {
+        self.spec == SpecVersion::Draft13
+    }
 }
 
 /// A user of the authorization server's login page.
@@ -274,7 +313,7 @@ impl Default for Settings {
             separate_authorization_server: false,
             access_token_lifetime: TOKEN_LIFETIME,
             canned: Vec::new(),
-            draft13: false,
+            spec: SpecVersion::V1,
             require_dpop: false,
             dpop_nonce: false,
             encryption: Encryption::Off,
@@ -328,6 +367,8 @@ pub(crate) struct Deferred {
     pub session_id: String,
     pub polls_left: u32,
     pub credentials: Vec<String>,
+    /// The configuration's draft-13/11 `format` (draft 11 answers name it).
+    pub format: &'static str,
 }
 
 /// An authorization request between the browser's first visit and consent.
@@ -432,12 +473,30 @@ pub(crate) struct Shared {
 }
 
 /// Draft 13 has no request encryption and another response-encryption
-/// shape: a draft-13 issuer advertises none.
+/// shape, draft 11 none: a draft-13 or draft-11 issuer advertises none.
 fn effective_encryption(settings: &Settings) -> Encryption {
-    if settings.draft13 {
+    if settings.spec.before_1_0() {
         Encryption::Off
     } else {
         settings.encryption
+    }
+}
+
+/// A draft 11/12 offer's object for `configuration`: its `format` and
+/// `vct`, `doctype`, or (`jwt_vc_json`) `types` in draft-11 mode and
+/// `credential_definition.type` otherwise.
+fn legacy_offer_object(configuration: &crate::credential::Configuration, draft11: bool) -> Value {
+    use crate::credential::Format;
+    match configuration.format {
+        Format::SdJwt { vct } => json!({ "format": "vc+sd-jwt", "vct": vct }),
+        Format::JwtVcJson { types } if draft11 => {
+            json!({ "format": "jwt_vc_json", "types": types })
+        }
+        Format::JwtVcJson { types } => json!({
+            "format": "jwt_vc_json",
+            "credential_definition": { "type": types },
+        }),
+        Format::MsoMdoc { doctype, .. } => json!({ "format": "mso_mdoc", "doctype": doctype }),
     }
 }
 
@@ -521,7 +580,8 @@ impl Shared {
         self.settings.key_attestations != KeyAttestations::Off
     }
 
-    /// The encryption mode in force: always `Off` for a draft-13 issuer.
+    /// The encryption mode in force: always `Off` for a draft-13 or
+    /// draft-11 issuer.
     pub fn encryption(&self) -> Encryption {
         effective_encryption(&self.settings)
     }
@@ -569,6 +629,7 @@ impl Shared {
             claims: request.claims,
         };
         let legacy = request.legacy_offer.unwrap_or(false);
+        let draft11 = self.settings.draft11();
         let mut inner = self.lock();
         let mut tx_code = None;
         let grants = if request.authorization_code.unwrap_or(false) {
@@ -576,7 +637,8 @@ impl Shared {
             inner.secrets.push(issuer_state.clone());
             inner.issuer_states.insert(issuer_state.clone(), grant);
             let mut g = json!({ "issuer_state": issuer_state });
-            if let Some(as_url) = &self.as_base_url {
+            // Draft 11 names the AS in the metadata only.
+            if let Some(as_url) = self.as_base_url.as_ref().filter(|_| !draft11) {
                 g["authorization_server"] = json!(as_url);
             }
             json!({ "authorization_code": g })
@@ -589,7 +651,10 @@ impl Shared {
             inner.secrets.push(code.clone());
             inner.secrets.extend(tx_code.clone());
             let mut pre_auth = json!({ "pre-authorized_code": code });
-            if tx_code.is_some() {
+            if draft11 {
+                // Draft 11: a PIN flag (the PIN comes back as `user_pin`).
+                pre_auth["user_pin_required"] = json!(tx_code.is_some());
+            } else if tx_code.is_some() {
                 pre_auth["tx_code"] = json!({
                     "input_mode": "numeric",
                     "length": 6,
@@ -611,27 +676,20 @@ impl Shared {
             "credential_configuration_ids": ids,
             "grants": grants,
         });
-        if legacy {
-            // Draft 11/12: credentials by format and type, and a PIN flag.
-            let objects: Vec<Value> = ids
-                .iter()
-                .filter_map(|id| crate::credential::configuration(id))
-                .map(|c| match c.format {
-                    crate::credential::Format::SdJwt { vct } => {
-                        json!({ "format": "vc+sd-jwt", "vct": vct })
-                    }
-                    crate::credential::Format::JwtVcJson { types } => json!({
-                        "format": "jwt_vc_json",
-                        "credential_definition": { "type": types },
-                    }),
-                    crate::credential::Format::MsoMdoc { doctype, .. } => {
-                        json!({ "format": "mso_mdoc", "doctype": doctype })
-                    }
-                })
-                .collect();
+        if draft11 || legacy {
+            // Draft 11/12: `credentials`, by format and type (draft-11 mode:
+            // the ids of `credentials_supported` unless `legacy_offer`).
+            let credentials: Vec<Value> = if draft11 && !legacy {
+                ids.iter().map(|id| json!(id)).collect()
+            } else {
+                ids.iter()
+                    .filter_map(|id| crate::credential::configuration(id))
+                    .map(|c| legacy_offer_object(c, draft11))
+                    .collect()
+            };
             if let Some(o) = offer.as_object_mut() {
                 o.remove("credential_configuration_ids");
-                o.insert("credentials".into(), Value::Array(objects));
+                o.insert("credentials".into(), Value::Array(credentials));
             }
             let pre = &mut offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
             if let Some(p) = pre.as_object_mut() {

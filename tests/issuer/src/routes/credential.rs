@@ -22,10 +22,17 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 /// A credential error; draft-13 issuers (no nonce endpoint) attach a fresh
-/// `c_nonce` to it.
+/// `c_nonce` to proof errors, draft-11 issuers call them
+/// `invalid_or_missing_proof` (with a fresh `c_nonce`).
 fn credential_error(shared: &Shared, inner: &mut Inner, code: &str, description: &str) -> Response {
+    let proof_error = matches!(code, "invalid_nonce" | "invalid_proof");
+    let code = if proof_error && shared.settings.draft11() {
+        "invalid_or_missing_proof"
+    } else {
+        code
+    };
     let mut body = json!({ "error": code, "error_description": description });
-    if !shared.settings.nonce_endpoint && matches!(code, "invalid_nonce" | "invalid_proof") {
+    if !shared.settings.advertises_nonce_endpoint() && proof_error {
         body["c_nonce"] = json!(shared.new_nonce(inner));
         body["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
     }
@@ -111,8 +118,14 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
             "the body is not a JSON object",
         );
     };
-    // Which configuration: by identifier when the token gave identifiers.
-    let configuration_id =
+    // Which configuration: draft 11 by format and type; otherwise by
+    // identifier when the token gave identifiers.
+    let configuration_id = if shared.settings.draft11() {
+        match draft11_configuration(&grant, &body) {
+            Ok(id) => id,
+            Err(response) => return response,
+        }
+    } else {
         match (
             body.get("credential_identifier").and_then(Value::as_str),
             body.get("credential_configuration_id")
@@ -133,7 +146,7 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
                     )
                 }
             },
-            (None, Some(_)) if shared.settings.draft13 => return bad_request(
+            (None, Some(_)) if shared.settings.draft13() => return bad_request(
                 "invalid_credential_request",
                 "draft 13: name the credential by format and vct (no credential_configuration_id)",
             ),
@@ -152,7 +165,7 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
                 }
                 id.to_string()
             }
-            (None, None) if shared.settings.draft13 => {
+            (None, None) if shared.settings.draft13() => {
                 // Draft 13: the format and its type parameter name the
                 // credential (`vct`, or `credential_definition.type`).
                 let found = grant.configuration_ids.iter().find(|id| {
@@ -182,7 +195,8 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
                     "credential_identifier or credential_configuration_id is required",
                 )
             }
-        };
+        }
+    };
     let Some(configuration) = credential::configuration(&configuration_id) else {
         return bad_request(
             "unknown_credential_configuration",
@@ -212,6 +226,27 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
         }
     };
 
+    if grant.deferred && shared.settings.draft11() {
+        // Draft 11: an acceptance token, the Bearer token of the deferred
+        // request.
+        let acceptance_token = random_id(24);
+        inner.secrets.push(acceptance_token.clone());
+        inner.deferred.insert(
+            acceptance_token.clone(),
+            Deferred {
+                session_id: session.id.clone(),
+                polls_left: shared.settings.deferred_pending_polls,
+                credentials,
+                format: configuration.draft13_format(),
+            },
+        );
+        let body = json!({
+            "acceptance_token": acceptance_token,
+            "c_nonce": shared.new_nonce(&mut inner),
+            "c_nonce_expires_in": NONCE_LIFETIME.as_secs(),
+        });
+        return json_response(StatusCode::OK, &body);
+    }
     if grant.deferred {
         let transaction_id = random_id(16);
         inner.deferred.insert(
@@ -220,13 +255,14 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
                 session_id: session.id.clone(),
                 polls_left: shared.settings.deferred_pending_polls,
                 credentials,
+                format: configuration.draft13_format(),
             },
         );
         let mut body = json!({
             "transaction_id": transaction_id,
             "interval": shared.settings.deferred_interval,
         });
-        if shared.settings.draft13 {
+        if shared.settings.draft13() {
             body = json!({
                 "transaction_id": transaction_id,
                 "c_nonce": shared.new_nonce(&mut inner),
@@ -241,8 +277,12 @@ pub(super) fn credential_endpoint(shared: &Shared, request: &Request) -> Respons
             response_encryption.as_ref(),
         );
     }
-    let mut response = issued_body(shared, &mut inner, session.id.clone(), credentials);
-    if !shared.settings.nonce_endpoint {
+    let mut response = if shared.settings.draft11() {
+        draft11_issued_body(configuration.draft13_format(), credentials)
+    } else {
+        issued_body(shared, &mut inner, session.id.clone(), credentials)
+    };
+    if !shared.settings.advertises_nonce_endpoint() {
         response["c_nonce"] = json!(shared.new_nonce(&mut inner));
         response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
     }
@@ -452,8 +492,11 @@ fn issue(
     };
     Ok(match configuration.format {
         Format::SdJwt { .. } => {
+            // SD-JWT VC drafts of the draft-11 era: `vc+sd-jwt`.
             let typ = if shared.has(Fault::CredentialWrongTyp) {
                 "JWT"
+            } else if shared.settings.draft11() {
+                "vc+sd-jwt"
             } else {
                 "dc+sd-jwt"
             };
@@ -476,7 +519,7 @@ pub(super) fn issued_body(
     inner
         .notification_ids
         .insert(notification_id.clone(), session_id);
-    if shared.settings.draft13 && credentials.len() == 1 {
+    if shared.settings.draft13() && credentials.len() == 1 {
         let credential = credentials.into_iter().next().unwrap_or_default();
         return json!({ "credential": credential, "notification_id": notification_id });
     }
@@ -492,6 +535,68 @@ pub(super) fn issued_body(
         })
         .collect();
     json!({ "credentials": list, "notification_id": notification_id })
+}
+
+/// A draft-11 answer: `{format, credential}` (a draft-11 request names one
+/// credential: one proof, or none for an unbound configuration).
+pub(super) fn draft11_issued_body(format: &str, credentials: Vec<String>) -> Value {
+    let credential = credentials.into_iter().next().unwrap_or_default();
+    json!({ "format": format, "credential": credential })
+}
+
+/// Members of 1.0 (and draft 13) credential requests a draft-11 issuer
+/// refuses.
+const NOT_DRAFT11: [&str; 3] = [
+    "credential_identifier",
+    "credential_configuration_id",
+    "proofs",
+];
+
+/// The offered configuration a draft-11 credential request names (`format`
+/// with `types` or draft 12's `credential_definition.type`, `vct`, or
+/// `doctype`), or the refusal: `invalid_credential_request` for a 1.0
+/// request or one without `format`, `unsupported_credential_format` for a
+/// format this issuer does not issue, `unsupported_credential_type` for a
+/// type it does not issue in that format or did not offer.
+fn draft11_configuration(grant: &Grant, body: &Map<String, Value>) -> Result<String, Response> {
+    if let Some(member) = NOT_DRAFT11.iter().find(|m| body.contains_key(**m)) {
+        return Err(bad_request(
+            "invalid_credential_request",
+            &format!(
+                "draft 11: {member} is not a draft-11 parameter; name the credential by format \
+                 and types, vct or doctype, with a single proof"
+            ),
+        ));
+    }
+    let Some(format) = body.get("format").and_then(Value::as_str) else {
+        return Err(bad_request(
+            "invalid_credential_request",
+            "draft 11: format is required",
+        ));
+    };
+    let found = grant
+        .configuration_ids
+        .iter()
+        .find(|id| credential::configuration(id).is_some_and(|c| c.named_by_draft11_request(body)));
+    if let Some(id) = found {
+        return Ok(id.clone());
+    }
+    if credential::CONFIGURATIONS
+        .iter()
+        .any(|c| c.draft13_format() == format)
+    {
+        Err(bad_request(
+            "unsupported_credential_type",
+            "vc+sd-jwt with the vct, jwt_vc_json with the types (or \
+             credential_definition.type), or mso_mdoc with the doctype, of an offered \
+             credential is required",
+        ))
+    } else {
+        Err(bad_request(
+            "unsupported_credential_format",
+            "draft 11: the format must be vc+sd-jwt, jwt_vc_json or mso_mdoc",
+        ))
+    }
 }
 
 /// Counters of key attestations checked at the credential endpoint.

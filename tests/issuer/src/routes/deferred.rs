@@ -1,16 +1,20 @@
 //! The deferred endpoint: pending (`interval`, or draft 13's
 //! `issuance_pending`) until the configured polls are spent, then the
-//! credentials, encrypted as each poll asks.
+//! credentials, encrypted as each poll asks; in draft 11 by the
+//! `acceptance_token` as the Bearer token.
 
 use super::auth::session;
-use super::credential::{answer, issued_body, open_request};
-use super::{bad_request, server_error, Request};
+use super::credential::{answer, draft11_issued_body, issued_body, open_request};
+use super::{bad_request, invalid_token, json_response, ok, server_error, Request};
 use crate::state::Shared;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
 pub(super) fn deferred(shared: &Shared, request: &Request) -> Response {
+    if shared.settings.draft11() {
+        return draft11_deferred(shared, request);
+    }
     let mut inner = shared.lock();
     let session_id = match session(shared, &mut inner, request) {
         Ok(session) => session.id,
@@ -32,7 +36,7 @@ pub(super) fn deferred(shared: &Shared, request: &Request) -> Response {
     else {
         return bad_request("invalid_transaction_id", "unknown transaction_id");
     };
-    if entry.polls_left > 0 && shared.settings.draft13 {
+    if entry.polls_left > 0 && shared.settings.draft13() {
         entry.polls_left -= 1;
         return bad_request("issuance_pending", "not ready yet");
     }
@@ -61,4 +65,30 @@ pub(super) fn deferred(shared: &Shared, request: &Request) -> Response {
         &body,
         response_encryption.as_ref(),
     )
+}
+
+/// Draft 11: the `acceptance_token` of the credential answer is the Bearer
+/// token (no body); `issuance_pending` with `interval` until the polls are
+/// spent, then `{format, credential}` (the token is used up).
+fn draft11_deferred(shared: &Shared, request: &Request) -> Response {
+    let mut inner = shared.lock();
+    let Some(token) = request.bearer() else {
+        return invalid_token("draft 11: send the acceptance_token as the Bearer token");
+    };
+    let Some(entry) = inner.deferred.get_mut(token) else {
+        return invalid_token("the acceptance_token is unknown or used");
+    };
+    if entry.polls_left > 0 {
+        entry.polls_left -= 1;
+        let body = json!({
+            "error": "issuance_pending",
+            "error_description": "not ready yet",
+            "interval": shared.settings.deferred_interval,
+        });
+        return json_response(StatusCode::BAD_REQUEST, &body);
+    }
+    let Some(entry) = inner.deferred.remove(token) else {
+        return server_error();
+    };
+    ok(draft11_issued_body(entry.format, entry.credentials))
 }

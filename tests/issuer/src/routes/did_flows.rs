@@ -474,7 +474,7 @@ async fn pid_jwt_vc_in_the_metadata_in_1_0_and_draft_13() {
     // credential_definition.credentialSubject.
     let shared = issuer_with(Settings {
         path: "/tenant".into(),
-        draft13: true,
+        spec: crate::state::SpecVersion::Draft13,
         nonce_endpoint: false,
         batch_size: None,
         ..Settings::default()
@@ -549,7 +549,7 @@ async fn pid_jwt_vc_offers_and_draft_13_requests() {
     // order); c_nonce comes from the token response.
     let shared = issuer_with(Settings {
         path: "/tenant".into(),
-        draft13: true,
+        spec: crate::state::SpecVersion::Draft13,
         nonce_endpoint: false,
         batch_size: None,
         credential_signing: CredentialSigning::DidJwk,

@@ -18,7 +18,8 @@ use serde_json::{json, Map, Value};
 pub(super) fn inserted_issuer_metadata(shared: &Shared, request: &Request) -> Response {
     let p = shared.settings.path.as_str();
     // With an empty path the appended URL is this same URL.
-    let appended_only = shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.draft13;
+    let appended_only =
+        shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.spec.before_1_0();
     let hidden = shared.has(Fault::MetadataNotFound) || (appended_only && !p.is_empty());
     if hidden {
         return not_found();
@@ -77,7 +78,7 @@ pub(super) fn issuer_metadata(shared: &Shared, request: &Request) -> Response {
             Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
         };
         // 1.0: content negotiation; draft 13: a parameter of the JSON.
-        if shared.settings.draft13 {
+        if shared.settings.spec.before_1_0() {
             metadata["signed_metadata"] = json!(jwt);
         } else if wants_jwt(request) {
             return respond(StatusCode::OK, "application/jwt", jwt);

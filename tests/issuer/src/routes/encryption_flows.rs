@@ -147,7 +147,7 @@ async fn metadata_advertises_both_objects() {
     let draft13 = Shared::new(
         Settings {
             encryption: Encryption::Required,
-            draft13: true,
+            spec: crate::state::SpecVersion::Draft13,
             nonce_endpoint: false,
             batch_size: None,
             ..Settings::default()

@@ -242,7 +242,7 @@ async fn dpop_bound_tokens_get_mdocs() {
 #[tokio::test]
 async fn a_draft13_request_names_the_mdoc_by_format_and_doctype() {
     let shared = tenant_issuer(Settings {
-        draft13: true,
+        spec: crate::state::SpecVersion::Draft13,
         nonce_endpoint: false,
         batch_size: None,
         ..Settings::default()

@@ -11,6 +11,8 @@ mod challenge;
 mod credential;
 mod deferred;
 mod discovery;
+#[cfg(test)]
+mod draft11_flows;
 mod nonce;
 mod notification;
 mod offers;
@@ -425,7 +427,7 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
     }
     if get
         && path == format!("{p}/.well-known/openid-credential-issuer")
-        && (shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.draft13)
+        && (shared.has(Fault::MetadataAppendedPathOnly) || shared.settings.spec.before_1_0())
     {
         return discovery::issuer_metadata(shared, request);
     }

@@ -1,6 +1,7 @@
 //! The token endpoint: the pre-authorized code grant here (the code and
-//! refresh grants in `authorize`), after the client's DPoP proof and wallet
-//! attestation; and the token response every grant answers with.
+//! refresh grants in `authorize`; draft 11's PIN is `user_pin`), after the
+//! client's DPoP proof and wallet attestation; and the token response every
+//! grant answers with.
 
 use super::auth::{as_dpop_proof, client_attestation};
 use super::{bad_request, ok, server_error, Request};
@@ -55,10 +56,22 @@ pub(super) fn token(shared: &Shared, request: &Request) -> Response {
             "the pre-authorized code is unknown, used or revoked",
         );
     };
-    match (&entry.tx_code, form.get("tx_code")) {
-        (Some(_), None) => return bad_request("invalid_request", "tx_code is required"),
+    // Draft 11 calls the transaction code a PIN, sent as `user_pin`.
+    let (param, what) = if shared.settings.draft11() {
+        ("user_pin", "PIN")
+    } else {
+        ("tx_code", "transaction code")
+    };
+    if shared.settings.draft11() && form.contains_key("tx_code") {
+        return bad_request(
+            "invalid_request",
+            "draft 11: send the PIN as user_pin (tx_code is OpenID4VCI 1.0)",
+        );
+    }
+    match (&entry.tx_code, form.get(param)) {
+        (Some(_), None) => return bad_request("invalid_request", &format!("{param} is required")),
         (None, Some(_)) => {
-            return bad_request("invalid_request", "this offer has no transaction code")
+            return bad_request("invalid_request", &format!("this offer has no {what}"))
         }
         (Some(expected), Some(given)) if expected != given => {
             entry.attempts_left = entry.attempts_left.saturating_sub(1);
@@ -66,10 +79,10 @@ pub(super) fn token(shared: &Shared, request: &Request) -> Response {
                 inner.pre_authorized.remove(code);
                 return bad_request(
                     "invalid_grant",
-                    "wrong transaction code; the offer is now revoked",
+                    &format!("wrong {what}; the offer is now revoked"),
                 );
             }
-            return bad_request("invalid_grant", "wrong transaction code");
+            return bad_request("invalid_grant", &format!("wrong {what}"));
         }
         _ => {}
     }
@@ -109,6 +122,9 @@ pub(crate) fn token_response(
     with_details: bool,
     refresh: bool,
 ) -> Value {
+    // Draft 11 has no credential identifiers (nor authorization_details in
+    // the token response).
+    let with_details = with_details && !shared.settings.draft11();
     if with_details && session.identifiers.is_empty() {
         for id in &session.grant.configuration_ids {
             session
@@ -150,7 +166,7 @@ pub(crate) fn token_response(
     if with_details {
         response["authorization_details"] = json!(details);
     }
-    if !shared.settings.nonce_endpoint {
+    if !shared.settings.advertises_nonce_endpoint() {
         response["c_nonce"] = json!(shared.new_nonce(inner));
         response["c_nonce_expires_in"] = json!(NONCE_LIFETIME.as_secs());
     }
