@@ -11,7 +11,7 @@
 //! let wallet = Wallet::builder().client_id("my-wallet").build()?;
 //! let offer = wallet.resolve_offer(offer_url).await?;
 //! let Grant::PreAuthorized(step) = offer.grant()? else { unimplemented!() };
-//! let step = match step.tx_code() {
+//! let step = match step.tx_code_spec() {
 //!     Some(spec) => step.clone().with_tx_code(ask_user(spec)),
 //!     None => step,
 //! };
@@ -102,10 +102,11 @@ pub use client::{
 };
 pub use error::{Error, ErrorCode, Result, ServerError};
 pub use flow::authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
-pub use flow::credential::{
-    ClaimKind, DeferredPending, DeferredStatus, IssuedCredential, LabelledClaim,
-};
-pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
+pub use flow::authorized::Authorized;
+pub use flow::deferred::{DeferredPending, DeferredStatus};
+pub use flow::issued::{ClaimKind, IssuedCredential, LabelledClaim};
+pub use flow::offer::{Grant, ResolvedOffer};
+pub use flow::pre_authorized::PreAuthorizedStep;
 pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use jose::{OsRandom, RandomSource, Signer, SignerError, SoftwareSigner};
 pub use types::NotificationEvent;

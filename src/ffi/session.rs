@@ -176,7 +176,7 @@ pub(super) fn credential_text(value: &serde_json::Value) -> String {
 
 pub(super) fn convert_credentials(
     list: Vec<crate::IssuedCredential>,
-    context: &crate::flow::session::IssuerContext,
+    context: &crate::flow::discovery::DiscoveredMetadata,
     locales: &[String],
 ) -> Vec<Credential> {
     list.into_iter()

@@ -8,7 +8,8 @@ use super::{
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
 use crate::flow::offer::check_issuer_identifier;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::types::{AuthorizationServerMetadata, IssuerMetadata};
+use crate::types::{AuthorizationServerMetadata, CredentialConfiguration, IssuerMetadata};
+use serde::{Deserialize, Serialize};
 
 /// The 1.0 metadata URL: `/.well-known/openid-credential-issuer` inserted
 /// between the host and the path of the identifier (a trailing slash kept).
@@ -390,6 +391,41 @@ impl Exchange for AsMetadataDiscovery {
             }
         }
         Ok(Progress::Done(metadata))
+    }
+}
+
+/// What every step after discovery needs: both metadata documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscoveredMetadata {
+    /// The credential issuer metadata (validated).
+    pub issuer: IssuerMetadata,
+    /// The chosen authorization server's metadata (validated).
+    pub authorization_server: AuthorizationServerMetadata,
+}
+
+impl DiscoveredMetadata {
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        &self.issuer.credential_issuer
+    }
+
+    /// The OID4VCI version the issuer's metadata looks like; it decides the
+    /// shape of the credential requests.
+    pub fn spec_version(&self) -> crate::types::SpecVersion {
+        self.issuer.detected_version
+    }
+
+    /// A configuration by id, or an error naming it.
+    pub fn configuration(&self, id: &str) -> Result<&CredentialConfiguration> {
+        self.issuer
+            .credential_configurations_supported
+            .get(id)
+            .ok_or_else(|| {
+                Error::InvalidState(format!(
+                    "credential configuration {:?} is not offered by this issuer",
+                    crate::error::sanitize(id, 64)
+                ))
+            })
     }
 }
 

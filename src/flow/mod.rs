@@ -5,13 +5,20 @@
 //! socket. [`crate::Wallet`] drives these steps with an [`crate::HttpClient`].
 
 pub mod authorization;
+pub mod authorized;
 pub mod credential;
+pub mod deferred;
 pub mod discovery;
-pub mod issuance;
+pub mod encryption;
+pub mod issued;
+pub mod nonce;
+pub mod notification;
 pub mod offer;
+pub mod plan;
+pub mod pre_authorized;
 pub mod protection;
 pub mod received;
-pub mod session;
+pub mod saved;
 pub mod token;
 
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
@@ -69,7 +76,7 @@ impl std::fmt::Debug for EngineConfig {
 }
 
 /// What the wallet can do beyond the baseline, for the checks made before
-/// anything is spent ([`session::IssuerContext::can_issue`]). The
+/// anything is spent ([`session::DiscoveredMetadata::can_issue`]). The
 /// [`crate::Wallet`] sets it from its configuration; another driver of the
 /// engine sets it on the steps (`with_capabilities`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

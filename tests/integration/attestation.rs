@@ -260,15 +260,18 @@ async fn use_attestation_challenge_is_answered_once_with_the_challenge_it_brings
 /// and a deferred credential, every protocol rule taken from the engine.
 #[tokio::test]
 async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet() {
+    use oid4vci_wallet::flow::credential::{CredentialExchange, Issuance};
+    use oid4vci_wallet::flow::deferred::DeferredPoll;
+    use oid4vci_wallet::flow::discovery::DiscoveredMetadata;
     use oid4vci_wallet::flow::discovery::{
         select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
     };
-    use oid4vci_wallet::flow::issuance::{CredentialExchange, DeferredPoll, Issuance, WithToken};
+    use oid4vci_wallet::flow::offer::ResolvedOffer;
     use oid4vci_wallet::flow::offer::{
         parse_offer_url, validate_offer_against_metadata, OfferSource,
     };
     use oid4vci_wallet::flow::protection::{AttestationChallenges, Protected, Protection};
-    use oid4vci_wallet::flow::session::{IssuerContext, ResolvedOffer};
+    use oid4vci_wallet::flow::token::WithToken;
     use oid4vci_wallet::flow::{EngineConfig, Flow, Progress};
     use oid4vci_wallet::http::{HttpClient, ReqwestClient, ReqwestConfig};
     use oid4vci_wallet::jose::DpopState;
@@ -342,7 +345,7 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
     .await;
     let resolved = ResolvedOffer::new(
         offer,
-        IssuerContext {
+        DiscoveredMetadata {
             issuer: metadata,
             authorization_server: server.clone(),
         },

@@ -3,9 +3,9 @@
 //! (issuer name, credential names in English and another locale, claim labels)
 //! comes out right.
 
+use oid4vci_wallet::flow::discovery::DiscoveredMetadata;
 use oid4vci_wallet::flow::discovery::{AsMetadataDiscovery, IssuerMetadataDiscovery};
 use oid4vci_wallet::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
-use oid4vci_wallet::flow::session::IssuerContext;
 use oid4vci_wallet::flow::{EngineConfig, Exchange, Progress};
 use oid4vci_wallet::types::{
     AuthorizationServerMetadata, CredentialConfiguration, CredentialOffer, InputMode,
@@ -332,7 +332,7 @@ fn german_pid_demo_issuer_draft_13() {
 
     let resolved = ResolvedOffer::new(
         offer,
-        IssuerContext {
+        DiscoveredMetadata {
             issuer,
             authorization_server: server,
         },

@@ -197,7 +197,7 @@ async fn receive_from_owf_issuer(mode: &str, expected_format: &str) -> Vec<Strin
         panic!("expected the pre-authorized code grant");
     };
     let spec = step
-        .tx_code()
+        .tx_code_spec()
         .expect("the offer asks for a tx_code")
         .clone();
     assert_eq!(spec.mode(), InputMode::Numeric);

@@ -37,7 +37,7 @@ async fn by_reference_with_tx_code_issues_a_verified_bound_sd_jwt_in_six_request
     assert_eq!(names, ["Personalausweis"]);
     let step = pre_authorized(&resolved);
     let spec = step
-        .tx_code()
+        .tx_code_spec()
         .expect("the offer asks for a tx_code")
         .clone();
     assert_eq!(spec.mode(), InputMode::Numeric);
@@ -109,7 +109,7 @@ async fn by_value_without_tx_code_and_tenant_path() {
     let wallet = wallet();
     let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
     let step = pre_authorized(&resolved);
-    assert!(step.tx_code().is_none());
+    assert!(step.tx_code_spec().is_none());
     let mut authorized = step.authorize(&wallet).await.unwrap();
     let signer = SoftwareSigner::generate();
     let credentials = issued(

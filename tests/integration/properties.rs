@@ -3,8 +3,8 @@
 //! refuse comes back as the right typed error with text safe to show.
 
 use oid4vci_wallet::flow::authorization::{AuthorizationBegin, AuthorizationSecrets, RequestMode};
+use oid4vci_wallet::flow::discovery::DiscoveredMetadata;
 use oid4vci_wallet::flow::offer::parse_offer_url;
-use oid4vci_wallet::flow::session::IssuerContext;
 use oid4vci_wallet::flow::EngineConfig;
 use oid4vci_wallet::types::*;
 use oid4vci_wallet::verify::sd_jwt::SdJwt;
@@ -169,7 +169,7 @@ fn safe_to_show(text: &str) -> Result<(), TestCaseError> {
 
 fn pending() -> oid4vci_wallet::PendingAuthorization {
     let s = samples();
-    let context = IssuerContext {
+    let context = DiscoveredMetadata {
         issuer: serde_json::from_value(s[0].clone()).unwrap(),
         authorization_server: serde_json::from_value(json!({
             "issuer": "https://as.ex", "token_endpoint": "https://as.ex/t",
