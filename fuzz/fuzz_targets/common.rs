@@ -2,11 +2,11 @@
 //! states the response handlers need.
 #![allow(dead_code)]
 
-use oid4vci_wallet::flow::discovery::DiscoveredMetadata;
+use oid4vci_wallet::flow::DiscoveredMetadata;
 
-use oid4vci_wallet::flow::offer::ResolvedOffer;
+use oid4vci_wallet::flow::ResolvedOffer;
 use oid4vci_wallet::flow::EngineConfig;
-use oid4vci_wallet::http::HttpResponse;
+use oid4vci_wallet::HttpResponse;
 use oid4vci_wallet::{Authorized, Grant};
 use serde_json::json;
 

@@ -236,6 +236,7 @@ pub enum Issuance {
 
 /// Notification events.
 #[derive(Debug, Clone, Copy, uniffi::Enum)]
+#[allow(clippy::enum_variant_names)] // the protocol's event names
 pub enum NotificationEvent {
     /// Stored.
     CredentialAccepted,

@@ -32,7 +32,7 @@ pub enum RequestMode {
 }
 
 /// Creates an S256 PKCE challenge for a verifier.
-pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
+pub(crate) fn pkce_challenge(verifier: &PkceVerifier) -> String {
     b64(Sha256::digest(verifier.secret().as_bytes()))
 }
 

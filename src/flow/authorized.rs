@@ -157,7 +157,7 @@ impl Authorized {
     }
 
     /// Restores a state saved with [`Self::to_json`]. Fails with
-    /// [`Error::InvalidState`] naming what is wrong when the JSON is not a
+    /// [`crate::Error::InvalidState`] naming what is wrong when the JSON is not a
     /// saved authorized session.
     pub fn from_json(json: &str) -> Result<Self> {
         restore_state(SavedKind::Authorized, json)

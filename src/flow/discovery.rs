@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 /// The 1.0 metadata URL: `/.well-known/openid-credential-issuer` inserted
 /// between the host and the path of the identifier (a trailing slash kept).
-pub fn issuer_metadata_url(issuer: &str) -> Result<String> {
+pub(crate) fn issuer_metadata_url(issuer: &str) -> Result<String> {
     well_known(issuer, "openid-credential-issuer", false)
 }
 
 /// The draft-13 metadata URL: the well-known suffix appended to the identifier.
-pub fn issuer_metadata_appended_url(issuer: &str) -> String {
+pub(crate) fn issuer_metadata_appended_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-credential-issuer",
         issuer.trim_end_matches('/')
@@ -27,12 +27,12 @@ pub fn issuer_metadata_appended_url(issuer: &str) -> String {
 
 /// The RFC 8414 URL: a trailing slash of the path removed, then
 /// `/.well-known/oauth-authorization-server` inserted after the host.
-pub fn as_metadata_url(issuer: &str) -> Result<String> {
+pub(crate) fn as_metadata_url(issuer: &str) -> Result<String> {
     well_known(issuer, "oauth-authorization-server", true)
 }
 
 /// The OpenID Connect discovery URL (appended), the fallback after a 404.
-pub fn openid_configuration_url(issuer: &str) -> String {
+pub(crate) fn openid_configuration_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -211,7 +211,7 @@ fn parse_document<T: serde::de::DeserializeOwned>(
 }
 
 /// Checks issuer metadata: identifier equality and every endpoint's URL.
-pub fn validate_issuer_metadata(
+pub(crate) fn validate_issuer_metadata(
     metadata: &IssuerMetadata,
     issuer: &str,
     url: &str,

@@ -98,7 +98,7 @@ fn parse_offer_json(bytes: &[u8]) -> std::result::Result<CredentialOffer, String
 
 /// Checks an offer on its own (before metadata is known): the issuer
 /// identifier, the configuration ids, and the grants.
-pub fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<()> {
+pub(crate) fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<()> {
     check_issuer_identifier(&offer.credential_issuer, config)
         .map_err(|e| Error::InvalidOffer(format!("credential_issuer: {e}")))?;
     let ids = &offer.credential_configuration_ids;

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! # use oid4vci_wallet::flow::{EngineConfig, Exchange, Flow, Progress};
-//! # use oid4vci_wallet::flow::protection::{Protected, Protection};
+//! # use oid4vci_wallet::flow::{Protected, Protection};
 //! # async fn drive<E: Exchange>(step: E, send: impl Fn(oid4vci_wallet::HttpRequest) -> oid4vci_wallet::HttpResponse, now: u64) -> oid4vci_wallet::Result<E::Output> {
 //! let config = EngineConfig::default();
 //! let mut exchange = Protected::new(step, Protection::none());
@@ -128,7 +128,7 @@ impl<'a> Protection<'a> {
 /// that own their state (the credential exchange) keep a `Guard` and build
 /// the [`Protection`] per call.
 #[derive(Debug, Default)]
-pub struct Guard {
+pub(crate) struct Guard {
     /// The challenge for the next attestation PoP, once fetched or kept.
     challenge: Option<String>,
     /// The challenge source was consulted for the current request.
@@ -141,7 +141,7 @@ pub struct Guard {
 
 /// What a response to a protected request means.
 #[derive(Debug)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Send the same request again (a challenge was answered or fetched).
     Resend,
     /// The response is for the request itself.
@@ -150,14 +150,14 @@ pub enum Verdict {
 
 impl Guard {
     /// Forgets the current request (the next one starts afresh).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         *self = Guard::default();
     }
 
     /// The request to send: the challenge endpoint first when an
     /// attestation challenge is needed and none is kept, else `request()`
     /// with the protection headers (fresh proofs, `iat` = `now`).
-    pub fn prepare(
+    pub(crate) fn prepare(
         &mut self,
         protection: &Protection<'_>,
         endpoint: Endpoint,
@@ -213,7 +213,7 @@ impl Guard {
 
     /// Reads the response to the last prepared request: keeps the nonces
     /// and challenges it carries, and tells whether to send again.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         protection: &mut Protection<'_>,
         endpoint: Endpoint,

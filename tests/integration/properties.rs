@@ -2,12 +2,12 @@
 //! equal value; no parser panics on arbitrary or mutated input, and what they
 //! refuse comes back as the right typed error with text safe to show.
 
-use oid4vci_wallet::flow::authorization::{AuthorizationBegin, AuthorizationSecrets, RequestMode};
-use oid4vci_wallet::flow::discovery::DiscoveredMetadata;
-use oid4vci_wallet::flow::offer::parse_offer_url;
+use oid4vci_wallet::flow::parse_offer_url;
+use oid4vci_wallet::flow::DiscoveredMetadata;
 use oid4vci_wallet::flow::EngineConfig;
+use oid4vci_wallet::flow::{AuthorizationBegin, AuthorizationSecrets, RequestMode};
 use oid4vci_wallet::types::*;
-use oid4vci_wallet::verify::sd_jwt::SdJwt;
+use oid4vci_wallet::verify::SdJwt;
 use oid4vci_wallet::AuthorizationCodeStep;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;

@@ -8,20 +8,20 @@
 
 use crate::text::{escape, json_document, quoted};
 use crate::{wallet_builder, WalletArgs, EXIT_CANNOT_COMPLETE, MAX_NAME_CHARS};
-use oid4vci_wallet::error::Endpoint;
-use oid4vci_wallet::flow::discovery::DiscoveredMetadata;
-use oid4vci_wallet::flow::discovery::{
+use oid4vci_wallet::flow::DiscoveredMetadata;
+use oid4vci_wallet::flow::PlannedEncryption;
+use oid4vci_wallet::flow::{parse_offer_url, OfferSource};
+use oid4vci_wallet::flow::{
     select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
 };
-use oid4vci_wallet::flow::encryption::PlannedEncryption;
-use oid4vci_wallet::flow::offer::{parse_offer_url, OfferSource};
 use oid4vci_wallet::flow::{Capabilities, EngineConfig, Exchange, Progress};
-use oid4vci_wallet::http::{HttpRequest, HttpResponse};
 use oid4vci_wallet::types::{
     AuthorizationServerMetadata, CredentialConfiguration, IssuerMetadata,
     ResponseEncryptionMetadata, SpecVersion,
 };
+use oid4vci_wallet::Endpoint;
 use oid4vci_wallet::{AuthorizationCodeStep, Grant, OsRandom, Signer, SoftwareSigner, Wallet};
+use oid4vci_wallet::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
