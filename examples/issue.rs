@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Grant::PreAuthorized(step) = offer.grant()? else {
         return Err("expected a pre-authorized offer".into());
     };
-    let step = match step.tx_code() {
+    let step = match step.tx_code_spec() {
         Some(spec) => {
             println!(
                 "tx_code: {} ({} digits) -> the user types it",

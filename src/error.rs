@@ -479,7 +479,7 @@ error_codes! {
 
 /// Makes server-provided text safe to quote: control characters become spaces,
 /// and the text is cut to `max` characters (with an ellipsis).
-pub fn sanitize(text: &str, max: usize) -> String {
+pub(crate) fn sanitize(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
     for (n, c) in text.chars().enumerate() {
         if n == max {

@@ -11,7 +11,7 @@
 //! let wallet = Wallet::builder().client_id("my-wallet").build()?;
 //! let offer = wallet.resolve_offer(offer_url).await?;
 //! let Grant::PreAuthorized(step) = offer.grant()? else { unimplemented!() };
-//! let step = match step.tx_code() {
+//! let step = match step.tx_code_spec() {
 //!     Some(spec) => step.clone().with_tx_code(ask_user(spec)),
 //!     None => step,
 //! };
@@ -30,20 +30,25 @@
 //! # fn ask_user(_: &oid4vci_wallet::types::TxCodeSpec) -> String { String::new() }
 //! ```
 //!
-//! ## Layout
+//! ## What is public
+//! The modules inside the crate are private; what an app uses is re-exported
+//! here, in one deliberate list:
+//! - at the crate root: the driver ([`Wallet`], [`WalletBuilder`],
+//!   [`ReceiveOptions`]), the states of an issuance, each named for what
+//!   comes next and all serializable ([`ResolvedOffer`], [`PreAuthorizedStep`],
+//!   [`AuthorizationCodeStep`], [`PendingAuthorization`], [`Authorized`],
+//!   [`DeferredPending`]) with what they produce ([`IssuedCredential`],
+//!   [`Verification`]), the errors ([`Error`] and its kinds), the HTTP
+//!   transport an app may replace ([`HttpClient`], [`ReqwestClient`]), and
+//!   what the app provides: keys ([`Signer`], [`SoftwareSigner`], [`DpopKeys`]),
+//!   randomness ([`RandomSource`]), attestations ([`ClientAttestation`],
+//!   [`KeyAttestationProvider`]);
+//! - [`flow`]: the protocol engine, public on purpose for other drivers: no
+//!   IO, each exchange prepares a request and handles the response, and every
+//!   retry rule of the protocol lives there once;
 //! - [`types`]: the protocol messages as serde types;
-//! - [`flow`]: the protocol engine, without IO (each exchange prepares a request
-//!   and handles the response); the states of an issuance live in
-//!   [`flow::session`] and [`flow::credential`] and are all serializable;
-//! - [`Wallet`]: the async driver that runs the engine over an [`HttpClient`];
-//! - [`jose`]: the [`Signer`] trait, a software P-256 signer, proof JWTs,
-//!   DPoP proofs ([`jose::DpopState`]: used whenever the authorization server
-//!   advertises DPoP with ES256), JWE ([`jose::jwe`]: credential request
-//!   and response encryption whenever the issuer offers it) and wallet
-//!   attestation ([`jose::ClientAttestation`], given to
-//!   [`WalletBuilder::client_attestation`]);
-//! - [`verify`]: what the wallet checks in what it receives (SD-JWT decoding
-//!   and checks, issuer keys).
+//! - [`verify`]: what the wallet checks in what it receives (SD-JWT, mdoc,
+//!   JWT VC, `x5c` chains to the app's trust anchors, DIDs), usable on its own.
 //!
 //! ## Limits
 //! Everything an issuer sends is bounded in size and time. Configurable on
@@ -61,16 +66,16 @@
 //!
 //! | limit | value |
 //! |---|---|
-//! | offer URL | 64 KiB ([`flow::offer::MAX_OFFER_URL_BYTES`]) |
-//! | retries after `invalid_nonce` | 1 ([`flow::credential::MAX_NONCE_RETRIES`]) |
+//! | offer URL | 64 KiB ([`flow::MAX_OFFER_URL_BYTES`]) |
+//! | retries after `invalid_nonce` | 1 ([`flow::MAX_NONCE_RETRIES`]) |
 //! | resends after a DPoP `use_dpop_nonce` challenge | 1 per request; a `DPoP-Nonce` longer than 512 characters is ignored |
 //! | resends after `use_attestation_challenge` | 1 per request; a challenge longer than 512 characters is ignored |
 //! | refreshes after `invalid_token` | 1 per request (with a refresh token) |
 //! | notification retries after a 5xx or transport error | 1, after [`NOTIFICATION_RETRY_DELAY`] (1 s) |
 //! | fallbacks per exchange (well-known URLs) | 3 rounds ([`flow::MAX_EXCHANGE_ROUNDS`]) |
-//! | time between deferred polls | the issuer's `interval`, at least 1 s; 5 s when absent ([`flow::credential::DEFAULT_DEFERRED_INTERVAL`]) |
-//! | SD-JWT disclosures / nesting | 1024 / 32 levels ([`verify::sd_jwt::MAX_DISCLOSURES`], [`verify::sd_jwt::MAX_DEPTH`]) |
-//! | quoted server text in errors | 200 characters, control characters removed ([`error::MAX_QUOTED_CHARS`]) |
+//! | time between deferred polls | the issuer's `interval`, at least 1 s; 5 s when absent ([`flow::DEFAULT_DEFERRED_INTERVAL`]) |
+//! | SD-JWT disclosures / nesting | 1024 / 32 levels ([`verify::MAX_DISCLOSURES`], [`verify::MAX_DEPTH`]) |
+//! | quoted server text in errors | 200 characters, control characters removed ([`MAX_QUOTED_CHARS`]) |
 //! | loopback listener request head | 16 KiB, 10 s per connection |
 //!
 //! ## Security defaults
@@ -85,28 +90,46 @@
 uniffi::setup_scaffolding!();
 
 mod client;
-pub mod error;
+mod error;
 #[cfg(feature = "uniffi")]
-pub mod ffi;
+#[allow(unreachable_pub)] // exported to Kotlin and Swift, not to Rust
+mod ffi;
 pub mod flow;
-pub mod http;
-pub mod jose;
+mod http;
+mod jose;
 #[cfg(feature = "loopback")]
-pub mod loopback;
+mod loopback;
 pub mod types;
 pub mod verify;
 
+// The driver and its settings.
 pub use client::{
     CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet,
     WalletBuilder, NOTIFICATION_RETRY_DELAY,
 };
-pub use error::{Error, ErrorCode, Result, ServerError};
-pub use flow::authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
-pub use flow::credential::{
-    ClaimKind, DeferredPending, DeferredStatus, IssuedCredential, LabelledClaim,
+// The states of an issuance, each named for what comes next.
+pub use flow::{AuthorizationCodeStep, RequestMode};
+pub use flow::{
+    Authorized, ClaimKind, DeferredPending, DeferredStatus, Grant, IssuedCredential, LabelledClaim,
+    OfferedCredential, PendingAuthorization, PreAuthorizedStep, ResolvedOffer,
 };
-pub use flow::session::{Authorized, Grant, PreAuthorizedStep, ResolvedOffer};
-pub use http::{HttpClient, HttpRequest, HttpResponse};
-pub use jose::{OsRandom, RandomSource, Signer, SignerError, SoftwareSigner};
+// Errors.
+pub use error::{
+    display_text, escape_text, is_unsafe_text_char, CallbackError, CredentialRejection, Document,
+    Endpoint, Error, ErrorCode, ProofError, ProofErrorKind, Result, ServerError, TransportError,
+    MAX_QUOTED_CHARS,
+};
+// HTTP: the transport the app may replace, and the wire trace.
+pub use http::reqwest_client::{ReqwestClient, ReqwestConfig};
+pub use http::trace::WIRE_TARGET;
+pub use http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+// Keys, signing, randomness and attestations the app provides.
+pub use jose::attestation::ClientAttestation;
+pub use jose::dpop::DpopKeys;
+pub use jose::proof::{KeyAttestationProvider, KeyAttestationRequest};
+pub use jose::random::{OsRandom, RandomSource};
+pub use jose::signer::{Algorithm, Signer, SignerError, SoftwareSigner};
+#[cfg(feature = "loopback")]
+pub use loopback::LoopbackRedirect;
 pub use types::NotificationEvent;
 pub use verify::{Verification, VerifiedBy};

@@ -4,8 +4,8 @@
 //! listener hands that URL to [`crate::PendingAuthorization::complete`].
 //!
 //! ```no_run
-//! # async fn demo(wallet: &oid4vci_wallet::Wallet, step: oid4vci_wallet::flow::authorization::AuthorizationCodeStep) -> oid4vci_wallet::Result<()> {
-//! use oid4vci_wallet::loopback::LoopbackRedirect;
+//! # async fn demo(wallet: &oid4vci_wallet::Wallet, step: oid4vci_wallet::AuthorizationCodeStep) -> oid4vci_wallet::Result<()> {
+//! use oid4vci_wallet::LoopbackRedirect;
 //! use std::time::Duration;
 //! let listener = LoopbackRedirect::bind().await?;
 //! let pending = step.authorization_url(wallet, listener.redirect_uri()).await?;
@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The path the listener expects the redirect on.
-pub const CALLBACK_PATH: &str = "/callback";
+pub(crate) const CALLBACK_PATH: &str = "/callback";
 /// The largest request head read from the browser.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// How long one browser connection may take to send its request.

@@ -14,7 +14,7 @@ mod common;
 
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
-use oid4vci_wallet::loopback::LoopbackRedirect;
+use oid4vci_wallet::LoopbackRedirect;
 use oid4vci_wallet::{Grant, Issuance, SoftwareSigner};
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -1,8 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::flow::authorization::{
-    AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, RequestMode,
-};
+use oid4vci_wallet::flow::{AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, RequestMode};
 use oid4vci_wallet::types::PkceVerifier;
 #[path = "common.rs"]
 mod common;

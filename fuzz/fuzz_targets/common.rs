@@ -2,9 +2,11 @@
 //! states the response handlers need.
 #![allow(dead_code)]
 
-use oid4vci_wallet::flow::session::{IssuerContext, ResolvedOffer};
+use oid4vci_wallet::flow::DiscoveredMetadata;
+
+use oid4vci_wallet::flow::ResolvedOffer;
 use oid4vci_wallet::flow::EngineConfig;
-use oid4vci_wallet::http::HttpResponse;
+use oid4vci_wallet::HttpResponse;
 use oid4vci_wallet::{Authorized, Grant};
 use serde_json::json;
 
@@ -39,8 +41,8 @@ pub fn config() -> EngineConfig {
     }
 }
 
-pub fn context() -> IssuerContext {
-    IssuerContext {
+pub fn context() -> DiscoveredMetadata {
+    DiscoveredMetadata {
         issuer: serde_json::from_value(json!({
             "credential_issuer": "https://i.ex",
             "credential_endpoint": "https://i.ex/credential",

@@ -1,7 +1,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::flow::credential::CredentialOutcome;
-use oid4vci_wallet::http::HttpResponse;
+use oid4vci_wallet::flow::CredentialOutcome;
+use oid4vci_wallet::HttpResponse;
 use oid4vci_wallet::{Signer, SoftwareSigner};
 #[path = "common.rs"]
 mod common;

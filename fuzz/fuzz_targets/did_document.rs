@@ -6,7 +6,7 @@
 //! resolved key is a public JWK; a did:web URL is https, or http only to a
 //! loopback host when http is allowed.
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::verify::did::{key_in_document, kid_names, method, resolve, DidKey};
+use oid4vci_wallet::verify::{did_key_in_document as key_in_document, did_kid_names as kid_names, did_method as method, resolve_did as resolve, DidKey};
 use serde_json::Value;
 
 /// The DID of `corpus/did_document/seed-did-web-p256.json`.

@@ -1,6 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::flow::discovery::IssuerMetadataDiscovery;
+use oid4vci_wallet::flow::IssuerMetadataDiscovery;
 use oid4vci_wallet::flow::Exchange;
 #[path = "common.rs"]
 mod common;

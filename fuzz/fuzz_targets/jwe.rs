@@ -2,7 +2,7 @@
 //! An encrypted credential response: whatever the issuer sends as a compact
 //! JWE, decryption fails with an error or yields bytes; it never panics.
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::jose::jwe::{ContentEncryption, ResponseEncryption};
+use oid4vci_wallet::flow::{ContentEncryption, ResponseEncryption};
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 //! holder key, and the checks that need no key never panic; a credential
 //! that passes the checks has an issuer and an allowed algorithm.
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::verify::jwt_vc::JwtVc;
-use oid4vci_wallet::verify::sd_jwt::ALLOWED_ALGORITHMS;
+use oid4vci_wallet::verify::JwtVc;
+use oid4vci_wallet::verify::ALLOWED_ALGORITHMS;
 
 /// 2026-12-15T00:00:00Z.
 const NOW: u64 = 1_797_292_800;

@@ -6,7 +6,7 @@
 //! docType, the same device key, and only elements the seed signed, with
 //! the seed's values. Anything else would be a forged claim accepted.
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::verify::mdoc::Mdoc;
+use oid4vci_wallet::verify::Mdoc;
 use serde_json::Value;
 use std::sync::OnceLock;
 

@@ -1,6 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::flow::credential::NonceExchange;
+use oid4vci_wallet::flow::NonceExchange;
 use oid4vci_wallet::flow::Exchange;
 #[path = "common.rs"]
 mod common;

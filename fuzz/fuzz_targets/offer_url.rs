@@ -7,5 +7,5 @@ fuzz_target!(|data: &[u8]| {
         allow_http: true,
         ..Default::default()
     };
-    let _ = oid4vci_wallet::flow::offer::parse_offer_url(&text, &config);
+    let _ = oid4vci_wallet::flow::parse_offer_url(&text, &config);
 });

@@ -1,6 +1,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::flow::token::TokenExchange;
+use oid4vci_wallet::flow::TokenExchange;
 use oid4vci_wallet::flow::Exchange;
 use oid4vci_wallet::types::PreAuthorizedCode;
 #[path = "common.rs"]

@@ -11,7 +11,7 @@
 //! called trusted would be a forgery accepted.
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use oid4vci_wallet::verify::trust::{check_x5c, ChainOutcome, TrustAnchors};
+use oid4vci_wallet::verify::{check_x5c, ChainOutcome, TrustAnchors};
 use serde_json::Value;
 use std::sync::OnceLock;
 

@@ -3,7 +3,7 @@
 
 use super::Wallet;
 use crate::error::{display_url, Endpoint, Error, Result};
-use crate::flow::credential::IssuedCredential;
+use crate::flow::issued::IssuedCredential;
 use crate::flow::protection::{Protected, Protection};
 use crate::flow::received::CheckReceived;
 use crate::flow::{Exchange, Flow, Progress};

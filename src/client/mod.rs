@@ -7,20 +7,21 @@ mod drive;
 mod receive;
 mod steps;
 
-pub use crate::flow::issuance::Issuance;
+pub use crate::flow::credential::Issuance;
 pub use receive::{Interaction, ReceiveOptions, Received};
 pub use steps::NOTIFICATION_RETRY_DELAY;
 
 use crate::error::{Error, Result};
 use crate::flow::authorization::AuthorizationCodeStep;
 #[allow(unused_imports)] // doc links
-use crate::flow::credential::DeferredPending;
+use crate::flow::deferred::DeferredPending;
+use crate::flow::discovery::DiscoveredMetadata;
 use crate::flow::discovery::{
     select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
 };
+use crate::flow::offer::ResolvedOffer;
 use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
 use crate::flow::protection::AttestationChallenges;
-use crate::flow::session::{IssuerContext, ResolvedOffer};
 use crate::flow::EngineConfig;
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
 use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
@@ -324,7 +325,7 @@ impl Wallet {
         let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
         ResolvedOffer::new(
             offer,
-            IssuerContext {
+            DiscoveredMetadata {
                 issuer,
                 authorization_server,
             },
@@ -348,7 +349,7 @@ impl Wallet {
         let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
         let ids = configuration_ids.iter().map(|s| s.to_string()).collect();
         AuthorizationCodeStep::new(
-            IssuerContext {
+            DiscoveredMetadata {
                 issuer,
                 authorization_server,
             },

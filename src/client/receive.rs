@@ -4,8 +4,9 @@
 use super::{Issuance, Wallet};
 use crate::error::{Error, Result};
 use crate::flow::authorization::AuthorizationCodeStep;
-use crate::flow::credential::IssuedCredential;
-use crate::flow::session::{Authorized, Grant};
+use crate::flow::authorized::Authorized;
+use crate::flow::issued::IssuedCredential;
+use crate::flow::offer::Grant;
 use crate::http::BoxFuture;
 use crate::jose::Signer;
 use crate::types::{TxCode, TxCodeSpec};
@@ -91,7 +92,7 @@ impl Wallet {
         let (ids, not_requested) = self.issuable(offer.context(), &offered, options)?;
         let authorized = match offer.grant()? {
             Grant::PreAuthorized(mut step) => {
-                if let Some(spec) = step.tx_code().cloned() {
+                if let Some(spec) = step.tx_code_spec().cloned() {
                     step = step.with_tx_code(interaction.tx_code(&spec).await?);
                 }
                 step.authorize(self).await?
@@ -109,7 +110,7 @@ impl Wallet {
     /// come back with the reason). An error when nothing can be finished.
     fn issuable(
         &self,
-        context: &crate::flow::session::IssuerContext,
+        context: &crate::flow::discovery::DiscoveredMetadata,
         offered: &[String],
         options: &ReceiveOptions,
     ) -> Result<(Vec<String>, NotRequested)> {

@@ -7,14 +7,19 @@ use crate::flow::authorization::{
     AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, PendingAuthorization,
     RequestMode,
 };
-use crate::flow::credential::{DeferredPending, DeferredStatus, IssuedCredential};
-use crate::flow::issuance::{CredentialExchange, DeferredPoll, Notify, WithToken};
-use crate::flow::session::{Authorized, PreAuthorizedStep};
+use crate::flow::authorized::Authorized;
+use crate::flow::credential::CredentialExchange;
+use crate::flow::deferred::DeferredPoll;
+use crate::flow::deferred::{DeferredPending, DeferredStatus};
+use crate::flow::issued::IssuedCredential;
+use crate::flow::notification::Notify;
+use crate::flow::pre_authorized::PreAuthorizedStep;
+use crate::flow::token::WithToken;
 use crate::jose::{DpopState, Signer};
 use crate::types::{NotificationEvent, PkceVerifier};
 use std::time::Duration;
 
-pub use crate::flow::issuance::NOTIFICATION_RETRY_DELAY;
+pub use crate::flow::notification::NOTIFICATION_RETRY_DELAY;
 
 impl AuthorizationCodeStep {
     /// Builds the authorization request (PKCE S256, `state`, `issuer_state`,

@@ -51,17 +51,27 @@ mod signer;
 mod tests;
 mod wallet;
 
+// The whole FFI surface in one list (what Kotlin and Swift see); not every
+// name is used inside the crate.
+#[allow(unused_imports)]
 pub use authorization::PendingAuthorization;
+#[allow(unused_imports)]
 pub use builder::{DpopKeyStore, KeyAttestationProvider, KeyAttestationRequest, WalletBuilder};
+#[allow(unused_imports)]
 pub use deferred::{DeferredCredential, DeferredPoll};
+#[allow(unused_imports)]
 pub use error::{ProofErrorKind, RejectedCredentials, WalletError};
+#[allow(unused_imports)]
 pub use http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpResponse};
+#[allow(unused_imports)]
 pub use offer::{
     CredentialOffer, DisplayInfo, GrantKind, OfferedCredential, TxCodeInfo, TxCodeInputMode,
 };
+#[allow(unused_imports)]
 pub use session::{
     AuthorizedSession, Claim, ClaimKind, Credential, Issuance, NotificationEvent, Verification,
     VerificationMethod,
 };
+#[allow(unused_imports)]
 pub use signer::{Signer, SoftwareSigner};
 pub use wallet::{Wallet, WalletConfig};

@@ -4,7 +4,7 @@
 
 use super::wallet::require_client_id;
 use super::{AuthorizedSession, PendingAuthorization, Wallet, WalletError};
-use crate::flow::session::Grant as CoreGrant;
+use crate::flow::offer::Grant as CoreGrant;
 use crate::{Error as CoreError, ErrorCode};
 use std::sync::Arc;
 
@@ -178,7 +178,7 @@ impl CredentialOffer {
     pub fn tx_code(&self) -> Option<TxCodeInfo> {
         self.pre_authorized()
             .ok()?
-            .tx_code()
+            .tx_code_spec()
             .map(|spec| TxCodeInfo {
                 input_mode: match spec.mode() {
                     crate::types::InputMode::Numeric => TxCodeInputMode::Numeric,

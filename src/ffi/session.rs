@@ -176,7 +176,7 @@ pub(super) fn credential_text(value: &serde_json::Value) -> String {
 
 pub(super) fn convert_credentials(
     list: Vec<crate::IssuedCredential>,
-    context: &crate::flow::session::IssuerContext,
+    context: &crate::flow::discovery::DiscoveredMetadata,
     locales: &[String],
 ) -> Vec<Credential> {
     list.into_iter()
@@ -236,6 +236,7 @@ pub enum Issuance {
 
 /// Notification events.
 #[derive(Debug, Clone, Copy, uniffi::Enum)]
+#[allow(clippy::enum_variant_names)] // the protocol's event names
 pub enum NotificationEvent {
     /// Stored.
     CredentialAccepted,

@@ -2,7 +2,11 @@
 //! 9126 PAR, 9207 `iss`, 9396 `authorization_details`): build the browser URL,
 //! then check the redirect the app hands back and exchange the code.
 
-use super::session::{restore_state, save_state, Authorized, IssuerContext, SavedKind};
+use super::saved::{restore_state, save_state, SavedKind};
+
+use super::authorized::Authorized;
+
+use super::discovery::DiscoveredMetadata;
 use super::token::TokenExchange;
 use super::{expect_json, EngineConfig, Exchange, Progress};
 use crate::error::{
@@ -28,7 +32,7 @@ pub enum RequestMode {
 }
 
 /// Creates an S256 PKCE challenge for a verifier.
-pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
+pub(crate) fn pkce_challenge(verifier: &PkceVerifier) -> String {
     b64(Sha256::digest(verifier.secret().as_bytes()))
 }
 
@@ -36,7 +40,7 @@ pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
 /// and the `issuer_state` from the offer (if any).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationCodeStep {
-    pub(crate) context: IssuerContext,
+    pub(crate) context: DiscoveredMetadata,
     pub(crate) configuration_ids: Vec<String>,
     pub(crate) issuer_state: Option<IssuerState>,
     #[serde(default)]
@@ -58,7 +62,7 @@ pub struct AuthorizationSecrets {
 impl AuthorizationCodeStep {
     /// A step for these configurations (an offer's, or the app's own choice).
     pub fn new(
-        context: IssuerContext,
+        context: DiscoveredMetadata,
         configuration_ids: Vec<String>,
         issuer_state: Option<IssuerState>,
     ) -> Result<Self> {
@@ -312,7 +316,7 @@ impl Exchange for ParExchange {
 /// before opening the browser, and restore it when the redirect arrives.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
-    pub(crate) context: IssuerContext,
+    pub(crate) context: DiscoveredMetadata,
     pub(crate) configuration_ids: Vec<String>,
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
@@ -448,7 +452,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn context(par: bool, iss_supported: bool, separate_as: bool) -> IssuerContext {
+    fn context(par: bool, iss_supported: bool, separate_as: bool) -> DiscoveredMetadata {
         let mut issuer = json!({
             "credential_issuer": "https://issuer.example/t",
             "credential_endpoint": "https://issuer.example/t/credential",
@@ -469,7 +473,7 @@ mod tests {
         if par {
             as_md["pushed_authorization_request_endpoint"] = json!("https://as.example/par");
         }
-        IssuerContext {
+        DiscoveredMetadata {
             issuer: serde_json::from_value(issuer).unwrap(),
             authorization_server: serde_json::from_value(as_md).unwrap(),
         }

@@ -8,16 +8,17 @@ use super::{
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
 use crate::flow::offer::check_issuer_identifier;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::types::{AuthorizationServerMetadata, IssuerMetadata};
+use crate::types::{AuthorizationServerMetadata, CredentialConfiguration, IssuerMetadata};
+use serde::{Deserialize, Serialize};
 
 /// The 1.0 metadata URL: `/.well-known/openid-credential-issuer` inserted
 /// between the host and the path of the identifier (a trailing slash kept).
-pub fn issuer_metadata_url(issuer: &str) -> Result<String> {
+pub(crate) fn issuer_metadata_url(issuer: &str) -> Result<String> {
     well_known(issuer, "openid-credential-issuer", false)
 }
 
 /// The draft-13 metadata URL: the well-known suffix appended to the identifier.
-pub fn issuer_metadata_appended_url(issuer: &str) -> String {
+pub(crate) fn issuer_metadata_appended_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-credential-issuer",
         issuer.trim_end_matches('/')
@@ -26,12 +27,12 @@ pub fn issuer_metadata_appended_url(issuer: &str) -> String {
 
 /// The RFC 8414 URL: a trailing slash of the path removed, then
 /// `/.well-known/oauth-authorization-server` inserted after the host.
-pub fn as_metadata_url(issuer: &str) -> Result<String> {
+pub(crate) fn as_metadata_url(issuer: &str) -> Result<String> {
     well_known(issuer, "oauth-authorization-server", true)
 }
 
 /// The OpenID Connect discovery URL (appended), the fallback after a 404.
-pub fn openid_configuration_url(issuer: &str) -> String {
+pub(crate) fn openid_configuration_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -210,7 +211,7 @@ fn parse_document<T: serde::de::DeserializeOwned>(
 }
 
 /// Checks issuer metadata: identifier equality and every endpoint's URL.
-pub fn validate_issuer_metadata(
+pub(crate) fn validate_issuer_metadata(
     metadata: &IssuerMetadata,
     issuer: &str,
     url: &str,
@@ -390,6 +391,41 @@ impl Exchange for AsMetadataDiscovery {
             }
         }
         Ok(Progress::Done(metadata))
+    }
+}
+
+/// What every step after discovery needs: both metadata documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscoveredMetadata {
+    /// The credential issuer metadata (validated).
+    pub issuer: IssuerMetadata,
+    /// The chosen authorization server's metadata (validated).
+    pub authorization_server: AuthorizationServerMetadata,
+}
+
+impl DiscoveredMetadata {
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        &self.issuer.credential_issuer
+    }
+
+    /// The OID4VCI version the issuer's metadata looks like; it decides the
+    /// shape of the credential requests.
+    pub fn spec_version(&self) -> crate::types::SpecVersion {
+        self.issuer.detected_version
+    }
+
+    /// A configuration by id, or an error naming it.
+    pub fn configuration(&self, id: &str) -> Result<&CredentialConfiguration> {
+        self.issuer
+            .credential_configurations_supported
+            .get(id)
+            .ok_or_else(|| {
+                Error::InvalidState(format!(
+                    "credential configuration {:?} is not offered by this issuer",
+                    crate::error::sanitize(id, 64)
+                ))
+            })
     }
 }
 

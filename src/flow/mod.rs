@@ -4,15 +4,55 @@
 //! Time comes in as arguments; nothing here sleeps, reads a clock or opens a
 //! socket. [`crate::Wallet`] drives these steps with an [`crate::HttpClient`].
 
-pub mod authorization;
-pub mod credential;
-pub mod discovery;
-pub mod issuance;
-pub mod offer;
-pub mod protection;
-pub mod received;
-pub mod session;
-pub mod token;
+pub(crate) mod authorization;
+pub(crate) mod authorized;
+pub(crate) mod credential;
+pub(crate) mod deferred;
+pub(crate) mod discovery;
+pub(crate) mod encryption;
+pub(crate) mod issued;
+pub(crate) mod nonce;
+pub(crate) mod notification;
+pub(crate) mod offer;
+pub(crate) mod plan;
+pub(crate) mod pre_authorized;
+pub(crate) mod protection;
+pub(crate) mod received;
+pub(crate) mod saved;
+pub(crate) mod token;
+
+// The states (also at the crate root).
+pub use authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
+pub use authorized::{Authorized, TokenState};
+pub use deferred::{DeferredPending, DeferredStatus, DEFAULT_DEFERRED_INTERVAL};
+pub use issued::{ClaimKind, IssuedCredential, LabelledClaim};
+pub use offer::{Grant, OfferedCredential, ResolvedOffer};
+pub use pre_authorized::PreAuthorizedStep;
+pub use saved::SAVED_STATE_VERSION;
+// The exchanges and flows, in the order an issuance meets them.
+pub use authorization::{AuthorizationBegin, AuthorizationSecrets, ParExchange};
+pub use credential::{CredentialExchange, CredentialOutcome, Issuance, MAX_NONCE_RETRIES};
+pub use deferred::DeferredPoll;
+pub use discovery::{
+    select_authorization_server, AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata,
+    IssuerMetadataDiscovery, JwtVcIssuerKeys,
+};
+pub use encryption::PlannedEncryption;
+pub use nonce::NonceExchange;
+pub use notification::{Notify, NOTIFICATION_RETRY_DELAY};
+pub use offer::{
+    parse_offer_url, validate_offer_against_metadata, OfferFetch, OfferSource, MAX_OFFER_URL_BYTES,
+};
+pub use plan::{CredentialPlan, ProofType};
+pub use protection::{
+    AttestationChallengeFetch, AttestationChallenges, DpopUse, Protected, Protection,
+};
+pub use received::{CheckReceived, TrustPolicy};
+pub use token::{TokenExchange, TokenRequest, WithToken};
+// What the engine signs and seals with.
+pub use crate::jose::dpop::{DpopServer, DpopState};
+pub use crate::jose::jwe::{ContentEncryption, ResponseEncryption};
+pub use crate::jose::proof::{build_proof_jwt, ProofClaims};
 
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
 pub(crate) use crate::http::response::{
@@ -69,7 +109,7 @@ impl std::fmt::Debug for EngineConfig {
 }
 
 /// What the wallet can do beyond the baseline, for the checks made before
-/// anything is spent ([`session::IssuerContext::can_issue`]). The
+/// anything is spent ([`DiscoveredMetadata::can_issue`]). The
 /// [`crate::Wallet`] sets it from its configuration; another driver of the
 /// engine sets it on the steps (`with_capabilities`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,11 +1,17 @@
 //! Credential offer URLs (OID4VCI 1.0 section 4.1) and the by-reference fetch.
 
+use super::authorization::AuthorizationCodeStep;
+use super::discovery::DiscoveredMetadata;
+use super::pre_authorized::PreAuthorizedStep;
+use super::saved::{restore_state, save_state, SavedKind};
 use super::{
     describe_body, error_from_response, is_json, parse_json, EngineConfig, Exchange, Progress,
 };
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::types::{CredentialConfiguration, Display};
 use crate::types::{CredentialOffer, IssuerMetadata};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// The most bytes of offer URL the parser looks at.
@@ -92,7 +98,7 @@ fn parse_offer_json(bytes: &[u8]) -> std::result::Result<CredentialOffer, String
 
 /// Checks an offer on its own (before metadata is known): the issuer
 /// identifier, the configuration ids, and the grants.
-pub fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<()> {
+pub(crate) fn validate_offer(offer: &CredentialOffer, config: &EngineConfig) -> Result<()> {
     check_issuer_identifier(&offer.credential_issuer, config)
         .map_err(|e| Error::InvalidOffer(format!("credential_issuer: {e}")))?;
     let ids = &offer.credential_configuration_ids;
@@ -205,6 +211,172 @@ impl Exchange for OfferFetch {
         validate_offer(&offer, config)?;
         Ok(Progress::Done(offer))
     }
+}
+
+/// An offer whose issuer and authorization server metadata are fetched and
+/// checked: ready to show to the user and to pick a grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedOffer {
+    pub(crate) offer: CredentialOffer,
+    pub(crate) context: DiscoveredMetadata,
+}
+
+/// An offered credential with its configuration, for display.
+#[derive(Debug, Clone, Copy)]
+pub struct OfferedCredential<'a> {
+    /// The configuration id.
+    pub id: &'a str,
+    /// Its metadata.
+    pub configuration: &'a CredentialConfiguration,
+}
+
+impl OfferedCredential<'_> {
+    /// The display name in the best matching locale, else the id, safe to
+    /// show ([`crate::error::display_text`]; the raw one is in the metadata).
+    pub fn name(&self, locales: &[String]) -> String {
+        let name = self
+            .configuration
+            .display_for(locales)
+            .and_then(|d| d.name.as_deref())
+            .unwrap_or(self.id);
+        crate::error::display_text(name).into_owned()
+    }
+}
+
+impl ResolvedOffer {
+    /// Joins an offer and its checked metadata. Fails if an offered id is unknown.
+    pub fn new(offer: CredentialOffer, context: DiscoveredMetadata) -> Result<Self> {
+        super::offer::validate_offer_against_metadata(&offer, &context.issuer)?;
+        Ok(Self { offer, context })
+    }
+
+    /// The offer as received.
+    pub fn offer(&self) -> &CredentialOffer {
+        &self.offer
+    }
+
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        self.context.issuer_id()
+    }
+
+    /// The OID4VCI version the issuer speaks (1.0 or draft 13), as detected
+    /// from its metadata.
+    pub fn spec_version(&self) -> crate::types::SpecVersion {
+        self.context.spec_version()
+    }
+
+    /// The issuer and authorization server metadata.
+    pub fn context(&self) -> &DiscoveredMetadata {
+        &self.context
+    }
+
+    /// The issuer's display entry for the locales.
+    pub fn issuer_display(&self, locales: &[String]) -> Option<&Display> {
+        self.context.issuer.display_for(locales)
+    }
+
+    /// The offered credentials, in offer order.
+    pub fn credentials(&self) -> Vec<OfferedCredential<'_>> {
+        self.offer
+            .credential_configuration_ids
+            .iter()
+            .filter_map(|id| {
+                let configuration = self
+                    .context
+                    .issuer
+                    .credential_configurations_supported
+                    .get(id)?;
+                Some(OfferedCredential { id, configuration })
+            })
+            .collect()
+    }
+
+    /// The grants the offer allows, pre-authorized first. An offer without
+    /// `grants` leaves the choice to the wallet (OID4VCI 1.0 section 4.1.1):
+    /// the authorization code flow, when the server has an authorization
+    /// endpoint.
+    pub fn grants(&self) -> Vec<Grant> {
+        let (pre, auth) = self.split_grants();
+        pre.into_iter()
+            .chain(auth.and_then(|a| a.ok()).map(Grant::AuthorizationCode))
+            .collect()
+    }
+
+    fn split_grants(&self) -> (Option<Grant>, Option<Result<AuthorizationCodeStep>>) {
+        let grants = self.offer.grants.clone().unwrap_or_default();
+        let none_given =
+            grants.pre_authorized_code.is_none() && grants.authorization_code.is_none();
+        let pre = grants.pre_authorized_code.map(|pre| {
+            Grant::PreAuthorized(PreAuthorizedStep {
+                context: self.context.clone(),
+                offered: self.offer.credential_configuration_ids.clone(),
+                code: pre.pre_authorized_code,
+                tx_code_spec: pre.tx_code,
+                tx_code: None,
+                capabilities: super::Capabilities::default(),
+            })
+        });
+        let auth = match grants.authorization_code {
+            Some(auth) => Some(auth.issuer_state),
+            None if none_given => Some(None),
+            None => None,
+        }
+        .map(|issuer_state| {
+            AuthorizationCodeStep::new(
+                self.context.clone(),
+                self.offer.credential_configuration_ids.clone(),
+                issuer_state,
+            )
+        });
+        (pre, auth)
+    }
+
+    /// The grant to use: the pre-authorized one when offered, else the
+    /// authorization code grant (an error says why it cannot run).
+    pub fn grant(&self) -> Result<Grant> {
+        match self.split_grants() {
+            (Some(pre), _) => Ok(pre),
+            (None, Some(auth)) => auth.map(Grant::AuthorizationCode),
+            (None, None) => Err(Error::InvalidOffer("the offer has no usable grant".into())),
+        }
+    }
+
+    /// Saves the resolved offer as JSON: the offer and the checked issuer and
+    /// authorization server metadata, so that [`Self::from_json`] restores it
+    /// without a request (an offer by reference is single use: it cannot be
+    /// fetched again after the app was killed). It holds the pre-authorized
+    /// code and any `issuer_state`: store it securely.
+    pub fn to_json(&self) -> Result<String> {
+        save_state(SavedKind::ResolvedOffer, self)
+    }
+
+    /// Restores an offer saved with [`Self::to_json`], making no request.
+    /// Fails with [`Error::InvalidState`] naming what is wrong when the JSON
+    /// is not a saved resolved offer (another state, a newer format, a
+    /// missing field, an offer that does not match its metadata).
+    pub fn from_json(json: &str) -> Result<Self> {
+        let kind = SavedKind::ResolvedOffer;
+        let saved: Self = restore_state(kind, json)?;
+        if saved.offer.credential_issuer != saved.context.issuer.credential_issuer {
+            return Err(kind.error("the offer's credential_issuer is not its metadata's"));
+        }
+        if saved.offer.credential_configuration_ids.is_empty() {
+            return Err(kind.error("the offer names no credential configuration"));
+        }
+        Self::new(saved.offer, saved.context).map_err(|e| kind.error(e))
+    }
+}
+
+/// A grant from the offer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // moved once, not stored in bulk
+pub enum Grant {
+    /// The pre-authorized code grant: maybe a transaction code, then a token.
+    PreAuthorized(PreAuthorizedStep),
+    /// The authorization code grant (the user logs in at the authorization server).
+    AuthorizationCode(AuthorizationCodeStep),
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! # use oid4vci_wallet::flow::{EngineConfig, Exchange, Flow, Progress};
-//! # use oid4vci_wallet::flow::protection::{Protected, Protection};
+//! # use oid4vci_wallet::flow::{Protected, Protection};
 //! # async fn drive<E: Exchange>(step: E, send: impl Fn(oid4vci_wallet::HttpRequest) -> oid4vci_wallet::HttpResponse, now: u64) -> oid4vci_wallet::Result<E::Output> {
 //! let config = EngineConfig::default();
 //! let mut exchange = Protected::new(step, Protection::none());
@@ -26,8 +26,8 @@
 //! # }
 //! ```
 
-use super::token::ChallengeExchange;
-use super::{EngineConfig, Exchange, Flow, Progress, MAX_EXCHANGE_ROUNDS};
+use super::{expect_json, EngineConfig, Exchange, Flow, Progress, MAX_EXCHANGE_ROUNDS};
+use crate::error::display_url;
 use crate::error::{Endpoint, Error, ErrorCode, Result};
 use crate::http::response::parse_error_body;
 use crate::http::{HttpRequest, HttpResponse};
@@ -128,20 +128,20 @@ impl<'a> Protection<'a> {
 /// that own their state (the credential exchange) keep a `Guard` and build
 /// the [`Protection`] per call.
 #[derive(Debug, Default)]
-pub struct Guard {
+pub(crate) struct Guard {
     /// The challenge for the next attestation PoP, once fetched or kept.
     challenge: Option<String>,
     /// The challenge source was consulted for the current request.
     challenge_looked_up: bool,
     /// The last request went to the challenge endpoint.
-    awaiting_challenge: Option<ChallengeExchange>,
+    awaiting_challenge: Option<AttestationChallengeFetch>,
     dpop_resent: bool,
     challenge_resent: bool,
 }
 
 /// What a response to a protected request means.
 #[derive(Debug)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Send the same request again (a challenge was answered or fetched).
     Resend,
     /// The response is for the request itself.
@@ -150,14 +150,14 @@ pub enum Verdict {
 
 impl Guard {
     /// Forgets the current request (the next one starts afresh).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         *self = Guard::default();
     }
 
     /// The request to send: the challenge endpoint first when an
     /// attestation challenge is needed and none is kept, else `request()`
     /// with the protection headers (fresh proofs, `iat` = `now`).
-    pub fn prepare(
+    pub(crate) fn prepare(
         &mut self,
         protection: &Protection<'_>,
         endpoint: Endpoint,
@@ -177,7 +177,7 @@ impl Guard {
                 self.challenge = attest.challenges.take(&attest.server.issuer);
                 if self.challenge.is_none() {
                     if let Some(url) = &attest.server.challenge_endpoint {
-                        let fetch = ChallengeExchange::new(url);
+                        let fetch = AttestationChallengeFetch::new(url);
                         let request = fetch.prepare_request(config)?;
                         self.awaiting_challenge = Some(fetch);
                         return Ok((Endpoint::Challenge, request));
@@ -213,7 +213,7 @@ impl Guard {
 
     /// Reads the response to the last prepared request: keeps the nonces
     /// and challenges it carries, and tells whether to send again.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         protection: &mut Protection<'_>,
         endpoint: Endpoint,
@@ -327,5 +327,58 @@ impl<E: Exchange> Flow for Protected<'_, E> {
                 Ok(Progress::Again(self))
             }
         }
+    }
+}
+
+/// Fetching an attestation challenge from the authorization server's
+/// `challenge_endpoint` (POST, empty body, `{"attestation_challenge": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationChallengeFetch {
+    url: String,
+}
+
+impl AttestationChallengeFetch {
+    /// A challenge request to `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChallengeResponse {
+    attestation_challenge: String,
+}
+
+impl Exchange for AttestationChallengeFetch {
+    type Output = String;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Challenge
+    }
+
+    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(
+            HttpRequest::post(&self.url, "application/x-www-form-urlencoded", Vec::new())
+                .header("accept", "application/json"),
+        )
+    }
+
+    fn handle_response(
+        self,
+        response: HttpResponse,
+        _config: &EngineConfig,
+    ) -> Result<Progress<Self, String>> {
+        let body: ChallengeResponse = expect_json(Endpoint::Challenge, &self.url, &response)?;
+        let challenge = crate::jose::attestation::valid_challenge(&body.attestation_challenge)
+            .ok_or_else(|| Error::UnexpectedResponse {
+                endpoint: Endpoint::Challenge,
+                url: display_url(&self.url),
+                status: response.status,
+                problem: "field attestation_challenge: empty, too long or not printable ASCII"
+                    .into(),
+            })?;
+        Ok(Progress::Done(challenge))
     }
 }

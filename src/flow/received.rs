@@ -18,8 +18,8 @@
 //! dropped; with [`TrustPolicy::require_verified`] an unverified credential
 //! is a failed check.
 
-use super::credential::{is_sd_jwt, IssuedCredential};
 use super::discovery::{DidWebDocument, JwtVcIssuerKeys};
+use super::issued::{is_sd_jwt, IssuedCredential};
 use super::{EngineConfig, Exchange, Flow, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};

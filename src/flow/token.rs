@@ -1,8 +1,14 @@
 //! The token endpoint: the pre-authorized code grant (OID4VCI 1.0 section 6).
 
-use super::{expect_json, EngineConfig, Exchange, Progress};
+use super::authorized::Authorized;
+use super::credential::{protection, Step};
+use super::protection::AttestationChallenges;
+use super::protection::{Guard, Verdict};
+use super::{expect_json, EngineConfig, Exchange, Flow, Progress};
+use crate::error::ErrorCode;
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::ClientAttestation;
 use crate::types::{
     PkceVerifier, PreAuthorizedCode, RefreshToken, TokenResponse, TxCode, PRE_AUTHORIZED_GRANT_TYPE,
 };
@@ -140,56 +146,169 @@ impl Exchange for TokenExchange {
     }
 }
 
-/// Fetching an attestation challenge from the authorization server's
-/// `challenge_endpoint` (POST, empty body, `{"attestation_challenge": ...}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChallengeExchange {
-    url: String,
+/// An `invalid_token` answer (401) from a resource endpoint.
+pub(crate) fn is_invalid_token(e: &Error) -> bool {
+    matches!(e, Error::Server { status: 401, error, .. } if error.code == ErrorCode::InvalidToken)
 }
 
-impl ChallengeExchange {
-    /// A challenge request to `url`.
-    pub fn new(url: &str) -> Self {
+/// A request that presents the access token, other than the credential
+/// request: a deferred poll, a notification. [`WithToken`] runs it with the
+/// token rules (refresh first when expired, once after `invalid_token`) and
+/// the request's own retry.
+pub trait TokenRequest {
+    /// What it produces.
+    type Output;
+    /// Which endpoint it goes to.
+    fn endpoint(&self) -> Endpoint;
+    /// The authorization whose token it presents.
+    fn authorized(&mut self) -> &mut Authorized;
+    /// The request, without the token's DPoP proof (the flow adds it).
+    fn prepare(&mut self, config: &EngineConfig) -> Result<HttpRequest>;
+    /// Reads the response.
+    fn handle(&mut self, response: HttpResponse) -> Result<Self::Output>;
+    /// Whether `failure` is worth one more try, and after how long.
+    fn retry_after(&self, failure: &Error) -> Option<std::time::Duration> {
+        let _ = failure;
+        None
+    }
+}
+
+/// A [`TokenRequest`] run to its end.
+pub struct WithToken<'a, R> {
+    request: R,
+    attestation: Option<(&'a ClientAttestation, &'a AttestationChallenges)>,
+    refresh: Option<TokenExchange>,
+    refreshed: bool,
+    retried: bool,
+    first_failure: Option<Error>,
+    wait: Option<std::time::Duration>,
+    guard: Guard,
+}
+
+impl<'a, R: TokenRequest> WithToken<'a, R> {
+    /// Starts with a refresh when the token has expired (and can be
+    /// refreshed).
+    pub fn new(
+        mut request: R,
+        attestation: Option<(&'a ClientAttestation, &'a AttestationChallenges)>,
+        now: u64,
+    ) -> Self {
+        let authorized = request.authorized();
+        let refresh = authorized
+            .refresh_exchange()
+            .filter(|_| authorized.token_expired(now));
         Self {
-            url: url.to_string(),
+            request,
+            attestation,
+            refresh,
+            refreshed: false,
+            retried: false,
+            first_failure: None,
+            wait: None,
+            guard: Guard::default(),
         }
     }
-}
 
-#[derive(serde::Deserialize)]
-struct ChallengeResponse {
-    attestation_challenge: String,
-}
-
-impl Exchange for ChallengeExchange {
-    type Output = String;
-
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Challenge
+    fn step(&self) -> Step {
+        match &self.refresh {
+            Some(refresh) => Step::Refresh(refresh.clone()),
+            None => Step::Credential(None),
+        }
     }
 
-    fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
-        Ok(
-            HttpRequest::post(&self.url, "application/x-www-form-urlencoded", Vec::new())
-                .header("accept", "application/json"),
-        )
+    fn failed(mut self, failure: Error) -> Result<Progress<Self, R::Output>> {
+        if !self.retried {
+            if let Some(pause) = self.request.retry_after(&failure) {
+                tracing::debug!(endpoint = %self.request.endpoint(), "failed, retrying once");
+                self.retried = true;
+                self.wait = Some(pause);
+                self.first_failure = Some(failure);
+                self.guard.reset();
+                return Ok(Progress::Again(self));
+            }
+        }
+        Err(failure)
+    }
+}
+
+impl<R: TokenRequest> Flow for WithToken<'_, R> {
+    type Output = R::Output;
+
+    fn prepare_request(
+        &mut self,
+        config: &EngineConfig,
+        now: u64,
+    ) -> Result<(Endpoint, HttpRequest)> {
+        self.wait = None;
+        let step = self.step();
+        let endpoint = self.request.endpoint();
+        let request = match &step {
+            Step::Refresh(refresh) => refresh.prepare_request(config)?,
+            _ => self.request.prepare(config)?,
+        };
+        let protection = protection(self.request.authorized(), &step, self.attestation);
+        let endpoint = match step {
+            Step::Refresh(_) => Endpoint::Token,
+            _ => endpoint,
+        };
+        self.guard
+            .prepare(&protection, endpoint, || Ok(request), config, now)
     }
 
     fn handle_response(
-        self,
+        mut self,
         response: HttpResponse,
-        _config: &EngineConfig,
-    ) -> Result<Progress<Self, String>> {
-        let body: ChallengeResponse = expect_json(Endpoint::Challenge, &self.url, &response)?;
-        let challenge = crate::jose::attestation::valid_challenge(&body.attestation_challenge)
-            .ok_or_else(|| Error::UnexpectedResponse {
-                endpoint: Endpoint::Challenge,
-                url: display_url(&self.url),
-                status: response.status,
-                problem: "field attestation_challenge: empty, too long or not printable ASCII"
-                    .into(),
-            })?;
-        Ok(Progress::Done(challenge))
+        config: &EngineConfig,
+        now: u64,
+    ) -> Result<Progress<Self, R::Output>> {
+        let step = self.step();
+        let endpoint = match step {
+            Step::Refresh(_) => Endpoint::Token,
+            _ => self.request.endpoint(),
+        };
+        let mut protection = protection(self.request.authorized(), &step, self.attestation);
+        let response = match self
+            .guard
+            .observe(&mut protection, endpoint, response, config)?
+        {
+            Verdict::Resend => return Ok(Progress::Again(self)),
+            Verdict::Pass(response) => response,
+        };
+        if let Some(refresh) = self.refresh.take() {
+            match refresh.handle_response(response, config)? {
+                Progress::Done(token) => self.request.authorized().apply_refresh(token, now),
+                Progress::Again(again) => self.refresh = Some(again),
+            }
+            self.guard.reset();
+            return Ok(Progress::Again(self));
+        }
+        match self.request.handle(response) {
+            Ok(output) => Ok(Progress::Done(output)),
+            Err(e) if !self.refreshed && is_invalid_token(&e) => {
+                match self.request.authorized().refresh_exchange() {
+                    Some(refresh) => {
+                        self.refreshed = true;
+                        self.refresh = Some(refresh);
+                        self.guard.reset();
+                        Ok(Progress::Again(self))
+                    }
+                    None => Err(e),
+                }
+            }
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn handle_transport_error(mut self, error: Error) -> Result<Progress<Self, R::Output>> {
+        match self.first_failure.take() {
+            // The retry could not be sent either: the first failure says more.
+            Some(first) => Err(first),
+            None => self.failed(error),
+        }
+    }
+
+    fn wait(&self) -> Option<std::time::Duration> {
+        self.wait
     }
 }
 

@@ -6,11 +6,11 @@
 //! `Fn(HttpRequest) -> impl Future<Output = Result<HttpResponse, TransportError>>`
 //! is an `HttpClient` too.
 
-mod reqwest_client;
+pub(crate) mod reqwest_client;
 pub(crate) mod response;
-pub mod trace;
+pub(crate) mod trace;
 
-pub use reqwest_client::{ReqwestClient, ReqwestConfig};
+pub(crate) use reqwest_client::{ReqwestClient, ReqwestConfig};
 
 use crate::error::TransportError;
 use std::future::Future;
@@ -187,7 +187,7 @@ where
 
 /// Whether a URL may be called: https always; http only to loopback hosts and
 /// only when `allow_http` is set.
-pub fn check_url(url: &str, allow_http: bool) -> Result<url::Url, TransportError> {
+pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<url::Url, TransportError> {
     let parsed = url::Url::parse(url)
         .map_err(|e| TransportError::UrlNotAllowed(format!("not a URL ({e})")))?;
     match parsed.scheme() {

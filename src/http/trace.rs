@@ -60,7 +60,7 @@ const PARTIAL_PARAMS: [&str; 6] = [
 const CREDENTIAL_PARAMS: [&str; 2] = ["credential", "credentials"];
 
 /// One line for a request: method, URL (query redacted), headers, body.
-pub fn request_line(request: &HttpRequest) -> String {
+pub(crate) fn request_line(request: &HttpRequest) -> String {
     let headers: Vec<(&str, &str)> = request
         .headers
         .iter()
@@ -77,7 +77,7 @@ pub fn request_line(request: &HttpRequest) -> String {
 }
 
 /// One line for a response: status, headers, body.
-pub fn response_line(url: &str, response: &HttpResponse) -> String {
+pub(crate) fn response_line(url: &str, response: &HttpResponse) -> String {
     let headers: Vec<(&str, &str)> = response
         .headers
         .iter()

@@ -12,15 +12,15 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The `typ` of a Wallet Attestation.
-pub const ATTESTATION_TYP: &str = "oauth-client-attestation+jwt";
+pub(crate) const ATTESTATION_TYP: &str = "oauth-client-attestation+jwt";
 /// The `typ` of its proof of possession.
-pub const ATTESTATION_POP_TYP: &str = "oauth-client-attestation-pop+jwt";
+pub(crate) const ATTESTATION_POP_TYP: &str = "oauth-client-attestation-pop+jwt";
 /// The request header carrying the attestation.
-pub const ATTESTATION_HEADER: &str = "OAuth-Client-Attestation";
+pub(crate) const ATTESTATION_HEADER: &str = "OAuth-Client-Attestation";
 /// The request header carrying the proof of possession.
-pub const ATTESTATION_POP_HEADER: &str = "OAuth-Client-Attestation-PoP";
+pub(crate) const ATTESTATION_POP_HEADER: &str = "OAuth-Client-Attestation-PoP";
 /// The response header carrying a fresh challenge.
-pub const CHALLENGE_HEADER: &str = "OAuth-Client-Attestation-Challenge";
+pub(crate) const CHALLENGE_HEADER: &str = "OAuth-Client-Attestation-Challenge";
 /// The longest challenge kept; a longer one is ignored.
 const MAX_CHALLENGE_CHARS: usize = 512;
 

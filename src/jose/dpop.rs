@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
 
 /// The `typ` header of a DPoP proof.
-pub const DPOP_JWT_TYP: &str = "dpop+jwt";
+pub(crate) const DPOP_JWT_TYP: &str = "dpop+jwt";
 
 /// The longest `DPoP-Nonce` kept; a longer one is ignored.
 const MAX_NONCE_CHARS: usize = 512;

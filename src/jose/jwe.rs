@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 /// The key management algorithm this wallet speaks.
-pub const ECDH_ES: &str = "ECDH-ES";
+pub(crate) const ECDH_ES: &str = "ECDH-ES";
 
 /// A content encryption algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +117,7 @@ fn open(
 
 /// Encrypts `plaintext` to a P-256 public JWK with ECDH-ES and `enc`; the
 /// recipient's `kid`, when it has one, goes into the header.
-pub fn encrypt(
+pub(crate) fn encrypt(
     recipient: &Value,
     enc: ContentEncryption,
     plaintext: &[u8],

@@ -2,26 +2,24 @@
 //! a software P-256 signer, proof JWTs, and ES256 verification of issuer
 //! signatures.
 
-pub mod attestation;
-mod dpop;
-pub mod jwe;
-mod proof;
-mod random;
-mod signer;
-mod verify;
+pub(crate) mod attestation;
+pub(crate) mod dpop;
+pub(crate) mod jwe;
+pub(crate) mod proof;
+pub(crate) mod random;
+pub(crate) mod signer;
+pub(crate) mod verify;
 
-pub use attestation::ClientAttestation;
-pub use dpop::{DpopKeys, DpopServer, DpopState, DPOP_JWT_TYP};
+pub(crate) use attestation::ClientAttestation;
+pub(crate) use dpop::{DpopKeys, DpopServer, DpopState};
 
-pub use proof::{
-    build_proof_jwt, build_proof_jwt_with, KeyAttestationProvider, KeyAttestationRequest,
-    ProofClaims, PROOF_JWT_TYP,
+pub(crate) use proof::{
+    build_proof_jwt_with, KeyAttestationProvider, KeyAttestationRequest, ProofClaims,
 };
 pub(crate) use random::Rng;
-pub use random::{OsRandom, RandomSource};
-pub use signer::{Algorithm, Signer, SignerError, SoftwareSigner};
+pub(crate) use random::{OsRandom, RandomSource};
+pub(crate) use signer::{Algorithm, Signer, SignerError, SoftwareSigner};
 pub(crate) use verify::verify_jws_signature;
-pub use verify::VERIFIABLE_ALGORITHMS;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use serde_json::{json, Map, Value};
 
 /// The `typ` header of a proof JWT.
-pub const PROOF_JWT_TYP: &str = "openid4vci-proof+jwt";
+pub(crate) const PROOF_JWT_TYP: &str = "openid4vci-proof+jwt";
 
 /// The claims of a proof JWT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub fn build_proof_jwt(signer: &dyn Signer, claims: &ProofClaims) -> Result<Stri
 
 /// [`build_proof_jwt`] with a key attestation in the `key_attestation`
 /// header.
-pub fn build_proof_jwt_with(
+pub(crate) fn build_proof_jwt_with(
     signer: &dyn Signer,
     claims: &ProofClaims,
     key_attestation: Option<&str>,

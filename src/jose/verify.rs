@@ -6,9 +6,6 @@ use super::b64_decode;
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde_json::Value;
 
-/// The JWS algorithms whose signatures can be checked.
-pub const VERIFIABLE_ALGORITHMS: [&str; 5] = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
-
 /// Verifies `signature` over `input` made with `alg` by the key `jwk`.
 /// The key's type and curve must fit the algorithm.
 pub(crate) fn verify_jws_signature(

@@ -24,7 +24,7 @@ pub(crate) const VERSION_MEMBER: &str = "x-oid4vci-wallet-detected-version";
 
 /// Normalises issuer metadata in place and records the detected version.
 /// `appended_url` says the document came from the draft-13 appended URL.
-pub fn normalize_issuer_metadata(doc: &mut Value, appended_url: bool) -> SpecVersion {
+pub(crate) fn normalize_issuer_metadata(doc: &mut Value, appended_url: bool) -> SpecVersion {
     let Some(root) = doc.as_object_mut() else {
         return SpecVersion::V1;
     };
@@ -133,7 +133,7 @@ pub(crate) const LEGACY_CREDENTIALS_MEMBER: &str = "x-oid4vci-wallet-legacy-cred
 /// kept for matching against the metadata) become
 /// `credential_configuration_ids`; `user_pin_required: true` becomes an
 /// empty `tx_code` object.
-pub fn normalize_offer(doc: &mut Value) {
+pub(crate) fn normalize_offer(doc: &mut Value) {
     let Some(root) = doc.as_object_mut() else {
         return;
     };
@@ -164,7 +164,7 @@ pub fn normalize_offer(doc: &mut Value) {
 /// Maps draft-11/12 credential objects (`format` plus `vct`, `doctype` or
 /// `types`/`credential_definition.type`) to configuration ids of `metadata`.
 /// Returns the unmatched object's description on failure.
-pub fn resolve_legacy_offer_ids(
+pub(crate) fn resolve_legacy_offer_ids(
     objects: &[Value],
     configurations: &std::collections::BTreeMap<String, super::CredentialConfiguration>,
 ) -> Result<Vec<String>, String> {
@@ -210,7 +210,7 @@ fn is_sd_jwt(format: &str) -> bool {
 
 /// Normalises a credential or deferred response body: a draft-13 single
 /// `credential` becomes a one-element `credentials` array.
-pub fn normalize_credential_response(doc: &mut Value) {
+pub(crate) fn normalize_credential_response(doc: &mut Value) {
     let Some(root) = doc.as_object_mut() else {
         return;
     };

@@ -2,12 +2,26 @@
 //! disclosures, binding) and the issuer's keys behind them. No IO: keys it
 //! must fetch are steps in [`crate::flow`].
 
-pub mod did;
-pub mod jwt_vc;
-pub mod mdoc;
-pub mod sd_jwt;
-pub mod signed_metadata;
-pub mod trust;
+pub(crate) mod did;
+pub(crate) mod jwt_vc;
+pub(crate) mod mdoc;
+pub(crate) mod sd_jwt;
+pub(crate) mod signed_metadata;
+pub(crate) mod trust;
+
+pub use did::{
+    key_in_document as did_key_in_document, kid_names as did_kid_names, method as did_method,
+    resolve as resolve_did, DidKey, MAX_DID_CHARS,
+};
+pub use jwt_vc::JwtVc;
+pub use mdoc::{Mdoc, MdocItem, MdocValue, Validity, MAX_MDOC_BYTES};
+pub use sd_jwt::{
+    SdJwt, ALLOWED_ALGORITHMS, CLOCK_SKEW_SECS, MAX_DEPTH, MAX_DISCLOSURES, SD_JWT_VC_TYPES,
+};
+pub use trust::{
+    check_x5c, check_x5chain, ChainOutcome, TrustAnchors, MAX_CERTIFICATE_BYTES,
+    MAX_CHAIN_CERTIFICATES,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -14,12 +14,12 @@ use crate::jose::CompactJws;
 use serde_json::{Map, Value};
 
 /// The `typ` of signed issuer metadata.
-pub const SIGNED_METADATA_TYP: &str = "openidvci-issuer-metadata+jwt";
+pub(crate) const SIGNED_METADATA_TYP: &str = "openidvci-issuer-metadata+jwt";
 
 /// Checks signed metadata `jwt` of `issuer` at `now` (seconds since the
 /// epoch) against `anchors`, and returns its claims without the JWT's own
 /// (`sub`, `iat`, `exp`, `iss`, `nbf`, `jti`): the metadata.
-pub fn verify_signed_metadata(
+pub(crate) fn verify_signed_metadata(
     jwt: &str,
     issuer: &str,
     anchors: &TrustAnchors,

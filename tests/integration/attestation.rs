@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use oid4vci_issuer::WalletAttestation;
-use oid4vci_wallet::jose::ClientAttestation;
+use oid4vci_wallet::ClientAttestation;
 use oid4vci_wallet::{Clock, Error, ErrorCode, Grant, Signer, SoftwareSigner, SystemClock, Wallet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,9 +174,7 @@ async fn an_expired_attestation_is_caught_locally_and_refused_by_the_server() {
 
 #[tokio::test]
 async fn use_attestation_challenge_is_answered_once_with_the_challenge_it_brings() {
-    use oid4vci_wallet::http::{
-        HttpClient, HttpRequest, HttpResponse, ReqwestClient, ReqwestConfig,
-    };
+    use oid4vci_wallet::{HttpClient, HttpRequest, HttpResponse, ReqwestClient, ReqwestConfig};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     let issuer =
@@ -260,19 +258,20 @@ async fn use_attestation_challenge_is_answered_once_with_the_challenge_it_brings
 /// and a deferred credential, every protocol rule taken from the engine.
 #[tokio::test]
 async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet() {
-    use oid4vci_wallet::flow::discovery::{
+    use oid4vci_wallet::flow::DeferredPoll;
+    use oid4vci_wallet::flow::DiscoveredMetadata;
+    use oid4vci_wallet::flow::DpopState;
+    use oid4vci_wallet::flow::ResolvedOffer;
+    use oid4vci_wallet::flow::WithToken;
+    use oid4vci_wallet::flow::{parse_offer_url, validate_offer_against_metadata, OfferSource};
+    use oid4vci_wallet::flow::{
         select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
     };
-    use oid4vci_wallet::flow::issuance::{CredentialExchange, DeferredPoll, Issuance, WithToken};
-    use oid4vci_wallet::flow::offer::{
-        parse_offer_url, validate_offer_against_metadata, OfferSource,
-    };
-    use oid4vci_wallet::flow::protection::{AttestationChallenges, Protected, Protection};
-    use oid4vci_wallet::flow::session::{IssuerContext, ResolvedOffer};
+    use oid4vci_wallet::flow::{AttestationChallenges, Protected, Protection};
+    use oid4vci_wallet::flow::{CredentialExchange, Issuance};
     use oid4vci_wallet::flow::{EngineConfig, Flow, Progress};
-    use oid4vci_wallet::http::{HttpClient, ReqwestClient, ReqwestConfig};
-    use oid4vci_wallet::jose::DpopState;
     use oid4vci_wallet::DeferredStatus;
+    use oid4vci_wallet::{HttpClient, ReqwestClient, ReqwestConfig};
 
     async fn drive<F: Flow>(http: &ReqwestClient, config: &EngineConfig, mut flow: F) -> F::Output {
         loop {
@@ -342,7 +341,7 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
     .await;
     let resolved = ResolvedOffer::new(
         offer,
-        IssuerContext {
+        DiscoveredMetadata {
             issuer: metadata,
             authorization_server: server.clone(),
         },

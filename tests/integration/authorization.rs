@@ -4,7 +4,7 @@
 //! check, refresh, and resuming a saved pending authorization.
 
 use crate::common::*;
-use oid4vci_wallet::error::CallbackError;
+use oid4vci_wallet::CallbackError;
 use oid4vci_wallet::{
     DeferredStatus, Error, ErrorCode, Issuance, PendingAuthorization, RequestMode, SoftwareSigner,
     Wallet,

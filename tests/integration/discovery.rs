@@ -2,7 +2,7 @@
 //! against a reference issuer that misbehaves on purpose.
 
 use crate::common::*;
-use oid4vci_wallet::error::Document;
+use oid4vci_wallet::Document;
 use oid4vci_wallet::{Error, Wallet};
 use serde_json::json;
 

@@ -298,7 +298,7 @@ async fn the_same_seed_and_clock_send_byte_identical_requests() {
     // First run against the issuer, recording every exchange.
     let recorded: std::sync::Arc<std::sync::Mutex<Vec<Exchange>>> = Default::default();
     let real = std::sync::Arc::new(
-        oid4vci_wallet::http::ReqwestClient::new(oid4vci_wallet::http::ReqwestConfig {
+        oid4vci_wallet::ReqwestClient::new(oid4vci_wallet::ReqwestConfig {
             allow_http: true,
             ..Default::default()
         })
@@ -368,7 +368,7 @@ struct AppKeys {
     keys: std::sync::Arc<std::sync::Mutex<Vec<AppKey>>>,
 }
 
-impl oid4vci_wallet::jose::DpopKeys for AppKeys {
+impl oid4vci_wallet::DpopKeys for AppKeys {
     fn create(&self) -> Result<String, oid4vci_wallet::SignerError> {
         let mut keys = self.keys.lock().unwrap();
         let reference = format!("secure-element-key-{}", keys.len());

@@ -126,7 +126,7 @@ async fn a_draft11_offer_with_credential_objects_and_a_pin() {
         panic!()
     };
     assert!(
-        step.tx_code().is_some(),
+        step.tx_code_spec().is_some(),
         "user_pin_required becomes a tx_code"
     );
     let mut authorized = step

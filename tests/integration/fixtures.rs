@@ -3,9 +3,9 @@
 //! (issuer name, credential names in English and another locale, claim labels)
 //! comes out right.
 
-use oid4vci_wallet::flow::discovery::{AsMetadataDiscovery, IssuerMetadataDiscovery};
-use oid4vci_wallet::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
-use oid4vci_wallet::flow::session::IssuerContext;
+use oid4vci_wallet::flow::DiscoveredMetadata;
+use oid4vci_wallet::flow::{parse_offer_url, validate_offer_against_metadata, OfferSource};
+use oid4vci_wallet::flow::{AsMetadataDiscovery, IssuerMetadataDiscovery};
 use oid4vci_wallet::flow::{EngineConfig, Exchange, Progress};
 use oid4vci_wallet::types::{
     AuthorizationServerMetadata, CredentialConfiguration, CredentialOffer, InputMode,
@@ -332,7 +332,7 @@ fn german_pid_demo_issuer_draft_13() {
 
     let resolved = ResolvedOffer::new(
         offer,
-        IssuerContext {
+        DiscoveredMetadata {
             issuer,
             authorization_server: server,
         },
@@ -407,14 +407,24 @@ fn education_issuer_draft_13_display() {
 /// it fetches metadata.
 fn draft13_configurations() -> BTreeMap<String, CredentialConfiguration> {
     let doc = fixture_json("spec-draft13-credential-configurations.json");
-    let mut metadata = serde_json::json!({
+    let metadata = serde_json::json!({
         "credential_issuer": "https://issuer.example",
         "credential_endpoint": "https://issuer.example/credential",
         "credential_configurations_supported": doc["credential_configurations_supported"],
     });
-    let version = oid4vci_wallet::types::draft13::normalize_issuer_metadata(&mut metadata, false);
-    assert_eq!(version, oid4vci_wallet::types::SpecVersion::Draft13);
-    serde_json::from_value(metadata["credential_configurations_supported"].clone()).unwrap()
+    let discovery = IssuerMetadataDiscovery::new("https://issuer.example").unwrap();
+    let response = oid4vci_wallet::HttpResponse::json(200, &metadata);
+    let config = oid4vci_wallet::flow::EngineConfig::default();
+    let oid4vci_wallet::flow::Progress::Done(metadata) =
+        discovery.handle_response(response, &config).unwrap()
+    else {
+        panic!("one answer is enough")
+    };
+    assert_eq!(
+        metadata.detected_version,
+        oid4vci_wallet::types::SpecVersion::Draft13
+    );
+    metadata.credential_configurations_supported
 }
 
 #[test]

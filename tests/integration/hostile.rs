@@ -4,11 +4,11 @@
 
 use crate::common::*;
 use oid4vci_issuer::{Canned, CannedBody, Endpoint};
-use oid4vci_wallet::error::{Document, TransportError};
 use oid4vci_wallet::{
     DeferredPending, DeferredStatus, Error, ErrorCode, Grant, Issuance, IssuedCredential,
     NotificationEvent, SoftwareSigner, Wallet,
 };
+use oid4vci_wallet::{Document, TransportError};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

@@ -197,7 +197,7 @@ async fn receive_from_owf_issuer(mode: &str, expected_format: &str) -> Vec<Strin
         panic!("expected the pre-authorized code grant");
     };
     let spec = step
-        .tx_code()
+        .tx_code_spec()
         .expect("the offer asks for a tx_code")
         .clone();
     assert_eq!(spec.mode(), InputMode::Numeric);
@@ -476,8 +476,8 @@ async fn sdk_receives_and_verifies_an_mdl_from_the_owf_issuer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mdocs_made_by_owf_mdoc_are_verified_and_a_tampered_one_is_refused() {
-    use oid4vci_wallet::verify::mdoc::{Mdoc, MdocValue};
-    use oid4vci_wallet::verify::trust::{check_x5chain, ChainOutcome, TrustAnchors};
+    use oid4vci_wallet::verify::{check_x5chain, ChainOutcome, TrustAnchors};
+    use oid4vci_wallet::verify::{Mdoc, MdocValue};
     let holder = SoftwareSigner::generate().public_jwk();
     let input = |fault: Value| {
         json!({

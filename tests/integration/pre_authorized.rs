@@ -1,8 +1,8 @@
 //! The pre-authorized code flow end to end over real HTTP against the reference issuer.
 
 use crate::common::*;
-use oid4vci_wallet::error::ProofErrorKind;
 use oid4vci_wallet::types::InputMode;
+use oid4vci_wallet::ProofErrorKind;
 use oid4vci_wallet::{
     Error, ErrorCode, Grant, Issuance, IssuedCredential, NotificationEvent, Signer, SoftwareSigner,
 };
@@ -37,7 +37,7 @@ async fn by_reference_with_tx_code_issues_a_verified_bound_sd_jwt_in_six_request
     assert_eq!(names, ["Personalausweis"]);
     let step = pre_authorized(&resolved);
     let spec = step
-        .tx_code()
+        .tx_code_spec()
         .expect("the offer asks for a tx_code")
         .clone();
     assert_eq!(spec.mode(), InputMode::Numeric);
@@ -109,7 +109,7 @@ async fn by_value_without_tx_code_and_tenant_path() {
     let wallet = wallet();
     let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
     let step = pre_authorized(&resolved);
-    assert!(step.tx_code().is_none());
+    assert!(step.tx_code_spec().is_none());
     let mut authorized = step.authorize(&wallet).await.unwrap();
     let signer = SoftwareSigner::generate();
     let credentials = issued(
@@ -535,10 +535,10 @@ impl Provider {
     }
 }
 
-impl oid4vci_wallet::jose::KeyAttestationProvider for Provider {
+impl oid4vci_wallet::KeyAttestationProvider for Provider {
     fn key_attestation(
         &self,
-        request: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+        request: &oid4vci_wallet::KeyAttestationRequest<'_>,
     ) -> Result<String, oid4vci_wallet::SignerError> {
         self.asked.lock().unwrap().push((
             request.keys.len(),
@@ -622,8 +622,7 @@ impl oid4vci_wallet::Interaction for Typist {
     fn tx_code<'a>(
         &'a self,
         _spec: &'a oid4vci_wallet::types::TxCodeSpec,
-    ) -> oid4vci_wallet::http::BoxFuture<'a, oid4vci_wallet::Result<oid4vci_wallet::types::TxCode>>
-    {
+    ) -> oid4vci_wallet::BoxFuture<'a, oid4vci_wallet::Result<oid4vci_wallet::types::TxCode>> {
         let code = self.0.clone().unwrap_or_default();
         Box::pin(async move { Ok(code.into()) })
     }
@@ -764,10 +763,10 @@ struct FaultyProvider {
     other_key: bool,
 }
 
-impl oid4vci_wallet::jose::KeyAttestationProvider for FaultyProvider {
+impl oid4vci_wallet::KeyAttestationProvider for FaultyProvider {
     fn key_attestation(
         &self,
-        request: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+        request: &oid4vci_wallet::KeyAttestationRequest<'_>,
     ) -> Result<String, oid4vci_wallet::SignerError> {
         let other = [SoftwareSigner::generate().public_jwk()];
         let keys = if self.other_key {
@@ -852,10 +851,10 @@ async fn each_key_attestation_defect_is_a_typed_error_naming_it() {
 
     // The provider itself fails: the wallet's Proof error, nothing sent.
     struct Failing;
-    impl oid4vci_wallet::jose::KeyAttestationProvider for Failing {
+    impl oid4vci_wallet::KeyAttestationProvider for Failing {
         fn key_attestation(
             &self,
-            _: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+            _: &oid4vci_wallet::KeyAttestationRequest<'_>,
         ) -> Result<String, oid4vci_wallet::SignerError> {
             Err(oid4vci_wallet::SignerError(
                 "the wallet provider is offline".into(),

@@ -2,12 +2,12 @@
 //! equal value; no parser panics on arbitrary or mutated input, and what they
 //! refuse comes back as the right typed error with text safe to show.
 
-use oid4vci_wallet::flow::authorization::{AuthorizationBegin, AuthorizationSecrets, RequestMode};
-use oid4vci_wallet::flow::offer::parse_offer_url;
-use oid4vci_wallet::flow::session::IssuerContext;
+use oid4vci_wallet::flow::parse_offer_url;
+use oid4vci_wallet::flow::DiscoveredMetadata;
 use oid4vci_wallet::flow::EngineConfig;
+use oid4vci_wallet::flow::{AuthorizationBegin, AuthorizationSecrets, RequestMode};
 use oid4vci_wallet::types::*;
-use oid4vci_wallet::verify::sd_jwt::SdJwt;
+use oid4vci_wallet::verify::SdJwt;
 use oid4vci_wallet::AuthorizationCodeStep;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
@@ -169,7 +169,7 @@ fn safe_to_show(text: &str) -> Result<(), TestCaseError> {
 
 fn pending() -> oid4vci_wallet::PendingAuthorization {
     let s = samples();
-    let context = IssuerContext {
+    let context = DiscoveredMetadata {
         issuer: serde_json::from_value(s[0].clone()).unwrap(),
         authorization_server: serde_json::from_value(json!({
             "issuer": "https://as.ex", "token_endpoint": "https://as.ex/t",

@@ -88,7 +88,7 @@ async fn a_resolved_offer_by_reference_resumes_in_a_new_wallet() {
 
     let wallet = wallet();
     let step = pre_authorized(&restored);
-    assert!(step.tx_code().is_some());
+    assert!(step.tx_code_spec().is_some());
     let mut authorized = step
         .with_tx_code(created.tx_code.unwrap())
         .authorize(&wallet)
@@ -115,7 +115,7 @@ async fn a_pre_authorized_step_waiting_for_the_tx_code_resumes_after_a_restart()
     let before = requests(&issuer);
     let restored = PreAuthorizedStep::from_json(&saved).unwrap();
     assert_eq!(requests(&issuer), before, "restoring made a request");
-    let spec = restored.tx_code().expect("the tx_code spec survives");
+    let spec = restored.tx_code_spec().expect("the tx_code spec survives");
     assert_eq!(spec.length, Some(6));
     assert_eq!(restored.issuer_id(), issuer.issuer_id());
     assert_eq!(restored.credential_configuration_ids(), ["pid_sd_jwt"]);

@@ -402,7 +402,7 @@ proptest::proptest! {
         repeat in proptest::bool::ANY,
     ) {
         use base64::Engine as _;
-        use oid4vci_wallet::verify::trust::{check_x5c, ChainOutcome, TrustAnchors};
+        use oid4vci_wallet::verify::{check_x5c, ChainOutcome, TrustAnchors};
         let b64 = base64::engine::general_purpose::STANDARD;
         let (x5c, anchor, issuer_id) = genuine_chain();
         let mut ders: Vec<Vec<u8>> = x5c
@@ -518,7 +518,7 @@ async fn an_mdl_keeps_its_portrait_as_bytes_and_is_unverified_without_anchors() 
         .expect("a portrait");
     assert!(matches!(
         &portrait.value,
-        oid4vci_wallet::verify::mdoc::MdocValue::Bytes(b) if !b.is_empty()
+        oid4vci_wallet::verify::MdocValue::Bytes(b) if !b.is_empty()
     ));
     let privileges = &credential.claims.as_ref().unwrap()[MDL_NS]["driving_privileges"];
     assert!(privileges.is_array(), "{privileges}");
@@ -700,7 +700,7 @@ async fn a_key_that_cannot_be_fetched_leaves_the_credential_unverified_never_dro
 /// issuer's keys when the flow asks.
 #[tokio::test]
 async fn the_engine_checks_received_credentials_without_a_wallet() {
-    use oid4vci_wallet::flow::received::CheckReceived;
+    use oid4vci_wallet::flow::CheckReceived;
     use oid4vci_wallet::flow::{EngineConfig, Flow, Progress};
     use oid4vci_wallet::HttpClient as _;
     let issuer = default_issuer().await;
@@ -723,7 +723,7 @@ async fn the_engine_checks_received_credentials_without_a_wallet() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let http = oid4vci_wallet::http::ReqwestClient::new(oid4vci_wallet::http::ReqwestConfig {
+    let http = oid4vci_wallet::ReqwestClient::new(oid4vci_wallet::ReqwestConfig {
         allow_http: true,
         ..Default::default()
     })
@@ -810,8 +810,8 @@ proptest::proptest! {
         at in 0usize..4096,
         mask in 1u8..=255,
     ) {
-        use oid4vci_wallet::verify::mdoc::Mdoc;
-        use oid4vci_wallet::verify::trust::{check_x5chain, ChainOutcome, TrustAnchors};
+        use oid4vci_wallet::verify::Mdoc;
+        use oid4vci_wallet::verify::{check_x5chain, ChainOutcome, TrustAnchors};
         let (genuine, root) = genuine_mdoc();
         let mut anchors = TrustAnchors::new();
         anchors.add(root.as_bytes()).unwrap();

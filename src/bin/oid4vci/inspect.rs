@@ -3,25 +3,25 @@
 //! authorization endpoint or the token endpoint. Whether this wallet could
 //! complete it is decided by the checks the wallet itself runs before it
 //! spends a pre-authorized code or a user's login
-//! (`IssuerContext::can_issue` / `can_issue_any`, and the grant the wallet
+//! (`DiscoveredMetadata::can_issue` / `can_issue_any`, and the grant the wallet
 //! would pick), plus the algorithm of the CLI's own key.
 
 use crate::text::{escape, json_document, quoted};
 use crate::{wallet_builder, WalletArgs, EXIT_CANNOT_COMPLETE, MAX_NAME_CHARS};
-use oid4vci_wallet::error::Endpoint;
-use oid4vci_wallet::flow::credential::PlannedEncryption;
-use oid4vci_wallet::flow::discovery::{
+use oid4vci_wallet::flow::DiscoveredMetadata;
+use oid4vci_wallet::flow::PlannedEncryption;
+use oid4vci_wallet::flow::{parse_offer_url, OfferSource};
+use oid4vci_wallet::flow::{
     select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
 };
-use oid4vci_wallet::flow::offer::{parse_offer_url, OfferSource};
-use oid4vci_wallet::flow::session::IssuerContext;
 use oid4vci_wallet::flow::{Capabilities, EngineConfig, Exchange, Progress};
-use oid4vci_wallet::http::{HttpRequest, HttpResponse};
 use oid4vci_wallet::types::{
     AuthorizationServerMetadata, CredentialConfiguration, IssuerMetadata,
     ResponseEncryptionMetadata, SpecVersion,
 };
+use oid4vci_wallet::Endpoint;
 use oid4vci_wallet::{AuthorizationCodeStep, Grant, OsRandom, Signer, SoftwareSigner, Wallet};
+use oid4vci_wallet::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -335,7 +335,7 @@ async fn inspect_offer(
     };
     let grant_used = match resolved.grant() {
         Ok(Grant::PreAuthorized(step)) => {
-            if step.tx_code().is_some() {
+            if step.tx_code_spec().is_some() {
                 warnings.push(
                     "the offer needs a transaction code: receive asks for it on the terminal, \
                      or pass --tx-code"
@@ -376,7 +376,7 @@ async fn inspect_issuer(
     let issuer = wallet.run(IssuerMetadataDiscovery::new(issuer_id)?).await?;
     let as_id = select_authorization_server(&issuer, None)?;
     let authorization_server = wallet.run(AsMetadataDiscovery::new(&as_id)?).await?;
-    let context = IssuerContext {
+    let context = DiscoveredMetadata {
         issuer,
         authorization_server,
     };
@@ -447,7 +447,7 @@ fn selected(
 
 /// Each configuration with the wallet's check, and the CLI key's algorithm.
 fn configurations(
-    context: &IssuerContext,
+    context: &DiscoveredMetadata,
     ids: &[String],
     locales: &[String],
     problems: &mut Vec<String>,
@@ -534,7 +534,7 @@ fn cli_key_problem(
 
 /// The issuer's part of the report.
 fn issuer_part(
-    context: &IssuerContext,
+    context: &DiscoveredMetadata,
     configurations: Vec<ConfigurationInfo>,
     locales: &[String],
 ) -> Report {
@@ -608,7 +608,7 @@ fn finish(mut report: Report) -> Report {
 /// marking the one the wallet uses.
 async fn servers(
     wallet: &Wallet,
-    context: &IssuerContext,
+    context: &DiscoveredMetadata,
     warnings: &mut Vec<String>,
 ) -> Vec<ServerInfo> {
     let used = &context.authorization_server;

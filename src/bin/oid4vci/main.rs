@@ -6,11 +6,11 @@ mod qr;
 mod text;
 
 use clap::{Parser, Subcommand};
-use oid4vci_wallet::loopback::LoopbackRedirect;
 use oid4vci_wallet::types::{TxCode, TxCodeSpec};
+use oid4vci_wallet::LoopbackRedirect;
 use oid4vci_wallet::{
-    http::BoxFuture, Interaction, ReceiveOptions, Received, SoftwareSigner, Verification,
-    VerifiedBy, Wallet,
+    BoxFuture, Interaction, ReceiveOptions, Received, SoftwareSigner, Verification, VerifiedBy,
+    Wallet,
 };
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -58,10 +58,10 @@ fn start_trace() {
         .without_time()
         .with_target(false)
         .with_level(false)
-        .with_filter(tracing_subscriber::filter::Targets::new().with_target(
-            oid4vci_wallet::http::trace::WIRE_TARGET,
-            tracing::Level::TRACE,
-        ));
+        .with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target(oid4vci_wallet::WIRE_TARGET, tracing::Level::TRACE),
+        );
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
@@ -195,10 +195,10 @@ fn signer_from_jwk_file(
 /// A key attestation the tester brought: the same JWT for every request.
 struct KeyAttestationFile(String);
 
-impl oid4vci_wallet::jose::KeyAttestationProvider for KeyAttestationFile {
+impl oid4vci_wallet::KeyAttestationProvider for KeyAttestationFile {
     fn key_attestation(
         &self,
-        _request: &oid4vci_wallet::jose::KeyAttestationRequest<'_>,
+        _request: &oid4vci_wallet::KeyAttestationRequest<'_>,
     ) -> Result<String, oid4vci_wallet::SignerError> {
         Ok(self.0.clone())
     }
@@ -387,7 +387,7 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
     }
     if let (Some(jwt), Some(key)) = (&common.wallet_attestation, &common.wallet_attestation_key) {
         let signer = signer_from_jwk_file("--wallet-attestation-key", key)?;
-        builder = builder.client_attestation(oid4vci_wallet::jose::ClientAttestation::new(
+        builder = builder.client_attestation(oid4vci_wallet::ClientAttestation::new(
             text_file("--wallet-attestation", jwt)?,
             std::sync::Arc::new(signer),
         )?);

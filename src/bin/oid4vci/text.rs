@@ -11,13 +11,13 @@
 use std::borrow::Cow;
 
 /// The one function issuer text goes through: every character of the
-/// library's [`oid4vci_wallet::error::is_unsafe_text_char`] (controls,
+/// library's [`oid4vci_wallet::is_unsafe_text_char`] (controls,
 /// separators, bidi and invisible format characters)
 /// becomes a visible `\uXXXX` escape (a UTF-16 surrogate pair above the
 /// BMP), the form JSON uses, so the same function also makes serialized
 /// JSON terminal-safe without changing what it decodes to.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    oid4vci_wallet::error::escape_text(text)
+    oid4vci_wallet::escape_text(text)
 }
 
 /// Issuer text as a double-quoted string: JSON string syntax (`"` and `\`
@@ -46,7 +46,7 @@ pub fn json_document(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oid4vci_wallet::error::is_unsafe_text_char as is_unsafe;
+    use oid4vci_wallet::is_unsafe_text_char as is_unsafe;
 
     #[test]
     fn controls_and_bidi_become_visible_escapes() {

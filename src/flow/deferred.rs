@@ -1,0 +1,187 @@
+//! The deferred credential endpoint (OID4VCI 1.0 section 9): a transaction
+//! polled at the issuer's `interval` until the credential is ready.
+
+use super::authorized::Authorized;
+use super::credential::credential_body;
+use super::issued::{issued_credentials, IssuedCredential};
+use super::plan::CredentialPlan;
+use super::token::TokenRequest;
+use super::{error_from_response, parse_error_body, EngineConfig};
+use crate::error::{display_url, Endpoint, Error, ErrorCode, Result, ServerError};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::RandomSource;
+use crate::types::DeferredRequest;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The interval assumed when a deferred response gives none (draft 13's default).
+pub const DEFAULT_DEFERRED_INTERVAL: Duration = Duration::from_secs(5);
+
+pub(crate) fn interval(value: Option<i64>) -> std::result::Result<Duration, String> {
+    match value {
+        None => Ok(DEFAULT_DEFERRED_INTERVAL),
+        Some(n) if n < 0 => Err(format!("field interval: negative ({n})")),
+        Some(n) => Ok(Duration::from_secs(n as u64)),
+    }
+}
+
+/// A credential the issuer will deliver later. Poll it with the same access
+/// token; save it (JSON) to poll after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeferredPending {
+    pub(crate) authorized: Authorized,
+    pub(crate) plan: CredentialPlan,
+    pub(crate) transaction_id: String,
+    pub(crate) interval_secs: u64,
+    pub(crate) completed: bool,
+}
+
+/// What a deferred poll found.
+#[derive(Debug)]
+pub enum DeferredStatus {
+    /// Not ready; wait at least `interval` before polling again.
+    Pending {
+        /// The issuer's requested wait.
+        interval: Duration,
+    },
+    /// Issued.
+    Issued(Vec<IssuedCredential>),
+    /// The issuer ended the transaction (`invalid_transaction_id`,
+    /// `credential_request_denied`): polling again is pointless.
+    Failed(ServerError),
+}
+
+impl DeferredPending {
+    /// The issuer's last requested wait before the next poll.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs)
+    }
+
+    /// The configuration being issued.
+    pub fn configuration_id(&self) -> &str {
+        &self.plan.configuration_id
+    }
+
+    /// The authorization this transaction polls with. After a refresh during
+    /// polling it holds the newest tokens: notify through
+    /// `DeferredPending::notify` (or take it back with `into_authorized`)
+    /// rather than through an older copy.
+    pub fn authorized(&self) -> &Authorized {
+        &self.authorized
+    }
+
+    /// The poll request.
+    pub fn poll_request(&self, random: &dyn RandomSource) -> Result<HttpRequest> {
+        if self.completed {
+            return Err(Error::InvalidState(
+                "this deferred transaction already completed".into(),
+            ));
+        }
+        let url = self.endpoint()?;
+        let body = DeferredRequest {
+            transaction_id: self.transaction_id.clone(),
+        };
+        self.plan.seal_request(
+            HttpRequest::post_json(url, &body)
+                .header("authorization", self.authorized.authorization_header())
+                .header("accept", "application/json"),
+            random,
+        )
+    }
+
+    fn endpoint(&self) -> Result<&str> {
+        self.authorized
+            .context
+            .issuer
+            .deferred_credential_endpoint
+            .as_deref()
+            .ok_or_else(|| {
+                Error::InvalidState("the issuer has no deferred_credential_endpoint".into())
+            })
+    }
+
+    /// Reads a poll response.
+    pub fn handle_poll_response(&mut self, response: HttpResponse) -> Result<DeferredStatus> {
+        let url = self.endpoint()?.to_string();
+        let response = self
+            .plan
+            .open_response(Endpoint::Deferred, &url, response)?;
+        if !response.is_success() {
+            return match parse_error_body(&response) {
+                // Draft 13: still pending, with an optional interval.
+                Some(e) if e.code == ErrorCode::IssuancePending => {
+                    let interval = serde_json::from_slice::<Value>(&response.body)
+                        .ok()
+                        .and_then(|v| v.get("interval")?.as_i64())
+                        .filter(|n| *n >= 0)
+                        .map(|n| Duration::from_secs(n as u64))
+                        .unwrap_or(DEFAULT_DEFERRED_INTERVAL);
+                    self.interval_secs = interval.as_secs();
+                    Ok(DeferredStatus::Pending { interval })
+                }
+                Some(e)
+                    if matches!(
+                        e.code,
+                        ErrorCode::InvalidTransactionId | ErrorCode::CredentialRequestDenied
+                    ) =>
+                {
+                    self.completed = true;
+                    Ok(DeferredStatus::Failed(e))
+                }
+                _ => Err(error_from_response(Endpoint::Deferred, &url, &response)),
+            };
+        }
+        let (body, _) = credential_body(Endpoint::Deferred, &url, &response)?;
+        let bad = |problem: String| Error::UnexpectedResponse {
+            endpoint: Endpoint::Deferred,
+            url: display_url(&url),
+            status: response.status,
+            problem,
+        };
+        if response.status == 202 {
+            let interval = interval(body.interval).map_err(bad)?;
+            self.interval_secs = interval.as_secs();
+            return Ok(DeferredStatus::Pending { interval });
+        }
+        let credentials = issued_credentials(&self.authorized, &self.plan, &body)
+            .map_err(|r| r.into_error(bad, &body))?;
+        self.completed = true;
+        Ok(DeferredStatus::Issued(credentials))
+    }
+
+    /// Saves the state as JSON (it contains the access token: store it securely).
+    pub fn to_json(&self) -> Result<String> {
+        super::saved::save_state(super::saved::SavedKind::DeferredPending, self)
+    }
+
+    /// Restores a state saved with [`Self::to_json`]. Fails with
+    /// [`Error::InvalidState`] naming what is wrong when the JSON is not a
+    /// saved deferred transaction.
+    pub fn from_json(json: &str) -> Result<Self> {
+        super::saved::restore_state(super::saved::SavedKind::DeferredPending, json)
+    }
+}
+
+/// One poll of a deferred transaction.
+pub struct DeferredPoll<'p>(pub &'p mut DeferredPending);
+
+impl TokenRequest for DeferredPoll<'_> {
+    type Output = DeferredStatus;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Deferred
+    }
+
+    fn authorized(&mut self) -> &mut Authorized {
+        &mut self.0.authorized
+    }
+
+    fn prepare(&mut self, config: &EngineConfig) -> Result<HttpRequest> {
+        self.0.poll_request(&*config.random)
+    }
+
+    fn handle(&mut self, response: HttpResponse) -> Result<Self::Output> {
+        self.0.handle_poll_response(response)
+    }
+}

@@ -1,0 +1,114 @@
+//! The notification endpoint (OID4VCI 1.0 section 11): `credential_accepted`,
+//! `credential_failure`, `credential_deleted`, with one retry.
+
+use super::authorized::Authorized;
+use super::token::TokenRequest;
+use super::{error_from_response, EngineConfig};
+use crate::error::{Endpoint, Error, Result};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::types::{NotificationEvent, NotificationRequest};
+
+/// or a transport error.
+pub const NOTIFICATION_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A notification (`credential_accepted`, `credential_failure`,
+/// `credential_deleted`): safe to repeat, so retried once after a 5xx or a
+/// transport failure, [`NOTIFICATION_RETRY_DELAY`] later.
+pub struct Notify<'p> {
+    authorized: &'p mut Authorized,
+    request: HttpRequest,
+}
+
+impl<'p> Notify<'p> {
+    /// The notification of `event` for `notification_id`.
+    pub fn new(
+        authorized: &'p mut Authorized,
+        notification_id: &str,
+        event: crate::types::NotificationEvent,
+        description: Option<&str>,
+    ) -> Result<Self> {
+        let request = authorized.notification_request(notification_id, event, description)?;
+        Ok(Self {
+            authorized,
+            request,
+        })
+    }
+}
+
+impl TokenRequest for Notify<'_> {
+    type Output = ();
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Notification
+    }
+
+    fn authorized(&mut self) -> &mut Authorized {
+        self.authorized
+    }
+
+    fn prepare(&mut self, _config: &EngineConfig) -> Result<HttpRequest> {
+        Ok(self.request.clone())
+    }
+
+    fn handle(&mut self, response: HttpResponse) -> Result<()> {
+        self.authorized.handle_notification_response(&response)
+    }
+
+    fn retry_after(&self, failure: &Error) -> Option<std::time::Duration> {
+        let retry = match failure {
+            Error::Transport { .. } => true,
+            Error::Server { status, .. } | Error::UnexpectedResponse { status, .. } => {
+                *status >= 500
+            }
+            _ => false,
+        };
+        retry.then_some(NOTIFICATION_RETRY_DELAY)
+    }
+}
+
+impl Authorized {
+    /// A notification request.
+    pub fn notification_request(
+        &self,
+        notification_id: &str,
+        event: NotificationEvent,
+        description: Option<&str>,
+    ) -> Result<HttpRequest> {
+        let url = self
+            .context
+            .issuer
+            .notification_endpoint
+            .as_deref()
+            .ok_or_else(|| Error::InvalidState("the issuer has no notification_endpoint".into()))?;
+        if let Some(d) = description {
+            if !d
+                .chars()
+                .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
+            {
+                return Err(Error::InvalidState(
+                    "event_description must be printable ASCII without '\"' and '\\'".into(),
+                ));
+            }
+        }
+        let body = NotificationRequest {
+            notification_id: notification_id.to_string(),
+            event,
+            event_description: description.map(str::to_string),
+        };
+        Ok(HttpRequest::post_json(url, &body).header("authorization", self.authorization_header()))
+    }
+
+    /// Reads a notification response (2xx, usually 204).
+    pub fn handle_notification_response(&self, response: &HttpResponse) -> Result<()> {
+        if response.is_success() {
+            return Ok(());
+        }
+        let url = self
+            .context
+            .issuer
+            .notification_endpoint
+            .as_deref()
+            .unwrap_or_default();
+        Err(error_from_response(Endpoint::Notification, url, response))
+    }
+}

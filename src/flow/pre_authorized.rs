@@ -1,0 +1,147 @@
+//! The pre-authorized code grant (OID4VCI 1.0 section 3.5): the step that
+//! waits for the user's tx_code, then the token request.
+
+use super::authorized::Authorized;
+use super::discovery::DiscoveredMetadata;
+use super::saved::{restore_state, save_state, SavedKind};
+use super::token::TokenExchange;
+use crate::error::{Error, Result};
+use crate::types::{PreAuthorizedCode, TokenResponse, TxCode, TxCodeSpec};
+use serde::{Deserialize, Serialize};
+
+/// The pre-authorized grant, before the token request. When [`Self::tx_code_spec`]
+/// is `Some`, the user must enter a code ([`Self::with_tx_code`]) first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreAuthorizedStep {
+    pub(crate) context: DiscoveredMetadata,
+    pub(crate) offered: Vec<String>,
+    pub(crate) code: PreAuthorizedCode,
+    pub(crate) tx_code_spec: Option<TxCodeSpec>,
+    pub(crate) tx_code: Option<TxCode>,
+    #[serde(default)]
+    pub(crate) capabilities: super::Capabilities,
+}
+
+impl PreAuthorizedStep {
+    /// What the wallet can do, for the check before the token request.
+    pub fn with_capabilities(mut self, capabilities: super::Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// What to tell the user about the transaction code, when one is required.
+    pub fn tx_code_spec(&self) -> Option<&TxCodeSpec> {
+        self.tx_code_spec.as_ref()
+    }
+
+    /// Supplies the transaction code the user entered.
+    pub fn with_tx_code(mut self, code: impl Into<TxCode>) -> Self {
+        self.tx_code = Some(code.into());
+        self
+    }
+
+    /// Saves the step as JSON, before or after [`Self::with_tx_code`] (e.g.
+    /// while the PIN screen is shown: the app may be killed there), so that
+    /// [`Self::from_json`] restores it without a request. It holds the
+    /// pre-authorized code and, once typed, the transaction code: store it
+    /// securely.
+    pub fn to_json(&self) -> Result<String> {
+        save_state(SavedKind::PreAuthorizedStep, self)
+    }
+
+    /// Restores a step saved with [`Self::to_json`], making no request.
+    /// Fails with [`Error::InvalidState`] naming what is wrong when the JSON
+    /// is not a saved pre-authorized step.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let kind = SavedKind::PreAuthorizedStep;
+        let step: Self = restore_state(kind, json)?;
+        if step.offered.is_empty() {
+            return Err(kind.error("no offered credential configuration"));
+        }
+        for id in &step.offered {
+            step.context.configuration(id).map_err(|e| kind.error(e))?;
+        }
+        Ok(step)
+    }
+
+    /// The configuration ids the offer names.
+    pub fn credential_configuration_ids(&self) -> &[String] {
+        &self.offered
+    }
+
+    /// The credential issuer identifier.
+    pub fn issuer_id(&self) -> &str {
+        self.context.issuer_id()
+    }
+
+    /// Whether the token request is anonymous (no `client_id`, no proof `iss`).
+    fn client_id<'a>(&self, client_id: Option<&'a str>) -> Option<&'a str> {
+        let anonymous = self
+            .context
+            .authorization_server
+            .pre_authorized_grant_anonymous_access_supported
+            .unwrap_or(false);
+        client_id.filter(|_| !anonymous)
+    }
+
+    /// The token request. Fails before any IO when a transaction code is
+    /// required and missing, or given for an offer that has none.
+    pub fn token_exchange(&self, client_id: Option<&str>) -> Result<TokenExchange> {
+        // The code is single use: refuse before spending it on an issuance
+        // that cannot finish.
+        self.context
+            .can_issue_any(&self.offered, self.capabilities)?;
+        match (&self.tx_code_spec, &self.tx_code) {
+            (Some(spec), None) => {
+                return Err(Error::TxCode(format!(
+                    "the offer requires a transaction code ({} characters, {:?} input){}",
+                    spec.length
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "unknown number of".into()),
+                    spec.mode(),
+                    spec.description
+                        .as_deref()
+                        .map(|d| format!(": {}", crate::error::sanitize(d, 300)))
+                        .unwrap_or_default()
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(Error::TxCode(
+                    "the offer has no transaction code, but one was given".into(),
+                ))
+            }
+            (Some(spec), Some(code))
+                if spec.mode() == crate::types::InputMode::Numeric
+                    && !code.secret().chars().all(|c| c.is_ascii_digit()) =>
+            {
+                return Err(Error::TxCode("the transaction code must be numeric".into()));
+            }
+            _ => {}
+        }
+        let endpoint = self
+            .context
+            .authorization_server
+            .token_endpoint
+            .as_deref()
+            .ok_or_else(|| {
+                Error::InvalidState("authorization server has no token endpoint".into())
+            })?;
+        Ok(TokenExchange::pre_authorized(
+            endpoint,
+            &self.code,
+            self.tx_code.as_ref(),
+            self.client_id(client_id),
+        ))
+    }
+
+    /// The authorized state after a successful token response.
+    pub fn into_authorized(
+        self,
+        token: TokenResponse,
+        client_id: Option<&str>,
+        now: u64,
+    ) -> Authorized {
+        let client_id = self.client_id(client_id).map(str::to_string);
+        Authorized::new(self.context, self.offered, token, client_id, now)
+    }
+}
