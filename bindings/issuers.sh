@@ -3,7 +3,7 @@
 # against, each on a free loopback port, with its output in a directory of the
 # caller's.
 #
-#   start_issuers DIR   starts eight instances and sets
+#   start_issuers DIR   starts nine instances and sets
 #                         ISSUER_BASE              the main one (deferred polls: interval 1 s, 2 pending)
 #                         ISSUER_DPOP_BASE         --require-dpop --dpop-nonce
 #                         ISSUER_HTTPS_BASE        --tls; its self-signed certificate is
@@ -25,6 +25,8 @@
 #                                                  --attestation-proof-only --batch-size 3 (only
 #                                                  the `attestation` proof type: the key
 #                                                  attestation, with the c_nonce, is the proof)
+#                         ISSUER_SLOW_BASE         --latency-ms 3000 (every answer, /test/*
+#                                                  included, waits 3 s: the cancellation checks)
 #   stop_issuers        stops whatever start_issuers started (call it from the EXIT trap)
 #
 # Honors CARGO_TARGET_DIR (default: target).
@@ -73,6 +75,8 @@ start_issuers() {
   start_issuer "$dir" attestation-proof --key-attestation required-with-nonce --attestation-proof-only \
     --batch-size 3 || return 1
   ISSUER_ATTESTATION_PROOF_BASE=$issuer_base
+  start_issuer "$dir" slow --latency-ms 3000 || return 1
+  ISSUER_SLOW_BASE=$issuer_base
   start_issuer "$dir" https --tls || return 1
   ISSUER_HTTPS_BASE=$issuer_base
   # The ready line carries the certificate as a JSON string; PEM has no

@@ -10,6 +10,7 @@ mod common;
 
 mod attestation;
 mod authorization;
+mod cancellation;
 mod deferred;
 mod discovery;
 mod dpop;

@@ -36,4 +36,5 @@ fun main(args: Array<String>) = runTest(args) {
     attestationProofChecks()
     dpopKeyChecks()
     resumeChecks()
+    cancellationChecks(wallet)
 }

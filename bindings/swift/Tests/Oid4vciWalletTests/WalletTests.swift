@@ -58,6 +58,7 @@ func runChecks() async throws {
     await attestationProofChecks()
     await dpopKeyChecks()
     await resumeChecks()
+    await cancellationChecks(wallet)
 
     print("\(passed) passed, \(failed) failed")
     XCTAssertEqual(failed, 0, "\(failed) of \(passed + failed) checks failed")
