@@ -7,6 +7,7 @@ pub(crate) mod dpop;
 pub(crate) mod jwe;
 pub(crate) mod proof;
 pub(crate) mod random;
+pub(crate) mod signature;
 pub(crate) mod signer;
 pub(crate) mod verify;
 

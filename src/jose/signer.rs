@@ -11,6 +11,8 @@ pub enum Algorithm {
     Es256,
     /// ECDSA P-384 with SHA-384.
     Es384,
+    /// ECDSA P-521 with SHA-512.
+    Es512,
     /// EdDSA (Ed25519).
     EdDsa,
 }
@@ -21,8 +23,22 @@ impl Algorithm {
         match self {
             Algorithm::Es256 => "ES256",
             Algorithm::Es384 => "ES384",
+            Algorithm::Es512 => "ES512",
             Algorithm::EdDsa => "EdDSA",
         }
+    }
+
+    /// The algorithm of a JOSE `alg` name, if the SDK signs with it.
+    #[cfg_attr(not(feature = "uniffi"), allow(dead_code))]
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [
+            Algorithm::Es256,
+            Algorithm::Es384,
+            Algorithm::Es512,
+            Algorithm::EdDsa,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == name)
     }
 }
 
@@ -38,7 +54,8 @@ pub trait Signer: Send + Sync {
     fn algorithm(&self) -> Algorithm;
     /// The public key as a JWK (never private members).
     fn public_jwk(&self) -> Value;
-    /// Signs the JWS signing input; returns the raw JWS signature (R||S for ES256).
+    /// Signs the JWS signing input; returns the JWS signature (raw R||S for
+    /// ECDSA, each half the curve's size; 64 bytes for EdDSA).
     fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError>;
 }
 
@@ -143,5 +160,15 @@ mod tests {
         let again = SoftwareSigner::from_bytes(&s.to_bytes()).unwrap();
         assert_eq!(again.public_jwk(), jwk);
         assert!(!format!("{s:?}").contains("\"d\""));
+    }
+
+    #[test]
+    fn algorithms_by_their_jose_names() {
+        for name in ["ES256", "ES384", "ES512", "EdDSA"] {
+            assert_eq!(Algorithm::from_name(name).unwrap().as_str(), name);
+        }
+        for name in ["es256", "RS256", "Ed25519", "none", ""] {
+            assert_eq!(Algorithm::from_name(name), None, "{name}");
+        }
     }
 }
