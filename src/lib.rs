@@ -107,6 +107,8 @@ pub use client::{
     CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet,
     WalletBuilder, NOTIFICATION_RETRY_DELAY,
 };
+// One-call issuance: batches of fresh keys, and its stages.
+pub use client::{KeySource, ProgressObserver, ReceiveStage, DEFAULT_MAX_BATCH_SIZE};
 // The states of an issuance, each named for what comes next.
 pub use flow::{AuthorizationCodeStep, RequestMode};
 pub use flow::{

@@ -44,12 +44,162 @@ async fn receive_prints_one_json_object_and_exits_zero() {
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
     assert_eq!(json["credential_issuer"], issuer.issuer_id());
+    // The issuer's batch_size (3) for the key-bound PID, one for the
+    // unbound membership.
     let list = json["credentials"].as_array().unwrap();
-    assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["credential_configuration_id"], "pid_sd_jwt");
-    assert_eq!(list[0]["format"], "dc+sd-jwt");
-    assert!(list[0]["credential"].as_str().unwrap().contains('~'));
-    assert_eq!(list[1]["credential_configuration_id"], "membership_sd_jwt");
+    assert_eq!(list.len(), 4, "{json}");
+    for pid in &list[..3] {
+        assert_eq!(pid["credential_configuration_id"], "pid_sd_jwt");
+        assert_eq!(pid["format"], "dc+sd-jwt");
+        assert!(pid["credential"].as_str().unwrap().contains('~'));
+    }
+    assert_distinct_keys(&list[..3]);
+    assert_eq!(list[3]["credential_configuration_id"], "membership_sd_jwt");
+}
+
+/// Each credential names its holder key, and no two the same.
+fn assert_distinct_keys(credentials: &[serde_json::Value]) {
+    let keys: std::collections::BTreeSet<String> = credentials
+        .iter()
+        .map(|c| {
+            assert!(c["holder_jwk"]["x"].is_string(), "{c}");
+            c["holder_jwk"]["x"].to_string()
+        })
+        .collect();
+    assert_eq!(keys.len(), credentials.len(), "{credentials:?}");
+}
+
+/// `--batch N`: N credentials of the configuration, each bound to its own
+/// fresh key, one request; the stage lines on stderr in order; and
+/// `credential_accepted` told to the issuer after printing (once: a batch
+/// shares its notification_id), unless `--no-notify`.
+#[tokio::test]
+async fn receive_batch_binds_each_credential_to_its_own_key_and_notifies_acceptance() {
+    let issuer = default_issuer().await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+        "--batch",
+        "2",
+    ]))
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = json["credentials"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{json}");
+    assert_distinct_keys(list);
+    assert_eq!(count(&issuer, "/credential"), 1, "one batch request");
+    let notification_id = list[0]["notification_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        issuer.notifications(),
+        [(notification_id, "credential_accepted".to_string())]
+    );
+    let mut at = 0;
+    for line in [
+        "resolving the offer...",
+        &format!("reading the metadata of {}...", issuer.issuer_id()),
+        "requesting the access token...",
+        "requesting \"pid_sd_jwt\" (1 of 1): 2 credentials, one fresh key each...",
+        "received 2 credentials",
+        "told the issuer: credential_accepted (1 notification)",
+    ] {
+        let found = stderr[at..]
+            .find(line)
+            .unwrap_or_else(|| panic!("{line:?} after byte {at} of:\n{stderr}"));
+        at += found + line.len();
+    }
+
+    // Text output: the batch shown once, with its size.
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+    ]))
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("[pid_sd_jwt, dc+sd-jwt] x3, each bound to its own key"),
+        "the issuer's batch_size by default:\n{stdout}"
+    );
+    assert_eq!(issuer.notifications().len(), 2);
+
+    // --no-notify: nothing told; --batch 1: one credential.
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, false));
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+        "--batch",
+        "1",
+        "--no-notify",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(issuer.notifications().len(), 2, "--no-notify told nothing");
+    assert!(!text(&out.stderr).contains("credential_accepted"));
+}
+
+/// A deferred batch: the waits are stage lines with the time of the next
+/// poll, and the deferred credentials are accepted too.
+#[tokio::test]
+async fn receive_batch_of_a_deferred_credential_shows_the_next_poll_and_notifies() {
+    let issuer = start(
+        Issuer::builder()
+            .deferred_pending_polls(1)
+            .deferred_interval(1),
+    )
+    .await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], false, false, true));
+    let out = run(args(&[
+        "receive",
+        &created.offer_url,
+        "--dangerous-allow-http",
+        "--json",
+    ]))
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_distinct_keys(json["credentials"].as_array().unwrap());
+    let waits = stderr
+        .lines()
+        .filter(|l| l.starts_with("deferred: the issuer is not ready yet; next poll in 1 s (at "))
+        .count();
+    assert_eq!(waits, 2, "{stderr}");
+    assert_eq!(issuer.notifications().len(), 1, "{stderr}");
+    assert_eq!(issuer.notifications()[0].1, "credential_accepted");
+}
+
+#[test]
+fn batch_needs_fresh_keys_and_at_least_one() {
+    for usage in [
+        vec!["receive", "openid-credential-offer://?x", "--batch", "0"],
+        vec![
+            "receive",
+            "openid-credential-offer://?x",
+            "--batch",
+            "2",
+            "--key",
+            "holder.jwk",
+        ],
+    ] {
+        let out = cli().args(&usage).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{usage:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[tokio::test]

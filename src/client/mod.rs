@@ -1,14 +1,18 @@
 //! The async driver: [`Wallet`] runs the engine's steps with an [`HttpClient`].
 //! `drive` is the loop (send, protect, check what was received), `steps` the
 //! async methods on the states (`authorize`, `request_credential`,
-//! `poll_until_ready`, `notify`), `receive` the one-call conveniences.
+//! `poll_until_ready`, `notify`), `receive` the one-call conveniences (with
+//! their batches of fresh keys and progress stages).
 
 mod drive;
 mod receive;
 mod steps;
 
 pub use crate::flow::credential::Issuance;
-pub use receive::{Interaction, ReceiveOptions, Received};
+pub use receive::{
+    Interaction, KeySource, ProgressObserver, ReceiveOptions, ReceiveStage, Received,
+    DEFAULT_MAX_BATCH_SIZE,
+};
 pub use steps::NOTIFICATION_RETRY_DELAY;
 
 use crate::error::{Error, Result};
@@ -27,6 +31,7 @@ use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
 use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
 #[allow(unused_imports)] // doc links
 use crate::verify::Verification;
+use receive::Observer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -294,10 +299,24 @@ impl Wallet {
     /// Parses an offer URL, fetches the offer if by reference, and discovers and
     /// checks the issuer's and authorization server's metadata.
     pub async fn resolve_offer(&self, offer_url: &str) -> Result<ResolvedOffer> {
+        self.resolve_offer_observed(offer_url, Observer::NONE).await
+    }
+
+    /// [`Self::resolve_offer`], telling `observer` the offer and metadata
+    /// stages.
+    async fn resolve_offer_observed(
+        &self,
+        offer_url: &str,
+        observer: Observer<'_>,
+    ) -> Result<ResolvedOffer> {
+        observer.emit(|| ReceiveStage::ResolvingOffer);
         let mut offer = match parse_offer_url(offer_url, &self.inner.engine)? {
             OfferSource::ByValue(offer) => offer,
             OfferSource::ByReference(fetch) => self.run(fetch).await?,
         };
+        observer.emit(|| ReceiveStage::ReadingMetadata {
+            credential_issuer: offer.credential_issuer.clone(),
+        });
         let issuer = self
             .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?.at(self.now()))
             .await?;
@@ -340,8 +359,22 @@ impl Wallet {
         issuer_id: &str,
         configuration_ids: &[&str],
     ) -> Result<AuthorizationCodeStep> {
+        self.start_issuance_observed(issuer_id, configuration_ids, Observer::NONE)
+            .await
+    }
+
+    /// [`Self::start_issuance`], telling `observer` the metadata stage.
+    async fn start_issuance_observed(
+        &self,
+        issuer_id: &str,
+        configuration_ids: &[&str],
+        observer: Observer<'_>,
+    ) -> Result<AuthorizationCodeStep> {
         crate::flow::offer::check_issuer_identifier(issuer_id, &self.inner.engine)
             .map_err(|e| Error::Config(format!("issuer identifier: {e}")))?;
+        observer.emit(|| ReceiveStage::ReadingMetadata {
+            credential_issuer: issuer_id.to_string(),
+        });
         let issuer = self
             .run(IssuerMetadataDiscovery::new(issuer_id)?.at(self.now()))
             .await?;

@@ -1,24 +1,41 @@
 //! One call from an offer (or an issuer) to credentials: [`Wallet::receive`]
-//! and [`Wallet::request`], with the app's [`Interaction`].
+//! and [`Wallet::request`] with one key, [`Wallet::receive_batch`] and
+//! [`Wallet::request_batch`] with a fresh key per credential from a
+//! [`KeySource`]; the app's [`Interaction`] (PIN screen, browser), and the
+//! stages it may watch ([`ProgressObserver`], [`ReceiveStage`]).
 
 use super::{Issuance, Wallet};
-use crate::error::{Error, Result};
+use crate::error::{Error, ProofErrorKind, Result};
 use crate::flow::authorization::AuthorizationCodeStep;
 use crate::flow::authorized::Authorized;
 use crate::flow::issued::IssuedCredential;
 use crate::flow::offer::Grant;
 use crate::http::BoxFuture;
-use crate::jose::Signer;
+use crate::jose::{Signer, SignerError};
 use crate::types::{TxCode, TxCodeSpec};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Options of [`Wallet::receive`].
-#[derive(Debug, Clone)]
+/// The most credentials of one configuration [`Wallet::receive_batch`] asks
+/// for by default ([`ReceiveOptions::max_batch_size`]).
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 3;
+
+/// Options of [`Wallet::receive`] and the other one-call conveniences.
+#[derive(Clone)]
 pub struct ReceiveOptions {
     /// Which offered configurations to request (default: all).
     pub credential_configuration_ids: Option<Vec<String>>,
     /// How long to wait for deferred credentials (default 5 minutes).
     pub deferred_deadline: Duration,
+    /// With [`Wallet::receive_batch`] and [`Wallet::request_batch`]: the
+    /// most credentials (each bound to its own fresh key) asked for per
+    /// configuration, further capped by the issuer's
+    /// `batch_credential_issuance.batch_size` (1 without one). Default
+    /// [`DEFAULT_MAX_BATCH_SIZE`] (3); 1 (or 0) disables batching. The
+    /// one-signer calls always ask for one.
+    pub max_batch_size: usize,
+    /// Told each stage of the issuance as it begins (default: none).
+    pub progress: Option<Arc<dyn ProgressObserver>>,
 }
 
 impl Default for ReceiveOptions {
@@ -26,8 +43,153 @@ impl Default for ReceiveOptions {
         Self {
             credential_configuration_ids: None,
             deferred_deadline: Duration::from_secs(300),
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            progress: None,
         }
     }
+}
+
+impl ReceiveOptions {
+    /// These options with `observer` told every [`ReceiveStage`].
+    pub fn with_progress(mut self, observer: impl ProgressObserver + 'static) -> Self {
+        self.progress = Some(Arc::new(observer));
+        self
+    }
+}
+
+impl std::fmt::Debug for ReceiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiveOptions")
+            .field(
+                "credential_configuration_ids",
+                &self.credential_configuration_ids,
+            )
+            .field("deferred_deadline", &self.deferred_deadline)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// Makes the holder keys of [`Wallet::receive_batch`]: one new key per
+/// credential, so that no two credentials can be linked by their key. Each
+/// call must return a key distinct from every other (a repeated key fails
+/// with [`ProofErrorKind::KeyUsedTwice`] before the request is sent). The
+/// app keeps the keys (e.g. in its key store): each received credential
+/// names its own in [`IssuedCredential::holder_jwk`]; a key whose request
+/// failed, or that the issuer gave no credential for, can be deleted.
+/// A closure `Fn() -> Result<Arc<dyn Signer>, SignerError>` is one.
+pub trait KeySource: Send + Sync {
+    /// A new key for one credential.
+    fn new_key(&self) -> std::result::Result<Arc<dyn Signer>, SignerError>;
+}
+
+impl<F> KeySource for F
+where
+    F: Fn() -> std::result::Result<Arc<dyn Signer>, SignerError> + Send + Sync,
+{
+    fn new_key(&self) -> std::result::Result<Arc<dyn Signer>, SignerError> {
+        self()
+    }
+}
+
+/// A stage of a one-call issuance ([`Wallet::receive`] and the others), in
+/// the order they come; told to the [`ReceiveOptions::progress`] observer
+/// as each begins.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiveStage {
+    /// Reading the offer URL, fetching the offer when it is by reference.
+    ResolvingOffer,
+    /// Fetching and checking the issuer's and its authorization server's
+    /// metadata.
+    ReadingMetadata {
+        /// The credential issuer identifier (as the offer gives it: escape
+        /// it before a terminal shows it).
+        credential_issuer: String,
+    },
+    /// Waiting for the user's transaction code ([`Interaction::tx_code`]).
+    WaitingForTxCode,
+    /// Waiting for the user in the browser ([`Interaction::authorize`]).
+    WaitingForBrowser {
+        /// The authorization URL the browser is sent to.
+        authorization_url: String,
+    },
+    /// Requesting the access token.
+    Token,
+    /// Requesting the credentials of one configuration: the `index`-th
+    /// (from 1) of `total` requests, asking for `batch_size` credentials
+    /// (one per key).
+    Credential {
+        /// The configuration requested.
+        configuration_id: String,
+        /// Which request this is, from 1.
+        index: usize,
+        /// How many configurations are requested.
+        total: usize,
+        /// How many credentials this request asks for.
+        batch_size: usize,
+    },
+    /// The issuer defers the credentials: waiting until the next poll.
+    Deferred {
+        /// The configuration being issued.
+        configuration_id: String,
+        /// How long until the next poll.
+        next_poll_in: Duration,
+        /// When the next poll is sent, in seconds since the Unix epoch (by
+        /// the wallet's [`super::Clock`]).
+        next_poll_at: u64,
+    },
+    /// Finished: every requested credential is received.
+    Done {
+        /// How many credentials were received.
+        credentials: usize,
+    },
+}
+
+/// Hears the [`ReceiveStage`]s of a one-call issuance (to show progress).
+/// Called on the task that runs the issuance, in order: return quickly. A
+/// closure `Fn(&ReceiveStage)` is one.
+pub trait ProgressObserver: Send + Sync {
+    /// A stage begins.
+    fn on_stage(&self, stage: &ReceiveStage);
+}
+
+impl<F> ProgressObserver for F
+where
+    F: Fn(&ReceiveStage) + Send + Sync,
+{
+    fn on_stage(&self, stage: &ReceiveStage) {
+        self(stage)
+    }
+}
+
+/// The observer of one call, if any.
+#[derive(Clone, Copy)]
+pub(super) struct Observer<'a>(Option<&'a dyn ProgressObserver>);
+
+impl<'a> Observer<'a> {
+    /// No one listens.
+    pub(super) const NONE: Observer<'static> = Observer(None);
+
+    fn of(options: &'a ReceiveOptions) -> Self {
+        Observer(options.progress.as_deref())
+    }
+
+    /// Tells the stage (built only when someone listens).
+    pub(super) fn emit(&self, stage: impl FnOnce() -> ReceiveStage) {
+        if let Some(observer) = self.0 {
+            observer.on_stage(&stage());
+        }
+    }
+}
+
+/// The keys of a one-call issuance: the app's one signer, or a fresh key
+/// per credential.
+#[derive(Clone, Copy)]
+enum Keys<'a> {
+    One(&'a dyn Signer),
+    Fresh(&'a dyn KeySource),
 }
 
 /// Configurations left out, with the reason.
@@ -74,8 +236,8 @@ pub trait Interaction: Send + Sync {
 impl Wallet {
     /// Receives every offered credential (or those named in `options`) in one
     /// call: resolves the offer, asks `interaction` for a transaction code when
-    /// needed, requests each credential with `signer`, and waits for deferred
-    /// ones up to the options' deadline.
+    /// needed, requests each credential with `signer` (one credential per
+    /// configuration), and waits for deferred ones up to the options' deadline.
     pub async fn receive(
         &self,
         offer_url: &str,
@@ -83,7 +245,39 @@ impl Wallet {
         signer: &dyn Signer,
         options: &ReceiveOptions,
     ) -> Result<Received> {
-        let offer = self.resolve_offer(offer_url).await?;
+        self.receive_with(offer_url, interaction, Keys::One(signer), options)
+            .await
+    }
+
+    /// [`Self::receive`] with a fresh key per credential: for each
+    /// key-bound configuration it asks `keys` for as many keys as the
+    /// issuer's `batch_size` allows, up to [`ReceiveOptions::max_batch_size`]
+    /// (default 3), and requests that many credentials in one request, one
+    /// proof per key. Each credential is checked to be bound to its own key
+    /// (`cnf.jwk`, an mdoc's `deviceKey`), which it names in
+    /// [`IssuedCredential::holder_jwk`]. An issuer without
+    /// `batch_credential_issuance` gets one request per configuration with
+    /// one fresh key; an unbound configuration uses no key.
+    pub async fn receive_batch(
+        &self,
+        offer_url: &str,
+        interaction: &dyn Interaction,
+        keys: &dyn KeySource,
+        options: &ReceiveOptions,
+    ) -> Result<Received> {
+        self.receive_with(offer_url, interaction, Keys::Fresh(keys), options)
+            .await
+    }
+
+    async fn receive_with(
+        &self,
+        offer_url: &str,
+        interaction: &dyn Interaction,
+        keys: Keys<'_>,
+        options: &ReceiveOptions,
+    ) -> Result<Received> {
+        let observer = Observer::of(options);
+        let offer = self.resolve_offer_observed(offer_url, observer).await?;
         let offered: Vec<String> = offer
             .credentials()
             .iter()
@@ -93,13 +287,17 @@ impl Wallet {
         let authorized = match offer.grant()? {
             Grant::PreAuthorized(mut step) => {
                 if let Some(spec) = step.tx_code_spec().cloned() {
+                    observer.emit(|| ReceiveStage::WaitingForTxCode);
                     step = step.with_tx_code(interaction.tx_code(&spec).await?);
                 }
+                observer.emit(|| ReceiveStage::Token);
                 step.authorize(self).await?
             }
-            Grant::AuthorizationCode(step) => self.browser_round_trip(step, interaction).await?,
+            Grant::AuthorizationCode(step) => {
+                self.browser_round_trip(step, interaction, observer).await?
+            }
         };
-        let mut received = self.collect(authorized, &ids, signer, options).await?;
+        let mut received = self.collect(authorized, &ids, keys, options).await?;
         received.not_requested = not_requested;
         Ok(received)
     }
@@ -132,25 +330,85 @@ impl Wallet {
         Ok((ids, skipped))
     }
 
-    /// Requests the configurations `ids` and waits for deferred ones.
+    /// How many fresh keys a request of `configuration_id` gets: none for
+    /// an unbound configuration, else the app's cap within the issuer's
+    /// `batch_size` (1 without one), at least 1.
+    fn batch_keys(authorized: &Authorized, configuration_id: &str, cap: usize) -> Result<usize> {
+        let context = authorized.context();
+        let configuration = context.configuration(configuration_id)?;
+        let bound = configuration
+            .proof_types_supported
+            .as_ref()
+            .is_some_and(|types| types.contains_key("jwt") || types.contains_key("attestation"));
+        if !bound {
+            return Ok(0);
+        }
+        let issuer = context
+            .issuer
+            .batch_credential_issuance
+            .as_ref()
+            .map_or(1, |b| b.batch_size as usize);
+        Ok(cap.min(issuer).max(1))
+    }
+
+    /// Requests the configurations `ids` (a batch each with fresh keys) and
+    /// waits for deferred ones.
     async fn collect(
         &self,
         mut authorized: Authorized,
         ids: &[String],
-        signer: &dyn Signer,
+        keys: Keys<'_>,
         options: &ReceiveOptions,
     ) -> Result<Received> {
+        let observer = Observer::of(options);
         let mut credentials = Vec::new();
-        for id in ids {
-            match authorized.request_credential(self, id, signer).await? {
+        for (index, id) in ids.iter().enumerate() {
+            let made: Vec<Arc<dyn Signer>>;
+            let signers: Vec<&dyn Signer> = match keys {
+                Keys::One(signer) => vec![signer],
+                Keys::Fresh(source) => {
+                    let count = Self::batch_keys(&authorized, id, options.max_batch_size)?;
+                    made = (0..count)
+                        .map(|_| {
+                            source.new_key().map_err(|e| {
+                                Error::proof(
+                                    ProofErrorKind::SignerFailed,
+                                    format!("the key source made no key: {e}"),
+                                )
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    made.iter().map(|k| &**k as &dyn Signer).collect()
+                }
+            };
+            observer.emit(|| ReceiveStage::Credential {
+                configuration_id: id.clone(),
+                index: index + 1,
+                total: ids.len(),
+                batch_size: signers.len().max(1),
+            });
+            match authorized.request_credentials(self, id, &signers).await? {
                 Issuance::Issued(list) => credentials.extend(list),
-                Issuance::Deferred(mut pending) => credentials.extend(
-                    pending
-                        .poll_until_ready(self, options.deferred_deadline, None)
-                        .await?,
-                ),
+                Issuance::Deferred(mut pending) => {
+                    credentials.extend(
+                        pending
+                            .poll_until_ready_observed(
+                                self,
+                                options.deferred_deadline,
+                                None,
+                                observer,
+                            )
+                            .await?,
+                    );
+                    // The transaction's tokens are the newest (a refresh
+                    // while polling): go on with them.
+                    authorized = pending.into_authorized();
+                }
             }
         }
+        observer.emit(|| ReceiveStage::Done {
+            credentials: credentials.len(),
+        });
         Ok(Received {
             authorized,
             credentials,
@@ -169,7 +427,48 @@ impl Wallet {
         signer: &dyn Signer,
         options: &ReceiveOptions,
     ) -> Result<Received> {
-        let step = self.start_issuance(issuer_id, configuration_ids).await?;
+        self.request_with(
+            issuer_id,
+            configuration_ids,
+            interaction,
+            Keys::One(signer),
+            options,
+        )
+        .await
+    }
+
+    /// [`Self::request`] with a fresh key per credential, in batches as
+    /// [`Self::receive_batch`] asks for them.
+    pub async fn request_batch(
+        &self,
+        issuer_id: &str,
+        configuration_ids: &[&str],
+        interaction: &dyn Interaction,
+        keys: &dyn KeySource,
+        options: &ReceiveOptions,
+    ) -> Result<Received> {
+        self.request_with(
+            issuer_id,
+            configuration_ids,
+            interaction,
+            Keys::Fresh(keys),
+            options,
+        )
+        .await
+    }
+
+    async fn request_with(
+        &self,
+        issuer_id: &str,
+        configuration_ids: &[&str],
+        interaction: &dyn Interaction,
+        keys: Keys<'_>,
+        options: &ReceiveOptions,
+    ) -> Result<Received> {
+        let observer = Observer::of(options);
+        let step = self
+            .start_issuance_observed(issuer_id, configuration_ids, observer)
+            .await?;
         let named: Vec<String> = configuration_ids.iter().map(|s| s.to_string()).collect();
         let options = ReceiveOptions {
             credential_configuration_ids: Some(
@@ -181,8 +480,8 @@ impl Wallet {
             ..options.clone()
         };
         let (ids, _) = self.issuable(&step.context, &[], &options)?;
-        let authorized = self.browser_round_trip(step, interaction).await?;
-        self.collect(authorized, &ids, signer, &options).await
+        let authorized = self.browser_round_trip(step, interaction, observer).await?;
+        self.collect(authorized, &ids, keys, &options).await
     }
 
     /// Builds the authorization URL, lets `interaction` take the user through
@@ -191,6 +490,7 @@ impl Wallet {
         &self,
         step: AuthorizationCodeStep,
         interaction: &dyn Interaction,
+        observer: Observer<'_>,
     ) -> Result<Authorized> {
         let redirect_uri = interaction.redirect_uri().ok_or_else(|| {
             Error::Config(
@@ -199,7 +499,11 @@ impl Wallet {
             )
         })?;
         let pending = step.authorization_url(self, &redirect_uri).await?;
+        observer.emit(|| ReceiveStage::WaitingForBrowser {
+            authorization_url: pending.url().to_string(),
+        });
         let redirect = interaction.authorize(pending.url()).await?;
+        observer.emit(|| ReceiveStage::Token);
         pending.complete(self, &redirect).await
     }
 }

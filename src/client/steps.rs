@@ -1,7 +1,8 @@
 //! The async methods on the engine's states: each builds the exchange, runs
 //! it through [`Wallet`] with its protection, and moves the state on.
 
-use super::{CancelToken, Issuance, Wallet};
+use super::receive::Observer;
+use super::{CancelToken, Issuance, ReceiveStage, Wallet};
 use crate::error::{display_url, Endpoint, Error, Result};
 use crate::flow::authorization::{
     AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, PendingAuthorization,
@@ -261,6 +262,19 @@ impl DeferredPending {
         deadline: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Vec<IssuedCredential>> {
+        self.poll_until_ready_observed(wallet, deadline, cancel, Observer::NONE)
+            .await
+    }
+
+    /// [`Self::poll_until_ready`], telling `observer` each wait
+    /// ([`ReceiveStage::Deferred`], with the time of the next poll).
+    pub(super) async fn poll_until_ready_observed(
+        &mut self,
+        wallet: &Wallet,
+        deadline: Duration,
+        cancel: Option<&CancelToken>,
+        observer: Observer<'_>,
+    ) -> Result<Vec<IssuedCredential>> {
         let end = tokio::time::Instant::now() + deadline;
         loop {
             let wait = self.interval().max(Duration::from_secs(1));
@@ -270,6 +284,11 @@ impl DeferredPending {
             let Some(wake) = wake else {
                 return Err(Error::DeadlineExceeded);
             };
+            observer.emit(|| ReceiveStage::Deferred {
+                configuration_id: self.configuration_id().to_string(),
+                next_poll_in: wait,
+                next_poll_at: wallet.now().saturating_add(wait.as_secs()),
+            });
             match cancel {
                 Some(token) => tokio::select! {
                     _ = tokio::time::sleep_until(wake) => {}

@@ -44,7 +44,9 @@ mod builder;
 mod deferred;
 mod error;
 mod http;
+mod keys;
 mod offer;
+mod progress;
 mod session;
 mod signer;
 #[cfg(test)]
@@ -64,9 +66,13 @@ pub use error::{ProofErrorKind, RejectedCredentials, WalletError};
 #[allow(unused_imports)]
 pub use http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpResponse};
 #[allow(unused_imports)]
+pub use keys::KeySource;
+#[allow(unused_imports)]
 pub use offer::{
     CredentialOffer, DisplayInfo, GrantKind, OfferedCredential, TxCodeInfo, TxCodeInputMode,
 };
+#[allow(unused_imports)]
+pub use progress::{ProgressObserver, ReceiveStage};
 #[allow(unused_imports)]
 pub use session::{
     AuthorizedSession, Claim, ClaimKind, Credential, Issuance, NotificationEvent, Verification,
@@ -74,4 +80,5 @@ pub use session::{
 };
 #[allow(unused_imports)]
 pub use signer::{Signer, SoftwareSigner};
-pub use wallet::{Wallet, WalletConfig};
+#[allow(unused_imports)]
+pub use wallet::{Interaction, NotRequested, ReceiveOptions, ReceiveResult, Wallet, WalletConfig};

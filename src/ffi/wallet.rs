@@ -1,12 +1,20 @@
 //! The [`Wallet`] and its settings ([`WalletConfig`]): the constructors for
-//! either HTTP client, with or without wallet attestation, and the calls
-//! that start an issuance.
+//! either HTTP client, with or without wallet attestation, the calls that
+//! start an issuance, and [`Wallet::receive`], an offer's credentials in one
+//! call (batches of fresh keys from a [`KeySource`], the user through the
+//! app's [`Interaction`], progress to a [`ProgressObserver`]).
 
 use super::http;
+use super::keys::ForeignKeySource;
+use super::progress::ForeignProgress;
+use super::session::convert_credentials;
 use super::signer::ForeignSigner;
-use super::{CredentialOffer, HttpClient, PendingAuthorization, Signer, WalletError};
+use super::{
+    AuthorizedSession, Credential, CredentialOffer, HttpClient, KeySource, PendingAuthorization,
+    ProgressObserver, Signer, TxCodeInfo, TxCodeInputMode, WalletError,
+};
 use crate::jose::Signer as CoreSigner;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Wallet settings.
@@ -291,6 +299,236 @@ impl Wallet {
             pending,
             self.inner.locales().to_vec(),
         ))
+    }
+
+    /// Receives an offer's credentials in one call: resolves the offer,
+    /// asks `interaction` for the transaction code (or takes the user
+    /// through the browser, for the authorization code grant), requests
+    /// every offered configuration this wallet can finish (or those in
+    /// `options`), and waits for deferred ones up to
+    /// `options.deferred_deadline_ms`.
+    ///
+    /// Each key-bound configuration gets as many credentials as the
+    /// issuer's `batch_size` allows, up to `options.max_batch_size`
+    /// (default 3; 1 disables batching), in one request: `keys` makes a new
+    /// key per credential, and each credential is checked to be bound to
+    /// its own (its `holder_jwk`). `progress` hears each stage
+    /// ([`ReceiveStage`](super::ReceiveStage)). Without an `interaction`, an
+    /// offer that needs a transaction code fails with
+    /// `WalletError::TxCodeRequired` and one with only the authorization
+    /// code grant with `WalletError::Configuration`, before anything is
+    /// spent. A rejected transaction code is `WalletError::TxCodeRejected`
+    /// (the code is spent: ask for a new offer); an error the
+    /// `interaction` or `keys` throws comes back as thrown. The result's
+    /// `session` is for notifications (`credential_accepted` once stored).
+    #[uniffi::method(default(interaction = None, progress = None))]
+    pub async fn receive(
+        &self,
+        offer_url: String,
+        keys: Arc<dyn KeySource>,
+        options: ReceiveOptions,
+        interaction: Option<Arc<dyn Interaction>>,
+        progress: Option<Arc<dyn ProgressObserver>>,
+    ) -> Result<ReceiveResult, WalletError> {
+        let interaction = ForeignInteraction {
+            inner: interaction,
+            asked_tx_code: std::sync::atomic::AtomicBool::new(false),
+            thrown: Mutex::new(None),
+        };
+        let core_options = crate::ReceiveOptions {
+            credential_configuration_ids: options.configuration_ids,
+            deferred_deadline: Duration::from_millis(options.deferred_deadline_ms),
+            max_batch_size: usize::try_from(options.max_batch_size).unwrap_or(usize::MAX),
+            progress: progress
+                .map(|p| Arc::new(ForeignProgress(p)) as Arc<dyn crate::ProgressObserver>),
+        };
+        let received = self
+            .inner
+            .receive_batch(
+                &offer_url,
+                &interaction,
+                &ForeignKeySource(keys),
+                &core_options,
+            )
+            .await
+            .map_err(|e| interaction.error(e))?;
+        let locales = self.inner.locales().to_vec();
+        let credentials = convert_credentials(
+            received.credentials,
+            received.authorized.context(),
+            &locales,
+        );
+        Ok(ReceiveResult {
+            session: AuthorizedSession::wrap(received.authorized, locales),
+            credentials,
+            not_requested: received
+                .not_requested
+                .into_iter()
+                .map(|(configuration_id, reason)| NotRequested {
+                    configuration_id,
+                    reason,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Options of [`Wallet::receive`].
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ReceiveOptions {
+    /// Only these offered configurations (default: every one this wallet
+    /// can finish).
+    #[uniffi(default = None)]
+    pub configuration_ids: Option<Vec<String>>,
+    /// The most credentials per configuration, each bound to its own key
+    /// (the issuer's `batch_size` caps it further; 1: no batch).
+    #[uniffi(default = 3)]
+    pub max_batch_size: u32,
+    /// How long to wait for deferred credentials, in milliseconds.
+    #[uniffi(default = 300000)]
+    pub deferred_deadline_ms: u64,
+}
+
+/// An offered configuration [`Wallet::receive`] did not request, because
+/// this wallet cannot finish it (found before anything was spent).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct NotRequested {
+    /// The configuration id.
+    pub configuration_id: String,
+    /// Why not.
+    pub reason: String,
+}
+
+/// What [`Wallet::receive`] got.
+#[derive(uniffi::Record)]
+pub struct ReceiveResult {
+    /// The session (for notifications; save it like any other).
+    pub session: Arc<AuthorizedSession>,
+    /// The credentials, in request order (a batch's one after the other).
+    pub credentials: Vec<Credential>,
+    /// Offered configurations left out, with the reason.
+    pub not_requested: Vec<NotRequested>,
+}
+
+/// What the app does for the user during [`Wallet::receive`]. Called on a
+/// background thread: each call may block until the user is done.
+#[uniffi::export(with_foreign)]
+pub trait Interaction: Send + Sync {
+    /// The transaction code the user enters (the PIN screen) for `info`.
+    /// Throw (e.g. `WalletError::Cancelled`) when the user gives up.
+    fn tx_code(&self, info: TxCodeInfo) -> Result<String, WalletError>;
+    /// The redirect URI registered for the authorization code flow (an
+    /// app link or private-use scheme), or null: then an offer with only
+    /// that grant fails with `WalletError::Configuration`.
+    fn redirect_uri(&self) -> Option<String>;
+    /// Takes the user through `authorization_url` (Custom Tabs,
+    /// `ASWebAuthenticationSession`) and returns the full URL the browser
+    /// was redirected to.
+    fn authorize(&self, authorization_url: String) -> Result<String, WalletError>;
+}
+
+/// Adapts the app's interaction (if any) to the core trait, on blocking
+/// threads, keeping what the app threw.
+struct ForeignInteraction {
+    inner: Option<Arc<dyn Interaction>>,
+    asked_tx_code: std::sync::atomic::AtomicBool,
+    thrown: Mutex<Option<WalletError>>,
+}
+
+impl ForeignInteraction {
+    /// Runs `call` on a blocking thread; an error the app threw is kept
+    /// (and returned by [`Self::error`]), and becomes `core` here.
+    async fn call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(Arc<dyn Interaction>) -> Result<T, WalletError> + Send + 'static,
+        missing: crate::Error,
+        core: impl FnOnce(String) -> crate::Error,
+    ) -> crate::Result<T> {
+        let Some(inner) = self.inner.clone() else {
+            return Err(missing);
+        };
+        match tokio::task::spawn_blocking(move || call(inner)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(thrown)) => {
+                let message = thrown.to_string();
+                *self.thrown.lock().unwrap_or_else(|p| p.into_inner()) = Some(thrown);
+                Err(core(message))
+            }
+            Err(e) => Err(core(format!("the interaction did not return: {e}"))),
+        }
+    }
+
+    /// The error [`Wallet::receive`] throws for `error`: the app's own when
+    /// the interaction threw, `TxCodeRejected` when the issuer refused the
+    /// code the user typed, else as usual.
+    fn error(&self, error: crate::Error) -> WalletError {
+        if let Some(thrown) = self.thrown.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return thrown;
+        }
+        let asked = self.asked_tx_code.load(std::sync::atomic::Ordering::SeqCst);
+        match &error {
+            crate::Error::Server {
+                endpoint: crate::Endpoint::Token,
+                error: server,
+                ..
+            } if asked && server.code == crate::ErrorCode::InvalidGrant => {
+                WalletError::TxCodeRejected {
+                    details: error.to_string(),
+                }
+            }
+            _ => error.into(),
+        }
+    }
+}
+
+impl crate::Interaction for ForeignInteraction {
+    fn tx_code<'a>(
+        &'a self,
+        spec: &'a crate::types::TxCodeSpec,
+    ) -> crate::BoxFuture<'a, crate::Result<crate::types::TxCode>> {
+        let info = TxCodeInfo {
+            input_mode: match spec.mode() {
+                crate::types::InputMode::Numeric => TxCodeInputMode::Numeric,
+                crate::types::InputMode::Text => TxCodeInputMode::Text,
+            },
+            length: spec.length,
+            description: spec.description.clone(),
+        };
+        Box::pin(async move {
+            self.asked_tx_code
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let code = self
+                .call(
+                    move |app| app.tx_code(info),
+                    crate::Error::TxCode(
+                        "the offer needs a transaction code: pass an Interaction to receive".into(),
+                    ),
+                    crate::Error::TxCode,
+                )
+                .await?;
+            Ok(crate::types::TxCode::new(code))
+        })
+    }
+
+    fn redirect_uri(&self) -> Option<String> {
+        self.inner.as_ref()?.redirect_uri()
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        authorization_url: &'a str,
+    ) -> crate::BoxFuture<'a, crate::Result<String>> {
+        let url = authorization_url.to_string();
+        Box::pin(async move {
+            self.call(
+                move |app| app.authorize(url),
+                crate::Error::Config(
+                    "the offer needs the browser: pass an Interaction to receive".into(),
+                ),
+                crate::Error::Config,
+            )
+            .await
+        })
     }
 }
 

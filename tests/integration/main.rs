@@ -10,6 +10,7 @@ mod common;
 
 mod attestation;
 mod authorization;
+mod batch;
 mod cancellation;
 mod deferred;
 mod discovery;
@@ -21,6 +22,7 @@ mod fixtures;
 mod hostile;
 mod interop;
 mod pre_authorized;
+mod progress;
 mod properties;
 mod resume;
 mod round_trips;

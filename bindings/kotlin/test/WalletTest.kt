@@ -37,4 +37,6 @@ fun main(args: Array<String>) = runTest(args) {
     dpopKeyChecks()
     resumeChecks()
     cancellationChecks(wallet)
+    signerChecks()
+    batchChecks(wallet)
 }

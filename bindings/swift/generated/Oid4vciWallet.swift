@@ -1992,6 +1992,312 @@ public func FfiConverterTypeHttpClient_lower(_ value: HttpClient) -> UInt64 {
 
 
 /**
+ * What the app does for the user during [`Wallet::receive`]. Called on a
+ * background thread: each call may block until the user is done.
+ */
+public protocol Interaction: AnyObject, Sendable {
+    
+    /**
+     * The transaction code the user enters (the PIN screen) for `info`.
+     * Throw (e.g. `WalletError::Cancelled`) when the user gives up.
+     */
+    func txCode(info: TxCodeInfo) throws  -> String
+    
+    /**
+     * The redirect URI registered for the authorization code flow (an
+     * app link or private-use scheme), or null: then an offer with only
+     * that grant fails with `WalletError::Configuration`.
+     */
+    func redirectUri()  -> String?
+    
+    /**
+     * Takes the user through `authorization_url` (Custom Tabs,
+     * `ASWebAuthenticationSession`) and returns the full URL the browser
+     * was redirected to.
+     */
+    func authorize(authorizationUrl: String) throws  -> String
+    
+}
+/**
+ * What the app does for the user during [`Wallet::receive`]. Called on a
+ * background thread: each call may block until the user is done.
+ */
+open class InteractionImpl: Interaction, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_interaction(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_interaction(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The transaction code the user enters (the PIN screen) for `info`.
+     * Throw (e.g. `WalletError::Cancelled`) when the user gives up.
+     */
+open func txCode(info: TxCodeInfo)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_interaction_tx_code(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeTxCodeInfo_lower(info),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The redirect URI registered for the authorization code flow (an
+     * app link or private-use scheme), or null: then an offer with only
+     * that grant fails with `WalletError::Configuration`.
+     */
+open func redirectUri() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_interaction_redirect_uri(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Takes the user through `authorization_url` (Custom Tabs,
+     * `ASWebAuthenticationSession`) and returns the full URL the browser
+     * was redirected to.
+     */
+open func authorize(authorizationUrl: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_interaction_authorize(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(authorizationUrl),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceInteraction {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceInteraction = UniffiVTableCallbackInterfaceInteraction(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeInteraction.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface Interaction: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeInteraction.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface Interaction: handle missing in uniffiClone")
+            }
+        },
+        txCode: { (
+            uniffiHandle: UInt64,
+            info: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeInteraction.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.txCode(
+                     info: try FfiConverterTypeTxCodeInfo_lift(info)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWalletError_lower
+            )
+        },
+        redirectUri: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeInteraction.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.redirectUri(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        authorize: { (
+            uniffiHandle: UInt64,
+            authorizationUrl: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeInteraction.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.authorize(
+                     authorizationUrl: try FfiConverterString.lift(authorizationUrl)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWalletError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceInteraction> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceInteraction>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitInteraction() {
+    uniffi_oid4vci_wallet_fn_init_callback_vtable_interaction(UniffiCallbackInterfaceInteraction.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInteraction: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<Interaction>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = Interaction
+
+    public static func lift(_ handle: UInt64) throws -> Interaction {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return InteractionImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: Interaction) -> UInt64 {
+         if let rustImpl = value as? InteractionImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Interaction {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Interaction, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInteraction_lift(_ handle: UInt64) throws -> Interaction {
+    return try FfiConverterTypeInteraction.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInteraction_lower(_ value: Interaction) -> UInt64 {
+    return FfiConverterTypeInteraction.lower(value)
+}
+
+
+
+
+
+
+/**
  * What the app's wallet provider attests about the keys: called when an
  * issuer lists `key_attestations_required` (the EU PID does), right before
  * the proofs are signed. It may block while the app asks its provider.
@@ -2204,6 +2510,231 @@ public func FfiConverterTypeKeyAttestationProvider_lift(_ handle: UInt64) throws
 #endif
 public func FfiConverterTypeKeyAttestationProvider_lower(_ value: KeyAttestationProvider) -> UInt64 {
     return FfiConverterTypeKeyAttestationProvider.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Makes the holder keys of `Wallet.receive`: one new key per credential,
+ * so that no two credentials can be linked by their key. Each call must
+ * return a key distinct from every key before (a repeated key fails with
+ * `WalletError::Proof`, kind `KeyUsedTwice`, before the request is sent).
+ * The app keeps the keys: each received credential names its own in
+ * `Credential.holder_jwk`; a key that no credential names can be deleted.
+ * Called once per credential, right before the request, on the wallet's
+ * worker thread (not the app's main thread): generating a key there is
+ * fine; keep user interaction out of it.
+ */
+public protocol KeySource: AnyObject, Sendable {
+    
+    /**
+     * A new key for one credential.
+     */
+    func newKey() throws  -> Signer
+    
+}
+/**
+ * Makes the holder keys of `Wallet.receive`: one new key per credential,
+ * so that no two credentials can be linked by their key. Each call must
+ * return a key distinct from every key before (a repeated key fails with
+ * `WalletError::Proof`, kind `KeyUsedTwice`, before the request is sent).
+ * The app keeps the keys: each received credential names its own in
+ * `Credential.holder_jwk`; a key that no credential names can be deleted.
+ * Called once per credential, right before the request, on the wallet's
+ * worker thread (not the app's main thread): generating a key there is
+ * fine; keep user interaction out of it.
+ */
+open class KeySourceImpl: KeySource, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_keysource(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_keysource(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A new key for one credential.
+     */
+open func newKey()throws  -> Signer  {
+    return try  FfiConverterTypeSigner_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_keysource_new_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceKeySource {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceKeySource = UniffiVTableCallbackInterfaceKeySource(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeKeySource.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface KeySource: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeKeySource.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface KeySource: handle missing in uniffiClone")
+            }
+        },
+        newKey: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<UInt64>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Signer in
+                guard let uniffiObj = try? FfiConverterTypeKeySource.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.newKey(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeSigner_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWalletError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceKeySource> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceKeySource>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitKeySource() {
+    uniffi_oid4vci_wallet_fn_init_callback_vtable_keysource(UniffiCallbackInterfaceKeySource.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeySource: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<KeySource>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = KeySource
+
+    public static func lift(_ handle: UInt64) throws -> KeySource {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return KeySourceImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: KeySource) -> UInt64 {
+         if let rustImpl = value as? KeySourceImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeySource {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: KeySource, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeySource_lift(_ handle: UInt64) throws -> KeySource {
+    return try FfiConverterTypeKeySource.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeySource_lower(_ value: KeySource) -> UInt64 {
+    return FfiConverterTypeKeySource.lower(value)
 }
 
 
@@ -2497,6 +3028,220 @@ public func FfiConverterTypePendingAuthorization_lower(_ value: PendingAuthoriza
 
 
 /**
+ * Hears the stages of `Wallet.receive`, in order, as each begins. Called
+ * on the wallet's worker thread, not the app's main thread: post to the UI
+ * and return at once.
+ */
+public protocol ProgressObserver: AnyObject, Sendable {
+    
+    /**
+     * A stage begins.
+     */
+    func onStage(stage: ReceiveStage) 
+    
+}
+/**
+ * Hears the stages of `Wallet.receive`, in order, as each begins. Called
+ * on the wallet's worker thread, not the app's main thread: post to the UI
+ * and return at once.
+ */
+open class ProgressObserverImpl: ProgressObserver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_progressobserver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_progressobserver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A stage begins.
+     */
+open func onStage(stage: ReceiveStage)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_progressobserver_on_stage(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeReceiveStage_lower(stage),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceProgressObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceProgressObserver = UniffiVTableCallbackInterfaceProgressObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeProgressObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ProgressObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeProgressObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ProgressObserver: handle missing in uniffiClone")
+            }
+        },
+        onStage: { (
+            uniffiHandle: UInt64,
+            stage: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeProgressObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onStage(
+                     stage: try FfiConverterTypeReceiveStage_lift(stage)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceProgressObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceProgressObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitProgressObserver() {
+    uniffi_oid4vci_wallet_fn_init_callback_vtable_progressobserver(UniffiCallbackInterfaceProgressObserver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProgressObserver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ProgressObserver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ProgressObserver
+
+    public static func lift(_ handle: UInt64) throws -> ProgressObserver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ProgressObserverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ProgressObserver) -> UInt64 {
+         if let rustImpl = value as? ProgressObserverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProgressObserver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ProgressObserver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgressObserver_lift(_ handle: UInt64) throws -> ProgressObserver {
+    return try FfiConverterTypeProgressObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgressObserver_lower(_ value: ProgressObserver) -> UInt64 {
+    return FfiConverterTypeProgressObserver.lower(value)
+}
+
+
+
+
+
+
+/**
  * The credentials of a response whose check failed, exactly as issued:
  * the issuer has issued them, so the app can still keep them. Its
  * `toString` / description shows only how many there are.
@@ -2669,11 +3414,17 @@ public func FfiConverterTypeRejectedCredentials_lower(_ value: RejectedCredentia
 
 /**
  * A key held by the app (Android Keystore, Secure Enclave, or software).
+ *
+ * The SDK calls [`Self::sign`] on a background thread of its own, never on
+ * the thread that awaits the SDK's call (which waits for the signature: a
+ * `sign` that needs the main thread, for a biometric prompt, works when the
+ * SDK is not awaited on the main thread).
  */
 public protocol Signer: AnyObject, Sendable {
     
     /**
-     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere.
+     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere;
+     * `ES384` (P-384), `ES512` (P-521) and `EdDSA` (Ed25519) also work.
      */
     func algorithm()  -> String
     
@@ -2683,20 +3434,27 @@ public protocol Signer: AnyObject, Sendable {
     func publicJwk()  -> String
     
     /**
-     * Whether [`Self::sign`] receives the SHA-256 digest of the signing input
-     * (for keys that sign prehashed data only) instead of the input itself.
+     * Whether [`Self::sign`] receives the digest of the signing input (for
+     * keys that sign prehashed data only: SHA-256 for ES256, SHA-384 for
+     * ES384, SHA-512 for ES512; not for EdDSA) instead of the input itself.
      */
     func signsDigest()  -> Bool
     
     /**
-     * Signs; returns the raw signature (R||S, 64 bytes for ES256; a DER
-     * signature is converted).
+     * Signs; returns the signature: raw R||S (64, 96 or 132 bytes for
+     * ES256, ES384, ES512) or the ASN.1 DER signature platforms return
+     * (converted); 64 bytes for EdDSA.
      */
     func sign(data: Data) throws  -> Data
     
 }
 /**
  * A key held by the app (Android Keystore, Secure Enclave, or software).
+ *
+ * The SDK calls [`Self::sign`] on a background thread of its own, never on
+ * the thread that awaits the SDK's call (which waits for the signature: a
+ * `sign` that needs the main thread, for a biometric prompt, works when the
+ * SDK is not awaited on the main thread).
  */
 open class SignerImpl: Signer, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2752,7 +3510,8 @@ open class SignerImpl: Signer, @unchecked Sendable {
 
     
     /**
-     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere.
+     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere;
+     * `ES384` (P-384), `ES512` (P-521) and `EdDSA` (Ed25519) also work.
      */
 open func algorithm() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -2776,8 +3535,9 @@ open func publicJwk() -> String  {
 }
     
     /**
-     * Whether [`Self::sign`] receives the SHA-256 digest of the signing input
-     * (for keys that sign prehashed data only) instead of the input itself.
+     * Whether [`Self::sign`] receives the digest of the signing input (for
+     * keys that sign prehashed data only: SHA-256 for ES256, SHA-384 for
+     * ES384, SHA-512 for ES512; not for EdDSA) instead of the input itself.
      */
 open func signsDigest() -> Bool  {
     return try!  FfiConverterBool.lift(try! rustCall() {
@@ -2789,8 +3549,9 @@ open func signsDigest() -> Bool  {
 }
     
     /**
-     * Signs; returns the raw signature (R||S, 64 bytes for ES256; a DER
-     * signature is converted).
+     * Signs; returns the signature: raw R||S (64, 96 or 132 bytes for
+     * ES256, ES384, ES512) or the ASN.1 DER signature platforms return
+     * (converted); 64 bytes for EdDSA.
      */
 open func sign(data: Data)throws  -> Data  {
     return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
@@ -3183,6 +3944,30 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func clientId()  -> String?
     
     /**
+     * Receives an offer's credentials in one call: resolves the offer,
+     * asks `interaction` for the transaction code (or takes the user
+     * through the browser, for the authorization code grant), requests
+     * every offered configuration this wallet can finish (or those in
+     * `options`), and waits for deferred ones up to
+     * `options.deferred_deadline_ms`.
+     *
+     * Each key-bound configuration gets as many credentials as the
+     * issuer's `batch_size` allows, up to `options.max_batch_size`
+     * (default 3; 1 disables batching), in one request: `keys` makes a new
+     * key per credential, and each credential is checked to be bound to
+     * its own (its `holder_jwk`). `progress` hears each stage
+     * ([`ReceiveStage`](super::ReceiveStage)). Without an `interaction`, an
+     * offer that needs a transaction code fails with
+     * `WalletError::TxCodeRequired` and one with only the authorization
+     * code grant with `WalletError::Configuration`, before anything is
+     * spent. A rejected transaction code is `WalletError::TxCodeRejected`
+     * (the code is spent: ask for a new offer); an error the
+     * `interaction` or `keys` throws comes back as thrown. The result's
+     * `session` is for notifications (`credential_accepted` once stored).
+     */
+    func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, interaction: Interaction?, progress: ProgressObserver?) async throws  -> ReceiveResult
+    
+    /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
@@ -3358,6 +4143,44 @@ open func clientId() -> String?  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Receives an offer's credentials in one call: resolves the offer,
+     * asks `interaction` for the transaction code (or takes the user
+     * through the browser, for the authorization code grant), requests
+     * every offered configuration this wallet can finish (or those in
+     * `options`), and waits for deferred ones up to
+     * `options.deferred_deadline_ms`.
+     *
+     * Each key-bound configuration gets as many credentials as the
+     * issuer's `batch_size` allows, up to `options.max_batch_size`
+     * (default 3; 1 disables batching), in one request: `keys` makes a new
+     * key per credential, and each credential is checked to be bound to
+     * its own (its `holder_jwk`). `progress` hears each stage
+     * ([`ReceiveStage`](super::ReceiveStage)). Without an `interaction`, an
+     * offer that needs a transaction code fails with
+     * `WalletError::TxCodeRequired` and one with only the authorization
+     * code grant with `WalletError::Configuration`, before anything is
+     * spent. A rejected transaction code is `WalletError::TxCodeRejected`
+     * (the code is spent: ask for a new offer); an error the
+     * `interaction` or `keys` throws comes back as thrown. The result's
+     * `session` is for notifications (`credential_accepted` once stored).
+     */
+open func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, interaction: Interaction? = nil, progress: ProgressObserver? = nil)async throws  -> ReceiveResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_oid4vci_wallet_fn_method_wallet_receive(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUrl),FfiConverterTypeKeySource_lower(keys),FfiConverterTypeReceiveOptions_lower(options),FfiConverterOptionTypeInteraction.lower(interaction),FfiConverterOptionTypeProgressObserver.lower(progress)
+                )
+            },
+            pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
+            completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
+            freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeReceiveResult_lift,
+            errorHandler: FfiConverterTypeWalletError_lift
+        )
 }
     
     /**
@@ -4366,6 +5189,76 @@ public func FfiConverterTypeKeyAttestationRequest_lower(_ value: KeyAttestationR
 
 
 /**
+ * An offered configuration [`Wallet::receive`] did not request, because
+ * this wallet cannot finish it (found before anything was spent).
+ */
+public struct NotRequested: Equatable, Hashable {
+    /**
+     * The configuration id.
+     */
+    public var configurationId: String
+    /**
+     * Why not.
+     */
+    public var reason: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The configuration id.
+         */configurationId: String, 
+        /**
+         * Why not.
+         */reason: String) {
+        self.configurationId = configurationId
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NotRequested: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNotRequested: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NotRequested {
+        return
+            try NotRequested(
+                configurationId: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NotRequested, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.configurationId, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotRequested_lift(_ buf: RustBuffer) throws -> NotRequested {
+    return try FfiConverterTypeNotRequested.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotRequested_lower(_ value: NotRequested) -> RustBuffer {
+    return FfiConverterTypeNotRequested.lower(value)
+}
+
+
+/**
  * One offered credential.
  */
 public struct OfferedCredential: Equatable, Hashable {
@@ -4441,6 +5334,168 @@ public func FfiConverterTypeOfferedCredential_lift(_ buf: RustBuffer) throws -> 
 #endif
 public func FfiConverterTypeOfferedCredential_lower(_ value: OfferedCredential) -> RustBuffer {
     return FfiConverterTypeOfferedCredential.lower(value)
+}
+
+
+/**
+ * Options of [`Wallet::receive`].
+ */
+public struct ReceiveOptions: Equatable, Hashable {
+    /**
+     * Only these offered configurations (default: every one this wallet
+     * can finish).
+     */
+    public var configurationIds: [String]?
+    /**
+     * The most credentials per configuration, each bound to its own key
+     * (the issuer's `batch_size` caps it further; 1: no batch).
+     */
+    public var maxBatchSize: UInt32
+    /**
+     * How long to wait for deferred credentials, in milliseconds.
+     */
+    public var deferredDeadlineMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Only these offered configurations (default: every one this wallet
+         * can finish).
+         */configurationIds: [String]? = nil, 
+        /**
+         * The most credentials per configuration, each bound to its own key
+         * (the issuer's `batch_size` caps it further; 1: no batch).
+         */maxBatchSize: UInt32 = UInt32(3), 
+        /**
+         * How long to wait for deferred credentials, in milliseconds.
+         */deferredDeadlineMs: UInt64 = UInt64(300000)) {
+        self.configurationIds = configurationIds
+        self.maxBatchSize = maxBatchSize
+        self.deferredDeadlineMs = deferredDeadlineMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReceiveOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceiveOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceiveOptions {
+        return
+            try ReceiveOptions(
+                configurationIds: FfiConverterOptionSequenceString.read(from: &buf), 
+                maxBatchSize: FfiConverterUInt32.read(from: &buf), 
+                deferredDeadlineMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReceiveOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionSequenceString.write(value.configurationIds, into: &buf)
+        FfiConverterUInt32.write(value.maxBatchSize, into: &buf)
+        FfiConverterUInt64.write(value.deferredDeadlineMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiveOptions_lift(_ buf: RustBuffer) throws -> ReceiveOptions {
+    return try FfiConverterTypeReceiveOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiveOptions_lower(_ value: ReceiveOptions) -> RustBuffer {
+    return FfiConverterTypeReceiveOptions.lower(value)
+}
+
+
+/**
+ * What [`Wallet::receive`] got.
+ */
+public struct ReceiveResult {
+    /**
+     * The session (for notifications; save it like any other).
+     */
+    public var session: AuthorizedSession
+    /**
+     * The credentials, in request order (a batch's one after the other).
+     */
+    public var credentials: [Credential]
+    /**
+     * Offered configurations left out, with the reason.
+     */
+    public var notRequested: [NotRequested]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The session (for notifications; save it like any other).
+         */session: AuthorizedSession, 
+        /**
+         * The credentials, in request order (a batch's one after the other).
+         */credentials: [Credential], 
+        /**
+         * Offered configurations left out, with the reason.
+         */notRequested: [NotRequested]) {
+        self.session = session
+        self.credentials = credentials
+        self.notRequested = notRequested
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReceiveResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceiveResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceiveResult {
+        return
+            try ReceiveResult(
+                session: FfiConverterTypeAuthorizedSession.read(from: &buf), 
+                credentials: FfiConverterSequenceTypeCredential.read(from: &buf), 
+                notRequested: FfiConverterSequenceTypeNotRequested.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReceiveResult, into buf: inout [UInt8]) {
+        FfiConverterTypeAuthorizedSession.write(value.session, into: &buf)
+        FfiConverterSequenceTypeCredential.write(value.credentials, into: &buf)
+        FfiConverterSequenceTypeNotRequested.write(value.notRequested, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiveResult_lift(_ buf: RustBuffer) throws -> ReceiveResult {
+    return try FfiConverterTypeReceiveResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiveResult_lower(_ value: ReceiveResult) -> RustBuffer {
+    return FfiConverterTypeReceiveResult.lower(value)
 }
 
 
@@ -5434,6 +6489,194 @@ public func FfiConverterTypeProofErrorKind_lower(_ value: ProofErrorKind) -> Rus
 
 
 /**
+ * A stage of `Wallet.receive`, in the order they come.
+ */
+
+public enum ReceiveStage: Equatable, Hashable {
+    
+    /**
+     * Reading the offer URL, fetching the offer when it is by reference.
+     */
+    case resolvingOffer
+    /**
+     * Fetching and checking the issuer's and its authorization server's
+     * metadata.
+     */
+    case readingMetadata(
+        /**
+         * The credential issuer identifier, as the offer gives it.
+         */credentialIssuer: String
+    )
+    /**
+     * Waiting for the user's transaction code (`Interaction.txCode`).
+     */
+    case waitingForTxCode
+    /**
+     * Waiting for the user in the browser (`Interaction.authorize`).
+     */
+    case waitingForBrowser(
+        /**
+         * The authorization URL the browser is sent to.
+         */authorizationUrl: String
+    )
+    /**
+     * Requesting the access token.
+     */
+    case token
+    /**
+     * Requesting the credentials of one configuration: the `index`-th
+     * (from 1) of `total` requests, asking for `batch_size` credentials
+     * (one per key).
+     */
+    case credential(
+        /**
+         * The configuration requested.
+         */configurationId: String, 
+        /**
+         * Which request this is, from 1.
+         */index: UInt32, 
+        /**
+         * How many configurations are requested.
+         */total: UInt32, 
+        /**
+         * How many credentials this request asks for.
+         */batchSize: UInt32
+    )
+    /**
+     * The issuer defers the credentials: waiting until the next poll.
+     */
+    case deferred(
+        /**
+         * The configuration being issued.
+         */configurationId: String, 
+        /**
+         * Milliseconds until the next poll.
+         */nextPollInMs: UInt64, 
+        /**
+         * When the next poll is sent, in milliseconds since the Unix epoch.
+         */nextPollAtMs: UInt64
+    )
+    /**
+     * Finished: every requested credential is received.
+     */
+    case done(
+        /**
+         * How many credentials were received.
+         */credentials: UInt32
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReceiveStage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceiveStage: FfiConverterRustBuffer {
+    typealias SwiftType = ReceiveStage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceiveStage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .resolvingOffer
+        
+        case 2: return .readingMetadata(credentialIssuer: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .waitingForTxCode
+        
+        case 4: return .waitingForBrowser(authorizationUrl: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 5: return .token
+        
+        case 6: return .credential(configurationId: try FfiConverterString.read(from: &buf), index: try FfiConverterUInt32.read(from: &buf), total: try FfiConverterUInt32.read(from: &buf), batchSize: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 7: return .deferred(configurationId: try FfiConverterString.read(from: &buf), nextPollInMs: try FfiConverterUInt64.read(from: &buf), nextPollAtMs: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 8: return .done(credentials: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReceiveStage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .resolvingOffer:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .readingMetadata(credentialIssuer):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(credentialIssuer, into: &buf)
+            
+        
+        case .waitingForTxCode:
+            writeInt(&buf, Int32(3))
+        
+        
+        case let .waitingForBrowser(authorizationUrl):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(authorizationUrl, into: &buf)
+            
+        
+        case .token:
+            writeInt(&buf, Int32(5))
+        
+        
+        case let .credential(configurationId,index,total,batchSize):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(configurationId, into: &buf)
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterUInt32.write(total, into: &buf)
+            FfiConverterUInt32.write(batchSize, into: &buf)
+            
+        
+        case let .deferred(configurationId,nextPollInMs,nextPollAtMs):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(configurationId, into: &buf)
+            FfiConverterUInt64.write(nextPollInMs, into: &buf)
+            FfiConverterUInt64.write(nextPollAtMs, into: &buf)
+            
+        
+        case let .done(credentials):
+            writeInt(&buf, Int32(8))
+            FfiConverterUInt32.write(credentials, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiveStage_lift(_ buf: RustBuffer) throws -> ReceiveStage {
+    return try FfiConverterTypeReceiveStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiveStage_lower(_ value: ReceiveStage) -> RustBuffer {
+    return FfiConverterTypeReceiveStage.lower(value)
+}
+
+
+
+/**
  * How the transaction code is entered.
  */
 
@@ -6116,6 +7359,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeInteraction: FfiConverterRustBuffer {
+    typealias SwiftType = Interaction?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeInteraction.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeInteraction.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeProgressObserver: FfiConverterRustBuffer {
+    typealias SwiftType = ProgressObserver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeProgressObserver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeProgressObserver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeDisplayInfo: FfiConverterRustBuffer {
     typealias SwiftType = DisplayInfo?
 
@@ -6156,6 +7447,30 @@ fileprivate struct FfiConverterOptionTypeTxCodeInfo: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeTxCodeInfo.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6281,6 +7596,31 @@ fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeHttpHeader.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeNotRequested: FfiConverterRustBuffer {
+    typealias SwiftType = [NotRequested]
+
+    public static func write(_ value: [NotRequested], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeNotRequested.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [NotRequested] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [NotRequested]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeNotRequested.read(from: &buf))
         }
         return seq
     }
@@ -6474,6 +7814,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_httpclient_send() != 28671) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_keysource_new_key() != 42505) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() != 5314) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6498,6 +7841,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() != 59815) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage() != 1120) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids() != 15704) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6519,16 +7865,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() != 4130) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_algorithm() != 23373) {
+    if (uniffi_oid4vci_wallet_checksum_method_signer_algorithm() != 12670) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_signer_public_jwk() != 60511) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() != 7946) {
+    if (uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() != 57261) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_signer_sign() != 19708) {
+    if (uniffi_oid4vci_wallet_checksum_method_signer_sign() != 13363) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm() != 10657) {
@@ -6543,7 +7889,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() != 30841) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_interaction_tx_code() != 52665) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_interaction_redirect_uri() != 19607) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_interaction_authorize() != 21849) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_wallet_client_id() != 46859) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_receive() != 15195) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() != 25504) {
@@ -6585,7 +7943,10 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitDpopKeyStore()
     uniffiCallbackInitHttpClient()
+    uniffiCallbackInitInteraction()
     uniffiCallbackInitKeyAttestationProvider()
+    uniffiCallbackInitKeySource()
+    uniffiCallbackInitProgressObserver()
     uniffiCallbackInitSigner()
     return InitializationResult.ok
 }()

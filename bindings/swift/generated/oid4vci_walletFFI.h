@@ -271,6 +271,20 @@ typedef void (*UniffiCallbackInterfaceHttpClientMethod0)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SOURCE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SOURCE_METHOD0
+typedef void (*UniffiCallbackInterfaceKeySourceMethod0)(uint64_t, uint64_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PROGRESS_OBSERVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PROGRESS_OBSERVER_METHOD0
+typedef void (*UniffiCallbackInterfaceProgressObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD0
 typedef void (*UniffiCallbackInterfaceSignerMethod0)(uint64_t, RustBuffer* _Nonnull, 
@@ -295,6 +309,27 @@ typedef void (*UniffiCallbackInterfaceSignerMethod2)(uint64_t, int8_t* _Nonnull,
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD3
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD3
 typedef void (*UniffiCallbackInterfaceSignerMethod3)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_INTERACTION_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_INTERACTION_METHOD0
+typedef void (*UniffiCallbackInterfaceInteractionMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_INTERACTION_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_INTERACTION_METHOD1
+typedef void (*UniffiCallbackInterfaceInteractionMethod1)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_INTERACTION_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_INTERACTION_METHOD2
+typedef void (*UniffiCallbackInterfaceInteractionMethod2)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -327,6 +362,24 @@ typedef struct UniffiVTableCallbackInterfaceHttpClient {
 } UniffiVTableCallbackInterfaceHttpClient;
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SOURCE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SOURCE
+typedef struct UniffiVTableCallbackInterfaceKeySource {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceKeySourceMethod0 _Nonnull newKey;
+} UniffiVTableCallbackInterfaceKeySource;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PROGRESS_OBSERVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PROGRESS_OBSERVER
+typedef struct UniffiVTableCallbackInterfaceProgressObserver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceProgressObserverMethod0 _Nonnull onStage;
+} UniffiVTableCallbackInterfaceProgressObserver;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGNER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGNER
 typedef struct UniffiVTableCallbackInterfaceSigner {
@@ -337,6 +390,17 @@ typedef struct UniffiVTableCallbackInterfaceSigner {
     UniffiCallbackInterfaceSignerMethod2 _Nonnull signsDigest;
     UniffiCallbackInterfaceSignerMethod3 _Nonnull sign;
 } UniffiVTableCallbackInterfaceSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_INTERACTION
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_INTERACTION
+typedef struct UniffiVTableCallbackInterfaceInteraction {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceInteractionMethod0 _Nonnull txCode;
+    UniffiCallbackInterfaceInteractionMethod1 _Nonnull redirectUri;
+    UniffiCallbackInterfaceInteractionMethod2 _Nonnull authorize;
+} UniffiVTableCallbackInterfaceInteraction;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_PENDINGAUTHORIZATION
@@ -564,6 +628,26 @@ void uniffi_oid4vci_wallet_fn_init_callback_vtable_httpclient(const UniffiVTable
 RustBuffer uniffi_oid4vci_wallet_fn_method_httpclient_send(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_KEYSOURCE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_KEYSOURCE
+uint64_t uniffi_oid4vci_wallet_fn_clone_keysource(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_KEYSOURCE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_KEYSOURCE
+void uniffi_oid4vci_wallet_fn_free_keysource(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_KEYSOURCE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_KEYSOURCE
+void uniffi_oid4vci_wallet_fn_init_callback_vtable_keysource(const UniffiVTableCallbackInterfaceKeySource* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_KEYSOURCE_NEW_KEY
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_KEYSOURCE_NEW_KEY
+uint64_t uniffi_oid4vci_wallet_fn_method_keysource_new_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_CREDENTIALOFFER
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_CREDENTIALOFFER
 uint64_t uniffi_oid4vci_wallet_fn_clone_credentialoffer(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -617,6 +701,26 @@ uint64_t uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_CREDENTIALOFFER_TX_CODE
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_CREDENTIALOFFER_TX_CODE
 RustBuffer uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_PROGRESSOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_PROGRESSOBSERVER
+uint64_t uniffi_oid4vci_wallet_fn_clone_progressobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_PROGRESSOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_PROGRESSOBSERVER
+void uniffi_oid4vci_wallet_fn_free_progressobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_PROGRESSOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_PROGRESSOBSERVER
+void uniffi_oid4vci_wallet_fn_init_callback_vtable_progressobserver(const UniffiVTableCallbackInterfaceProgressObserver* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_PROGRESSOBSERVER_ON_STAGE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_PROGRESSOBSERVER_ON_STAGE
+void uniffi_oid4vci_wallet_fn_method_progressobserver_on_stage(uint64_t ptr, RustBuffer stage, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_AUTHORIZEDSESSION
@@ -740,6 +844,36 @@ RustBuffer uniffi_oid4vci_wallet_fn_method_softwaresigner_sign(uint64_t ptr, Rus
 int8_t uniffi_oid4vci_wallet_fn_method_softwaresigner_signs_digest(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_INTERACTION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_INTERACTION
+uint64_t uniffi_oid4vci_wallet_fn_clone_interaction(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_INTERACTION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_INTERACTION
+void uniffi_oid4vci_wallet_fn_free_interaction(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_INTERACTION
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_INTERACTION
+void uniffi_oid4vci_wallet_fn_init_callback_vtable_interaction(const UniffiVTableCallbackInterfaceInteraction* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_INTERACTION_TX_CODE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_INTERACTION_TX_CODE
+RustBuffer uniffi_oid4vci_wallet_fn_method_interaction_tx_code(uint64_t ptr, RustBuffer info, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_INTERACTION_REDIRECT_URI
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_INTERACTION_REDIRECT_URI
+RustBuffer uniffi_oid4vci_wallet_fn_method_interaction_redirect_uri(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_INTERACTION_AUTHORIZE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_INTERACTION_AUTHORIZE
+RustBuffer uniffi_oid4vci_wallet_fn_method_interaction_authorize(uint64_t ptr, RustBuffer authorization_url, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_WALLET
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_WALLET
 uint64_t uniffi_oid4vci_wallet_fn_clone_wallet(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -773,6 +907,11 @@ uint64_t uniffi_oid4vci_wallet_fn_constructor_wallet_with_http_client_and_attest
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLET_CLIENT_ID
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLET_CLIENT_ID
 RustBuffer uniffi_oid4vci_wallet_fn_method_wallet_client_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLET_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLET_RECEIVE
+uint64_t uniffi_oid4vci_wallet_fn_method_wallet_receive(uint64_t ptr, RustBuffer offer_url, uint64_t keys, RustBuffer options, RustBuffer interaction, RustBuffer progress
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLET_RESOLVE_OFFER
@@ -1195,6 +1334,12 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_httpclient_send(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_KEYSOURCE_NEW_KEY
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_KEYSOURCE_NEW_KEY
+uint16_t uniffi_oid4vci_wallet_checksum_method_keysource_new_key(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_CREDENTIALOFFER_AUTHORIZE
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_CREDENTIALOFFER_AUTHORIZE
 uint16_t uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize(void
@@ -1240,6 +1385,12 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_CREDENTIALOFFER_TX_CODE
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_CREDENTIALOFFER_TX_CODE
 uint16_t uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_PROGRESSOBSERVER_ON_STAGE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_PROGRESSOBSERVER_ON_STAGE
+uint16_t uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage(void
     
 );
 #endif
@@ -1333,9 +1484,33 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_INTERACTION_TX_CODE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_INTERACTION_TX_CODE
+uint16_t uniffi_oid4vci_wallet_checksum_method_interaction_tx_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_INTERACTION_REDIRECT_URI
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_INTERACTION_REDIRECT_URI
+uint16_t uniffi_oid4vci_wallet_checksum_method_interaction_redirect_uri(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_INTERACTION_AUTHORIZE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_INTERACTION_AUTHORIZE
+uint16_t uniffi_oid4vci_wallet_checksum_method_interaction_authorize(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLET_CLIENT_ID
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLET_CLIENT_ID
 uint16_t uniffi_oid4vci_wallet_checksum_method_wallet_client_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLET_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLET_RECEIVE
+uint16_t uniffi_oid4vci_wallet_checksum_method_wallet_receive(void
     
 );
 #endif

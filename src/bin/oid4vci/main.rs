@@ -9,11 +9,12 @@ use clap::{Parser, Subcommand};
 use oid4vci_wallet::types::{TxCode, TxCodeSpec};
 use oid4vci_wallet::LoopbackRedirect;
 use oid4vci_wallet::{
-    BoxFuture, Interaction, ReceiveOptions, Received, SoftwareSigner, Verification, VerifiedBy,
-    Wallet,
+    BoxFuture, Interaction, KeySource, NotificationEvent, ProgressObserver, ReceiveOptions,
+    ReceiveStage, Received, Signer, SignerError, SoftwareSigner, Verification, VerifiedBy, Wallet,
 };
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use text::{escape, json_document, json_value, quoted};
 
@@ -22,6 +23,10 @@ const EXIT_FAILURE: u8 = 1;
 /// Exit code of `inspect`: resolved, but this wallet could not complete the
 /// issuance (clap's usage errors exit with 2).
 pub(crate) const EXIT_CANNOT_COMPLETE: u8 = 3;
+
+/// The most credentials per configuration `--batch` asks for by default
+/// (the issuer's `batch_size` caps it further).
+const MAX_DEFAULT_BATCH: usize = 10;
 
 /// The longest issuer display name or label shown (characters).
 pub(crate) const MAX_NAME_CHARS: usize = 200;
@@ -162,9 +167,78 @@ struct Common {
     #[arg(long, value_name = "FILE", requires = "key")]
     key_attestation: Option<std::path::PathBuf>,
     /// The holder key (a private P-256 JWK file) to bind credentials to,
-    /// instead of a fresh key.
+    /// instead of a fresh key per credential (one credential per
+    /// configuration).
     #[arg(long, value_name = "FILE")]
     key: Option<std::path::PathBuf>,
+    /// Credentials per configuration, each bound to its own fresh key
+    /// (default: as many as the issuer's batch_size allows, at most 10;
+    /// 1: no batch).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "key")]
+    batch: Option<u32>,
+    /// Do not tell the issuer credential_accepted once the credentials are
+    /// printed.
+    #[arg(long)]
+    no_notify: bool,
+}
+
+/// A fresh software P-256 key per credential.
+struct FreshKeys;
+
+impl KeySource for FreshKeys {
+    fn new_key(&self) -> Result<Arc<dyn Signer>, SignerError> {
+        Ok(Arc::new(SoftwareSigner::generate()))
+    }
+}
+
+/// The stage lines on stderr. The transaction code prompt and the
+/// authorization URL are printed by [`Terminal`] itself.
+struct StageLines;
+
+impl ProgressObserver for StageLines {
+    fn on_stage(&self, stage: &ReceiveStage) {
+        match stage {
+            ReceiveStage::ResolvingOffer => eprintln!("resolving the offer..."),
+            ReceiveStage::ReadingMetadata { credential_issuer } => {
+                eprintln!("reading the metadata of {}...", escape(credential_issuer))
+            }
+            ReceiveStage::Token => eprintln!("requesting the access token..."),
+            ReceiveStage::Credential {
+                configuration_id,
+                index,
+                total,
+                batch_size,
+            } => {
+                let id = quoted(configuration_id, MAX_NAME_CHARS);
+                match batch_size {
+                    1 => eprintln!("requesting {id} ({index} of {total})..."),
+                    n => eprintln!(
+                        "requesting {id} ({index} of {total}): {n} credentials, one fresh key each..."
+                    ),
+                }
+            }
+            ReceiveStage::Deferred {
+                next_poll_in,
+                next_poll_at,
+                ..
+            } => eprintln!(
+                "deferred: the issuer is not ready yet; next poll in {} s (at {} UTC)",
+                next_poll_in.as_secs(),
+                clock_time(*next_poll_at)
+            ),
+            ReceiveStage::Done { credentials } => eprintln!(
+                "received {credentials} credential{}",
+                if *credentials == 1 { "" } else { "s" }
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// `HH:MM:SS` of a Unix time (UTC).
+fn clock_time(unix: u64) -> String {
+    let day = unix % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
 
 /// A private P-256 JWK file as a signer.
@@ -397,9 +471,11 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
             builder.key_attestations(KeyAttestationFile(text_file("--key-attestation", path)?));
     }
     let wallet = builder.require_verified(common.require_verified).build()?;
+    // --key: that one key, one credential per configuration; else a fresh
+    // key per credential, in batches.
     let signer = match &common.key {
-        Some(path) => signer_from_jwk_file("--key", path)?,
-        None => SoftwareSigner::generate(),
+        Some(path) => Some(signer_from_jwk_file("--key", path)?),
+        None => None,
     };
     let listener = LoopbackRedirect::bind_port(common.redirect_port).await?;
     let terminal = Terminal {
@@ -410,41 +486,111 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
         login_timeout: Duration::from_secs(common.login_timeout),
     };
     let json = common.json;
-    let received: Received = match &command {
-        Command::Receive {
-            credentials,
-            common,
-            ..
-        } => {
-            let options = ReceiveOptions {
-                credential_configuration_ids: (!credentials.is_empty())
-                    .then(|| credentials.clone()),
-                deferred_deadline: Duration::from_secs(common.deferred_timeout),
-            };
-            eprintln!("resolving offer and receiving credentials...");
+    let options = ReceiveOptions {
+        credential_configuration_ids: match &command {
+            Command::Receive { credentials, .. } if !credentials.is_empty() => {
+                Some(credentials.clone())
+            }
+            _ => None,
+        },
+        deferred_deadline: Duration::from_secs(common.deferred_timeout),
+        max_batch_size: common.batch.map_or(MAX_DEFAULT_BATCH, |n| n as usize),
+        progress: Some(Arc::new(StageLines)),
+    };
+    let mut received: Received = match &command {
+        Command::Receive { .. } => {
             let offer_url = offer_url.as_deref().ok_or_else(|| {
                 oid4vci_wallet::Error::InvalidState("no offer URL to receive".into())
             })?;
-            wallet
-                .receive(offer_url, &terminal, &signer, &options)
-                .await?
+            match &signer {
+                Some(signer) => {
+                    wallet
+                        .receive(offer_url, &terminal, signer, &options)
+                        .await?
+                }
+                None => {
+                    wallet
+                        .receive_batch(offer_url, &terminal, &FreshKeys, &options)
+                        .await?
+                }
+            }
         }
         Command::Request {
             issuer,
             credentials,
-            common,
+            ..
         } => {
-            let options = ReceiveOptions {
-                credential_configuration_ids: None,
-                deferred_deadline: Duration::from_secs(common.deferred_timeout),
-            };
             let ids: Vec<&str> = credentials.iter().map(String::as_str).collect();
-            wallet
-                .request(issuer, &ids, &terminal, &signer, &options)
-                .await?
+            match &signer {
+                Some(signer) => {
+                    wallet
+                        .request(issuer, &ids, &terminal, signer, &options)
+                        .await?
+                }
+                None => {
+                    wallet
+                        .request_batch(issuer, &ids, &terminal, &FreshKeys, &options)
+                        .await?
+                }
+            }
         }
         Command::Inspect(_) => unreachable!("inspect runs on its own"),
     };
+    print_received(&wallet, &received, json)?;
+    if !common.no_notify {
+        notify_accepted(&wallet, &mut received).await;
+    }
+    Ok(())
+}
+
+/// Tells the issuer `credential_accepted` for what was received and printed
+/// (once per `notification_id`: a batch shares one), when it has a
+/// notification endpoint. Best effort: a failure is a warning.
+async fn notify_accepted(wallet: &Wallet, received: &mut Received) {
+    if received
+        .authorized
+        .context()
+        .issuer
+        .notification_endpoint
+        .is_none()
+    {
+        return;
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for id in received
+        .credentials
+        .iter()
+        .filter_map(|c| c.notification_id.as_ref())
+    {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    let mut sent = 0;
+    for id in &ids {
+        match received
+            .authorized
+            .notify(wallet, id, NotificationEvent::CredentialAccepted)
+            .await
+        {
+            Ok(()) => sent += 1,
+            Err(e) => eprintln!(
+                "warning: credential_accepted was not delivered: {}",
+                escape(&e.to_string())
+            ),
+        }
+    }
+    if sent > 0 {
+        eprintln!(
+            "told the issuer: credential_accepted ({sent} notification{})",
+            if sent == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// Prints what was received: one JSON object, or text (a batch of
+/// credentials that show the same shown once, with its size).
+fn print_received(wallet: &Wallet, received: &Received, json: bool) -> oid4vci_wallet::Result<()> {
     let context = received.authorized.context();
     for (id, reason) in &received.not_requested {
         eprintln!(
@@ -464,6 +610,7 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
                     "credential": c.credential,
                     "claims": c.claims,
                     "notification_id": c.notification_id,
+                    "holder_jwk": c.holder_jwk,
                     "verification": c.verification,
                 })
             })
@@ -490,14 +637,33 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
         Some(name) => println!("Issuer: {} ({issuer_id})", quoted(name, MAX_NAME_CHARS)),
         None => println!("Issuer: {issuer_id}"),
     }
-    for credential in &received.credentials {
+    let list = &received.credentials;
+    let mut next = 0;
+    while next < list.len() {
+        let credential = &list[next];
         let configuration = context.configuration(&credential.configuration_id)?;
+        let claims = credential.labelled(configuration, wallet.locales());
+        // A batch: the same configuration, verification and claims, each
+        // bound to its own key.
+        let copies = 1 + list[next + 1..]
+            .iter()
+            .take_while(|c| {
+                c.configuration_id == credential.configuration_id
+                    && c.verification == credential.verification
+                    && c.labelled(configuration, wallet.locales()) == claims
+            })
+            .count();
+        next += copies;
         let name = configuration
             .display_for(wallet.locales())
             .and_then(|d| d.name.as_deref())
             .unwrap_or(&credential.configuration_id);
+        let batch = match copies {
+            1 => String::new(),
+            n => format!(" x{n}, each bound to its own key"),
+        };
         println!(
-            "\nCredential {} [{}, {}]",
+            "\nCredential {} [{}, {}]{batch}",
             quoted(name, MAX_NAME_CHARS),
             escape(&credential.configuration_id),
             escape(&credential.format)
@@ -526,7 +692,6 @@ async fn run(command: Command) -> oid4vci_wallet::Result<()> {
             }
             _ => println!("  issuer signature: NOT verified"),
         }
-        let claims = credential.labelled(configuration, wallet.locales());
         if !claims.is_empty() {
             println!("  claims (label: value, as the issuer wrote them):");
         }

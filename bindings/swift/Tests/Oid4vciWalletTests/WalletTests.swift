@@ -59,6 +59,8 @@ func runChecks() async throws {
     await dpopKeyChecks()
     await resumeChecks()
     await cancellationChecks(wallet)
+    await signerChecks()
+    await batchChecks(wallet)
 
     print("\(passed) passed, \(failed) failed")
     XCTAssertEqual(failed, 0, "\(failed) of \(passed + failed) checks failed")

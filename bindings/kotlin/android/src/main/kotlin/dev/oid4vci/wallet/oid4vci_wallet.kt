@@ -669,6 +669,12 @@ internal interface UniffiCallbackInterfaceKeyAttestationProviderMethod0 : com.su
 internal interface UniffiCallbackInterfaceHttpClientMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceKeySourceMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceProgressObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`stage`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceSignerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -680,6 +686,15 @@ internal interface UniffiCallbackInterfaceSignerMethod2 : com.sun.jna.Callback {
 }
 internal interface UniffiCallbackInterfaceSignerMethod3 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceInteractionMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`info`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceInteractionMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceInteractionMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`authorizationUrl`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "createKey", "signer")
 internal open class UniffiVTableCallbackInterfaceDpopKeyStore(
@@ -741,6 +756,44 @@ internal open class UniffiVTableCallbackInterfaceHttpClient(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "newKey")
+internal open class UniffiVTableCallbackInterfaceKeySource(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `newKey`: UniffiCallbackInterfaceKeySourceMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `newKey`: UniffiCallbackInterfaceKeySourceMethod0? = null,
+    ): UniffiVTableCallbackInterfaceKeySource(`uniffiFree`,`uniffiClone`,`newKey`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceKeySource) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `newKey` = other.`newKey`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStage")
+internal open class UniffiVTableCallbackInterfaceProgressObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onStage`: UniffiCallbackInterfaceProgressObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onStage`: UniffiCallbackInterfaceProgressObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceProgressObserver(`uniffiFree`,`uniffiClone`,`onStage`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceProgressObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onStage` = other.`onStage`
+    }
+
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "algorithm", "publicJwk", "signsDigest", "sign")
 internal open class UniffiVTableCallbackInterfaceSigner(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -766,6 +819,31 @@ internal open class UniffiVTableCallbackInterfaceSigner(
         `publicJwk` = other.`publicJwk`
         `signsDigest` = other.`signsDigest`
         `sign` = other.`sign`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "txCode", "redirectUri", "authorize")
+internal open class UniffiVTableCallbackInterfaceInteraction(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `txCode`: UniffiCallbackInterfaceInteractionMethod0? = null,
+    @JvmField internal var `redirectUri`: UniffiCallbackInterfaceInteractionMethod1? = null,
+    @JvmField internal var `authorize`: UniffiCallbackInterfaceInteractionMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `txCode`: UniffiCallbackInterfaceInteractionMethod0? = null,
+        `redirectUri`: UniffiCallbackInterfaceInteractionMethod1? = null,
+        `authorize`: UniffiCallbackInterfaceInteractionMethod2? = null,
+    ): UniffiVTableCallbackInterfaceInteraction(`uniffiFree`,`uniffiClone`,`txCode`,`redirectUri`,`authorize`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceInteraction) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `txCode` = other.`txCode`
+        `redirectUri` = other.`redirectUri`
+        `authorize` = other.`authorize`
     }
 
 }
@@ -844,6 +922,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_httpclient_send(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_keysource_new_key(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization(
@@ -859,6 +939,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids(
     ): Int
@@ -890,7 +972,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_interaction_tx_code(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_interaction_redirect_uri(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_interaction_authorize(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_wallet_client_id(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_wallet_receive(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer(
     ): Int
@@ -934,7 +1024,10 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "oid4vci_wallet"))
         uniffiCallbackInterfaceDpopKeyStore.register(this)
         uniffiCallbackInterfaceHttpClient.register(this)
+        uniffiCallbackInterfaceInteraction.register(this)
         uniffiCallbackInterfaceKeyAttestationProvider.register(this)
+        uniffiCallbackInterfaceKeySource.register(this)
+        uniffiCallbackInterfaceProgressObserver.register(this)
         uniffiCallbackInterfaceSigner.register(this)
         
     }
@@ -1030,6 +1123,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_oid4vci_wallet_fn_method_httpclient_send(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_clone_keysource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_keysource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_keysource(`vtable`: UniffiVTableCallbackInterfaceKeySource,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_keysource_new_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_clone_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1052,6 +1153,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_clone_progressobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_progressobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_progressobserver(`vtable`: UniffiVTableCallbackInterfaceProgressObserver,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_progressobserver_on_stage(`ptr`: Long,`stage`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_oid4vci_wallet_fn_clone_authorizedsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_authorizedsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1100,6 +1209,18 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_method_softwaresigner_signs_digest(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_oid4vci_wallet_fn_clone_interaction(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_interaction(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_interaction(`vtable`: UniffiVTableCallbackInterfaceInteraction,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_interaction_tx_code(`ptr`: Long,`info`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_interaction_redirect_uri(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_interaction_authorize(`ptr`: Long,`authorizationUrl`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_clone_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1114,6 +1235,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_wallet_client_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_receive(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,`keys`: Long,`options`: RustBuffer.ByValue,`interaction`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_wallet_start_issuance(`ptr`: Long,`issuerId`: RustBuffer.ByValue,`configurationIds`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,
@@ -1312,6 +1435,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_httpclient_send() and 0xFFFF) != 28671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_keysource_new_key() and 0xFFFF) != 42505) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() and 0xFFFF) != 5314) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1336,6 +1462,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() and 0xFFFF) != 59815) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage() and 0xFFFF) != 1120) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_credential_configuration_ids() and 0xFFFF) != 15704) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1357,16 +1486,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_uses_dpop() and 0xFFFF) != 4130) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_algorithm() and 0xFFFF) != 23373) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_algorithm() and 0xFFFF) != 12670) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_public_jwk() and 0xFFFF) != 60511) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() and 0xFFFF) != 7946) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_signs_digest() and 0xFFFF) != 57261) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_sign() and 0xFFFF) != 19708) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_signer_sign() and 0xFFFF) != 13363) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_algorithm() and 0xFFFF) != 10657) {
@@ -1381,7 +1510,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_softwaresigner_signs_digest() and 0xFFFF) != 30841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_interaction_tx_code() and 0xFFFF) != 52665) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_interaction_redirect_uri() and 0xFFFF) != 19607) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_interaction_authorize() and 0xFFFF) != 21849) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_client_id() and 0xFFFF) != 46859) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_receive() and 0xFFFF) != 15195) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() and 0xFFFF) != 25504) {
@@ -4050,6 +4191,422 @@ public object FfiConverterTypeHttpClient: FfiConverter<HttpClient, Long> {
 
 
 /**
+ * What the app does for the user during [`Wallet::receive`]. Called on a
+ * background thread: each call may block until the user is done.
+ */
+public interface Interaction {
+    
+    /**
+     * The transaction code the user enters (the PIN screen) for `info`.
+     * Throw (e.g. `WalletError::Cancelled`) when the user gives up.
+     */
+    fun `txCode`(`info`: TxCodeInfo): kotlin.String
+    
+    /**
+     * The redirect URI registered for the authorization code flow (an
+     * app link or private-use scheme), or null: then an offer with only
+     * that grant fails with `WalletError::Configuration`.
+     */
+    fun `redirectUri`(): kotlin.String?
+    
+    /**
+     * Takes the user through `authorization_url` (Custom Tabs,
+     * `ASWebAuthenticationSession`) and returns the full URL the browser
+     * was redirected to.
+     */
+    fun `authorize`(`authorizationUrl`: kotlin.String): kotlin.String
+    
+    companion object
+}
+
+/**
+ * What the app does for the user during [`Wallet::receive`]. Called on a
+ * background thread: each call may block until the user is done.
+ */
+open class InteractionImpl: Disposable, AutoCloseable, Interaction
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_interaction(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_interaction(handle, status)
+        }
+    }
+
+    
+    /**
+     * The transaction code the user enters (the PIN screen) for `info`.
+     * Throw (e.g. `WalletError::Cancelled`) when the user gives up.
+     */
+    @Throws(WalletException::class)override fun `txCode`(`info`: TxCodeInfo): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_interaction_tx_code(
+        it,
+        
+        FfiConverterTypeTxCodeInfo.lower(`info`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The redirect URI registered for the authorization code flow (an
+     * app link or private-use scheme), or null: then an offer with only
+     * that grant fails with `WalletError::Configuration`.
+     */override fun `redirectUri`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_interaction_redirect_uri(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Takes the user through `authorization_url` (Custom Tabs,
+     * `ASWebAuthenticationSession`) and returns the full URL the browser
+     * was redirected to.
+     */
+    @Throws(WalletException::class)override fun `authorize`(`authorizationUrl`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_interaction_authorize(
+        it,
+        
+        FfiConverterString.lower(`authorizationUrl`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceInteraction {
+    internal object `txCode`: UniffiCallbackInterfaceInteractionMethod0 {
+        override fun callback(`uniffiHandle`: Long,`info`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeInteraction.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`txCode`(
+                    FfiConverterTypeTxCodeInfo.lift(`info`),
+                )
+            }
+            val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WalletException -> FfiConverterTypeWalletError.lower(e) }
+            )
+        }
+    }
+    internal object `redirectUri`: UniffiCallbackInterfaceInteractionMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeInteraction.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`redirectUri`(
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `authorize`: UniffiCallbackInterfaceInteractionMethod2 {
+        override fun callback(`uniffiHandle`: Long,`authorizationUrl`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeInteraction.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`authorize`(
+                    FfiConverterString.lift(`authorizationUrl`),
+                )
+            }
+            val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WalletException -> FfiConverterTypeWalletError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeInteraction.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeInteraction.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceInteraction.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `txCode`,
+        `redirectUri`,
+        `authorize`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_oid4vci_wallet_fn_init_callback_vtable_interaction(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInteraction: FfiConverter<Interaction, Long> {
+    internal val handleMap = UniffiHandleMap<Interaction>()
+
+    override fun lower(value: Interaction): Long {
+        if (value is InteractionImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): Interaction {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return InteractionImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): Interaction {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Interaction) = 8UL
+
+    override fun write(value: Interaction, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * What the app's wallet provider attests about the keys: called when an
  * issuer lists `key_attestations_required` (the EU PID does), right before
  * the proofs are signed. It may block while the app asks its provider.
@@ -4287,6 +4844,350 @@ public object FfiConverterTypeKeyAttestationProvider: FfiConverter<KeyAttestatio
     override fun allocationSize(value: KeyAttestationProvider) = 8UL
 
     override fun write(value: KeyAttestationProvider, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Makes the holder keys of `Wallet.receive`: one new key per credential,
+ * so that no two credentials can be linked by their key. Each call must
+ * return a key distinct from every key before (a repeated key fails with
+ * `WalletError::Proof`, kind `KeyUsedTwice`, before the request is sent).
+ * The app keeps the keys: each received credential names its own in
+ * `Credential.holder_jwk`; a key that no credential names can be deleted.
+ * Called once per credential, right before the request, on the wallet's
+ * worker thread (not the app's main thread): generating a key there is
+ * fine; keep user interaction out of it.
+ */
+public interface KeySource {
+    
+    /**
+     * A new key for one credential.
+     */
+    fun `newKey`(): Signer
+    
+    companion object
+}
+
+/**
+ * Makes the holder keys of `Wallet.receive`: one new key per credential,
+ * so that no two credentials can be linked by their key. Each call must
+ * return a key distinct from every key before (a repeated key fails with
+ * `WalletError::Proof`, kind `KeyUsedTwice`, before the request is sent).
+ * The app keeps the keys: each received credential names its own in
+ * `Credential.holder_jwk`; a key that no credential names can be deleted.
+ * Called once per credential, right before the request, on the wallet's
+ * worker thread (not the app's main thread): generating a key there is
+ * fine; keep user interaction out of it.
+ */
+open class KeySourceImpl: Disposable, AutoCloseable, KeySource
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_keysource(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_keysource(handle, status)
+        }
+    }
+
+    
+    /**
+     * A new key for one credential.
+     */
+    @Throws(WalletException::class)override fun `newKey`(): Signer {
+            return FfiConverterTypeSigner.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_keysource_new_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceKeySource {
+    internal object `newKey`: UniffiCallbackInterfaceKeySourceMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeySource.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`newKey`(
+                )
+            }
+            val writeReturn = { value: Signer -> uniffiOutReturn.setValue(FfiConverterTypeSigner.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WalletException -> FfiConverterTypeWalletError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeKeySource.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeKeySource.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceKeySource.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `newKey`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_oid4vci_wallet_fn_init_callback_vtable_keysource(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeySource: FfiConverter<KeySource, Long> {
+    internal val handleMap = UniffiHandleMap<KeySource>()
+
+    override fun lower(value: KeySource): Long {
+        if (value is KeySourceImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): KeySource {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return KeySourceImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): KeySource {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: KeySource) = 8UL
+
+    override fun write(value: KeySource, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4841,6 +5742,333 @@ public object FfiConverterTypePendingAuthorization: FfiConverter<PendingAuthoriz
 
 
 /**
+ * Hears the stages of `Wallet.receive`, in order, as each begins. Called
+ * on the wallet's worker thread, not the app's main thread: post to the UI
+ * and return at once.
+ */
+public interface ProgressObserver {
+    
+    /**
+     * A stage begins.
+     */
+    fun `onStage`(`stage`: ReceiveStage)
+    
+    companion object
+}
+
+/**
+ * Hears the stages of `Wallet.receive`, in order, as each begins. Called
+ * on the wallet's worker thread, not the app's main thread: post to the UI
+ * and return at once.
+ */
+open class ProgressObserverImpl: Disposable, AutoCloseable, ProgressObserver
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_progressobserver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_progressobserver(handle, status)
+        }
+    }
+
+    
+    /**
+     * A stage begins.
+     */override fun `onStage`(`stage`: ReceiveStage)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_progressobserver_on_stage(
+        it,
+        
+        FfiConverterTypeReceiveStage.lower(`stage`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceProgressObserver {
+    internal object `onStage`: UniffiCallbackInterfaceProgressObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`stage`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeProgressObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onStage`(
+                    FfiConverterTypeReceiveStage.lift(`stage`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeProgressObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeProgressObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceProgressObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onStage`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_oid4vci_wallet_fn_init_callback_vtable_progressobserver(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProgressObserver: FfiConverter<ProgressObserver, Long> {
+    internal val handleMap = UniffiHandleMap<ProgressObserver>()
+
+    override fun lower(value: ProgressObserver): Long {
+        if (value is ProgressObserverImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ProgressObserver {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ProgressObserverImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ProgressObserver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ProgressObserver) = 8UL
+
+    override fun write(value: ProgressObserver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The credentials of a response whose check failed, exactly as issued:
  * the issuer has issued them, so the app can still keep them. Its
  * `toString` / description shows only how many there are.
@@ -5159,11 +6387,17 @@ public object FfiConverterTypeRejectedCredentials: FfiConverter<RejectedCredenti
 
 /**
  * A key held by the app (Android Keystore, Secure Enclave, or software).
+ *
+ * The SDK calls [`Self::sign`] on a background thread of its own, never on
+ * the thread that awaits the SDK's call (which waits for the signature: a
+ * `sign` that needs the main thread, for a biometric prompt, works when the
+ * SDK is not awaited on the main thread).
  */
 public interface Signer {
     
     /**
-     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere.
+     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere;
+     * `ES384` (P-384), `ES512` (P-521) and `EdDSA` (Ed25519) also work.
      */
     fun `algorithm`(): kotlin.String
     
@@ -5173,14 +6407,16 @@ public interface Signer {
     fun `publicJwk`(): kotlin.String
     
     /**
-     * Whether [`Self::sign`] receives the SHA-256 digest of the signing input
-     * (for keys that sign prehashed data only) instead of the input itself.
+     * Whether [`Self::sign`] receives the digest of the signing input (for
+     * keys that sign prehashed data only: SHA-256 for ES256, SHA-384 for
+     * ES384, SHA-512 for ES512; not for EdDSA) instead of the input itself.
      */
     fun `signsDigest`(): kotlin.Boolean
     
     /**
-     * Signs; returns the raw signature (R||S, 64 bytes for ES256; a DER
-     * signature is converted).
+     * Signs; returns the signature: raw R||S (64, 96 or 132 bytes for
+     * ES256, ES384, ES512) or the ASN.1 DER signature platforms return
+     * (converted); 64 bytes for EdDSA.
      */
     fun `sign`(`data`: kotlin.ByteArray): kotlin.ByteArray
     
@@ -5189,6 +6425,11 @@ public interface Signer {
 
 /**
  * A key held by the app (Android Keystore, Secure Enclave, or software).
+ *
+ * The SDK calls [`Self::sign`] on a background thread of its own, never on
+ * the thread that awaits the SDK's call (which waits for the signature: a
+ * `sign` that needs the main thread, for a biometric prompt, works when the
+ * SDK is not awaited on the main thread).
  */
 open class SignerImpl: Disposable, AutoCloseable, Signer
 {
@@ -5293,7 +6534,8 @@ open class SignerImpl: Disposable, AutoCloseable, Signer
 
     
     /**
-     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere.
+     * The JOSE algorithm: `ES256` (P-256) is what issuers accept everywhere;
+     * `ES384` (P-384), `ES512` (P-521) and `EdDSA` (Ed25519) also work.
      */override fun `algorithm`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
@@ -5325,8 +6567,9 @@ open class SignerImpl: Disposable, AutoCloseable, Signer
 
     
     /**
-     * Whether [`Self::sign`] receives the SHA-256 digest of the signing input
-     * (for keys that sign prehashed data only) instead of the input itself.
+     * Whether [`Self::sign`] receives the digest of the signing input (for
+     * keys that sign prehashed data only: SHA-256 for ES256, SHA-384 for
+     * ES384, SHA-512 for ES512; not for EdDSA) instead of the input itself.
      */override fun `signsDigest`(): kotlin.Boolean {
             return FfiConverterBoolean.lift(
     callWithHandle {
@@ -5342,8 +6585,9 @@ open class SignerImpl: Disposable, AutoCloseable, Signer
 
     
     /**
-     * Signs; returns the raw signature (R||S, 64 bytes for ES256; a DER
-     * signature is converted).
+     * Signs; returns the signature: raw R||S (64, 96 or 132 bytes for
+     * ES256, ES384, ES512) or the ASN.1 DER signature platforms return
+     * (converted); 64 bytes for EdDSA.
      */
     @Throws(WalletException::class)override fun `sign`(`data`: kotlin.ByteArray): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
@@ -5925,6 +7169,30 @@ public interface WalletInterface {
     fun `clientId`(): kotlin.String?
     
     /**
+     * Receives an offer's credentials in one call: resolves the offer,
+     * asks `interaction` for the transaction code (or takes the user
+     * through the browser, for the authorization code grant), requests
+     * every offered configuration this wallet can finish (or those in
+     * `options`), and waits for deferred ones up to
+     * `options.deferred_deadline_ms`.
+     *
+     * Each key-bound configuration gets as many credentials as the
+     * issuer's `batch_size` allows, up to `options.max_batch_size`
+     * (default 3; 1 disables batching), in one request: `keys` makes a new
+     * key per credential, and each credential is checked to be bound to
+     * its own (its `holder_jwk`). `progress` hears each stage
+     * ([`ReceiveStage`](super::ReceiveStage)). Without an `interaction`, an
+     * offer that needs a transaction code fails with
+     * `WalletError::TxCodeRequired` and one with only the authorization
+     * code grant with `WalletError::Configuration`, before anything is
+     * spent. A rejected transaction code is `WalletError::TxCodeRejected`
+     * (the code is spent: ask for a new offer); an error the
+     * `interaction` or `keys` throws comes back as thrown. The result's
+     * `session` is for notifications (`credential_accepted` once stored).
+     */
+    suspend fun `receive`(`offerUrl`: kotlin.String, `keys`: KeySource, `options`: ReceiveOptions, `interaction`: Interaction? = null, `progress`: ProgressObserver? = null): ReceiveResult
+    
+    /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
@@ -6077,6 +7345,54 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
     )
     }
     
+
+    
+    /**
+     * Receives an offer's credentials in one call: resolves the offer,
+     * asks `interaction` for the transaction code (or takes the user
+     * through the browser, for the authorization code grant), requests
+     * every offered configuration this wallet can finish (or those in
+     * `options`), and waits for deferred ones up to
+     * `options.deferred_deadline_ms`.
+     *
+     * Each key-bound configuration gets as many credentials as the
+     * issuer's `batch_size` allows, up to `options.max_batch_size`
+     * (default 3; 1 disables batching), in one request: `keys` makes a new
+     * key per credential, and each credential is checked to be bound to
+     * its own (its `holder_jwk`). `progress` hears each stage
+     * ([`ReceiveStage`](super::ReceiveStage)). Without an `interaction`, an
+     * offer that needs a transaction code fails with
+     * `WalletError::TxCodeRequired` and one with only the authorization
+     * code grant with `WalletError::Configuration`, before anything is
+     * spent. A rejected transaction code is `WalletError::TxCodeRejected`
+     * (the code is spent: ask for a new offer); an error the
+     * `interaction` or `keys` throws comes back as thrown. The result's
+     * `session` is for notifications (`credential_accepted` once stored).
+     */
+    @Throws(WalletException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `receive`(`offerUrl`: kotlin.String, `keys`: KeySource, `options`: ReceiveOptions, `interaction`: Interaction?, `progress`: ProgressObserver?) : ReceiveResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_method_wallet_receive(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`offerUrl`),
+        FfiConverterTypeKeySource.lower(`keys`),
+        FfiConverterTypeReceiveOptions.lower(`options`),
+        FfiConverterOptionalTypeInteraction.lower(`interaction`),
+        FfiConverterOptionalTypeProgressObserver.lower(`progress`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReceiveResult.lift(it) },
+        // Error FFI converter
+        WalletException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -7133,6 +8449,54 @@ public object FfiConverterTypeKeyAttestationRequest: FfiConverterRustBuffer<KeyA
 
 
 /**
+ * An offered configuration [`Wallet::receive`] did not request, because
+ * this wallet cannot finish it (found before anything was spent).
+ */
+data class NotRequested (
+    /**
+     * The configuration id.
+     */
+    var `configurationId`: kotlin.String
+    , 
+    /**
+     * Why not.
+     */
+    var `reason`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNotRequested: FfiConverterRustBuffer<NotRequested> {
+    override fun read(buf: ByteBuffer): NotRequested {
+        return NotRequested(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NotRequested) = (
+            FfiConverterString.allocationSize(value.`configurationId`) +
+            FfiConverterString.allocationSize(value.`reason`)
+    )
+
+    override fun write(value: NotRequested, buf: ByteBuffer) {
+            FfiConverterString.write(value.`configurationId`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+    }
+}
+
+
+
+/**
  * One offered credential.
  */
 data class OfferedCredential (
@@ -7182,6 +8546,128 @@ public object FfiConverterTypeOfferedCredential: FfiConverterRustBuffer<OfferedC
             FfiConverterString.write(value.`configurationId`, buf)
             FfiConverterString.write(value.`format`, buf)
             FfiConverterOptionalTypeDisplayInfo.write(value.`display`, buf)
+    }
+}
+
+
+
+/**
+ * Options of [`Wallet::receive`].
+ */
+data class ReceiveOptions (
+    /**
+     * Only these offered configurations (default: every one this wallet
+     * can finish).
+     */
+    var `configurationIds`: List<kotlin.String>? = null 
+    , 
+    /**
+     * The most credentials per configuration, each bound to its own key
+     * (the issuer's `batch_size` caps it further; 1: no batch).
+     */
+    var `maxBatchSize`: kotlin.UInt = 3u 
+    , 
+    /**
+     * How long to wait for deferred credentials, in milliseconds.
+     */
+    var `deferredDeadlineMs`: kotlin.ULong = 300000uL 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceiveOptions: FfiConverterRustBuffer<ReceiveOptions> {
+    override fun read(buf: ByteBuffer): ReceiveOptions {
+        return ReceiveOptions(
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReceiveOptions) = (
+            FfiConverterOptionalSequenceString.allocationSize(value.`configurationIds`) +
+            FfiConverterUInt.allocationSize(value.`maxBatchSize`) +
+            FfiConverterULong.allocationSize(value.`deferredDeadlineMs`)
+    )
+
+    override fun write(value: ReceiveOptions, buf: ByteBuffer) {
+            FfiConverterOptionalSequenceString.write(value.`configurationIds`, buf)
+            FfiConverterUInt.write(value.`maxBatchSize`, buf)
+            FfiConverterULong.write(value.`deferredDeadlineMs`, buf)
+    }
+}
+
+
+
+/**
+ * What [`Wallet::receive`] got.
+ */
+data class ReceiveResult (
+    /**
+     * The session (for notifications; save it like any other).
+     */
+    var `session`: AuthorizedSession
+    , 
+    /**
+     * The credentials, in request order (a batch's one after the other).
+     */
+    var `credentials`: List<Credential>
+    , 
+    /**
+     * Offered configurations left out, with the reason.
+     */
+    var `notRequested`: List<NotRequested>
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`session`,
+        this.`credentials`,
+        this.`notRequested`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceiveResult: FfiConverterRustBuffer<ReceiveResult> {
+    override fun read(buf: ByteBuffer): ReceiveResult {
+        return ReceiveResult(
+            FfiConverterTypeAuthorizedSession.read(buf),
+            FfiConverterSequenceTypeCredential.read(buf),
+            FfiConverterSequenceTypeNotRequested.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReceiveResult) = (
+            FfiConverterTypeAuthorizedSession.allocationSize(value.`session`) +
+            FfiConverterSequenceTypeCredential.allocationSize(value.`credentials`) +
+            FfiConverterSequenceTypeNotRequested.allocationSize(value.`notRequested`)
+    )
+
+    override fun write(value: ReceiveResult, buf: ByteBuffer) {
+            FfiConverterTypeAuthorizedSession.write(value.`session`, buf)
+            FfiConverterSequenceTypeCredential.write(value.`credentials`, buf)
+            FfiConverterSequenceTypeNotRequested.write(value.`notRequested`, buf)
     }
 }
 
@@ -7922,6 +9408,283 @@ public object FfiConverterTypeProofErrorKind: FfiConverterRustBuffer<ProofErrorK
 
     override fun write(value: ProofErrorKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A stage of `Wallet.receive`, in the order they come.
+ */
+sealed class ReceiveStage {
+    
+    /**
+     * Reading the offer URL, fetching the offer when it is by reference.
+     */
+    object ResolvingOffer : ReceiveStage()
+    
+    
+    /**
+     * Fetching and checking the issuer's and its authorization server's
+     * metadata.
+     */
+    data class ReadingMetadata(
+        /**
+         * The credential issuer identifier, as the offer gives it.
+         */
+        val `credentialIssuer`: kotlin.String) : ReceiveStage()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Waiting for the user's transaction code (`Interaction.txCode`).
+     */
+    object WaitingForTxCode : ReceiveStage()
+    
+    
+    /**
+     * Waiting for the user in the browser (`Interaction.authorize`).
+     */
+    data class WaitingForBrowser(
+        /**
+         * The authorization URL the browser is sent to.
+         */
+        val `authorizationUrl`: kotlin.String) : ReceiveStage()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Requesting the access token.
+     */
+    object Token : ReceiveStage()
+    
+    
+    /**
+     * Requesting the credentials of one configuration: the `index`-th
+     * (from 1) of `total` requests, asking for `batch_size` credentials
+     * (one per key).
+     */
+    data class Credential(
+        /**
+         * The configuration requested.
+         */
+        val `configurationId`: kotlin.String, 
+        /**
+         * Which request this is, from 1.
+         */
+        val `index`: kotlin.UInt, 
+        /**
+         * How many configurations are requested.
+         */
+        val `total`: kotlin.UInt, 
+        /**
+         * How many credentials this request asks for.
+         */
+        val `batchSize`: kotlin.UInt) : ReceiveStage()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The issuer defers the credentials: waiting until the next poll.
+     */
+    data class Deferred(
+        /**
+         * The configuration being issued.
+         */
+        val `configurationId`: kotlin.String, 
+        /**
+         * Milliseconds until the next poll.
+         */
+        val `nextPollInMs`: kotlin.ULong, 
+        /**
+         * When the next poll is sent, in milliseconds since the Unix epoch.
+         */
+        val `nextPollAtMs`: kotlin.ULong) : ReceiveStage()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Finished: every requested credential is received.
+     */
+    data class Done(
+        /**
+         * How many credentials were received.
+         */
+        val `credentials`: kotlin.UInt) : ReceiveStage()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceiveStage : FfiConverterRustBuffer<ReceiveStage>{
+    override fun read(buf: ByteBuffer): ReceiveStage {
+        return when(buf.getInt()) {
+            1 -> ReceiveStage.ResolvingOffer
+            2 -> ReceiveStage.ReadingMetadata(
+                FfiConverterString.read(buf),
+                )
+            3 -> ReceiveStage.WaitingForTxCode
+            4 -> ReceiveStage.WaitingForBrowser(
+                FfiConverterString.read(buf),
+                )
+            5 -> ReceiveStage.Token
+            6 -> ReceiveStage.Credential(
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            7 -> ReceiveStage.Deferred(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            8 -> ReceiveStage.Done(
+                FfiConverterUInt.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReceiveStage): ULong = when(value) {
+        is ReceiveStage.ResolvingOffer -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ReceiveStage.ReadingMetadata -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`credentialIssuer`)
+            )
+        }
+        is ReceiveStage.WaitingForTxCode -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ReceiveStage.WaitingForBrowser -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`authorizationUrl`)
+            )
+        }
+        is ReceiveStage.Token -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ReceiveStage.Credential -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`configurationId`)
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterUInt.allocationSize(value.`total`)
+                + FfiConverterUInt.allocationSize(value.`batchSize`)
+            )
+        }
+        is ReceiveStage.Deferred -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`configurationId`)
+                + FfiConverterULong.allocationSize(value.`nextPollInMs`)
+                + FfiConverterULong.allocationSize(value.`nextPollAtMs`)
+            )
+        }
+        is ReceiveStage.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`credentials`)
+            )
+        }
+    }
+
+    override fun write(value: ReceiveStage, buf: ByteBuffer) {
+        when(value) {
+            is ReceiveStage.ResolvingOffer -> {
+                buf.putInt(1)
+                Unit
+            }
+            is ReceiveStage.ReadingMetadata -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`credentialIssuer`, buf)
+                Unit
+            }
+            is ReceiveStage.WaitingForTxCode -> {
+                buf.putInt(3)
+                Unit
+            }
+            is ReceiveStage.WaitingForBrowser -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`authorizationUrl`, buf)
+                Unit
+            }
+            is ReceiveStage.Token -> {
+                buf.putInt(5)
+                Unit
+            }
+            is ReceiveStage.Credential -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`configurationId`, buf)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterUInt.write(value.`total`, buf)
+                FfiConverterUInt.write(value.`batchSize`, buf)
+                Unit
+            }
+            is ReceiveStage.Deferred -> {
+                buf.putInt(7)
+                FfiConverterString.write(value.`configurationId`, buf)
+                FfiConverterULong.write(value.`nextPollInMs`, buf)
+                FfiConverterULong.write(value.`nextPollAtMs`, buf)
+                Unit
+            }
+            is ReceiveStage.Done -> {
+                buf.putInt(8)
+                FfiConverterUInt.write(value.`credentials`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -8850,6 +10613,70 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeInteraction: FfiConverterRustBuffer<Interaction?> {
+    override fun read(buf: ByteBuffer): Interaction? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeInteraction.read(buf)
+    }
+
+    override fun allocationSize(value: Interaction?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeInteraction.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Interaction?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeInteraction.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeProgressObserver: FfiConverterRustBuffer<ProgressObserver?> {
+    override fun read(buf: ByteBuffer): ProgressObserver? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeProgressObserver.read(buf)
+    }
+
+    override fun allocationSize(value: ProgressObserver?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeProgressObserver.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ProgressObserver?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeProgressObserver.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeDisplayInfo: FfiConverterRustBuffer<DisplayInfo?> {
     override fun read(buf: ByteBuffer): DisplayInfo? {
         if (buf.get().toInt() == 0) {
@@ -8904,6 +10731,38 @@ public object FfiConverterOptionalTypeTxCodeInfo: FfiConverterRustBuffer<TxCodeI
         } else {
             buf.put(1)
             FfiConverterTypeTxCodeInfo.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceString.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceString.write(value, buf)
         }
     }
 }
@@ -9044,6 +10903,34 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeHttpHeader.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeNotRequested: FfiConverterRustBuffer<List<NotRequested>> {
+    override fun read(buf: ByteBuffer): List<NotRequested> {
+        val len = buf.getInt()
+        return List<NotRequested>(len) {
+            FfiConverterTypeNotRequested.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<NotRequested>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeNotRequested.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<NotRequested>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeNotRequested.write(it, buf)
         }
     }
 }
