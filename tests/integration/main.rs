@@ -22,5 +22,6 @@ mod interop;
 mod pre_authorized;
 mod properties;
 mod resume;
+mod round_trips;
 mod secrets;
 mod trust;

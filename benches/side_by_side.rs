@@ -1,0 +1,407 @@
+//! Side by side: this SDK and the OpenWallet Foundation TypeScript client
+//! (`@openid4vc/openid4vci` 0.4.6, `tests/interop/bench-owf.mjs`) against the
+//! same in-process reference issuer, in one run: N pre-authorized issuances
+//! each (offer by reference, tx_code, `pid_sd_jwt`, the SD-JWT's issuer
+//! signature checked against `/.well-known/jwt-vc-issuer`; the OWF side
+//! checks it with `@sd-jwt/sd-jwt-vc` and the `cnf.jwk` binding), at each
+//! injected latency, fresh (a new wallet / client each issuance) and warm
+//! (the second issuance of the same wallet / client). Prints each median,
+//! the requests each issuance sent, and OWF median / SDK median.
+//!
+//! ```sh
+//! npm ci --prefix tests/interop     # else the OWF side is skipped
+//! cargo bench --bench side_by_side
+//! SIDE_BY_SIDE_N=30 SIDE_BY_SIDE_LATENCIES_MS=0,50,150 cargo bench --bench side_by_side
+//! ```
+//!
+//! - `SIDE_BY_SIDE_N`: issuances per cell (default 20);
+//! - `SIDE_BY_SIDE_WARMUP`: untimed fresh + warm pairs first, per side and
+//!   latency (default 2: connection setup, JIT, lazy statics);
+//! - `SIDE_BY_SIDE_LATENCIES_MS`: comma-separated (default `0,50`).
+//!
+//! Fairness: the issuer runs on its own tokio runtime (one worker thread);
+//! the SDK on a current-thread runtime of the main thread, as node's client
+//! runs on its one event loop. Offers are made in-process before the timing
+//! (no latency). Building the wallet / client is outside the timed span (the
+//! SDK's `Wallet::build` is printed apart); drawing the holder key is inside
+//! it on both sides. Fresh on the SDK side is a new `Wallet`, so a new
+//! connection pool; node's `fetch` keeps one pool per process, so its fresh
+//! issuances reuse loopback connections (a few tens of microseconds each).
+//! Warm on the OWF side reuses the issuer metadata and the issuer's SD-JWT
+//! keys resolved the first time (its API lets the caller keep them); the SDK
+//! caches no metadata yet, so its warm issuance sends the same requests as
+//! its fresh one.
+
+use oid4vci_issuer::{CreatedOffer, Issuer, OfferRequest, RunningIssuer};
+use oid4vci_wallet::{Grant, Issuance, SoftwareSigner, Wallet};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let n = env_usize("SIDE_BY_SIDE_N", 20).max(1);
+    let warmup = env_usize("SIDE_BY_SIDE_WARMUP", 2);
+    let latencies: Vec<u64> = std::env::var("SIDE_BY_SIDE_LATENCIES_MS")
+        .unwrap_or_else(|_| "0,50".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("SIDE_BY_SIDE_LATENCIES_MS: milliseconds")
+        })
+        .collect();
+    let owf = owf_available();
+    if let Err(why) = &owf {
+        eprintln!("side_by_side: skipping the OWF side: {why}");
+    }
+    eprintln!(
+        "side_by_side: {n} issuances per cell after {warmup} warm-up pairs; pre-authorized, \
+         offer by reference, tx_code, pid_sd_jwt, SD-JWT signature checked"
+    );
+
+    let issuer_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut rows = Vec::new();
+    for &latency_ms in &latencies {
+        let latency = Duration::from_millis(latency_ms);
+        let issuer = issuer_rt
+            .block_on(Issuer::builder().latency(latency).spawn("127.0.0.1:0"))
+            .expect("the reference issuer starts");
+
+        let sdk = client_rt.block_on(sdk_side(&issuer, n, warmup));
+        let owf_result = match &owf {
+            Ok(dir) => Some(owf_side(dir, &issuer, n, warmup)),
+            Err(_) => None,
+        };
+        eprintln!(
+            "side_by_side: {latency_ms} ms: SDK fresh sends {}; warm {}; \
+             Wallet::build median {:.3} ms (not in the timings)",
+            paths_text(sdk.fresh_paths.keys().map(String::as_str)),
+            paths_text(sdk.warm_paths.keys().map(String::as_str)),
+            ms(median(&sdk.build))
+        );
+        if let Some(Ok(o)) = &owf_result {
+            let list = |v: &Value| {
+                paths_text(v.as_array().into_iter().flatten().filter_map(Value::as_str))
+            };
+            eprintln!(
+                "side_by_side: {latency_ms} ms: OWF fresh sends {}; warm {}",
+                list(&o.fresh_paths),
+                list(&o.warm_paths)
+            );
+        }
+        for (state, sdk_times, sdk_requests) in [
+            ("fresh", &sdk.fresh, sdk.fresh_requests),
+            ("warm", &sdk.warm, sdk.warm_requests),
+        ] {
+            let owf_cell = match &owf_result {
+                Some(Ok(o)) => {
+                    let (times, requests) = if state == "fresh" {
+                        (&o.fresh, &o.fresh_requests)
+                    } else {
+                        (&o.warm, &o.warm_requests)
+                    };
+                    Ok((median(times), requests.clone()))
+                }
+                Some(Err(e)) => Err(format!("failed: {e}")),
+                None => Err("skipped".to_string()),
+            };
+            rows.push((latency_ms, state, median(sdk_times), sdk_requests, owf_cell));
+        }
+        drop(issuer);
+    }
+
+    println!();
+    println!(
+        "side_by_side: medians of {n} issuances (OWF = @openid4vc/openid4vci 0.4.6 on node {})",
+        node_version().unwrap_or_else(|| "?".into())
+    );
+    println!(
+        "{:>8}  {:<5}  {:>12} {:>5}  {:>12} {:>5}  {:>8}",
+        "latency", "state", "SDK", "reqs", "OWF", "reqs", "OWF/SDK"
+    );
+    for (latency_ms, state, sdk_median, sdk_requests, owf_cell) in rows {
+        let (owf_text, owf_requests, ratio) = match owf_cell {
+            Ok((owf_median, requests)) => (
+                format!("{:.2} ms", ms(owf_median)),
+                requests_text(&requests),
+                format!(
+                    "{:.2}x",
+                    owf_median.as_secs_f64() / sdk_median.as_secs_f64()
+                ),
+            ),
+            Err(e) => (e, "-".into(), "-".into()),
+        };
+        println!(
+            "{:>5} ms  {:<5}  {:>9.2} ms {:>5}  {:>12} {:>5}  {:>8}",
+            latency_ms,
+            state,
+            ms(sdk_median),
+            sdk_requests,
+            owf_text,
+            owf_requests,
+            ratio
+        );
+    }
+    println!(
+        "(reqs: HTTP requests per issuance; the SDK caches no metadata yet, so its warm \
+         issuance is a fresh one from an existing Wallet; OWF warm reuses the issuer \
+         metadata and SD-JWT keys it resolved)"
+    );
+}
+
+struct SdkRun {
+    build: Vec<Duration>,
+    fresh: Vec<Duration>,
+    warm: Vec<Duration>,
+    fresh_requests: u64,
+    warm_requests: u64,
+    fresh_paths: BTreeMap<String, u64>,
+    warm_paths: BTreeMap<String, u64>,
+}
+
+/// `warmup` untimed pairs, then `n` pairs: a new wallet, its fresh issuance,
+/// its warm (second) issuance.
+async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
+    let mut run = SdkRun {
+        build: Vec::new(),
+        fresh: Vec::new(),
+        warm: Vec::new(),
+        fresh_requests: 0,
+        warm_requests: 0,
+        fresh_paths: BTreeMap::new(),
+        warm_paths: BTreeMap::new(),
+    };
+    for i in 0..warmup + n {
+        let offers = [offer(issuer), offer(issuer)];
+        let t = Instant::now();
+        let wallet = Wallet::builder()
+            .dangerous_allow_http()
+            .build()
+            .expect("wallet builds");
+        let build = t.elapsed();
+        issuer.reset_stats();
+        let t = Instant::now();
+        sdk_issue(&wallet, &offers[0]).await;
+        let fresh = t.elapsed();
+        let fresh_paths = issuer.stats();
+        issuer.reset_stats();
+        let t = Instant::now();
+        sdk_issue(&wallet, &offers[1]).await;
+        let warm = t.elapsed();
+        let warm_paths = issuer.stats();
+        if i < warmup {
+            continue;
+        }
+        if run.fresh.is_empty() {
+            run.fresh_requests = fresh_paths.values().sum();
+            run.warm_requests = warm_paths.values().sum();
+            run.fresh_paths = fresh_paths;
+            run.warm_paths = warm_paths;
+        }
+        run.build.push(build);
+        run.fresh.push(fresh);
+        run.warm.push(warm);
+    }
+    run
+}
+
+fn offer(issuer: &RunningIssuer) -> CreatedOffer {
+    issuer.create_offer(OfferRequest {
+        tx_code: Some(true),
+        by_reference: Some(true),
+        ..Default::default()
+    })
+}
+
+/// One issuance: a new holder key, resolve, token, credential (its issuer
+/// signature verified by the SDK with the key of `/.well-known/jwt-vc-issuer`).
+async fn sdk_issue(wallet: &Wallet, created: &CreatedOffer) {
+    let signer = SoftwareSigner::generate();
+    let offer = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = offer.grant().unwrap() else {
+        panic!("expected a pre-authorized grant")
+    };
+    let mut authorized = step
+        .with_tx_code(created.tx_code.clone().unwrap())
+        .authorize(wallet)
+        .await
+        .unwrap();
+    let Issuance::Issued(list) = authorized
+        .request_credential(wallet, "pid_sd_jwt", &signer)
+        .await
+        .unwrap()
+    else {
+        panic!("expected immediate issuance")
+    };
+    assert!(
+        list.len() == 1 && list[0].signature_verified,
+        "one verified credential"
+    );
+}
+
+struct OwfRun {
+    fresh: Vec<Duration>,
+    warm: Vec<Duration>,
+    fresh_requests: Vec<u64>,
+    warm_requests: Vec<u64>,
+    fresh_paths: Value,
+    warm_paths: Value,
+}
+
+/// Runs `bench-owf.mjs` with `warmup` + `n` pairs of offers of `issuer`.
+fn owf_side(dir: &Path, issuer: &RunningIssuer, n: usize, warmup: usize) -> Result<OwfRun, String> {
+    let pair = |_| {
+        [offer(issuer), offer(issuer)]
+            .map(|o| json!({ "offer_url": o.offer_url, "tx_code": o.tx_code }))
+    };
+    let plan = json!({
+        "warmup": (0..warmup).map(pair).collect::<Vec<_>>(),
+        "samples": (0..n).map(pair).collect::<Vec<_>>(),
+    });
+    let mut child = Command::new("node")
+        .arg(dir.join("bench-owf.mjs"))
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(plan.to_string().as_bytes())
+        .map_err(|e| format!("writing the plan: {e}"))?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("bench-owf.mjs: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("bench-owf.mjs exited with {}", output.status));
+    }
+    let out: Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("bench-owf.mjs printed no JSON ({e})"))?;
+    let times = |key: &str| -> Vec<Duration> {
+        out[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .collect()
+    };
+    let counts = |key: &str| -> Vec<u64> {
+        out[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .collect()
+    };
+    let run = OwfRun {
+        fresh: times("fresh_ms"),
+        warm: times("warm_ms"),
+        fresh_requests: counts("fresh_requests"),
+        warm_requests: counts("warm_requests"),
+        fresh_paths: out["fetch_paths_fresh"].clone(),
+        warm_paths: out["fetch_paths_warm"].clone(),
+    };
+    if run.fresh.len() != n || run.warm.len() != n {
+        return Err(format!(
+            "bench-owf.mjs reported {} samples, not {n}",
+            run.fresh.len()
+        ));
+    }
+    Ok(run)
+}
+
+/// `tests/interop` when node and the OWF packages are there.
+fn owf_available() -> Result<PathBuf, String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    for package in [
+        "@openid4vc/openid4vci",
+        "@openid4vc/oauth2",
+        "@sd-jwt/sd-jwt-vc",
+        "@sd-jwt/crypto-nodejs",
+        "jose",
+    ] {
+        if !dir
+            .join("node_modules")
+            .join(package)
+            .join("package.json")
+            .exists()
+        {
+            return Err(format!(
+                "{package} is not in tests/interop/node_modules (run `npm ci --prefix tests/interop`)"
+            ));
+        }
+    }
+    node_version()
+        .map(|_| dir)
+        .ok_or_else(|| "no `node` on PATH".to_string())
+}
+
+fn node_version() -> Option<String> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Request paths, offer ids elided (the SDK's from the issuer's per-path
+/// counts, in path order; the OWF side's in the order sent, with methods).
+fn paths_text<'a>(paths: impl Iterator<Item = &'a str>) -> String {
+    let paths: Vec<String> = paths
+        .map(|p| match p.find("/offers/") {
+            Some(at) => format!("{}/offers/…", &p[..at]),
+            None => p.to_string(),
+        })
+        .collect();
+    format!("{} [{}]", paths.len(), paths.join(", "))
+}
+
+fn requests_text(requests: &[u64]) -> String {
+    let mut distinct = requests.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    match sorted.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: a number, not {v:?}")),
+        Err(_) => default,
+    }
+}

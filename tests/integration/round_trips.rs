@@ -1,0 +1,62 @@
+//! Round trips on a phone's network: with every answer of the reference
+//! issuer delayed by `LATENCY`, one fresh issuance (pre-authorized, offer by
+//! reference, tx_code, the SD-JWT's signature checked) takes at least
+//! `ROUND_TRIPS` latencies and less than one more, so its number of
+//! sequential round trips is exactly `ROUND_TRIPS` (counts, not times: a
+//! request added to or saved from the critical path flips it). The same
+//! count as the `round_trips` group of benches/issuance.rs.
+
+use crate::common::*;
+use oid4vci_wallet::{Grant, Issuance, SoftwareSigner};
+use std::time::{Duration, Instant};
+
+/// Long enough that the CPU work of an unoptimised build and scheduling
+/// noise stay well under one latency.
+const LATENCY: Duration = Duration::from_millis(200);
+
+/// Today's sequential round trips: the offer (`credential_offer_uri`), the
+/// issuer metadata, the authorization server metadata, the token, the nonce,
+/// the credential, and the issuer's key (`/.well-known/jwt-vc-issuer`).
+const ROUND_TRIPS: u32 = 7;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_pre_authorized_issuance_by_reference_takes_seven_sequential_round_trips() {
+    let issuer = start(Issuer::builder().latency(LATENCY)).await;
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
+    let signer = SoftwareSigner::generate();
+    let wallet = wallet();
+
+    let started = Instant::now();
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("expected the pre-authorized grant")
+    };
+    let mut authorized = step
+        .with_tx_code(created.tx_code.unwrap())
+        .authorize(&wallet)
+        .await
+        .unwrap();
+    let Issuance::Issued(credentials) = authorized
+        .request_credential(&wallet, "pid_sd_jwt", &signer)
+        .await
+        .unwrap()
+    else {
+        panic!("expected immediate issuance")
+    };
+    let elapsed = started.elapsed();
+
+    assert_eq!(credentials.len(), 1);
+    assert!(
+        credentials[0].signature_verified,
+        "{:?}",
+        credentials[0].verification
+    );
+    let requests: u64 = issuer.stats().values().sum();
+    assert!(
+        elapsed >= LATENCY * ROUND_TRIPS && elapsed < LATENCY * (ROUND_TRIPS + 1),
+        "one issuance took {elapsed:.2?} at {LATENCY:?} per answer: {:.2} round trips, \
+         not {ROUND_TRIPS} ({requests} requests: {:?})",
+        elapsed.as_secs_f64() / LATENCY.as_secs_f64(),
+        issuer.stats()
+    );
+}
