@@ -500,6 +500,9 @@ error_codes! {
     InvalidProof => "invalid_proof",
     /// `invalid_nonce`
     InvalidNonce => "invalid_nonce",
+    /// `invalid_or_missing_proof` (drafts 11 and 12: a proof error, with a
+    /// fresh `c_nonce` to retry with)
+    InvalidOrMissingProof => "invalid_or_missing_proof",
     /// `invalid_encryption_parameters`
     InvalidEncryptionParameters => "invalid_encryption_parameters",
     /// `credential_request_denied`

@@ -25,7 +25,7 @@ use crate::jose::{
     build_proof_jwt_with, ClientAttestation, DpopServer, KeyAttestationProvider,
     KeyAttestationRequest, ProofClaims, Signer,
 };
-use crate::types::{CredentialRequest, CredentialResponse, Proofs, SpecVersion};
+use crate::types::{AccessToken, CredentialRequest, CredentialResponse, Proofs, SpecVersion};
 use serde_json::Value;
 
 /// How many times a credential request is re-sent with a fresh nonce after
@@ -188,15 +188,22 @@ impl<'a> CredentialExchange<'a> {
         self.plan.seal_request(request, &*config.random)
     }
 
-    fn nonce_rejected(&self, status: u16) -> Error {
+    /// The error after the last retry: `invalid_nonce`, or the draft-11
+    /// `invalid_or_missing_proof` the issuer still answered to a proof over
+    /// its fresh `c_nonce` (as it said it).
+    fn nonce_rejected(&self, status: u16, last: Option<ServerError>) -> Error {
+        let error = match last {
+            Some(e) if e.code == ErrorCode::InvalidOrMissingProof => e,
+            _ => ServerError {
+                code: ErrorCode::InvalidNonce,
+                description: Some(format!("nonce rejected {} times", MAX_NONCE_RETRIES + 1)),
+            },
+        };
         Error::Server {
             endpoint: Endpoint::Credential,
             url: display_url(&self.authorized.context.issuer.credential_endpoint),
             status,
-            error: ServerError {
-                code: ErrorCode::InvalidNonce,
-                description: Some(format!("nonce rejected {} times", MAX_NONCE_RETRIES + 1)),
-            },
+            error,
         }
     }
 }
@@ -316,6 +323,9 @@ impl Flow for CredentialExchange<'_> {
             },
             Step::Credential(_) => {
                 let status = response.status;
+                let rejected = (status == 400)
+                    .then(|| parse_error_body(&response))
+                    .flatten();
                 match self
                     .authorized
                     .handle_credential_response(&self.plan, response)
@@ -341,7 +351,7 @@ impl Flow for CredentialExchange<'_> {
                         if self.nonce_attempts == MAX_NONCE_RETRIES
                             || (fresh.is_none() && self.authorized.nonce_exchange().is_none())
                         {
-                            return Err(self.nonce_rejected(status));
+                            return Err(self.nonce_rejected(status, rejected));
                         }
                         self.nonce_attempts += 1;
                         self.nonce = fresh;
@@ -363,7 +373,9 @@ pub enum CredentialOutcome {
     Issued(Vec<IssuedCredential>),
     /// The issuer will issue later: poll the deferred endpoint.
     Deferred(DeferredPending),
-    /// The nonce was rejected; fetch a new one (or use the one given) and retry.
+    /// The nonce was rejected (`invalid_nonce`, or drafts 11/12's
+    /// `invalid_or_missing_proof` with a fresh `c_nonce`); fetch a new one
+    /// (or use the one given) and retry.
     InvalidNonce(Option<String>),
 }
 
@@ -391,8 +403,10 @@ impl Authorized {
     /// The credential request for a plan and its proofs, in the shape of the
     /// issuer's detected version.
     pub fn credential_request(&self, plan: &CredentialPlan, proofs: Vec<String>) -> HttpRequest {
-        if self.context.issuer.detected_version == SpecVersion::Draft13 {
-            return self.draft13_credential_request(plan, proofs);
+        match self.context.issuer.detected_version {
+            SpecVersion::Draft13 => return self.draft13_credential_request(plan, proofs),
+            v if v.is_draft11_or_12() => return self.draft11_credential_request(plan, proofs, v),
+            _ => {}
         }
         let body = CredentialRequest {
             credential_configuration_id: match plan.credential_identifier {
@@ -464,6 +478,39 @@ impl Authorized {
         .header("accept", "application/json")
     }
 
+    /// Drafts 11 and 12: `format` with the configuration's type parameter
+    /// (draft 11 `types`, draft 12 `credential_definition`; `vct`,
+    /// `doctype`), or draft 12's `credential_identifier`; one `proof` (the
+    /// plan allows one key: these drafts have no batch in the credential
+    /// request).
+    fn draft11_credential_request(
+        &self,
+        plan: &CredentialPlan,
+        proofs: Vec<String>,
+        version: SpecVersion,
+    ) -> HttpRequest {
+        use crate::types::draft11::{Draft11CredentialRequest, Draft11Proof};
+        let proof = proofs.into_iter().next().map(Draft11Proof::jwt);
+        let body = match (
+            &plan.credential_identifier,
+            self.context.configuration(&plan.configuration_id),
+        ) {
+            (Some(id), _) => Draft11CredentialRequest::for_identifier(id, proof),
+            (None, Ok(configuration)) => {
+                Draft11CredentialRequest::for_configuration(configuration, version, proof)
+            }
+            // The plan was made from this metadata: not reached.
+            (None, Err(_)) => Draft11CredentialRequest {
+                format: Some(plan.format.clone()),
+                proof,
+                ..Default::default()
+            },
+        };
+        HttpRequest::post_json(&self.context.issuer.credential_endpoint, &body)
+            .header("authorization", self.authorization_header())
+            .header("accept", "application/json")
+    }
+
     /// Reads the credential response.
     pub fn handle_credential_response(
         &mut self,
@@ -473,15 +520,27 @@ impl Authorized {
         let url = self.context.issuer.credential_endpoint.clone();
         let response = plan.open_response(Endpoint::Credential, &url, response)?;
         if response.status == 400 {
-            if let Some(ServerError {
-                code: ErrorCode::InvalidNonce,
-                ..
-            }) = parse_error_body(&response)
-            {
-                let fresh = serde_json::from_slice::<Value>(&response.body)
+            let fresh = || {
+                serde_json::from_slice::<Value>(&response.body)
                     .ok()
-                    .and_then(|v| v.get("c_nonce")?.as_str().map(str::to_string));
-                return Ok(CredentialOutcome::InvalidNonce(fresh));
+                    .and_then(|v| v.get("c_nonce")?.as_str().map(str::to_string))
+                    .filter(|n| !n.is_empty())
+            };
+            match parse_error_body(&response) {
+                Some(ServerError {
+                    code: ErrorCode::InvalidNonce,
+                    ..
+                }) => return Ok(CredentialOutcome::InvalidNonce(fresh())),
+                // Drafts 11/12: any proof error, with the nonce to use.
+                Some(ServerError {
+                    code: ErrorCode::InvalidOrMissingProof,
+                    ..
+                }) => {
+                    if let Some(nonce) = fresh() {
+                        return Ok(CredentialOutcome::InvalidNonce(Some(nonce)));
+                    }
+                }
+                _ => {}
             }
         }
         let (body, c_nonce) = credential_body(Endpoint::Credential, &url, &response)?;
@@ -494,6 +553,27 @@ impl Authorized {
             status: response.status,
             problem,
         };
+        // Draft 11: an acceptance_token, the Bearer token of the deferred
+        // request.
+        if let Some(token) = acceptance_token(&response)
+            .filter(|_| body.credentials.is_none() && body.transaction_id.is_none())
+        {
+            if self.context.issuer.deferred_credential_endpoint.is_none() {
+                return Err(bad(
+                    "deferred issuance, but the metadata has no deferred_credential_endpoint"
+                        .into(),
+                ));
+            }
+            let interval = interval(body.interval).map_err(bad)?;
+            return Ok(CredentialOutcome::Deferred(DeferredPending {
+                authorized: self.clone(),
+                plan: plan.clone(),
+                transaction_id: String::new(),
+                acceptance_token: Some(token),
+                interval_secs: interval.as_secs(),
+                completed: false,
+            }));
+        }
         // 1.0 answers 202; draft 13 answered 200 with a transaction_id.
         let deferred =
             response.status == 202 || (body.transaction_id.is_some() && body.credentials.is_none());
@@ -513,6 +593,7 @@ impl Authorized {
                 authorized: self.clone(),
                 plan: plan.clone(),
                 transaction_id,
+                acceptance_token: None,
                 interval_secs: interval.as_secs(),
                 completed: false,
             }));
@@ -521,6 +602,17 @@ impl Authorized {
             issued_credentials(self, plan, &body).map_err(|r| r.into_error(bad, &body))?;
         Ok(CredentialOutcome::Issued(credentials))
     }
+}
+
+/// Draft 11: the `acceptance_token` of a deferred answer (a secret: the
+/// Bearer token of the deferred request).
+fn acceptance_token(response: &HttpResponse) -> Option<AccessToken> {
+    serde_json::from_slice::<Value>(&response.body)
+        .ok()?
+        .get("acceptance_token")?
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(AccessToken::new)
 }
 
 /// A credential or deferred response body, draft-13 shapes normalised, with

@@ -1,5 +1,6 @@
 //! The deferred credential endpoint (OID4VCI 1.0 section 9): a transaction
-//! polled at the issuer's `interval` until the credential is ready.
+//! polled at the issuer's `interval` until the credential is ready. Draft 11
+//! polls with its `acceptance_token` as the Bearer token, and no body.
 
 use super::authorized::Authorized;
 use super::credential::credential_body;
@@ -8,9 +9,9 @@ use super::plan::CredentialPlan;
 use super::token::TokenRequest;
 use super::{error_from_response, parse_error_body, EngineConfig};
 use crate::error::{display_url, Endpoint, Error, ErrorCode, Result, ServerError};
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::jose::RandomSource;
-use crate::types::DeferredRequest;
+use crate::types::{AccessToken, DeferredRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -33,6 +34,10 @@ pub struct DeferredPending {
     pub(crate) authorized: Authorized,
     pub(crate) plan: CredentialPlan,
     pub(crate) transaction_id: String,
+    /// Draft 11: the `acceptance_token`, sent as the Bearer token of the
+    /// poll instead of the access token and a `transaction_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) acceptance_token: Option<AccessToken>,
     pub(crate) interval_secs: u64,
     pub(crate) completed: bool,
 }
@@ -79,6 +84,18 @@ impl DeferredPending {
             ));
         }
         let url = self.endpoint()?;
+        if let Some(token) = &self.acceptance_token {
+            // Draft 11: `POST` with the acceptance token, no body (draft 11
+            // has no encryption to seal it with).
+            return Ok(HttpRequest {
+                method: Method::Post,
+                url: url.to_string(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            }
+            .header("authorization", format!("Bearer {}", token.secret()))
+            .header("accept", "application/json"));
+        }
         let body = DeferredRequest {
             transaction_id: self.transaction_id.clone(),
         };
@@ -110,7 +127,7 @@ impl DeferredPending {
             .open_response(Endpoint::Deferred, &url, response)?;
         if !response.is_success() {
             return match parse_error_body(&response) {
-                // Draft 13: still pending, with an optional interval.
+                // Drafts 11 and 13: still pending, with an optional interval.
                 Some(e) if e.code == ErrorCode::IssuancePending => {
                     let interval = serde_json::from_slice::<Value>(&response.body)
                         .ok()

@@ -17,7 +17,8 @@ pub(crate) fn issuer_metadata_url(issuer: &str) -> Result<String> {
     well_known(issuer, "openid-credential-issuer", false)
 }
 
-/// The draft-13 metadata URL: the well-known suffix appended to the identifier.
+/// The metadata URL of drafts 11 to 13: the well-known suffix appended to
+/// the identifier.
 pub(crate) fn issuer_metadata_appended_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-credential-issuer",
@@ -57,7 +58,9 @@ fn well_known(issuer: &str, suffix: &str, strip_trailing_slash: bool) -> Result<
 }
 
 /// Fetching and checking the credential issuer metadata. Tries the 1.0 URL and,
-/// only after a 404 there, the draft-13 appended URL.
+/// only after a 404 there, the appended URL of drafts 11 to 13. A document
+/// with `credentials_supported` (drafts 11 and 12) is converted to the 1.0
+/// model; draft-13 shapes are normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerMetadataDiscovery {
     issuer: String,
@@ -167,9 +170,16 @@ impl Exchange for IssuerMetadataDiscovery {
                 }
             }
         }
-        crate::types::draft13::normalize_issuer_metadata(&mut raw, self.appended);
-        let metadata: IssuerMetadata = parse_json(&serde_json::to_vec(&raw).unwrap_or_default())
-            .map_err(|e| Error::metadata(doc, &self.url, e))?;
+        let metadata: IssuerMetadata = if crate::types::draft11::is_draft11_metadata(&raw) {
+            // Drafts 11 and 12: `credentials_supported`, converted to the
+            // 1.0 model (the version is recorded there).
+            crate::types::draft11::issuer_metadata_from_draft11(&raw)
+                .map_err(|e| Error::metadata(doc, &self.url, e.to_string()))?
+        } else {
+            crate::types::draft13::normalize_issuer_metadata(&mut raw, self.appended);
+            parse_json(&serde_json::to_vec(&raw).unwrap_or_default())
+                .map_err(|e| Error::metadata(doc, &self.url, e))?
+        };
         validate_issuer_metadata(&metadata, &self.issuer, &self.url, config)?;
         Ok(Progress::Done(metadata))
     }
@@ -493,6 +503,59 @@ mod tests {
         assert_eq!(
             openid_configuration_url("https://as.ex/t"),
             "https://as.ex/t/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn draft11_metadata_at_the_appended_url_is_converted() {
+        let cfg = EngineConfig::default();
+        let doc = |vct: serde_json::Value| {
+            serde_json::json!({
+                "credential_issuer": "https://i.ex/t",
+                "credential_endpoint": "https://i.ex/t/credential",
+                "credentials_supported": [{"format": "vc+sd-jwt", "id": "pid", "vct": vct,
+                    "cryptographic_binding_methods_supported": ["jwk"],
+                    "cryptographic_suites_supported": ["ES256"],
+                    "proof_types_supported": ["jwt"]}]
+            })
+        };
+        let step = || {
+            let Progress::Again(appended) = IssuerMetadataDiscovery::new("https://i.ex/t")
+                .unwrap()
+                .handle_response(HttpResponse::json(404, &serde_json::json!({})), &cfg)
+                .unwrap()
+            else {
+                panic!("expected the appended URL")
+            };
+            appended
+        };
+        let Progress::Done(metadata) = step()
+            .handle_response(
+                HttpResponse::json(200, &doc(serde_json::json!("urn:pid"))),
+                &cfg,
+            )
+            .unwrap()
+        else {
+            panic!("one answer is enough")
+        };
+        assert_eq!(
+            metadata.detected_version,
+            crate::types::SpecVersion::Draft11
+        );
+        let pid = &metadata.credential_configurations_supported["pid"];
+        assert_eq!(pid.format, "vc+sd-jwt");
+        assert_eq!(
+            pid.proof_types_supported.as_ref().unwrap()["jwt"].proof_signing_alg_values_supported,
+            ["ES256"]
+        );
+        // A draft-11 document that cannot be converted names its field.
+        let err = step()
+            .handle_response(HttpResponse::json(200, &doc(serde_json::json!(7))), &cfg)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Metadata { problem, .. }
+                if problem.contains("credentials_supported") && problem.contains("vct")),
+            "{err}"
         );
     }
 

@@ -134,12 +134,18 @@ impl PreAuthorizedStep {
                 document: Document::AuthorizationServerMetadata,
                 field: "token_endpoint",
             })?;
-        Ok(TokenExchange::pre_authorized(
+        let exchange = TokenExchange::pre_authorized(
             endpoint,
             &self.code,
             self.tx_code.as_ref(),
             self.client_id(client_id),
-        ))
+        );
+        // Drafts 11 and 12 (by the metadata, not the offer): `user_pin`.
+        Ok(if self.context.spec_version().is_draft11_or_12() {
+            exchange.tx_code_as_user_pin()
+        } else {
+            exchange
+        })
     }
 
     /// The authorized state after a successful token response.

@@ -1,4 +1,5 @@
-//! The token endpoint: the pre-authorized code grant (OID4VCI 1.0 section 6).
+//! The token endpoint: the pre-authorized code grant (OID4VCI 1.0 section 6;
+//! drafts 11 and 12 call the transaction code `user_pin`).
 
 use super::authorized::Authorized;
 use super::credential::{protection, Step};
@@ -57,6 +58,17 @@ impl TokenExchange {
             dpop: false,
             tx_code_sent: tx_code.is_some(),
         }
+    }
+
+    /// Drafts 11 and 12: the transaction code is sent as `user_pin` (their
+    /// token endpoints know no `tx_code`).
+    pub(crate) fn tx_code_as_user_pin(mut self) -> Self {
+        for (name, _) in &mut self.fields {
+            if *name == "tx_code" {
+                *name = "user_pin";
+            }
+        }
+        self
     }
 }
 
@@ -357,6 +369,12 @@ mod tests {
         assert_eq!(
             body,
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=c0de&tx_code=1234"
+        );
+        let draft11 = with.clone().tx_code_as_user_pin();
+        let body = String::from_utf8(draft11.prepare_request(&cfg).unwrap().body).unwrap();
+        assert!(
+            body.ends_with("&pre-authorized_code=c0de&user_pin=1234") && !body.contains("tx_code"),
+            "{body}"
         );
         let without = TokenExchange::pre_authorized("https://as/token", &code, None, Some("w"));
         let body = String::from_utf8(without.prepare_request(&cfg).unwrap().body).unwrap();

@@ -29,7 +29,7 @@ const SECRET_HEADERS: [&str; 6] = [
 ];
 
 /// Parameters (form, query, JSON members) whose values are never shown.
-const SECRET_PARAMS: [&str; 14] = [
+const SECRET_PARAMS: [&str; 15] = [
     "pre-authorized_code",
     "tx_code",
     "user_pin",
@@ -37,6 +37,7 @@ const SECRET_PARAMS: [&str; 14] = [
     "code_verifier",
     "access_token",
     "refresh_token",
+    "acceptance_token",
     "client_secret",
     "client_assertion",
     "assertion",
@@ -292,10 +293,10 @@ mod tests {
         let response = HttpResponse {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: br#"{"access_token":"AT-SECRET","refresh_token":"RT","c_nonce":"nonce-123456","token_type":"DPoP","credentials":[{"credential":"eyJ.x.y~disc1~disc2~"}],"jwk":{"d":"PRIVATE","x":"pub"}}"#.to_vec(),
+            body: br#"{"access_token":"AT-SECRET","refresh_token":"RT","acceptance_token":"ACC-SECRET","c_nonce":"nonce-123456","token_type":"DPoP","credentials":[{"credential":"eyJ.x.y~disc1~disc2~"}],"jwk":{"d":"PRIVATE","x":"pub"}}"#.to_vec(),
         };
         let line = response_line("https://as.example/token", &response);
-        for secret in ["AT-SECRET", "\"RT\"", "nonce-123456", "disc1", "PRIVATE"] {
+        for secret in ["AT-SECRET", "ACC-SECRET", "\"RT\"", "nonce-123456", "disc1", "PRIVATE"] {
             assert!(!line.contains(secret), "{secret} in {line}");
         }
         assert!(line.contains("nonc…(12 chars)"), "{line}");

@@ -1,12 +1,13 @@
 //! Older shapes (OID4VCI draft 13, and draft 11/12 offers) normalised to the
 //! 1.0 shapes before the typed parse, so the rest of the engine sees one
-//! model. What to send back is then decided from the detected version
+//! model (draft 11/12 issuer metadata: [`super::draft11`]). What to send back is then decided from the detected version
 //! ([`SpecVersion`]), never by retrying after errors.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// Which version of OID4VCI the issuer's metadata looks like.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpecVersion {
@@ -16,6 +17,27 @@ pub enum SpecVersion {
     /// Draft 13: `c_nonce` from the token endpoint, `proof` and `format` in the
     /// credential request, a single `credential` in the response.
     Draft13,
+    /// Draft 12: `credentials_supported` keyed by id. As draft 11 (the PIN
+    /// sent as `user_pin`, `c_nonce` from the token endpoint, one `proof`,
+    /// a single `credential` in the response), but a `jwt_vc_json` request
+    /// names its types in `credential_definition.type`, and a
+    /// `credential_identifier` from the token response is sent instead of
+    /// `format`.
+    Draft12,
+    /// Draft 11: `credentials_supported` as an array (metadata only at the
+    /// appended well-known URL), the PIN sent as `user_pin`, `c_nonce` from
+    /// the token endpoint, credential requests by `format` and type (`vct`,
+    /// `doctype`, `types`) with one `proof`, a single `credential` in the
+    /// response, and deferred issuance by `acceptance_token`.
+    Draft11,
+}
+
+impl SpecVersion {
+    /// Drafts 11 and 12: `credentials_supported`, `user_pin`, requests by
+    /// `format` with draft 11/12's type parameters.
+    pub(crate) fn is_draft11_or_12(self) -> bool {
+        matches!(self, SpecVersion::Draft11 | SpecVersion::Draft12)
+    }
 }
 
 /// The member that carries the detected version inside normalised metadata.

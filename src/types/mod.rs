@@ -1,6 +1,8 @@
 //! Protocol messages as serde types. 1.0 shapes first; draft-13 fields are
-//! accepted where they differ. Unknown fields are ignored.
+//! accepted where they differ, draft 11/12 metadata is converted
+//! ([`SpecVersion`] says which). Unknown fields are ignored.
 
+pub(crate) mod draft11;
 pub(crate) mod draft13;
 pub(crate) mod messages;
 pub(crate) mod metadata;

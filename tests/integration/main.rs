@@ -14,6 +14,7 @@ mod cancellation;
 mod deferred;
 mod discovery;
 mod dpop;
+mod draft11;
 mod draft13;
 mod encryption;
 mod fixtures;

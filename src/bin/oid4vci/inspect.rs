@@ -755,6 +755,8 @@ fn print_text(report: &Report) {
     }
     let version = match report.spec_version {
         SpecVersion::Draft13 => "draft 13",
+        SpecVersion::Draft12 => "draft 12",
+        SpecVersion::Draft11 => "draft 11",
         _ => "1.0",
     };
     println!("  OID4VCI version (from the metadata): {version}");
