@@ -74,10 +74,31 @@ pub enum Error {
     #[error("authorization callback: {0}")]
     Callback(CallbackError),
 
-    /// A transaction code is required by the offer but none was given, or one
-    /// was given for an offer that has none.
-    #[error("{0}")]
-    TxCode(String),
+    /// The transaction code stopped the issuance: [`TxCodeError::kind`] says
+    /// whether it is missing, has the wrong form, or was refused.
+    #[error("{}", .0.problem)]
+    TxCode(TxCodeError),
+
+    /// The offer fetched by reference (`credential_offer_uri`) is gone: the
+    /// issuer answered 404 or 410, as it does for an offer that expired or
+    /// was already fetched (offers by reference are often single use).
+    #[error("the credential offer at {url} is expired or already used (HTTP {status})")]
+    OfferUnavailable {
+        /// The offer URI (query removed).
+        url: String,
+        /// 404 or 410.
+        status: u16,
+    },
+
+    /// A document the wallet needs an endpoint from does not name it (e.g.
+    /// no `deferred_credential_endpoint` for a deferred credential).
+    #[error("the {document} has no {field}")]
+    MissingEndpoint {
+        /// Which document.
+        document: Document,
+        /// The missing member.
+        field: &'static str,
+    },
 
     /// Building or signing a proof failed, or the issuer asks for proofs the
     /// wallet cannot make: [`ProofError::kind`] says which.
@@ -278,6 +299,39 @@ impl fmt::Display for Document {
             Document::AuthorizationServerMetadata => "authorization server metadata",
             Document::JwtVcIssuerMetadata => "JWT VC issuer metadata",
             Document::DidDocument => "DID document",
+        })
+    }
+}
+
+/// Why a transaction code stopped the issuance.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxCodeErrorKind {
+    /// The offer requires a transaction code and none was given.
+    Missing,
+    /// A code was given for an offer that has none, or it does not have the
+    /// offer's form (e.g. letters for a numeric code).
+    WrongForm,
+    /// The authorization server refused the code (`invalid_tx_code`, or
+    /// `invalid_grant` to the token request that carried it).
+    Rejected,
+}
+
+/// A transaction code problem: its kind, and what was wrong (never the code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxCodeError {
+    /// Which problem.
+    pub kind: TxCodeErrorKind,
+    /// What was wrong.
+    pub problem: String,
+}
+
+impl Error {
+    /// A transaction code error of `kind`.
+    pub(crate) fn tx_code(kind: TxCodeErrorKind, problem: impl Into<String>) -> Self {
+        Error::TxCode(TxCodeError {
+            kind,
+            problem: problem.into(),
         })
     }
 }

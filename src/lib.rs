@@ -119,7 +119,7 @@ pub use flow::{
 pub use error::{
     display_text, escape_text, is_unsafe_text_char, CallbackError, CredentialRejection, Document,
     Endpoint, Error, ErrorCode, ProofError, ProofErrorKind, Result, ServerError, TransportError,
-    MAX_QUOTED_CHARS,
+    TxCodeError, TxCodeErrorKind, MAX_QUOTED_CHARS,
 };
 // HTTP: the transport the app may replace, and the wire trace.
 pub use http::reqwest_client::{ReqwestClient, ReqwestConfig};

@@ -296,7 +296,16 @@ impl DeferredPending {
                 },
                 None => tokio::time::sleep_until(wake).await,
             }
-            match self.poll(wallet).await? {
+            // The poll in flight is abandoned too when the token fires (its
+            // connection is closed; the transaction stays pollable).
+            let status = match cancel {
+                Some(token) => tokio::select! {
+                    status = self.poll(wallet) => status?,
+                    _ = token.cancelled() => return Err(Error::Cancelled),
+                },
+                None => self.poll(wallet).await?,
+            };
+            match status {
                 DeferredStatus::Pending { .. } => continue,
                 DeferredStatus::Issued(list) => return Ok(list),
                 DeferredStatus::Failed(error) => {

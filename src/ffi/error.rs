@@ -5,7 +5,7 @@
 use super::session::credential_text;
 #[cfg(doc)]
 use super::Wallet;
-use crate::{Error as CoreError, ErrorCode};
+use crate::{Error as CoreError, TxCodeErrorKind};
 use std::sync::Arc;
 
 /// Errors apps see. Kotlin shows it as `WalletException`.
@@ -157,7 +157,12 @@ impl From<CoreError> for WalletError {
             CoreError::Metadata { .. } => WalletError::Metadata { details },
             CoreError::Config(_) => WalletError::Configuration { details },
             CoreError::Transport { .. } => WalletError::Network { details },
-            CoreError::TxCode(_) => WalletError::TxCodeRequired { details },
+            CoreError::TxCode(e) => match e.kind {
+                TxCodeErrorKind::Rejected => WalletError::TxCodeRejected { details },
+                _ => WalletError::TxCodeRequired { details },
+            },
+            CoreError::OfferUnavailable { .. } => WalletError::OfferExpiredOrUsed { details },
+            CoreError::MissingEndpoint { .. } => WalletError::Metadata { details },
             CoreError::Proof(proof) => match ProofErrorKind::from(proof.kind) {
                 ProofErrorKind::SignerFailed => WalletError::Signing { details },
                 kind => WalletError::Proof { kind, details },
@@ -177,34 +182,12 @@ impl From<CoreError> for WalletError {
             CoreError::Callback(_) => WalletError::AuthorizationFailed { details },
             CoreError::DeadlineExceeded => WalletError::DeadlineExceeded,
             CoreError::Cancelled => WalletError::Cancelled,
-            CoreError::UnexpectedResponse {
-                endpoint, status, ..
-            } if endpoint == crate::error::Endpoint::CredentialOffer
-                && matches!(status, 404 | 410) =>
-            {
-                WalletError::OfferExpiredOrUsed { details }
-            }
             CoreError::UnexpectedResponse { .. } => WalletError::UnexpectedResponse { details },
-            CoreError::Server {
-                endpoint,
+            CoreError::Server { status, error, .. } => WalletError::Server {
+                code: error.code.as_str().to_string(),
+                description: error.description.clone().unwrap_or_default(),
                 status,
-                error,
-                ..
-            } => match (&error.code, endpoint) {
-                (_, crate::error::Endpoint::CredentialOffer) if matches!(status, 404 | 410) => {
-                    WalletError::OfferExpiredOrUsed { details }
-                }
-                (ErrorCode::InvalidTxCode, _) => WalletError::TxCodeRejected { details },
-                // `invalid_grant` from the token endpoint is a rejected
-                // transaction code only in the pre-authorized token request
-                // (see `pre_authorized_token_error`); from the code exchange or
-                // a refresh it stays a server error naming `invalid_grant`.
-                _ => WalletError::Server {
-                    code: error.code.as_str().to_string(),
-                    description: error.description.clone().unwrap_or_default(),
-                    status,
-                    details,
-                },
+                details,
             },
             #[allow(unreachable_patterns)] // the core error is non_exhaustive
             _ => WalletError::InvalidState { details },

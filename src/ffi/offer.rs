@@ -5,7 +5,7 @@
 use super::wallet::require_client_id;
 use super::{AuthorizedSession, PendingAuthorization, Wallet, WalletError};
 use crate::flow::offer::Grant as CoreGrant;
-use crate::{Error as CoreError, ErrorCode};
+
 use std::sync::Arc;
 
 /// Display information in the wallet's locale.
@@ -207,10 +207,7 @@ impl CredentialOffer {
         if let Some(code) = tx_code {
             step = step.with_tx_code(code);
         }
-        let session = step
-            .authorize(&wallet.inner)
-            .await
-            .map_err(pre_authorized_token_error)?;
+        let session = step.authorize(&wallet.inner).await?;
         *authorized = true;
         Ok(AuthorizedSession::wrap(session, self.locales.clone()))
     }
@@ -241,23 +238,6 @@ impl CredentialOffer {
     }
 }
 
-/// Maps an error of the pre-authorized token request: there (and only there)
-/// `invalid_grant` means the transaction code or the pre-authorized code was
-/// refused, so it becomes [`WalletError::TxCodeRejected`]. Everything else maps
-/// as usual.
-fn pre_authorized_token_error(e: CoreError) -> WalletError {
-    match &e {
-        CoreError::Server {
-            endpoint: crate::error::Endpoint::Token,
-            error,
-            ..
-        } if error.code == ErrorCode::InvalidGrant => WalletError::TxCodeRejected {
-            details: e.to_string(),
-        },
-        _ => e.into(),
-    }
-}
-
 impl CredentialOffer {
     fn pre_authorized(&self) -> Result<crate::PreAuthorizedStep, WalletError> {
         self.resolved
@@ -276,6 +256,7 @@ impl CredentialOffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Error as CoreError, ErrorCode};
 
     #[test]
     fn attestation_server_codes_stay_server_errors() {
@@ -289,7 +270,7 @@ mod tests {
                     description: Some("refused".into()),
                 },
             };
-            let mapped = pre_authorized_token_error(core);
+            let mapped = WalletError::from(core);
             assert!(
                 matches!(&mapped, WalletError::Server { code: c, status: 400, .. } if c == code),
                 "{mapped}"

@@ -409,9 +409,13 @@ impl PendingAuthorization {
             .get("code")
             .filter(|c| !c.is_empty())
             .ok_or(Error::Callback(CallbackError::CodeMissing))?;
-        let token_endpoint = as_md.token_endpoint.as_deref().ok_or_else(|| {
-            Error::InvalidState("authorization server has no token endpoint".into())
-        })?;
+        let token_endpoint = as_md
+            .token_endpoint
+            .as_deref()
+            .ok_or(Error::MissingEndpoint {
+                document: crate::error::Document::AuthorizationServerMetadata,
+                field: "token_endpoint",
+            })?;
         Ok(TokenExchange::authorization_code(
             token_endpoint,
             code,

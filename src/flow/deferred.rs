@@ -113,8 +113,9 @@ impl DeferredPending {
             .issuer
             .deferred_credential_endpoint
             .as_deref()
-            .ok_or_else(|| {
-                Error::InvalidState("the issuer has no deferred_credential_endpoint".into())
+            .ok_or(Error::MissingEndpoint {
+                document: crate::error::Document::IssuerMetadata,
+                field: "deferred_credential_endpoint",
             })
     }
 

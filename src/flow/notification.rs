@@ -74,12 +74,15 @@ impl Authorized {
         event: NotificationEvent,
         description: Option<&str>,
     ) -> Result<HttpRequest> {
-        let url = self
-            .context
-            .issuer
-            .notification_endpoint
-            .as_deref()
-            .ok_or_else(|| Error::InvalidState("the issuer has no notification_endpoint".into()))?;
+        let url =
+            self.context
+                .issuer
+                .notification_endpoint
+                .as_deref()
+                .ok_or(Error::MissingEndpoint {
+                    document: crate::error::Document::IssuerMetadata,
+                    field: "notification_endpoint",
+                })?;
         if let Some(d) = description {
             if !d
                 .chars()

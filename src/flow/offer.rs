@@ -190,6 +190,13 @@ impl Exchange for OfferFetch {
         response: HttpResponse,
         config: &EngineConfig,
     ) -> Result<Progress<Self, CredentialOffer>> {
+        if matches!(response.status, 404 | 410) {
+            // Offers by reference are often single use, or short-lived.
+            return Err(Error::OfferUnavailable {
+                url: display_url(&self.uri),
+                status: response.status,
+            });
+        }
         if !response.is_success() {
             return Err(error_from_response(
                 Endpoint::CredentialOffer,

@@ -5,7 +5,7 @@ use super::authorized::Authorized;
 use super::discovery::DiscoveredMetadata;
 use super::saved::{restore_state, save_state, SavedKind};
 use super::token::TokenExchange;
-use crate::error::{Error, Result};
+use crate::error::{Document, Error, Result, TxCodeErrorKind};
 use crate::types::{PreAuthorizedCode, TokenResponse, TxCode, TxCodeSpec};
 use serde::{Deserialize, Serialize};
 
@@ -93,28 +93,35 @@ impl PreAuthorizedStep {
             .can_issue_any(&self.offered, self.capabilities)?;
         match (&self.tx_code_spec, &self.tx_code) {
             (Some(spec), None) => {
-                return Err(Error::TxCode(format!(
-                    "the offer requires a transaction code ({} characters, {:?} input){}",
-                    spec.length
-                        .map(|l| l.to_string())
-                        .unwrap_or_else(|| "unknown number of".into()),
-                    spec.mode(),
-                    spec.description
-                        .as_deref()
-                        .map(|d| format!(": {}", crate::error::sanitize(d, 300)))
-                        .unwrap_or_default()
-                )))
+                return Err(Error::tx_code(
+                    TxCodeErrorKind::Missing,
+                    format!(
+                        "the offer requires a transaction code ({} characters, {:?} input){}",
+                        spec.length
+                            .map(|l| l.to_string())
+                            .unwrap_or_else(|| "unknown number of".into()),
+                        spec.mode(),
+                        spec.description
+                            .as_deref()
+                            .map(|d| format!(": {}", crate::error::sanitize(d, 300)))
+                            .unwrap_or_default()
+                    ),
+                ))
             }
             (None, Some(_)) => {
-                return Err(Error::TxCode(
-                    "the offer has no transaction code, but one was given".into(),
+                return Err(Error::tx_code(
+                    TxCodeErrorKind::WrongForm,
+                    "the offer has no transaction code, but one was given",
                 ))
             }
             (Some(spec), Some(code))
                 if spec.mode() == crate::types::InputMode::Numeric
                     && !code.secret().chars().all(|c| c.is_ascii_digit()) =>
             {
-                return Err(Error::TxCode("the transaction code must be numeric".into()));
+                return Err(Error::tx_code(
+                    TxCodeErrorKind::WrongForm,
+                    "the transaction code must be numeric",
+                ));
             }
             _ => {}
         }
@@ -123,8 +130,9 @@ impl PreAuthorizedStep {
             .authorization_server
             .token_endpoint
             .as_deref()
-            .ok_or_else(|| {
-                Error::InvalidState("authorization server has no token endpoint".into())
+            .ok_or(Error::MissingEndpoint {
+                document: Document::AuthorizationServerMetadata,
+                field: "token_endpoint",
             })?;
         let exchange = TokenExchange::pre_authorized(
             endpoint,

@@ -6,8 +6,8 @@ use super::credential::{protection, Step};
 use super::protection::AttestationChallenges;
 use super::protection::{Guard, Verdict};
 use super::{expect_json, EngineConfig, Exchange, Flow, Progress};
-use crate::error::ErrorCode;
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
+use crate::error::{ErrorCode, TxCodeErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::ClientAttestation;
 use crate::types::{
@@ -21,6 +21,8 @@ pub struct TokenExchange {
     grant_type: &'static str,
     fields: Vec<(&'static str, String)>,
     dpop: bool,
+    /// A transaction code is in `fields`: a refused grant is a refused code.
+    tx_code_sent: bool,
 }
 
 impl std::fmt::Debug for TokenExchange {
@@ -54,6 +56,7 @@ impl TokenExchange {
             grant_type: PRE_AUTHORIZED_GRANT_TYPE,
             fields,
             dpop: false,
+            tx_code_sent: tx_code.is_some(),
         }
     }
 
@@ -88,6 +91,7 @@ impl TokenExchange {
                 ("client_id", client_id.to_string()),
             ],
             dpop: false,
+            tx_code_sent: false,
         }
     }
 
@@ -106,6 +110,7 @@ impl TokenExchange {
             grant_type: "refresh_token",
             fields,
             dpop: false,
+            tx_code_sent: false,
         }
     }
 
@@ -135,7 +140,28 @@ impl Exchange for TokenExchange {
         response: HttpResponse,
         _config: &EngineConfig,
     ) -> Result<Progress<Self, TokenResponse>> {
-        let token: TokenResponse = expect_json(Endpoint::Token, &self.url, &response)?;
+        let token: TokenResponse = match expect_json(Endpoint::Token, &self.url, &response) {
+            // The authorization server decides; the wallet only names it: a
+            // refused grant whose request carried the user's code is a
+            // refused code (`invalid_tx_code`, or `invalid_grant` from
+            // servers that do not distinguish the two).
+            Err(Error::Server { status, error, .. })
+                if self.tx_code_sent
+                    && matches!(
+                        error.code,
+                        ErrorCode::InvalidTxCode | ErrorCode::InvalidGrant
+                    ) =>
+            {
+                return Err(Error::tx_code(
+                    TxCodeErrorKind::Rejected,
+                    format!(
+                        "the authorization server at {} refused the transaction code ({status} {error})",
+                        display_url(&self.url)
+                    ),
+                ));
+            }
+            other => other?,
+        };
         let bad = |problem: String| Error::UnexpectedResponse {
             endpoint: Endpoint::Token,
             url: display_url(&self.url),

@@ -296,7 +296,14 @@ mod tests {
             body: br#"{"access_token":"AT-SECRET","refresh_token":"RT","acceptance_token":"ACC-SECRET","c_nonce":"nonce-123456","token_type":"DPoP","credentials":[{"credential":"eyJ.x.y~disc1~disc2~"}],"jwk":{"d":"PRIVATE","x":"pub"}}"#.to_vec(),
         };
         let line = response_line("https://as.example/token", &response);
-        for secret in ["AT-SECRET", "ACC-SECRET", "\"RT\"", "nonce-123456", "disc1", "PRIVATE"] {
+        for secret in [
+            "AT-SECRET",
+            "ACC-SECRET",
+            "\"RT\"",
+            "nonce-123456",
+            "disc1",
+            "PRIVATE",
+        ] {
             assert!(!line.contains(secret), "{secret} in {line}");
         }
         assert!(line.contains("nonc…(12 chars)"), "{line}");

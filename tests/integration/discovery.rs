@@ -48,10 +48,7 @@ async fn a_by_reference_offer_is_fetched_once_and_is_single_use() {
     wallet.resolve_offer(&created.offer_url).await.unwrap();
     let err = wallet.resolve_offer(&created.offer_url).await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::Server { status: 404, .. } | Error::UnexpectedResponse { status: 404, .. }
-        ),
+        matches!(err, Error::OfferUnavailable { status: 404, .. }),
         "{err}"
     );
     assert_eq!(count(&issuer, "/offers/"), 2);

@@ -179,10 +179,17 @@ async fn offer_uri_failures_are_typed_and_stop_there() {
         assert!(
             matches!(
                 err,
-                Error::InvalidOffer(_) | Error::Server { .. } | Error::UnexpectedResponse { .. }
+                Error::InvalidOffer(_)
+                    | Error::OfferUnavailable { .. }
+                    | Error::Server { .. }
+                    | Error::UnexpectedResponse { .. }
             ),
             "{err}"
         );
+        if matches!(needle, "404" | "410") {
+            // Expired or already fetched: its own kind, so the app can say so.
+            assert!(matches!(err, Error::OfferUnavailable { .. }), "{err}");
+        }
         assert_bounded(&err);
         assert_eq!(count(&issuer, "openid-credential-issuer"), 0, "{needle}");
     }

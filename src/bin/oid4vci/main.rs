@@ -305,6 +305,14 @@ pub(crate) fn wallet_builder(
     Ok(builder)
 }
 
+/// The transaction code could not be had from the user.
+fn tx_code_missing(problem: String) -> oid4vci_wallet::Error {
+    oid4vci_wallet::Error::TxCode(oid4vci_wallet::TxCodeError {
+        kind: oid4vci_wallet::TxCodeErrorKind::Missing,
+        problem,
+    })
+}
+
 struct Terminal {
     given: Option<String>,
     redirect: std::sync::Mutex<Option<LoopbackRedirect>>,
@@ -361,7 +369,7 @@ impl Interaction for Terminal {
                 return Ok(TxCode::new(code.clone()));
             }
             if !std::io::stdin().is_terminal() {
-                return Err(oid4vci_wallet::Error::TxCode(
+                return Err(tx_code_missing(
                     "the offer needs a transaction code: pass --tx-code (there is no terminal to ask on)".into(),
                 ));
             }
@@ -378,7 +386,7 @@ impl Interaction for Terminal {
             std::io::stdin()
                 .lock()
                 .read_line(&mut line)
-                .map_err(|e| oid4vci_wallet::Error::TxCode(format!("reading the code: {e}")))?;
+                .map_err(|e| tx_code_missing(format!("reading the code: {e}")))?;
             Ok(TxCode::new(line.trim().to_string()))
         })
     }

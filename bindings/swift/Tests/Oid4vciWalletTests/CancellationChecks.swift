@@ -84,9 +84,12 @@ func cancellationChecks(_ wallet: Wallet) async {
         switch result {
         case .success: throw CheckFailed("a never-issued code was accepted")
         case .failure(let error as WalletError):
-            // The issuer's answer to a code it never issued (the FFI reports
-            // every invalid_grant of the token endpoint as TxCodeRejected).
-            guard case .TxCodeRejected = error else { throw CheckFailed("authorize: \(error)") }
+            // The issuer's answer to a code it never issued: the request
+            // carried no transaction code, so it is the server's
+            // invalid_grant, not a refused code.
+            guard case .Server(let code, _, _, _) = error, code == "invalid_grant" else {
+                throw CheckFailed("authorize: \(error)")
+            }
         case .failure(let error): throw CheckFailed("authorize: \(error)")
         }
         try expect(after > 1000, "authorize ended \(after) ms after Task.cancel(): the bindings cancel now; " +
