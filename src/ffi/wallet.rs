@@ -332,7 +332,6 @@ impl Wallet {
     ) -> Result<ReceiveResult, WalletError> {
         let interaction = ForeignInteraction {
             inner: interaction,
-            asked_tx_code: std::sync::atomic::AtomicBool::new(false),
             thrown: Mutex::new(None),
         };
         let core_options = crate::ReceiveOptions {
@@ -431,7 +430,6 @@ pub trait Interaction: Send + Sync {
 /// threads, keeping what the app threw.
 struct ForeignInteraction {
     inner: Option<Arc<dyn Interaction>>,
-    asked_tx_code: std::sync::atomic::AtomicBool,
     thrown: Mutex<Option<WalletError>>,
 }
 
@@ -459,25 +457,13 @@ impl ForeignInteraction {
     }
 
     /// The error [`Wallet::receive`] throws for `error`: the app's own when
-    /// the interaction threw, `TxCodeRejected` when the issuer refused the
-    /// code the user typed, else as usual.
+    /// the interaction threw, else as usual (a code the issuer refused is
+    /// `TxCodeRejected`: the core decides).
     fn error(&self, error: crate::Error) -> WalletError {
         if let Some(thrown) = self.thrown.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return thrown;
         }
-        let asked = self.asked_tx_code.load(std::sync::atomic::Ordering::SeqCst);
-        match &error {
-            crate::Error::Server {
-                endpoint: crate::Endpoint::Token,
-                error: server,
-                ..
-            } if asked && server.code == crate::ErrorCode::InvalidGrant => {
-                WalletError::TxCodeRejected {
-                    details: error.to_string(),
-                }
-            }
-            _ => error.into(),
-        }
+        error.into()
     }
 }
 
@@ -495,15 +481,14 @@ impl crate::Interaction for ForeignInteraction {
             description: spec.description.clone(),
         };
         Box::pin(async move {
-            self.asked_tx_code
-                .store(true, std::sync::atomic::Ordering::SeqCst);
             let code = self
                 .call(
                     move |app| app.tx_code(info),
-                    crate::Error::TxCode(
-                        "the offer needs a transaction code: pass an Interaction to receive".into(),
+                    crate::Error::tx_code(
+                        crate::TxCodeErrorKind::Missing,
+                        "the offer needs a transaction code: pass an Interaction to receive",
                     ),
-                    crate::Error::TxCode,
+                    |problem| crate::Error::tx_code(crate::TxCodeErrorKind::Missing, problem),
                 )
                 .await?;
             Ok(crate::types::TxCode::new(code))
