@@ -423,7 +423,7 @@ impl CancelToken {
         self.inner.0.load(Ordering::SeqCst)
     }
 
-    async fn cancelled(&self) {
+    pub(crate) async fn cancelled(&self) {
         loop {
             let notified = self.inner.1.notified();
             if self.is_cancelled() {

@@ -2,6 +2,7 @@
 //! (PKCE, `state`, PAR when offered), save the pending authorization while the
 //! browser is open, and complete it from the redirect URL.
 
+use super::cancel::{cancellable, Cancellation};
 use super::{AuthorizedSession, Wallet, WalletError};
 use crate::flow::authorization::PendingAuthorization as CorePending;
 use std::sync::Arc;
@@ -81,10 +82,12 @@ impl PendingAuthorization {
 
     /// Checks the redirect URL (redirect URI, `state`, `iss`, `error`) and
     /// exchanges the code for an access token.
+    #[uniffi::method(default(cancel = None))]
     pub async fn complete(
         &self,
         wallet: Arc<Wallet>,
         redirect_url: String,
+        cancel: Option<Arc<Cancellation>>,
     ) -> Result<Arc<AuthorizedSession>, WalletError> {
         let mut completed = self.completed.lock().await;
         if *completed {
@@ -92,11 +95,14 @@ impl PendingAuthorization {
                 details: "this authorization was already completed; its code is single use".into(),
             });
         }
-        let authorized = self
-            .inner
-            .clone()
-            .complete(&wallet.inner, &redirect_url)
-            .await?;
+        let authorized = cancellable(cancel, async {
+            Ok(self
+                .inner
+                .clone()
+                .complete(&wallet.inner, &redirect_url)
+                .await?)
+        })
+        .await?;
         *completed = true;
         Ok(AuthorizedSession::wrap(authorized, self.locales.clone()))
     }
@@ -274,6 +280,7 @@ mod tests {
             .complete(
                 wallet.clone(),
                 format!("https://wallet.example/cb?code=good-code&state=other&iss={AS}"),
+                None,
             )
             .await
             .err()
@@ -290,6 +297,7 @@ mod tests {
             .complete(
                 wallet.clone(),
                 format!("https://wallet.example/cb?code=used-code&state={state}&iss={AS}"),
+                None,
             )
             .await
             .err()
@@ -303,6 +311,7 @@ mod tests {
             .complete(
                 wallet.clone(),
                 format!("https://wallet.example/cb?code=good-code&state={state}&iss={AS}"),
+                None,
             )
             .await
             .unwrap();
@@ -316,6 +325,7 @@ mod tests {
             .complete(
                 wallet.clone(),
                 format!("https://wallet.example/cb?code=good-code&state={state}&iss={AS}"),
+                None,
             )
             .await
             .err()
@@ -362,6 +372,7 @@ mod tests {
             .complete(
                 wallet.clone(),
                 format!("https://wallet.example/cb?code=good-code&state={state}&iss={AS}"),
+                None,
             )
             .await
             .unwrap();
@@ -441,6 +452,7 @@ mod tests {
             .complete(
                 wallet.clone(),
                 format!("https://wallet.example/cb?error=access_denied&state={state}&iss={AS}"),
+                None,
             )
             .await
             .err()
@@ -463,10 +475,14 @@ mod tests {
             "openid-credential-offer://?credential_offer={}",
             url::form_urlencoded::byte_serialize(offer.to_string().as_bytes()).collect::<String>()
         );
-        let offer = wallet.resolve_offer(offer_url).await.unwrap();
+        let offer = wallet.resolve_offer(offer_url, None).await.unwrap();
         assert_eq!(offer.grants(), vec![GrantKind::AuthorizationCode]);
-        assert!(offer.tx_code().is_none());
-        let err = offer.authorize(wallet.clone(), None).await.err().unwrap();
+        assert!(offer.tx_code_spec().is_none());
+        let err = offer
+            .authorize(wallet.clone(), None, None)
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(err, WalletError::InvalidState { .. }), "{err}");
         let pending = offer
             .begin_authorization(wallet.clone(), "https://wallet.example/cb".into())

@@ -6,7 +6,7 @@
 //! stay in Android Keystore / Secure Enclave. A step that is consumed (e.g.
 //! authorizing) fails with [`WalletError::InvalidState`] when used twice.
 //! Every step saves to and restores from a JSON string (`toJson`, `fromJson`),
-//! for the app's secure storage: the resolved offer ([`CredentialOffer`], also
+//! for the app's secure storage: the resolved offer ([`ResolvedOffer`], also
 //! while the PIN screen is shown), the pending authorization, the authorized
 //! session and the deferred transaction. A restored offer makes no request (an
 //! offer by reference is single use); a JSON that is not the saved state asked
@@ -41,6 +41,7 @@
 
 mod authorization;
 mod builder;
+mod cancel;
 mod deferred;
 mod error;
 mod http;
@@ -60,6 +61,8 @@ pub use authorization::PendingAuthorization;
 #[allow(unused_imports)]
 pub use builder::{DpopKeyStore, KeyAttestationProvider, KeyAttestationRequest, WalletBuilder};
 #[allow(unused_imports)]
+pub use cancel::Cancellation;
+#[allow(unused_imports)]
 pub use deferred::{DeferredCredential, DeferredPoll};
 #[allow(unused_imports)]
 pub use error::{ProofErrorKind, RejectedCredentials, WalletError};
@@ -69,7 +72,7 @@ pub use http::{HttpClient, HttpClientError, HttpHeader, HttpRequest, HttpRespons
 pub use keys::KeySource;
 #[allow(unused_imports)]
 pub use offer::{
-    CredentialOffer, DisplayInfo, GrantKind, OfferedCredential, TxCodeInfo, TxCodeInputMode,
+    DisplayInfo, GrantKind, OfferedCredential, ResolvedOffer, TxCodeInfo, TxCodeInputMode,
 };
 #[allow(unused_imports)]
 pub use progress::{ProgressObserver, ReceiveStage};

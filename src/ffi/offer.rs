@@ -1,7 +1,8 @@
-//! A resolved offer ([`CredentialOffer`]) and what the app shows of it:
+//! A resolved offer ([`ResolvedOffer`]) and what the app shows of it:
 //! display entries, the offered credentials, its grants and the transaction
 //! code it needs; and the pre-authorized token request.
 
+use super::cancel::{cancellable, Cancellation};
 use super::wallet::require_client_id;
 use super::{AuthorizedSession, PendingAuthorization, Wallet, WalletError};
 use crate::flow::offer::Grant as CoreGrant;
@@ -88,20 +89,20 @@ pub struct TxCodeInfo {
 /// A resolved credential offer: the offer with its issuer's checked
 /// metadata, ready to show and to authorize.
 ///
-/// It is also the pre-authorized step: with [`Self::tx_code`] not null the
+/// It is also the pre-authorized step: with [`Self::tx_code_spec`] not null the
 /// app shows the PIN screen, then calls [`Self::authorize`] with the code.
 /// Save it with [`Self::to_json`] before the PIN screen (or before the
 /// browser, for the authorization code grant): the app may be killed there,
 /// and an offer by reference is single use. [`Self::from_json`] restores it
 /// in a new process without any request.
 #[derive(uniffi::Object)]
-pub struct CredentialOffer {
+pub struct ResolvedOffer {
     resolved: crate::ResolvedOffer,
     locales: Vec<String>,
     authorized: tokio::sync::Mutex<bool>,
 }
 
-impl CredentialOffer {
+impl ResolvedOffer {
     pub(super) fn wrap(resolved: crate::ResolvedOffer, locales: Vec<String>) -> Arc<Self> {
         Arc::new(Self {
             resolved,
@@ -112,7 +113,7 @@ impl CredentialOffer {
 }
 
 #[uniffi::export(async_runtime = "tokio")]
-impl CredentialOffer {
+impl ResolvedOffer {
     /// Restores an offer saved with [`Self::to_json`], without fetching
     /// anything (the offer and its issuer's metadata are in the JSON).
     /// Throws `WalletError::InvalidState`, naming what is wrong, for anything
@@ -175,7 +176,7 @@ impl CredentialOffer {
     }
 
     /// The transaction code the pre-authorized grant needs, if any.
-    pub fn tx_code(&self) -> Option<TxCodeInfo> {
+    pub fn tx_code_spec(&self) -> Option<TxCodeInfo> {
         self.pre_authorized()
             .ok()?
             .tx_code_spec()
@@ -190,12 +191,14 @@ impl CredentialOffer {
     }
 
     /// Runs the pre-authorized token request (with the user's transaction code
-    /// when [`Self::tx_code`] is not null). May be called again after a
+    /// when [`Self::tx_code_spec`] is not null). May be called again after a
     /// rejected code, as far as the issuer allows.
+    #[uniffi::method(default(cancel = None))]
     pub async fn authorize(
         &self,
         wallet: Arc<Wallet>,
         tx_code: Option<String>,
+        cancel: Option<Arc<Cancellation>>,
     ) -> Result<Arc<AuthorizedSession>, WalletError> {
         let mut authorized = self.authorized.lock().await;
         if *authorized {
@@ -207,7 +210,8 @@ impl CredentialOffer {
         if let Some(code) = tx_code {
             step = step.with_tx_code(code);
         }
-        let session = step.authorize(&wallet.inner).await?;
+        let session =
+            cancellable(cancel, async { Ok(step.authorize(&wallet.inner).await?) }).await?;
         *authorized = true;
         Ok(AuthorizedSession::wrap(session, self.locales.clone()))
     }
@@ -238,7 +242,7 @@ impl CredentialOffer {
     }
 }
 
-impl CredentialOffer {
+impl ResolvedOffer {
     fn pre_authorized(&self) -> Result<crate::PreAuthorizedStep, WalletError> {
         self.resolved
             .grants()

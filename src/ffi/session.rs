@@ -1,6 +1,7 @@
 //! An [`AuthorizedSession`] (request credentials, notify) and what a request
 //! returns: each [`Credential`] with its claims and its [`Verification`].
 
+use super::cancel::{cancellable, Cancellation};
 use super::signer::ForeignSigner;
 use super::{DeferredCredential, Signer, Wallet, WalletError};
 use crate::jose::Signer as CoreSigner;
@@ -304,22 +305,26 @@ impl AuthorizedSession {
     }
 
     /// Requests one credential bound to `signer`'s key.
+    #[uniffi::method(default(cancel = None))]
     pub async fn request_credential(
         &self,
         wallet: Arc<Wallet>,
         configuration_id: String,
         signer: Arc<dyn Signer>,
+        cancel: Option<Arc<Cancellation>>,
     ) -> Result<Issuance, WalletError> {
-        self.request_credentials(wallet, configuration_id, vec![signer])
+        self.request_credentials(wallet, configuration_id, vec![signer], cancel)
             .await
     }
 
     /// Requests a batch: one credential per signer (distinct keys).
+    #[uniffi::method(default(cancel = None))]
     pub async fn request_credentials(
         &self,
         wallet: Arc<Wallet>,
         configuration_id: String,
         signers: Vec<Arc<dyn Signer>>,
+        cancel: Option<Arc<Cancellation>>,
     ) -> Result<Issuance, WalletError> {
         let adapted = signers
             .into_iter()
@@ -327,10 +332,13 @@ impl AuthorizedSession {
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&dyn CoreSigner> = adapted.iter().map(|s| s as &dyn CoreSigner).collect();
         let mut authorized = self.inner.lock().await;
-        match authorized
-            .request_credentials(&wallet.inner, &configuration_id, &refs)
-            .await?
-        {
+        let issuance = cancellable(cancel, async {
+            Ok(authorized
+                .request_credentials(&wallet.inner, &configuration_id, &refs)
+                .await?)
+        })
+        .await?;
+        match issuance {
             crate::Issuance::Issued(list) => Ok(Issuance::Issued {
                 credentials: convert_credentials(list, authorized.context(), &self.locales),
             }),

@@ -486,14 +486,14 @@ async fn issuance_with_a_der_and_a_digest_only_app_key() {
             tx_code: Some(false),
             ..Default::default()
         });
-        let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+        let offer = wallet.resolve_offer(created.offer_url, None).await.unwrap();
         let session = offer
-            .authorize(wallet.clone(), created.tx_code)
+            .authorize(wallet.clone(), created.tx_code, None)
             .await
             .unwrap();
         let app = AppSigner::new(answer, digest);
         let issued = session
-            .request_credential(wallet.clone(), "pid_sd_jwt".into(), app.clone())
+            .request_credential(wallet.clone(), "pid_sd_jwt".into(), app.clone(), None)
             .await
             .unwrap();
         let super::super::Issuance::Issued { credentials } = issued else {

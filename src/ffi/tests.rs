@@ -31,7 +31,7 @@ fn pid_offer(issuer: &RunningIssuer, tx_code: bool) -> oid4vci_issuer::CreatedOf
 async fn issue_pid(wallet: &Arc<Wallet>, session: &AuthorizedSession) -> Vec<Credential> {
     let signer: Arc<dyn Signer> = SoftwareSigner::generate();
     match session
-        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer)
+        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer, None)
         .await
         .unwrap()
     {
@@ -53,7 +53,7 @@ async fn root_certificates_from_the_config_trust_an_https_issuer() {
     // Not trusted: a transport error, nothing reaches the issuer.
     let untrusted = Wallet::new(config()).unwrap();
     let err = untrusted
-        .resolve_offer(pid_offer(&issuer, false).offer_url)
+        .resolve_offer(pid_offer(&issuer, false).offer_url, None)
         .await
         .err()
         .unwrap();
@@ -65,10 +65,10 @@ async fn root_certificates_from_the_config_trust_an_https_issuer() {
     })
     .unwrap();
     let offer = wallet
-        .resolve_offer(pid_offer(&issuer, false).offer_url)
+        .resolve_offer(pid_offer(&issuer, false).offer_url, None)
         .await
         .unwrap();
-    let session = offer.authorize(wallet.clone(), None).await.unwrap();
+    let session = offer.authorize(wallet.clone(), None, None).await.unwrap();
     let credentials = issue_pid(&wallet, &session).await;
     assert!(credentials[0].signature_verified);
 
@@ -136,9 +136,9 @@ async fn wallet_attestation_with_challenges_and_dpop_nonces() {
     let wallet = Wallet::with_attestation(http.clone(), jwt.clone(), key.clone()).unwrap();
     assert_eq!(wallet.client_id().as_deref(), Some("ffi-wallet"));
     let created = pid_offer(&issuer, true);
-    let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+    let offer = wallet.resolve_offer(created.offer_url, None).await.unwrap();
     let session = offer
-        .authorize(wallet.clone(), created.tx_code)
+        .authorize(wallet.clone(), created.tx_code, None)
         .await
         .unwrap();
     assert!(session.uses_dpop().await);
@@ -151,9 +151,12 @@ async fn wallet_attestation_with_challenges_and_dpop_nonces() {
     // Without the attestation: refused as a client, a Server error.
     let anonymous = Wallet::new(http.clone()).unwrap();
     let created = pid_offer(&issuer, true);
-    let offer = anonymous.resolve_offer(created.offer_url).await.unwrap();
+    let offer = anonymous
+        .resolve_offer(created.offer_url, None)
+        .await
+        .unwrap();
     let err = offer
-        .authorize(anonymous.clone(), created.tx_code)
+        .authorize(anonymous.clone(), created.tx_code, None)
         .await
         .err()
         .unwrap();
@@ -208,8 +211,12 @@ async fn an_expired_attestation_fails_before_sending_and_the_http_client_variant
     };
     let wallet = Wallet::with_attestation(http.clone(), jwt.clone(), key.clone()).unwrap();
     let created = pid_offer(&issuer, false);
-    let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
-    let err = offer.authorize(wallet.clone(), None).await.err().unwrap();
+    let offer = wallet.resolve_offer(created.offer_url, None).await.unwrap();
+    let err = offer
+        .authorize(wallet.clone(), None, None)
+        .await
+        .err()
+        .unwrap();
     assert!(
         matches!(&err, WalletError::Configuration { details } if details.contains("expired")),
         "{err}"
@@ -252,9 +259,9 @@ async fn pre_authorized_over_dpop_with_nonces_survives_save_and_restore() {
     })
     .unwrap();
     let created = pid_offer(&issuer, true);
-    let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
+    let offer = wallet.resolve_offer(created.offer_url, None).await.unwrap();
     let session = offer
-        .authorize(wallet.clone(), created.tx_code)
+        .authorize(wallet.clone(), created.tx_code, None)
         .await
         .unwrap();
     assert!(session.uses_dpop().await);
@@ -289,17 +296,17 @@ async fn an_offer_by_reference_saved_on_the_pin_screen_resumes_in_a_new_wallet()
     });
     let saved = {
         let wallet = Wallet::new(http.clone()).unwrap();
-        let offer = wallet.resolve_offer(created.offer_url).await.unwrap();
-        assert!(offer.tx_code().is_some());
+        let offer = wallet.resolve_offer(created.offer_url, None).await.unwrap();
+        assert!(offer.tx_code_spec().is_some());
         offer.to_json().await.unwrap()
         // the app is killed on the PIN screen
     };
-    let offer = CredentialOffer::from_json(saved, vec!["de".into()]).unwrap();
+    let offer = ResolvedOffer::from_json(saved, vec!["de".into()]).unwrap();
     assert_eq!(offer.issuer_id(), issuer.issuer_id());
-    assert_eq!(offer.tx_code().unwrap().length, Some(6));
+    assert_eq!(offer.tx_code_spec().unwrap().length, Some(6));
     let wallet = Wallet::new(http).unwrap();
     let session = offer
-        .authorize(wallet.clone(), created.tx_code)
+        .authorize(wallet.clone(), created.tx_code, None)
         .await
         .unwrap();
     let credentials = issue_pid(&wallet, &session).await;
@@ -315,7 +322,7 @@ async fn an_offer_by_reference_saved_on_the_pin_screen_resumes_in_a_new_wallet()
     let err = offer.to_json().await.unwrap_err();
     assert!(matches!(err, WalletError::InvalidState { .. }), "{err}");
     for garbage in ["", "{not json", "{}", "[]"] {
-        let err = CredentialOffer::from_json(garbage.into(), vec![])
+        let err = ResolvedOffer::from_json(garbage.into(), vec![])
             .err()
             .unwrap();
         assert!(
@@ -325,7 +332,7 @@ async fn an_offer_by_reference_saved_on_the_pin_screen_resumes_in_a_new_wallet()
     }
     // Another state's JSON is not an offer.
     let json = session.to_json().await.unwrap();
-    let err = CredentialOffer::from_json(json, vec![]).err().unwrap();
+    let err = ResolvedOffer::from_json(json, vec![]).err().unwrap();
     assert!(
         matches!(&err, WalletError::InvalidState { details } if details.contains("authorized session")),
         "{err}"
@@ -351,12 +358,12 @@ async fn receive_pid(
         ..config
     })?;
     let offer = wallet
-        .resolve_offer(pid_offer(issuer, false).offer_url)
+        .resolve_offer(pid_offer(issuer, false).offer_url, None)
         .await?;
-    let session = offer.authorize(wallet.clone(), None).await?;
+    let session = offer.authorize(wallet.clone(), None, None).await?;
     let signer: Arc<dyn Signer> = SoftwareSigner::generate();
     match session
-        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer)
+        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer, None)
         .await?
     {
         Issuance::Issued { credentials } => Ok(credentials),
@@ -552,13 +559,13 @@ async fn trust_anchors_apply_with_the_apps_http_client_too() {
     )
     .unwrap();
     let offer = wallet
-        .resolve_offer(pid_offer(&issuer, false).offer_url)
+        .resolve_offer(pid_offer(&issuer, false).offer_url, None)
         .await
         .unwrap();
-    let session = offer.authorize(wallet.clone(), None).await.unwrap();
+    let session = offer.authorize(wallet.clone(), None, None).await.unwrap();
     let signer: Arc<dyn Signer> = SoftwareSigner::generate();
     let Issuance::Issued { credentials } = session
-        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer)
+        .request_credential(wallet.clone(), "pid_sd_jwt".into(), signer, None)
         .await
         .unwrap()
     else {

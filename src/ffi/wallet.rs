@@ -4,14 +4,15 @@
 //! call (batches of fresh keys from a [`KeySource`], the user through the
 //! app's [`Interaction`], progress to a [`ProgressObserver`]).
 
+use super::cancel::{cancellable, Cancellation};
 use super::http;
 use super::keys::ForeignKeySource;
 use super::progress::ForeignProgress;
 use super::session::convert_credentials;
 use super::signer::ForeignSigner;
 use super::{
-    AuthorizedSession, Credential, CredentialOffer, HttpClient, KeySource, PendingAuthorization,
-    ProgressObserver, Signer, TxCodeInfo, TxCodeInputMode, WalletError,
+    AuthorizedSession, Credential, HttpClient, KeySource, PendingAuthorization, ProgressObserver,
+    ResolvedOffer, Signer, TxCodeInfo, TxCodeInputMode, WalletError,
 };
 use crate::jose::Signer as CoreSigner;
 use std::sync::{Arc, Mutex};
@@ -271,15 +272,17 @@ impl Wallet {
 
     /// Parses the offer URL, fetches the offer if by reference, and discovers
     /// the issuer.
+    #[uniffi::method(default(cancel = None))]
     pub async fn resolve_offer(
         &self,
         offer_url: String,
-    ) -> Result<Arc<CredentialOffer>, WalletError> {
-        let resolved = self.inner.resolve_offer(&offer_url).await?;
-        Ok(CredentialOffer::wrap(
-            resolved,
-            self.inner.locales().to_vec(),
-        ))
+        cancel: Option<Arc<Cancellation>>,
+    ) -> Result<Arc<ResolvedOffer>, WalletError> {
+        let resolved = cancellable(cancel, async {
+            Ok(self.inner.resolve_offer(&offer_url).await?)
+        })
+        .await?;
+        Ok(ResolvedOffer::wrap(resolved, self.inner.locales().to_vec()))
     }
 
     /// Wallet-initiated issuance (no offer): discovers the issuer and its
@@ -321,7 +324,7 @@ impl Wallet {
     /// (the code is spent: ask for a new offer); an error the
     /// `interaction` or `keys` throws comes back as thrown. The result's
     /// `session` is for notifications (`credential_accepted` once stored).
-    #[uniffi::method(default(interaction = None, progress = None))]
+    #[uniffi::method(default(interaction = None, progress = None, cancel = None))]
     pub async fn receive(
         &self,
         offer_url: String,
@@ -329,6 +332,7 @@ impl Wallet {
         options: ReceiveOptions,
         interaction: Option<Arc<dyn Interaction>>,
         progress: Option<Arc<dyn ProgressObserver>>,
+        cancel: Option<Arc<Cancellation>>,
     ) -> Result<ReceiveResult, WalletError> {
         let interaction = ForeignInteraction {
             inner: interaction,
@@ -341,16 +345,18 @@ impl Wallet {
             progress: progress
                 .map(|p| Arc::new(ForeignProgress(p)) as Arc<dyn crate::ProgressObserver>),
         };
-        let received = self
-            .inner
-            .receive_batch(
-                &offer_url,
-                &interaction,
-                &ForeignKeySource(keys),
-                &core_options,
-            )
-            .await
-            .map_err(|e| interaction.error(e))?;
+        let received = cancellable(cancel, async {
+            self.inner
+                .receive_batch(
+                    &offer_url,
+                    &interaction,
+                    &ForeignKeySource(keys),
+                    &core_options,
+                )
+                .await
+                .map_err(|e| interaction.error(e))
+        })
+        .await?;
         let locales = self.inner.locales().to_vec();
         let credentials = convert_credentials(
             received.credentials,

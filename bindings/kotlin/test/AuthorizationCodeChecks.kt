@@ -26,7 +26,7 @@ suspend fun authorizationCodeChecks() {
         val codeWallet = Wallet(codeFlowConfig())
         val resolved = codeWallet.resolveOffer(offer.url)
         expect(resolved.grants() == listOf(GrantKind.AUTHORIZATION_CODE)) { "grants ${resolved.grants()}" }
-        expect(resolved.txCode() == null) { "tx_code spec ${resolved.txCode()}" }
+        expect(resolved.txCodeSpec() == null) { "tx_code spec ${resolved.txCodeSpec()}" }
         val pending = resolved.beginAuthorization(codeWallet, REDIRECT_URI)
         expect(!pending.usesDpop()) { "DPoP with an issuer that does not offer it" }
         val url = pending.authorizationUrl()

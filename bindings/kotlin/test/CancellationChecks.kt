@@ -20,7 +20,7 @@
 // Issuer (skipped without it):
 //   OID4VCI_ISSUER_SLOW=<url>  an issuer run with --latency-ms 3000
 
-import dev.oid4vci.wallet.CredentialOffer
+import dev.oid4vci.wallet.ResolvedOffer
 import dev.oid4vci.wallet.DeferredCredential
 import dev.oid4vci.wallet.HttpClient
 import dev.oid4vci.wallet.HttpRequest
@@ -167,7 +167,7 @@ suspend fun cancellationChecks(wallet: Wallet) {
         }
 
         check(names[3]) {
-            val offer: CredentialOffer = resolving.await().getOrElse {
+            val offer: ResolvedOffer = resolving.await().getOrElse {
                 throw CheckFailed("resolving the slow issuer's offer: $it")
             }
             val took = cancelCoroutine(this@coroutineScope, "authorize") { offer.authorize(wallet, null) }

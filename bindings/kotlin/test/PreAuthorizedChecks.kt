@@ -18,7 +18,7 @@ suspend fun preAuthorizedChecks(wallet: Wallet) {
         val resolved = wallet.resolveOffer(offer.url)
         expect(resolved.issuerId() == base) { "issuer ${resolved.issuerId()}" }
         expect(resolved.grants() == listOf(GrantKind.PRE_AUTHORIZED)) { "grants ${resolved.grants()}" }
-        val txCode = resolved.txCode() ?: throw CheckFailed("no tx_code spec")
+        val txCode = resolved.txCodeSpec() ?: throw CheckFailed("no tx_code spec")
         expect(txCode.inputMode == TxCodeInputMode.NUMERIC && txCode.length == 6u) { "tx_code spec $txCode" }
         val offered = resolved.credentials().single()
         expect(offered.configurationId == "pid_sd_jwt") { "offered ${offered.configurationId}" }

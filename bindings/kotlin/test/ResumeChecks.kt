@@ -1,15 +1,15 @@
 // The checks of resuming after the app was killed, in the Kotlin test program
 // (Harness.kt is the harness: the runner, the signer, the issuer's test
 // endpoints): an offer by reference is single use, so the resolved offer is
-// saved with `CredentialOffer.toJson()` (on the PIN screen, or before the
+// saved with `ResolvedOffer.toJson()` (on the PIN screen, or before the
 // browser), the Wallet and every object are dropped, and a new Wallet
-// finishes the issuance from `CredentialOffer.fromJson(json, locales)`,
+// finishes the issuance from `ResolvedOffer.fromJson(json, locales)`,
 // which makes no request: the issuer's /test/stats shows the offer fetched
 // once. What is not a saved state raises WalletException.InvalidState
 // naming what is wrong.
 
 import dev.oid4vci.wallet.AuthorizedSession
-import dev.oid4vci.wallet.CredentialOffer
+import dev.oid4vci.wallet.ResolvedOffer
 import dev.oid4vci.wallet.DeferredCredential
 import dev.oid4vci.wallet.PendingAuthorization
 import dev.oid4vci.wallet.Wallet
@@ -32,7 +32,7 @@ suspend fun resumeChecks() {
         val path = offerPath(offer.url)
         val firstWallet = Wallet(config())
         val resolved = firstWallet.resolveOffer(offer.url)
-        expect(resolved.txCode() != null) { "no tx_code spec" }
+        expect(resolved.txCodeSpec() != null) { "no tx_code spec" }
         // The PIN screen is shown: the app saves the offer, and is killed.
         val saved = resolved.toJson()
         resolved.destroy()
@@ -40,10 +40,10 @@ suspend fun resumeChecks() {
         expect(issuerStats()[path] == 1) { "offer fetched ${issuerStats()[path]} times" }
 
         val before = issuerRequestCount()
-        val restored = CredentialOffer.fromJson(saved, locales)
+        val restored = ResolvedOffer.fromJson(saved, locales)
         expect(issuerRequestCount() == before) { "restoring the offer made a request" }
         expect(restored.issuerId() == base) { "restored issuer ${restored.issuerId()}" }
-        val txCode = restored.txCode() ?: throw CheckFailed("the restored offer has no tx_code spec")
+        val txCode = restored.txCodeSpec() ?: throw CheckFailed("the restored offer has no tx_code spec")
         expect(txCode.length == 6u) { "tx_code spec $txCode" }
         val offered = restored.credentials().single()
         expect(offered.display?.name == "Personalausweis") { "display ${offered.display}" }
@@ -73,7 +73,7 @@ suspend fun resumeChecks() {
         firstWallet.destroy()
 
         val wallet = Wallet(codeFlowConfig())
-        val restored = CredentialOffer.fromJson(saved, locales)
+        val restored = ResolvedOffer.fromJson(saved, locales)
         val pending = restored.beginAuthorization(wallet, REDIRECT_URI)
         val location = browser(pending.authorizationUrl(), "erika", "erika-password", true)
         val session = pending.complete(wallet, location)
@@ -85,7 +85,7 @@ suspend fun resumeChecks() {
 
     check("what is not a saved state raises InvalidState naming it: garbage, another state's JSON, a newer format") {
         val restorers = listOf<Pair<String, (String) -> Unit>>(
-            "resolved offer" to { json: String -> CredentialOffer.fromJson(json, locales).destroy() },
+            "resolved offer" to { json: String -> ResolvedOffer.fromJson(json, locales).destroy() },
             "pending authorization" to { json: String -> PendingAuthorization.fromJson(json, locales).destroy() },
             "authorized session" to { json: String -> AuthorizedSession.fromJson(json, locales).destroy() },
             "deferred transaction" to { json: String -> DeferredCredential.fromJson(json, locales).destroy() },
@@ -104,7 +104,7 @@ suspend fun resumeChecks() {
         }
         val newer = saved.replace("\"saved_version\":1", "\"saved_version\":2")
         expect(newer != saved) { "no saved_version in $saved" }
-        val e = expectThrows<WalletException.InvalidState> { CredentialOffer.fromJson(newer, locales) }
+        val e = expectThrows<WalletException.InvalidState> { ResolvedOffer.fromJson(newer, locales) }
         expect(e.details.contains("newer")) { "details: ${e.details}" }
     }
 }

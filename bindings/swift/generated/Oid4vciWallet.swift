@@ -630,12 +630,12 @@ public protocol AuthorizedSessionProtocol: AnyObject, Sendable {
     /**
      * Requests one credential bound to `signer`'s key.
      */
-    func requestCredential(wallet: Wallet, configurationId: String, signer: Signer) async throws  -> Issuance
+    func requestCredential(wallet: Wallet, configurationId: String, signer: Signer, cancel: Cancellation?) async throws  -> Issuance
     
     /**
      * Requests a batch: one credential per signer (distinct keys).
      */
-    func requestCredentials(wallet: Wallet, configurationId: String, signers: [Signer]) async throws  -> Issuance
+    func requestCredentials(wallet: Wallet, configurationId: String, signers: [Signer], cancel: Cancellation?) async throws  -> Issuance
     
     /**
      * Saves the session (it holds the access token: use secure storage).
@@ -788,12 +788,12 @@ open func notify(wallet: Wallet, notificationId: String, event: NotificationEven
     /**
      * Requests one credential bound to `signer`'s key.
      */
-open func requestCredential(wallet: Wallet, configurationId: String, signer: Signer)async throws  -> Issuance  {
+open func requestCredential(wallet: Wallet, configurationId: String, signer: Signer, cancel: Cancellation? = nil)async throws  -> Issuance  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credential(
-                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(configurationId),FfiConverterTypeSigner_lower(signer)
+                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(configurationId),FfiConverterTypeSigner_lower(signer),FfiConverterOptionTypeCancellation.lower(cancel)
                 )
             },
             pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
@@ -807,12 +807,12 @@ open func requestCredential(wallet: Wallet, configurationId: String, signer: Sig
     /**
      * Requests a batch: one credential per signer (distinct keys).
      */
-open func requestCredentials(wallet: Wallet, configurationId: String, signers: [Signer])async throws  -> Issuance  {
+open func requestCredentials(wallet: Wallet, configurationId: String, signers: [Signer], cancel: Cancellation? = nil)async throws  -> Issuance  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(
-                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(configurationId),FfiConverterSequenceTypeSigner.lower(signers)
+                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(configurationId),FfiConverterSequenceTypeSigner.lower(signers),FfiConverterOptionTypeCancellation.lower(cancel)
                 )
             },
             pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
@@ -920,79 +920,28 @@ public func FfiConverterTypeAuthorizedSession_lower(_ value: AuthorizedSession) 
 
 
 /**
- * A resolved credential offer: the offer with its issuer's checked
- * metadata, ready to show and to authorize.
- *
- * It is also the pre-authorized step: with [`Self::tx_code`] not null the
- * app shows the PIN screen, then calls [`Self::authorize`] with the code.
- * Save it with [`Self::to_json`] before the PIN screen (or before the
- * browser, for the authorization code grant): the app may be killed there,
- * and an offer by reference is single use. [`Self::from_json`] restores it
- * in a new process without any request.
+ * Stops the SDK calls it is passed to (`cancel` parameters). Cancelling is
+ * permanent: make a new one for the next call.
  */
-public protocol CredentialOfferProtocol: AnyObject, Sendable {
+public protocol CancellationProtocol: AnyObject, Sendable {
     
     /**
-     * Runs the pre-authorized token request (with the user's transaction code
-     * when [`Self::tx_code`] is not null). May be called again after a
-     * rejected code, as far as the issuer allows.
+     * Stops every call this handle was passed to: each ends with
+     * `WalletError::Cancelled`.
      */
-    func authorize(wallet: Wallet, txCode: String?) async throws  -> AuthorizedSession
+    func cancel() 
     
     /**
-     * Begins the offer's authorization code grant: builds the authorization
-     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
-     * server offers PAR) for the redirect URI the app registered. Open the
-     * returned authorization's URL in the browser. Needs `client_id`.
+     * Whether [`Self::cancel`] was called.
      */
-    func beginAuthorization(wallet: Wallet, redirectUri: String) async throws  -> PendingAuthorization
-    
-    /**
-     * The offered credentials.
-     */
-    func credentials()  -> [OfferedCredential]
-    
-    /**
-     * The grants the offer allows, pre-authorized first.
-     */
-    func grants()  -> [GrantKind]
-    
-    /**
-     * The issuer's display entry in the wallet's locale.
-     */
-    func issuerDisplay()  -> DisplayInfo?
-    
-    /**
-     * The credential issuer identifier.
-     */
-    func issuerId()  -> String
-    
-    /**
-     * Saves the offer (the offer and its issuer's checked metadata) as
-     * JSON. It holds the pre-authorized code: use secure storage. Throws
-     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
-     * code is spent: save the session instead), or if it cannot be saved.
-     */
-    func toJson() async throws  -> String
-    
-    /**
-     * The transaction code the pre-authorized grant needs, if any.
-     */
-    func txCode()  -> TxCodeInfo?
+    func isCancelled()  -> Bool
     
 }
 /**
- * A resolved credential offer: the offer with its issuer's checked
- * metadata, ready to show and to authorize.
- *
- * It is also the pre-authorized step: with [`Self::tx_code`] not null the
- * app shows the PIN screen, then calls [`Self::authorize`] with the code.
- * Save it with [`Self::to_json`] before the PIN screen (or before the
- * browser, for the authorization code grant): the app may be killed there,
- * and an offer by reference is single use. [`Self::from_json`] restores it
- * in a new process without any request.
+ * Stops the SDK calls it is passed to (`cancel` parameters). Cancelling is
+ * permanent: make a new one for the next call.
  */
-open class CredentialOffer: CredentialOfferProtocol, @unchecked Sendable {
+open class Cancellation: CancellationProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -1029,9 +978,20 @@ open class CredentialOffer: CredentialOfferProtocol, @unchecked Sendable {
     @_documentation(visibility: private)
 #endif
     public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_credentialoffer(self.handle, $0) }
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_cancellation(self.handle, $0) }
     }
-    // No primary constructor declared for this class.
+    /**
+     * A handle not yet cancelled.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_constructor_cancellation_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
 
     deinit {
         if handle == 0 {
@@ -1039,148 +999,31 @@ open class CredentialOffer: CredentialOfferProtocol, @unchecked Sendable {
             return
         }
 
-        try! rustCall { uniffi_oid4vci_wallet_fn_free_credentialoffer(handle, $0) }
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_cancellation(handle, $0) }
     }
 
     
-    /**
-     * Restores an offer saved with [`Self::to_json`], without fetching
-     * anything (the offer and its issuer's metadata are in the JSON).
-     * Throws `WalletError::InvalidState`, naming what is wrong, for anything
-     * else (not JSON, another saved state, a newer format, a missing field).
-     */
-public static func fromJson(json: String, locales: [String])throws  -> CredentialOffer  {
-    return try  FfiConverterTypeCredentialOffer_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
-        uniffiCallStatus in
-    uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(
-        FfiConverterString.lower(json),
-        FfiConverterSequenceString.lower(locales),uniffiCallStatus
-    )
-})
-}
-    
 
     
     /**
-     * Runs the pre-authorized token request (with the user's transaction code
-     * when [`Self::tx_code`] is not null). May be called again after a
-     * rejected code, as far as the issuer allows.
+     * Stops every call this handle was passed to: each ends with
+     * `WalletError::Cancelled`.
      */
-open func authorize(wallet: Wallet, txCode: String?)async throws  -> AuthorizedSession  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_oid4vci_wallet_fn_method_credentialoffer_authorize(
-                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterOptionString.lower(txCode)
-                )
-            },
-            pollFunc: ffi_oid4vci_wallet_rust_future_poll_u64,
-            completeFunc: ffi_oid4vci_wallet_rust_future_complete_u64,
-            freeFunc: ffi_oid4vci_wallet_rust_future_free_u64,
-            liftFunc: FfiConverterTypeAuthorizedSession_lift,
-            errorHandler: FfiConverterTypeWalletError_lift
-        )
-}
-    
-    /**
-     * Begins the offer's authorization code grant: builds the authorization
-     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
-     * server offers PAR) for the redirect URI the app registered. Open the
-     * returned authorization's URL in the browser. Needs `client_id`.
-     */
-open func beginAuthorization(wallet: Wallet, redirectUri: String)async throws  -> PendingAuthorization  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_oid4vci_wallet_fn_method_credentialoffer_begin_authorization(
-                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(redirectUri)
-                )
-            },
-            pollFunc: ffi_oid4vci_wallet_rust_future_poll_u64,
-            completeFunc: ffi_oid4vci_wallet_rust_future_complete_u64,
-            freeFunc: ffi_oid4vci_wallet_rust_future_free_u64,
-            liftFunc: FfiConverterTypePendingAuthorization_lift,
-            errorHandler: FfiConverterTypeWalletError_lift
-        )
-}
-    
-    /**
-     * The offered credentials.
-     */
-open func credentials() -> [OfferedCredential]  {
-    return try!  FfiConverterSequenceTypeOfferedCredential.lift(try! rustCall() {
+open func cancel()  {try! rustCall() {
         uniffiCallStatus in
-    uniffi_oid4vci_wallet_fn_method_credentialoffer_credentials(
+    uniffi_oid4vci_wallet_fn_method_cancellation_cancel(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
-})
+}
 }
     
     /**
-     * The grants the offer allows, pre-authorized first.
+     * Whether [`Self::cancel`] was called.
      */
-open func grants() -> [GrantKind]  {
-    return try!  FfiConverterSequenceTypeGrantKind.lift(try! rustCall() {
+open func isCancelled() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_oid4vci_wallet_fn_method_credentialoffer_grants(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The issuer's display entry in the wallet's locale.
-     */
-open func issuerDisplay() -> DisplayInfo?  {
-    return try!  FfiConverterOptionTypeDisplayInfo.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_display(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The credential issuer identifier.
-     */
-open func issuerId() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_id(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Saves the offer (the offer and its issuer's checked metadata) as
-     * JSON. It holds the pre-authorized code: use secure storage. Throws
-     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
-     * code is spent: save the session instead), or if it cannot be saved.
-     */
-open func toJson()async throws  -> String  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
-            completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
-            freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterString.lift,
-            errorHandler: FfiConverterTypeWalletError_lift
-        )
-}
-    
-    /**
-     * The transaction code the pre-authorized grant needs, if any.
-     */
-open func txCode() -> TxCodeInfo?  {
-    return try!  FfiConverterOptionTypeTxCodeInfo.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(
+    uniffi_oid4vci_wallet_fn_method_cancellation_is_cancelled(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1194,24 +1037,24 @@ open func txCode() -> TxCodeInfo?  {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeCredentialOffer: FfiConverter {
+public struct FfiConverterTypeCancellation: FfiConverter {
     typealias FfiType = UInt64
-    typealias SwiftType = CredentialOffer
+    typealias SwiftType = Cancellation
 
-    public static func lift(_ handle: UInt64) throws -> CredentialOffer {
-        return CredentialOffer(unsafeFromHandle: handle)
+    public static func lift(_ handle: UInt64) throws -> Cancellation {
+        return Cancellation(unsafeFromHandle: handle)
     }
 
-    public static func lower(_ value: CredentialOffer) -> UInt64 {
+    public static func lower(_ value: Cancellation) -> UInt64 {
         return value.uniffiCloneHandle()
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CredentialOffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Cancellation {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: CredentialOffer, into buf: inout [UInt8]) {
+    public static func write(_ value: Cancellation, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -1220,15 +1063,15 @@ public struct FfiConverterTypeCredentialOffer: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCredentialOffer_lift(_ handle: UInt64) throws -> CredentialOffer {
-    return try FfiConverterTypeCredentialOffer.lift(handle)
+public func FfiConverterTypeCancellation_lift(_ handle: UInt64) throws -> Cancellation {
+    return try FfiConverterTypeCancellation.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCredentialOffer_lower(_ value: CredentialOffer) -> UInt64 {
-    return FfiConverterTypeCredentialOffer.lower(value)
+public func FfiConverterTypeCancellation_lower(_ value: Cancellation) -> UInt64 {
+    return FfiConverterTypeCancellation.lower(value)
 }
 
 
@@ -2766,7 +2609,7 @@ public protocol PendingAuthorizationProtocol: AnyObject, Sendable {
      * Checks the redirect URL (redirect URI, `state`, `iss`, `error`) and
      * exchanges the code for an access token.
      */
-    func complete(wallet: Wallet, redirectUrl: String) async throws  -> AuthorizedSession
+    func complete(wallet: Wallet, redirectUrl: String, cancel: Cancellation?) async throws  -> AuthorizedSession
     
     /**
      * The configurations this authorization asks for.
@@ -2896,12 +2739,12 @@ open func authorizationUrl() -> String  {
      * Checks the redirect URL (redirect URI, `state`, `iss`, `error`) and
      * exchanges the code for an access token.
      */
-open func complete(wallet: Wallet, redirectUrl: String)async throws  -> AuthorizedSession  {
+open func complete(wallet: Wallet, redirectUrl: String, cancel: Cancellation? = nil)async throws  -> AuthorizedSession  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_pendingauthorization_complete(
-                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(redirectUrl)
+                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(redirectUrl),FfiConverterOptionTypeCancellation.lower(cancel)
                 )
             },
             pollFunc: ffi_oid4vci_wallet_rust_future_poll_u64,
@@ -3405,6 +3248,323 @@ public func FfiConverterTypeRejectedCredentials_lift(_ handle: UInt64) throws ->
 #endif
 public func FfiConverterTypeRejectedCredentials_lower(_ value: RejectedCredentials) -> UInt64 {
     return FfiConverterTypeRejectedCredentials.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code_spec`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
+ */
+public protocol ResolvedOfferProtocol: AnyObject, Sendable {
+    
+    /**
+     * Runs the pre-authorized token request (with the user's transaction code
+     * when [`Self::tx_code_spec`] is not null). May be called again after a
+     * rejected code, as far as the issuer allows.
+     */
+    func authorize(wallet: Wallet, txCode: String?, cancel: Cancellation?) async throws  -> AuthorizedSession
+    
+    /**
+     * Begins the offer's authorization code grant: builds the authorization
+     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
+     * server offers PAR) for the redirect URI the app registered. Open the
+     * returned authorization's URL in the browser. Needs `client_id`.
+     */
+    func beginAuthorization(wallet: Wallet, redirectUri: String) async throws  -> PendingAuthorization
+    
+    /**
+     * The offered credentials.
+     */
+    func credentials()  -> [OfferedCredential]
+    
+    /**
+     * The grants the offer allows, pre-authorized first.
+     */
+    func grants()  -> [GrantKind]
+    
+    /**
+     * The issuer's display entry in the wallet's locale.
+     */
+    func issuerDisplay()  -> DisplayInfo?
+    
+    /**
+     * The credential issuer identifier.
+     */
+    func issuerId()  -> String
+    
+    /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+    func toJson() async throws  -> String
+    
+    /**
+     * The transaction code the pre-authorized grant needs, if any.
+     */
+    func txCodeSpec()  -> TxCodeInfo?
+    
+}
+/**
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code_spec`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
+ */
+open class ResolvedOffer: ResolvedOfferProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_resolvedoffer(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_resolvedoffer(handle, $0) }
+    }
+
+    
+    /**
+     * Restores an offer saved with [`Self::to_json`], without fetching
+     * anything (the offer and its issuer's metadata are in the JSON).
+     * Throws `WalletError::InvalidState`, naming what is wrong, for anything
+     * else (not JSON, another saved state, a newer format, a missing field).
+     */
+public static func fromJson(json: String, locales: [String])throws  -> ResolvedOffer  {
+    return try  FfiConverterTypeResolvedOffer_lift(try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_constructor_resolvedoffer_from_json(
+        FfiConverterString.lower(json),
+        FfiConverterSequenceString.lower(locales),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Runs the pre-authorized token request (with the user's transaction code
+     * when [`Self::tx_code_spec`] is not null). May be called again after a
+     * rejected code, as far as the issuer allows.
+     */
+open func authorize(wallet: Wallet, txCode: String?, cancel: Cancellation? = nil)async throws  -> AuthorizedSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_oid4vci_wallet_fn_method_resolvedoffer_authorize(
+                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterOptionString.lower(txCode),FfiConverterOptionTypeCancellation.lower(cancel)
+                )
+            },
+            pollFunc: ffi_oid4vci_wallet_rust_future_poll_u64,
+            completeFunc: ffi_oid4vci_wallet_rust_future_complete_u64,
+            freeFunc: ffi_oid4vci_wallet_rust_future_free_u64,
+            liftFunc: FfiConverterTypeAuthorizedSession_lift,
+            errorHandler: FfiConverterTypeWalletError_lift
+        )
+}
+    
+    /**
+     * Begins the offer's authorization code grant: builds the authorization
+     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
+     * server offers PAR) for the redirect URI the app registered. Open the
+     * returned authorization's URL in the browser. Needs `client_id`.
+     */
+open func beginAuthorization(wallet: Wallet, redirectUri: String)async throws  -> PendingAuthorization  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_oid4vci_wallet_fn_method_resolvedoffer_begin_authorization(
+                        self.uniffiCloneHandle(),FfiConverterTypeWallet_lower(wallet),FfiConverterString.lower(redirectUri)
+                )
+            },
+            pollFunc: ffi_oid4vci_wallet_rust_future_poll_u64,
+            completeFunc: ffi_oid4vci_wallet_rust_future_complete_u64,
+            freeFunc: ffi_oid4vci_wallet_rust_future_free_u64,
+            liftFunc: FfiConverterTypePendingAuthorization_lift,
+            errorHandler: FfiConverterTypeWalletError_lift
+        )
+}
+    
+    /**
+     * The offered credentials.
+     */
+open func credentials() -> [OfferedCredential]  {
+    return try!  FfiConverterSequenceTypeOfferedCredential.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_resolvedoffer_credentials(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The grants the offer allows, pre-authorized first.
+     */
+open func grants() -> [GrantKind]  {
+    return try!  FfiConverterSequenceTypeGrantKind.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_resolvedoffer_grants(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The issuer's display entry in the wallet's locale.
+     */
+open func issuerDisplay() -> DisplayInfo?  {
+    return try!  FfiConverterOptionTypeDisplayInfo.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_resolvedoffer_issuer_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The credential issuer identifier.
+     */
+open func issuerId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_resolvedoffer_issuer_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+open func toJson()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_oid4vci_wallet_fn_method_resolvedoffer_to_json(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
+            completeFunc: ffi_oid4vci_wallet_rust_future_complete_rust_buffer,
+            freeFunc: ffi_oid4vci_wallet_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeWalletError_lift
+        )
+}
+    
+    /**
+     * The transaction code the pre-authorized grant needs, if any.
+     */
+open func txCodeSpec() -> TxCodeInfo?  {
+    return try!  FfiConverterOptionTypeTxCodeInfo.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_resolvedoffer_tx_code_spec(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResolvedOffer: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ResolvedOffer
+
+    public static func lift(_ handle: UInt64) throws -> ResolvedOffer {
+        return ResolvedOffer(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ResolvedOffer) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ResolvedOffer {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ResolvedOffer, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolvedOffer_lift(_ handle: UInt64) throws -> ResolvedOffer {
+    return try FfiConverterTypeResolvedOffer.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolvedOffer_lower(_ value: ResolvedOffer) -> UInt64 {
+    return FfiConverterTypeResolvedOffer.lower(value)
 }
 
 
@@ -3965,13 +4125,13 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * `interaction` or `keys` throws comes back as thrown. The result's
      * `session` is for notifications (`credential_accepted` once stored).
      */
-    func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, interaction: Interaction?, progress: ProgressObserver?) async throws  -> ReceiveResult
+    func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, interaction: Interaction?, progress: ProgressObserver?, cancel: Cancellation?) async throws  -> ReceiveResult
     
     /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
-    func resolveOffer(offerUrl: String) async throws  -> CredentialOffer
+    func resolveOffer(offerUrl: String, cancel: Cancellation?) async throws  -> ResolvedOffer
     
     /**
      * Wallet-initiated issuance (no offer): discovers the issuer and its
@@ -4167,12 +4327,12 @@ open func clientId() -> String?  {
      * `interaction` or `keys` throws comes back as thrown. The result's
      * `session` is for notifications (`credential_accepted` once stored).
      */
-open func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, interaction: Interaction? = nil, progress: ProgressObserver? = nil)async throws  -> ReceiveResult  {
+open func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, interaction: Interaction? = nil, progress: ProgressObserver? = nil, cancel: Cancellation? = nil)async throws  -> ReceiveResult  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_wallet_receive(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUrl),FfiConverterTypeKeySource_lower(keys),FfiConverterTypeReceiveOptions_lower(options),FfiConverterOptionTypeInteraction.lower(interaction),FfiConverterOptionTypeProgressObserver.lower(progress)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUrl),FfiConverterTypeKeySource_lower(keys),FfiConverterTypeReceiveOptions_lower(options),FfiConverterOptionTypeInteraction.lower(interaction),FfiConverterOptionTypeProgressObserver.lower(progress),FfiConverterOptionTypeCancellation.lower(cancel)
                 )
             },
             pollFunc: ffi_oid4vci_wallet_rust_future_poll_rust_buffer,
@@ -4187,18 +4347,18 @@ open func receive(offerUrl: String, keys: KeySource, options: ReceiveOptions, in
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
-open func resolveOffer(offerUrl: String)async throws  -> CredentialOffer  {
+open func resolveOffer(offerUrl: String, cancel: Cancellation? = nil)async throws  -> ResolvedOffer  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUrl)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUrl),FfiConverterOptionTypeCancellation.lower(cancel)
                 )
             },
             pollFunc: ffi_oid4vci_wallet_rust_future_poll_u64,
             completeFunc: ffi_oid4vci_wallet_rust_future_complete_u64,
             freeFunc: ffi_oid4vci_wallet_rust_future_free_u64,
-            liftFunc: FfiConverterTypeCredentialOffer_lift,
+            liftFunc: FfiConverterTypeResolvedOffer_lift,
             errorHandler: FfiConverterTypeWalletError_lift
         )
 }
@@ -7359,6 +7519,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCancellation: FfiConverterRustBuffer {
+    typealias SwiftType = Cancellation?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCancellation.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCancellation.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeInteraction: FfiConverterRustBuffer {
     typealias SwiftType = Interaction?
 
@@ -7742,7 +7926,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_authorization_url() != 28830) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() != 56436) {
+    if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() != 5318) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_pendingauthorization_credential_configuration_ids() != 30451) {
@@ -7784,6 +7968,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() != 36376) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_cancellation_cancel() != 13656) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_cancellation_is_cancelled() != 55506) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel() != 22807) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7817,28 +8007,28 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_keysource_new_key() != 42505) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() != 5314) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_authorize() != 57930) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization() != 36639) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_begin_authorization() != 30450) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials() != 17733) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_credentials() != 52236) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants() != 21524) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_grants() != 28988) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display() != 34581) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_issuer_display() != 55462) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() != 44309) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_issuer_id() != 34854) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() != 57880) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_to_json() != 39969) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() != 59815) {
+    if (uniffi_oid4vci_wallet_checksum_method_resolvedoffer_tx_code_spec() != 33282) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage() != 1120) {
@@ -7853,10 +8043,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify() != 11244) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() != 64240) {
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() != 45523) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() != 48052) {
+    if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() != 42702) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() != 30849) {
@@ -7901,10 +8091,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_wallet_client_id() != 46859) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_wallet_receive() != 15195) {
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_receive() != 50403) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() != 25504) {
+    if (uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() != 56739) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance() != 9473) {
@@ -7916,10 +8106,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() != 40137) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_constructor_cancellation_new() != 3783) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() != 12425) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() != 43730) {
+    if (uniffi_oid4vci_wallet_checksum_constructor_resolvedoffer_from_json() != 62903) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() != 54424) {

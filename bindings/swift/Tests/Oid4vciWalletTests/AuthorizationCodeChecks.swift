@@ -19,7 +19,7 @@ func authorizationCodeChecks() async {
         let codeWallet = try Wallet(config: codeFlowConfig())
         let resolved = try await codeWallet.resolveOffer(offerUrl: offer.url)
         try expect(resolved.grants() == [.authorizationCode], "grants \(resolved.grants())")
-        try expect(resolved.txCode() == nil, "tx_code spec \(String(describing: resolved.txCode()))")
+        try expect(resolved.txCodeSpec() == nil, "tx_code spec \(String(describing: resolved.txCodeSpec()))")
         var pending: PendingAuthorization? = try await resolved.beginAuthorization(wallet: codeWallet, redirectUri: redirectUri)
         try expect(!pending!.usesDpop(), "DPoP with an issuer that does not offer it")
         let url = pending!.authorizationUrl()

@@ -9,7 +9,10 @@
 //     later (the issuer's metadata, in full);
 //   - Task.cancel() during authorize: the token request reaches the issuer
 //     (its answer, for this never-issued code, comes 3 s later);
-// and what does work: a deferred wait wired to Task cancellation with
+// and what does work: any call given a `Cancellation` wired to Task
+// cancellation with `withTaskCancellationHandler { ... } onCancel: {
+// cancel.cancel() }` ends with WalletError.Cancelled within 1 s (resolveOffer,
+// authorize), a deferred wait wired to Task cancellation with
 // `withTaskCancellationHandler { ... } onCancel: { pending.cancel() }` ends
 // with WalletError.Cancelled within 1 s (that object's waits stay cancelled:
 // restore it from toJson() to wait again), and the wallet issues a
@@ -59,6 +62,8 @@ func cancellationChecks(_ wallet: Wallet) async {
         "Task.cancel() during resolveOffer (issuer answering in 3 s) does NOT stop it: the offer comes back seconds later",
         "Task.cancel() during authorize (issuer answering in 3 s) does NOT stop it: the token request reaches the issuer",
         "Task.cancel() wired to DeferredCredential.cancel() (withTaskCancellationHandler) ends a deferred wait within 1 s",
+        "Task.cancel() wired to a Cancellation (withTaskCancellationHandler) stops resolveOffer within 1 s with Cancelled",
+        "Task.cancel() wired to a Cancellation stops authorize within 1 s with Cancelled, and the offer can be authorized again",
         "after the cancellations the same wallet issues a credential (main issuer)",
     ]
     guard let slow = environment["OID4VCI_ISSUER_SLOW"].map(trimmed) else {
@@ -66,7 +71,7 @@ func cancellationChecks(_ wallet: Wallet) async {
         return
     }
     let offerUrl = offerByValue(slow)
-    var slowOffer: CredentialOffer?
+    var slowOffer: ResolvedOffer?
 
     await check(names[0]) {
         let (result, after) = try await cancelTask { try await wallet.resolveOffer(offerUrl: offerUrl) }
@@ -131,6 +136,56 @@ func cancellationChecks(_ wallet: Wallet) async {
     }
 
     await check(names[3]) {
+        let cancel = Cancellation()
+        let (result, after) = try await cancelTask {
+            try await withTaskCancellationHandler {
+                try await wallet.resolveOffer(offerUrl: offerUrl, cancel: cancel)
+            } onCancel: {
+                cancel.cancel()
+            }
+        }
+        switch result {
+        case .failure(let error as WalletError):
+            guard case .Cancelled = error else { throw CheckFailed("resolveOffer after the cancel: \(error)") }
+        case .failure(let error): throw CheckFailed("resolveOffer after the cancel: \(error)")
+        case .success: throw CheckFailed("resolveOffer finished despite the cancel")
+        }
+        try expect(Double(after) / 1000 < cancelBound, "resolveOffer ended \(after) ms after the cancel")
+        try expect(cancel.isCancelled(), "the handle says it was cancelled")
+        print("      (resolveOffer ended \(after) ms after Task.cancel())")
+    }
+
+    await check(names[4]) {
+        guard let offer = slowOffer else { throw CheckFailed("no offer from the slow issuer (first check)") }
+        let cancel = Cancellation()
+        let (result, after) = try await cancelTask {
+            try await withTaskCancellationHandler {
+                try await offer.authorize(wallet: wallet, txCode: nil, cancel: cancel)
+            } onCancel: {
+                cancel.cancel()
+            }
+        }
+        switch result {
+        case .failure(let error as WalletError):
+            guard case .Cancelled = error else { throw CheckFailed("authorize after the cancel: \(error)") }
+        case .failure(let error): throw CheckFailed("authorize after the cancel: \(error)")
+        case .success: throw CheckFailed("authorize finished despite the cancel")
+        }
+        try expect(Double(after) / 1000 < cancelBound, "authorize ended \(after) ms after the cancel")
+        // Not marked authorized: the next call is sent (and refused by the
+        // issuer for this never-issued code), not refused as a second use.
+        do {
+            _ = try await offer.authorize(wallet: wallet, txCode: nil)
+            throw CheckFailed("a never-issued code was accepted")
+        } catch let error as WalletError {
+            guard case .Server(let code, _, _, _) = error, code == "invalid_grant" else {
+                throw CheckFailed("authorize again: \(error)")
+            }
+        }
+        print("      (authorize ended \(after) ms after Task.cancel())")
+    }
+
+    await check(names[5]) {
         let offer = try await createOffer(txCode: true)
         let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode)
         let signer = try SwiftSigner()

@@ -19,7 +19,7 @@ func preAuthorizedChecks(_ wallet: Wallet) async {
         let resolved = try await wallet.resolveOffer(offerUrl: offer.url)
         try expect(resolved.issuerId() == base, "issuer \(resolved.issuerId())")
         try expect(resolved.grants() == [.preAuthorized], "grants \(resolved.grants())")
-        guard let txCode = resolved.txCode() else { throw CheckFailed("no tx_code spec") }
+        guard let txCode = resolved.txCodeSpec() else { throw CheckFailed("no tx_code spec") }
         try expect(txCode.inputMode == .numeric && txCode.length == 6, "tx_code spec \(txCode)")
         let offered = resolved.credentials()
         try expect(offered.count == 1 && offered[0].configurationId == "pid_sd_jwt", "offered \(offered)")

@@ -1,9 +1,9 @@
 // The checks of resuming after the app was killed, in the Swift test program
 // (Harness.swift is the harness: the runner, the signer, the issuer's test
 // endpoints): an offer by reference is single use, so the resolved offer is
-// saved with `CredentialOffer.toJson()` (on the PIN screen, or before the
+// saved with `ResolvedOffer.toJson()` (on the PIN screen, or before the
 // browser), the Wallet and every object are dropped, and a new Wallet
-// finishes the issuance from `CredentialOffer.fromJson(json:locales:)`,
+// finishes the issuance from `ResolvedOffer.fromJson(json:locales:)`,
 // which makes no request: the issuer's /test/stats shows the offer fetched
 // once. What is not a saved state throws WalletError.InvalidState naming
 // what is wrong.
@@ -30,8 +30,8 @@ func resumeChecks() async {
         let offer = try await createOffer(txCode: true, byReference: true)
         let path = try offerPath(offer.url)
         var firstWallet: Wallet? = try Wallet(config: config())
-        var resolved: CredentialOffer? = try await firstWallet!.resolveOffer(offerUrl: offer.url)
-        try expect(resolved!.txCode() != nil, "no tx_code spec")
+        var resolved: ResolvedOffer? = try await firstWallet!.resolveOffer(offerUrl: offer.url)
+        try expect(resolved!.txCodeSpec() != nil, "no tx_code spec")
         // The PIN screen is shown: the app saves the offer, and is killed.
         let saved = try await resolved!.toJson()
         resolved = nil
@@ -40,11 +40,11 @@ func resumeChecks() async {
         try expect(fetched == 1, "offer fetched \(String(describing: fetched)) times")
 
         let before = try await issuerRequestCount()
-        let restored = try CredentialOffer.fromJson(json: saved, locales: locales)
+        let restored = try ResolvedOffer.fromJson(json: saved, locales: locales)
         let after = try await issuerRequestCount()
         try expect(after == before, "restoring the offer made a request")
         try expect(restored.issuerId() == base, "restored issuer \(restored.issuerId())")
-        guard let txCode = restored.txCode() else { throw CheckFailed("the restored offer has no tx_code spec") }
+        guard let txCode = restored.txCodeSpec() else { throw CheckFailed("the restored offer has no tx_code spec") }
         try expect(txCode.length == 6, "tx_code spec \(txCode)")
         let offered = restored.credentials()
         try expect(offered.count == 1 && offered[0].display?.name == "Personalausweis", "offered \(offered)")
@@ -68,13 +68,13 @@ func resumeChecks() async {
         let offer = try await createOffer(byReference: true, authorizationCode: true)
         let path = try offerPath(offer.url)
         var firstWallet: Wallet? = try Wallet(config: codeFlowConfig())
-        var resolved: CredentialOffer? = try await firstWallet!.resolveOffer(offerUrl: offer.url)
+        var resolved: ResolvedOffer? = try await firstWallet!.resolveOffer(offerUrl: offer.url)
         let saved = try await resolved!.toJson()
         resolved = nil
         firstWallet = nil
 
         let wallet = try Wallet(config: codeFlowConfig())
-        let restored = try CredentialOffer.fromJson(json: saved, locales: locales)
+        let restored = try ResolvedOffer.fromJson(json: saved, locales: locales)
         let pending = try await restored.beginAuthorization(wallet: wallet, redirectUri: redirectUri)
         let location = try await browser.authorize(pending.authorizationUrl(), user: "erika", password: "erika-password", allow: true)
         let session = try await pending.complete(wallet: wallet, redirectUrl: location)
@@ -86,7 +86,7 @@ func resumeChecks() async {
 
     await check("what is not a saved state throws InvalidState naming it: garbage, another state's JSON, a newer format") {
         let restorers: [(String, (String) throws -> Void)] = [
-            ("resolved offer", { _ = try CredentialOffer.fromJson(json: $0, locales: locales) }),
+            ("resolved offer", { _ = try ResolvedOffer.fromJson(json: $0, locales: locales) }),
             ("pending authorization", { _ = try PendingAuthorization.fromJson(json: $0, locales: locales) }),
             ("authorized session", { _ = try AuthorizedSession.fromJson(json: $0, locales: locales) }),
             ("deferred transaction", { _ = try DeferredCredential.fromJson(json: $0, locales: locales) }),
@@ -109,7 +109,7 @@ func resumeChecks() async {
         }
         let newer = saved.replacingOccurrences(of: #""saved_version":1"#, with: #""saved_version":2"#)
         try expect(newer != saved, "no saved_version in \(saved)")
-        try await expectError("InvalidState (a newer format)", { try CredentialOffer.fromJson(json: newer, locales: locales) }) {
+        try await expectError("InvalidState (a newer format)", { try ResolvedOffer.fromJson(json: newer, locales: locales) }) {
             if case .InvalidState(let details) = $0 { return details.contains("newer") }
             return false
         }

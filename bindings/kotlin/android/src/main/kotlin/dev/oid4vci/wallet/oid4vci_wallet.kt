@@ -902,6 +902,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_cancellation_cancel(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_cancellation_is_cancelled(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_deferredcredential_interval_ms(
@@ -924,21 +928,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_keysource_new_key(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_authorize(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_begin_authorization(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_credentials(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_grants(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_issuer_display(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_issuer_id(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_to_json(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code(
+    external fun uniffi_oid4vci_wallet_checksum_method_resolvedoffer_tx_code_spec(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage(
     ): Int
@@ -990,9 +994,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_constructor_cancellation_new(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json(
     ): Int
-    external fun uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json(
+    external fun uniffi_oid4vci_wallet_checksum_constructor_resolvedoffer_from_json(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json(
     ): Int
@@ -1041,7 +1047,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_authorization_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_complete(`ptr`: Long,`wallet`: Long,`redirectUrl`: RustBuffer.ByValue,
+    external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_complete(`ptr`: Long,`wallet`: Long,`redirectUrl`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_pendingauthorization_credential_configuration_ids(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1087,6 +1093,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(`ptr`: Long,`provider`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_oid4vci_wallet_fn_clone_cancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_cancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_constructor_cancellation_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_cancellation_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_cancellation_is_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_oid4vci_wallet_fn_clone_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_deferredcredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1131,27 +1147,27 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_oid4vci_wallet_fn_method_keysource_new_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_clone_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_clone_resolvedoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_free_credentialoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_free_resolvedoffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_constructor_resolvedoffer_from_json(`json`: RustBuffer.ByValue,`locales`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_authorize(`ptr`: Long,`wallet`: Long,`txCode`: RustBuffer.ByValue,
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_authorize(`ptr`: Long,`wallet`: Long,`txCode`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_begin_authorization(`ptr`: Long,`wallet`: Long,`redirectUri`: RustBuffer.ByValue,
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_begin_authorization(`ptr`: Long,`wallet`: Long,`redirectUri`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_credentials(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_grants(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_grants(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_issuer_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_issuer_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(`ptr`: Long,
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_to_json(`ptr`: Long,
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_oid4vci_wallet_fn_method_resolvedoffer_tx_code_spec(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_oid4vci_wallet_fn_clone_progressobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1173,9 +1189,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_notify(`ptr`: Long,`wallet`: Long,`notificationId`: RustBuffer.ByValue,`event`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credential(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signer`: Long,
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credential(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signer`: Long,`cancel`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signers`: RustBuffer.ByValue,
+    external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(`ptr`: Long,`wallet`: Long,`configurationId`: RustBuffer.ByValue,`signers`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_authorizedsession_to_json(`ptr`: Long,
     ): Long
@@ -1235,9 +1251,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_wallet_client_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_oid4vci_wallet_fn_method_wallet_receive(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,`keys`: Long,`options`: RustBuffer.ByValue,`interaction`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_receive(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,`keys`: Long,`options`: RustBuffer.ByValue,`interaction`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,
+    external fun uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(`ptr`: Long,`offerUrl`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_wallet_start_issuance(`ptr`: Long,`issuerId`: RustBuffer.ByValue,`configurationIds`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,
     ): Long
@@ -1363,7 +1379,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_authorization_url() and 0xFFFF) != 28830) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() and 0xFFFF) != 56436) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_complete() and 0xFFFF) != 5318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_pendingauthorization_credential_configuration_ids() and 0xFFFF) != 30451) {
@@ -1405,6 +1421,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() and 0xFFFF) != 36376) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_cancellation_cancel() and 0xFFFF) != 13656) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_cancellation_is_cancelled() and 0xFFFF) != 55506) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_deferredcredential_cancel() and 0xFFFF) != 22807) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1438,28 +1460,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_keysource_new_key() and 0xFFFF) != 42505) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_authorize() and 0xFFFF) != 5314) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_authorize() and 0xFFFF) != 57930) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_begin_authorization() and 0xFFFF) != 36639) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_begin_authorization() and 0xFFFF) != 30450) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_credentials() and 0xFFFF) != 17733) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_credentials() and 0xFFFF) != 52236) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_grants() and 0xFFFF) != 21524) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_grants() and 0xFFFF) != 28988) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_display() and 0xFFFF) != 34581) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_issuer_display() and 0xFFFF) != 55462) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_issuer_id() and 0xFFFF) != 44309) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_issuer_id() and 0xFFFF) != 34854) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_to_json() and 0xFFFF) != 57880) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_to_json() and 0xFFFF) != 39969) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_credentialoffer_tx_code() and 0xFFFF) != 59815) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_resolvedoffer_tx_code_spec() and 0xFFFF) != 33282) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_progressobserver_on_stage() and 0xFFFF) != 1120) {
@@ -1474,10 +1496,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_notify() and 0xFFFF) != 11244) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() and 0xFFFF) != 64240) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credential() and 0xFFFF) != 45523) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() and 0xFFFF) != 48052) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_request_credentials() and 0xFFFF) != 42702) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_authorizedsession_to_json() and 0xFFFF) != 30849) {
@@ -1522,10 +1544,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_client_id() and 0xFFFF) != 46859) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_receive() and 0xFFFF) != 15195) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_receive() and 0xFFFF) != 50403) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() and 0xFFFF) != 25504) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_resolve_offer() and 0xFFFF) != 56739) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_wallet_start_issuance() and 0xFFFF) != 9473) {
@@ -1537,10 +1559,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_walletbuilder_new() and 0xFFFF) != 40137) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_cancellation_new() and 0xFFFF) != 3783) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_deferredcredential_from_json() and 0xFFFF) != 12425) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_credentialoffer_from_json() and 0xFFFF) != 43730) {
+    if ((lib.uniffi_oid4vci_wallet_checksum_constructor_resolvedoffer_from_json() and 0xFFFF) != 62903) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_constructor_authorizedsession_from_json() and 0xFFFF) != 54424) {
@@ -2080,12 +2105,12 @@ public interface AuthorizedSessionInterface {
     /**
      * Requests one credential bound to `signer`'s key.
      */
-    suspend fun `requestCredential`(`wallet`: Wallet, `configurationId`: kotlin.String, `signer`: Signer): Issuance
+    suspend fun `requestCredential`(`wallet`: Wallet, `configurationId`: kotlin.String, `signer`: Signer, `cancel`: Cancellation? = null): Issuance
     
     /**
      * Requests a batch: one credential per signer (distinct keys).
      */
-    suspend fun `requestCredentials`(`wallet`: Wallet, `configurationId`: kotlin.String, `signers`: List<Signer>): Issuance
+    suspend fun `requestCredentials`(`wallet`: Wallet, `configurationId`: kotlin.String, `signers`: List<Signer>, `cancel`: Cancellation? = null): Issuance
     
     /**
      * Saves the session (it holds the access token: use secure storage).
@@ -2291,7 +2316,7 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
      */
     @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `requestCredential`(`wallet`: Wallet, `configurationId`: kotlin.String, `signer`: Signer) : Issuance {
+    override suspend fun `requestCredential`(`wallet`: Wallet, `configurationId`: kotlin.String, `signer`: Signer, `cancel`: Cancellation?) : Issuance {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credential(
@@ -2300,6 +2325,7 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
         FfiConverterTypeWallet.lower(`wallet`),
         FfiConverterString.lower(`configurationId`),
         FfiConverterTypeSigner.lower(`signer`),
+        FfiConverterOptionalTypeCancellation.lower(`cancel`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -2318,7 +2344,7 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
      */
     @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `requestCredentials`(`wallet`: Wallet, `configurationId`: kotlin.String, `signers`: List<Signer>) : Issuance {
+    override suspend fun `requestCredentials`(`wallet`: Wallet, `configurationId`: kotlin.String, `signers`: List<Signer>, `cancel`: Cancellation?) : Issuance {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_oid4vci_wallet_fn_method_authorizedsession_request_credentials(
@@ -2327,6 +2353,7 @@ open class AuthorizedSession: Disposable, AutoCloseable, AuthorizedSessionInterf
         FfiConverterTypeWallet.lower(`wallet`),
         FfiConverterString.lower(`configurationId`),
         FfiConverterSequenceTypeSigner.lower(`signers`),
+        FfiConverterOptionalTypeCancellation.lower(`cancel`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -2545,81 +2572,30 @@ public object FfiConverterTypeAuthorizedSession: FfiConverter<AuthorizedSession,
 
 
 /**
- * A resolved credential offer: the offer with its issuer's checked
- * metadata, ready to show and to authorize.
- *
- * It is also the pre-authorized step: with [`Self::tx_code`] not null the
- * app shows the PIN screen, then calls [`Self::authorize`] with the code.
- * Save it with [`Self::to_json`] before the PIN screen (or before the
- * browser, for the authorization code grant): the app may be killed there,
- * and an offer by reference is single use. [`Self::from_json`] restores it
- * in a new process without any request.
+ * Stops the SDK calls it is passed to (`cancel` parameters). Cancelling is
+ * permanent: make a new one for the next call.
  */
-public interface CredentialOfferInterface {
+public interface CancellationInterface {
     
     /**
-     * Runs the pre-authorized token request (with the user's transaction code
-     * when [`Self::tx_code`] is not null). May be called again after a
-     * rejected code, as far as the issuer allows.
+     * Stops every call this handle was passed to: each ends with
+     * `WalletError::Cancelled`.
      */
-    suspend fun `authorize`(`wallet`: Wallet, `txCode`: kotlin.String?): AuthorizedSession
+    fun `cancel`()
     
     /**
-     * Begins the offer's authorization code grant: builds the authorization
-     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
-     * server offers PAR) for the redirect URI the app registered. Open the
-     * returned authorization's URL in the browser. Needs `client_id`.
+     * Whether [`Self::cancel`] was called.
      */
-    suspend fun `beginAuthorization`(`wallet`: Wallet, `redirectUri`: kotlin.String): PendingAuthorization
-    
-    /**
-     * The offered credentials.
-     */
-    fun `credentials`(): List<OfferedCredential>
-    
-    /**
-     * The grants the offer allows, pre-authorized first.
-     */
-    fun `grants`(): List<GrantKind>
-    
-    /**
-     * The issuer's display entry in the wallet's locale.
-     */
-    fun `issuerDisplay`(): DisplayInfo?
-    
-    /**
-     * The credential issuer identifier.
-     */
-    fun `issuerId`(): kotlin.String
-    
-    /**
-     * Saves the offer (the offer and its issuer's checked metadata) as
-     * JSON. It holds the pre-authorized code: use secure storage. Throws
-     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
-     * code is spent: save the session instead), or if it cannot be saved.
-     */
-    suspend fun `toJson`(): kotlin.String
-    
-    /**
-     * The transaction code the pre-authorized grant needs, if any.
-     */
-    fun `txCode`(): TxCodeInfo?
+    fun `isCancelled`(): kotlin.Boolean
     
     companion object
 }
 
 /**
- * A resolved credential offer: the offer with its issuer's checked
- * metadata, ready to show and to authorize.
- *
- * It is also the pre-authorized step: with [`Self::tx_code`] not null the
- * app shows the PIN screen, then calls [`Self::authorize`] with the code.
- * Save it with [`Self::to_json`] before the PIN screen (or before the
- * browser, for the authorization code grant): the app may be killed there,
- * and an offer by reference is single use. [`Self::from_json`] restores it
- * in a new process without any request.
+ * Stops the SDK calls it is passed to (`cancel` parameters). Cancelling is
+ * permanent: make a new one for the next call.
  */
-open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
+open class Cancellation: Disposable, AutoCloseable, CancellationInterface
 {
 
     @Suppress("UNUSED_PARAMETER")
@@ -2643,6 +2619,17 @@ open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
         this.handle = 0
         this.cleanable = null
     }
+    /**
+     * A handle not yet cancelled.
+     */
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_cancellation_new(
+    
+        _status)
+}
+    )
 
     protected val handle: Long
     protected val cleanable: UniffiCleaner.Cleanable?
@@ -2703,7 +2690,7 @@ open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
                 return;
             }
             uniffiRustCall { status ->
-                UniffiLib.uniffi_oid4vci_wallet_fn_free_credentialoffer(handle, status)
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_cancellation(handle, status)
             }
         }
     }
@@ -2716,203 +2703,53 @@ open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
             throw InternalException("uniffiCloneHandle() called on NoHandle object");
         }
         return uniffiRustCall() { status ->
-            UniffiLib.uniffi_oid4vci_wallet_fn_clone_credentialoffer(handle, status)
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_cancellation(handle, status)
         }
     }
 
     
     /**
-     * Runs the pre-authorized token request (with the user's transaction code
-     * when [`Self::tx_code`] is not null). May be called again after a
-     * rejected code, as far as the issuer allows.
+     * Stops every call this handle was passed to: each ends with
+     * `WalletError::Cancelled`.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_cancellation_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Whether [`Self::cancel`] was called.
+     */override fun `isCancelled`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_cancellation_is_cancelled(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
      */
-    @Throws(WalletException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `authorize`(`wallet`: Wallet, `txCode`: kotlin.String?) : AuthorizedSession {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_authorize(
-                uniffiHandle,
-                
-        FfiConverterTypeWallet.lower(`wallet`),
-        FfiConverterOptionalString.lower(`txCode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_u64(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_u64(future, continuation) },
-        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_u64(future) },
-        // lift function
-        { FfiConverterTypeAuthorizedSession.lift(it) },
-        // Error FFI converter
-        WalletException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Begins the offer's authorization code grant: builds the authorization
-     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
-     * server offers PAR) for the redirect URI the app registered. Open the
-     * returned authorization's URL in the browser. Needs `client_id`.
-     */
-    @Throws(WalletException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `beginAuthorization`(`wallet`: Wallet, `redirectUri`: kotlin.String) : PendingAuthorization {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_begin_authorization(
-                uniffiHandle,
-                
-        FfiConverterTypeWallet.lower(`wallet`),
-        FfiConverterString.lower(`redirectUri`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_u64(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_u64(future, continuation) },
-        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_u64(future) },
-        // lift function
-        { FfiConverterTypePendingAuthorization.lift(it) },
-        // Error FFI converter
-        WalletException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The offered credentials.
-     */override fun `credentials`(): List<OfferedCredential> {
-            return FfiConverterSequenceTypeOfferedCredential.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_credentials(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The grants the offer allows, pre-authorized first.
-     */override fun `grants`(): List<GrantKind> {
-            return FfiConverterSequenceTypeGrantKind.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_grants(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The issuer's display entry in the wallet's locale.
-     */override fun `issuerDisplay`(): DisplayInfo? {
-            return FfiConverterOptionalTypeDisplayInfo.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_display(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The credential issuer identifier.
-     */override fun `issuerId`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_issuer_id(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Saves the offer (the offer and its issuer's checked metadata) as
-     * JSON. It holds the pre-authorized code: use secure storage. Throws
-     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
-     * code is spent: save the session instead), or if it cannot be saved.
-     */
-    @Throws(WalletException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `toJson`() : kotlin.String {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_to_json(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterString.lift(it) },
-        // Error FFI converter
-        WalletException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The transaction code the pre-authorized grant needs, if any.
-     */override fun `txCode`(): TxCodeInfo? {
-            return FfiConverterOptionalTypeTxCodeInfo.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_oid4vci_wallet_fn_method_credentialoffer_tx_code(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-
-    
-
-
-    
-    companion object {
-        
-    /**
-     * Restores an offer saved with [`Self::to_json`], without fetching
-     * anything (the offer and its issuer's metadata are in the JSON).
-     * Throws `WalletError::InvalidState`, naming what is wrong, for anything
-     * else (not JSON, another saved state, a newer format, a missing field).
-     */
-    @Throws(WalletException::class) fun `fromJson`(`json`: kotlin.String, `locales`: List<kotlin.String>): CredentialOffer {
-            return FfiConverterTypeCredentialOffer.lift(
-    uniffiRustCallWithError(WalletException) { _status ->
-    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_credentialoffer_from_json(
-    
-        
-        FfiConverterString.lower(`json`),
-        FfiConverterSequenceString.lower(`locales`),_status)
-}
-    )
-    }
-    
-
-        
-    }
+    companion object
     
 }
 
@@ -2920,22 +2757,22 @@ open class CredentialOffer: Disposable, AutoCloseable, CredentialOfferInterface
 /**
  * @suppress
  */
-public object FfiConverterTypeCredentialOffer: FfiConverter<CredentialOffer, Long> {
-    override fun lower(value: CredentialOffer): Long {
+public object FfiConverterTypeCancellation: FfiConverter<Cancellation, Long> {
+    override fun lower(value: Cancellation): Long {
         return value.uniffiCloneHandle()
     }
 
-    override fun lift(value: Long): CredentialOffer {
-        return CredentialOffer(UniffiWithHandle, value)
+    override fun lift(value: Long): Cancellation {
+        return Cancellation(UniffiWithHandle, value)
     }
 
-    override fun read(buf: ByteBuffer): CredentialOffer {
+    override fun read(buf: ByteBuffer): Cancellation {
         return lift(buf.getLong())
     }
 
-    override fun allocationSize(value: CredentialOffer) = 8UL
+    override fun allocationSize(value: Cancellation) = 8UL
 
-    override fun write(value: CredentialOffer, buf: ByteBuffer) {
+    override fun write(value: Cancellation, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5312,7 +5149,7 @@ public interface PendingAuthorizationInterface {
      * Checks the redirect URL (redirect URI, `state`, `iss`, `error`) and
      * exchanges the code for an access token.
      */
-    suspend fun `complete`(`wallet`: Wallet, `redirectUrl`: kotlin.String): AuthorizedSession
+    suspend fun `complete`(`wallet`: Wallet, `redirectUrl`: kotlin.String, `cancel`: Cancellation? = null): AuthorizedSession
     
     /**
      * The configurations this authorization asks for.
@@ -5484,7 +5321,7 @@ open class PendingAuthorization: Disposable, AutoCloseable, PendingAuthorization
      */
     @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `complete`(`wallet`: Wallet, `redirectUrl`: kotlin.String) : AuthorizedSession {
+    override suspend fun `complete`(`wallet`: Wallet, `redirectUrl`: kotlin.String, `cancel`: Cancellation?) : AuthorizedSession {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_oid4vci_wallet_fn_method_pendingauthorization_complete(
@@ -5492,6 +5329,7 @@ open class PendingAuthorization: Disposable, AutoCloseable, PendingAuthorization
                 
         FfiConverterTypeWallet.lower(`wallet`),
         FfiConverterString.lower(`redirectUrl`),
+        FfiConverterOptionalTypeCancellation.lower(`cancel`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_u64(future, callback, continuation) },
@@ -6285,6 +6123,499 @@ public object FfiConverterTypeRejectedCredentials: FfiConverter<RejectedCredenti
     override fun allocationSize(value: RejectedCredentials) = 8UL
 
     override fun write(value: RejectedCredentials, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code_spec`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
+ */
+public interface ResolvedOfferInterface {
+    
+    /**
+     * Runs the pre-authorized token request (with the user's transaction code
+     * when [`Self::tx_code_spec`] is not null). May be called again after a
+     * rejected code, as far as the issuer allows.
+     */
+    suspend fun `authorize`(`wallet`: Wallet, `txCode`: kotlin.String?, `cancel`: Cancellation? = null): AuthorizedSession
+    
+    /**
+     * Begins the offer's authorization code grant: builds the authorization
+     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
+     * server offers PAR) for the redirect URI the app registered. Open the
+     * returned authorization's URL in the browser. Needs `client_id`.
+     */
+    suspend fun `beginAuthorization`(`wallet`: Wallet, `redirectUri`: kotlin.String): PendingAuthorization
+    
+    /**
+     * The offered credentials.
+     */
+    fun `credentials`(): List<OfferedCredential>
+    
+    /**
+     * The grants the offer allows, pre-authorized first.
+     */
+    fun `grants`(): List<GrantKind>
+    
+    /**
+     * The issuer's display entry in the wallet's locale.
+     */
+    fun `issuerDisplay`(): DisplayInfo?
+    
+    /**
+     * The credential issuer identifier.
+     */
+    fun `issuerId`(): kotlin.String
+    
+    /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+    suspend fun `toJson`(): kotlin.String
+    
+    /**
+     * The transaction code the pre-authorized grant needs, if any.
+     */
+    fun `txCodeSpec`(): TxCodeInfo?
+    
+    companion object
+}
+
+/**
+ * A resolved credential offer: the offer with its issuer's checked
+ * metadata, ready to show and to authorize.
+ *
+ * It is also the pre-authorized step: with [`Self::tx_code_spec`] not null the
+ * app shows the PIN screen, then calls [`Self::authorize`] with the code.
+ * Save it with [`Self::to_json`] before the PIN screen (or before the
+ * browser, for the authorization code grant): the app may be killed there,
+ * and an offer by reference is single use. [`Self::from_json`] restores it
+ * in a new process without any request.
+ */
+open class ResolvedOffer: Disposable, AutoCloseable, ResolvedOfferInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_resolvedoffer(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_resolvedoffer(handle, status)
+        }
+    }
+
+    
+    /**
+     * Runs the pre-authorized token request (with the user's transaction code
+     * when [`Self::tx_code_spec`] is not null). May be called again after a
+     * rejected code, as far as the issuer allows.
+     */
+    @Throws(WalletException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `authorize`(`wallet`: Wallet, `txCode`: kotlin.String?, `cancel`: Cancellation?) : AuthorizedSession {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_authorize(
+                uniffiHandle,
+                
+        FfiConverterTypeWallet.lower(`wallet`),
+        FfiConverterOptionalString.lower(`txCode`),
+        FfiConverterOptionalTypeCancellation.lower(`cancel`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeAuthorizedSession.lift(it) },
+        // Error FFI converter
+        WalletException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Begins the offer's authorization code grant: builds the authorization
+     * request (PKCE, `state`, the offer's `issuer_state`; pushed when the
+     * server offers PAR) for the redirect URI the app registered. Open the
+     * returned authorization's URL in the browser. Needs `client_id`.
+     */
+    @Throws(WalletException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `beginAuthorization`(`wallet`: Wallet, `redirectUri`: kotlin.String) : PendingAuthorization {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_begin_authorization(
+                uniffiHandle,
+                
+        FfiConverterTypeWallet.lower(`wallet`),
+        FfiConverterString.lower(`redirectUri`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePendingAuthorization.lift(it) },
+        // Error FFI converter
+        WalletException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The offered credentials.
+     */override fun `credentials`(): List<OfferedCredential> {
+            return FfiConverterSequenceTypeOfferedCredential.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_credentials(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The grants the offer allows, pre-authorized first.
+     */override fun `grants`(): List<GrantKind> {
+            return FfiConverterSequenceTypeGrantKind.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_grants(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The issuer's display entry in the wallet's locale.
+     */override fun `issuerDisplay`(): DisplayInfo? {
+            return FfiConverterOptionalTypeDisplayInfo.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_issuer_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The credential issuer identifier.
+     */override fun `issuerId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_issuer_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Saves the offer (the offer and its issuer's checked metadata) as
+     * JSON. It holds the pre-authorized code: use secure storage. Throws
+     * `WalletError::InvalidState` once [`Self::authorize`] succeeded (the
+     * code is spent: save the session instead), or if it cannot be saved.
+     */
+    @Throws(WalletException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `toJson`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_to_json(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        WalletException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The transaction code the pre-authorized grant needs, if any.
+     */override fun `txCodeSpec`(): TxCodeInfo? {
+            return FfiConverterOptionalTypeTxCodeInfo.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_resolvedoffer_tx_code_spec(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Restores an offer saved with [`Self::to_json`], without fetching
+     * anything (the offer and its issuer's metadata are in the JSON).
+     * Throws `WalletError::InvalidState`, naming what is wrong, for anything
+     * else (not JSON, another saved state, a newer format, a missing field).
+     */
+    @Throws(WalletException::class) fun `fromJson`(`json`: kotlin.String, `locales`: List<kotlin.String>): ResolvedOffer {
+            return FfiConverterTypeResolvedOffer.lift(
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_constructor_resolvedoffer_from_json(
+    
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterSequenceString.lower(`locales`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResolvedOffer: FfiConverter<ResolvedOffer, Long> {
+    override fun lower(value: ResolvedOffer): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ResolvedOffer {
+        return ResolvedOffer(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ResolvedOffer {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ResolvedOffer) = 8UL
+
+    override fun write(value: ResolvedOffer, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -7190,13 +7521,13 @@ public interface WalletInterface {
      * `interaction` or `keys` throws comes back as thrown. The result's
      * `session` is for notifications (`credential_accepted` once stored).
      */
-    suspend fun `receive`(`offerUrl`: kotlin.String, `keys`: KeySource, `options`: ReceiveOptions, `interaction`: Interaction? = null, `progress`: ProgressObserver? = null): ReceiveResult
+    suspend fun `receive`(`offerUrl`: kotlin.String, `keys`: KeySource, `options`: ReceiveOptions, `interaction`: Interaction? = null, `progress`: ProgressObserver? = null, `cancel`: Cancellation? = null): ReceiveResult
     
     /**
      * Parses the offer URL, fetches the offer if by reference, and discovers
      * the issuer.
      */
-    suspend fun `resolveOffer`(`offerUrl`: kotlin.String): CredentialOffer
+    suspend fun `resolveOffer`(`offerUrl`: kotlin.String, `cancel`: Cancellation? = null): ResolvedOffer
     
     /**
      * Wallet-initiated issuance (no offer): discovers the issuer and its
@@ -7371,7 +7702,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      */
     @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `receive`(`offerUrl`: kotlin.String, `keys`: KeySource, `options`: ReceiveOptions, `interaction`: Interaction?, `progress`: ProgressObserver?) : ReceiveResult {
+    override suspend fun `receive`(`offerUrl`: kotlin.String, `keys`: KeySource, `options`: ReceiveOptions, `interaction`: Interaction?, `progress`: ProgressObserver?, `cancel`: Cancellation?) : ReceiveResult {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_oid4vci_wallet_fn_method_wallet_receive(
@@ -7382,6 +7713,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         FfiConverterTypeReceiveOptions.lower(`options`),
         FfiConverterOptionalTypeInteraction.lower(`interaction`),
         FfiConverterOptionalTypeProgressObserver.lower(`progress`),
+        FfiConverterOptionalTypeCancellation.lower(`cancel`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -7401,20 +7733,21 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      */
     @Throws(WalletException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `resolveOffer`(`offerUrl`: kotlin.String) : CredentialOffer {
+    override suspend fun `resolveOffer`(`offerUrl`: kotlin.String, `cancel`: Cancellation?) : ResolvedOffer {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_oid4vci_wallet_fn_method_wallet_resolve_offer(
                 uniffiHandle,
                 
         FfiConverterString.lower(`offerUrl`),
+        FfiConverterOptionalTypeCancellation.lower(`cancel`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_poll_u64(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_oid4vci_wallet_rust_future_complete_u64(future, continuation) },
         { future -> UniffiLib.ffi_oid4vci_wallet_rust_future_free_u64(future) },
         // lift function
-        { FfiConverterTypeCredentialOffer.lift(it) },
+        { FfiConverterTypeResolvedOffer.lift(it) },
         // Error FFI converter
         WalletException.ErrorHandler,
     )
@@ -10603,6 +10936,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCancellation: FfiConverterRustBuffer<Cancellation?> {
+    override fun read(buf: ByteBuffer): Cancellation? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCancellation.read(buf)
+    }
+
+    override fun allocationSize(value: Cancellation?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCancellation.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Cancellation?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCancellation.write(value, buf)
         }
     }
 }
