@@ -39,7 +39,8 @@
 //!   [`AuthorizationCodeStep`], [`PendingAuthorization`], [`Authorized`],
 //!   [`DeferredPending`]) with what they produce ([`IssuedCredential`],
 //!   [`Verification`]), the errors ([`Error`] and its kinds), the HTTP
-//!   transport an app may replace ([`HttpClient`], [`ReqwestClient`]), and
+//!   transport an app may replace ([`HttpClient`], [`ReqwestClient`]), the
+//!   metadata cache ([`MetadataCache`], [`InMemoryMetadataCache`]), and
 //!   what the app provides: keys ([`Signer`], [`SoftwareSigner`], [`DpopKeys`]),
 //!   randomness ([`RandomSource`]), attestations ([`ClientAttestation`],
 //!   [`KeyAttestationProvider`]);
@@ -125,6 +126,8 @@ pub use error::{
 pub use http::reqwest_client::{ReqwestClient, ReqwestConfig};
 pub use http::trace::WIRE_TARGET;
 pub use http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+// The metadata cache (issuer and authorization server metadata, issuer keys).
+pub use http::cache::{CacheEntry, InMemoryMetadataCache, MetadataCache, MAX_FRESHNESS};
 // Keys, signing, randomness and attestations the app provides.
 pub use jose::attestation::ClientAttestation;
 pub use jose::dpop::DpopKeys;

@@ -2,13 +2,14 @@
 //! done; and runs the check of what was received.
 
 use super::Wallet;
-use crate::error::{display_url, Endpoint, Error, Result};
+use crate::error::{display_url, Endpoint, Error, Result, TransportError};
 use crate::flow::issued::IssuedCredential;
 use crate::flow::protection::{Protected, Protection};
 use crate::flow::received::CheckReceived;
 use crate::flow::{Exchange, Flow, Progress};
+use crate::http::cache;
 use crate::http::trace::WIRE_TARGET;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse, Method};
 
 impl Wallet {
     /// Runs one exchange to completion (following its fallbacks and retries).
@@ -34,7 +35,12 @@ impl Wallet {
                 tokio::time::sleep(pause).await;
             }
             let (endpoint, request) = flow.prepare_request(&self.inner.engine, self.now())?;
-            let progress = match self.send(endpoint, request).await {
+            let sent = if flow.cacheable() {
+                self.send_cached(endpoint, request).await
+            } else {
+                self.send(endpoint, request).await
+            };
+            let progress = match sent {
                 Ok(response) => flow.handle_response(response, &self.inner.engine, self.now())?,
                 Err(e @ Error::Transport { .. }) => flow.handle_transport_error(e)?,
                 Err(e) => return Err(e),
@@ -76,6 +82,67 @@ impl Wallet {
         dpop: Option<&'a mut crate::jose::DpopState>,
     ) -> Protection<'a> {
         Protection::authorization_server(server, dpop, self.attestation())
+    }
+
+    /// Sends a request the flow marked cacheable, through the metadata cache
+    /// (see [`crate::MetadataCache`] for the rules): a fresh entry answers
+    /// without a request (marked with `Age`), a stale one is revalidated
+    /// with `If-None-Match` (a `304` renews it), and a `200` is stored as
+    /// its `Cache-Control` allows.
+    async fn send_cached(&self, endpoint: Endpoint, request: HttpRequest) -> Result<HttpResponse> {
+        let cache = match &self.inner.cache {
+            Some(cache) if request.method == Method::Get => cache.clone(),
+            _ => return self.send(endpoint, request).await,
+        };
+        let now = self.now();
+        let variant = cache::variant(&request);
+        let entry = cache.get(&request.url).filter(|e| e.variant == variant);
+        if let Some(e) = &entry {
+            if e.is_fresh(now) && !cache::request_no_cache(&request) {
+                tracing::debug!(%endpoint, url = %display_url(&request.url), "answered from the metadata cache");
+                return Ok(e.response(Some(now.saturating_sub(e.stored_at))));
+            }
+        }
+        let etag = entry.as_ref().and_then(|e| e.etag.clone());
+        let request = match &etag {
+            Some(tag) => request.header("if-none-match", tag.clone()),
+            None => request,
+        };
+        let url = request.url.clone();
+        let response = match self.send(endpoint, request.clone()).await {
+            Ok(response) => response,
+            // A transport that refuses every 3xx (an app's) still revalidates.
+            Err(Error::Transport {
+                kind: TransportError::Redirect { status: 304 },
+                ..
+            }) if etag.is_some() => HttpResponse {
+                status: 304,
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+            Err(e) => return Err(e),
+        };
+        let now = self.now();
+        match (response.status, entry) {
+            (304, Some(entry)) if etag.is_some() => {
+                tracing::debug!(%endpoint, url = %display_url(&url), "revalidated (304)");
+                let body = entry.response(None);
+                match cache::revalidated(entry, &response, now) {
+                    Some(renewed) => cache.put(renewed),
+                    None => cache.remove(&url),
+                }
+                Ok(body)
+            }
+            (200, _) => {
+                match cache::entry_for(&request, &response, now) {
+                    (Some(entry), _) => cache.put(entry),
+                    (None, true) => cache.remove(&url),
+                    (None, false) => {}
+                }
+                Ok(response)
+            }
+            _ => Ok(response),
+        }
     }
 
     /// Sends one request, applying the URL policy and mapping transport errors.

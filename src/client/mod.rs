@@ -27,6 +27,7 @@ use crate::flow::offer::ResolvedOffer;
 use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
 use crate::flow::protection::AttestationChallenges;
 use crate::flow::EngineConfig;
+use crate::http::cache::{InMemoryMetadataCache, MetadataCache};
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
 use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
 #[allow(unused_imports)] // doc links
@@ -68,9 +69,25 @@ pub struct WalletBuilder {
     clock: Arc<dyn Clock>,
     attestation: Option<ClientAttestation>,
     key_attestations: Option<Arc<dyn KeyAttestationProvider>>,
+    cache: Option<Arc<dyn MetadataCache>>,
 }
 
 impl WalletBuilder {
+    /// Where issuer metadata, authorization server metadata and issuer keys
+    /// are cached, as the servers' `Cache-Control` and `ETag` allow (see
+    /// [`MetadataCache`]). Default: an [`InMemoryMetadataCache`] per wallet;
+    /// give your own to persist it across launches.
+    pub fn metadata_cache(mut self, cache: Arc<dyn MetadataCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Fetches every document anew (no metadata cache).
+    pub fn no_metadata_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
     /// The OAuth client id of this wallet (sent when the authorization server
     /// does not allow anonymous pre-authorized access, and as proof `iss`).
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
@@ -233,6 +250,7 @@ impl WalletBuilder {
                 attestation: self.attestation,
                 key_attestations: self.key_attestations,
                 challenges: AttestationChallenges::default(),
+                cache: self.cache,
             }),
         })
     }
@@ -248,6 +266,8 @@ pub(crate) struct Inner {
     /// The latest attestation challenge of each authorization server (by
     /// issuer), taken by the next request to it.
     challenges: AttestationChallenges,
+    /// Where metadata and issuer keys are cached (none: never).
+    cache: Option<Arc<dyn MetadataCache>>,
 }
 
 /// The wallet's entry point: configuration plus transport. Cheap to clone;
@@ -278,6 +298,7 @@ impl Wallet {
             clock: Arc::new(SystemClock),
             attestation: None,
             key_attestations: None,
+            cache: Some(Arc::new(InMemoryMetadataCache::default())),
         }
     }
 
@@ -318,7 +339,11 @@ impl Wallet {
             credential_issuer: offer.credential_issuer.clone(),
         });
         let issuer = self
-            .run(IssuerMetadataDiscovery::new(&offer.credential_issuer)?.at(self.now()))
+            .run(
+                IssuerMetadataDiscovery::new(&offer.credential_issuer)?
+                    .at(self.now())
+                    .expecting(&offer.credential_configuration_ids),
+            )
             .await?;
         if let Some(objects) = offer.legacy_credentials.take() {
             // Draft 11/12: credentials named by format and type.

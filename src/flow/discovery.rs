@@ -7,6 +7,7 @@ use super::{
 };
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
 use crate::flow::offer::check_issuer_identifier;
+use crate::http::cache::served_from_cache;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::types::{AuthorizationServerMetadata, CredentialConfiguration, IssuerMetadata};
 use serde::{Deserialize, Serialize};
@@ -61,12 +62,18 @@ fn well_known(issuer: &str, suffix: &str, strip_trailing_slash: bool) -> Result<
 /// only after a 404 there, the appended URL of drafts 11 to 13. A document
 /// with `credentials_supported` (drafts 11 and 12) is converted to the 1.0
 /// model; draft-13 shapes are normalised.
+///
+/// Cacheable: a document answered from a cache (it carries `Age`) that lacks
+/// a configuration the offer names ([`Self::expecting`]) is fetched once
+/// more, with `Cache-Control: no-cache`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerMetadataDiscovery {
     issuer: String,
     url: String,
     appended: bool,
     now: Option<u64>,
+    expected: Vec<String>,
+    refetch: bool,
 }
 
 impl IssuerMetadataDiscovery {
@@ -77,7 +84,16 @@ impl IssuerMetadataDiscovery {
             url: issuer_metadata_url(issuer)?,
             appended: false,
             now: None,
+            expected: Vec::new(),
+            refetch: false,
         })
+    }
+
+    /// The configuration ids the metadata must have (an offer's): a cached
+    /// document without one of them is fetched again, once.
+    pub fn expecting(mut self, configuration_ids: &[String]) -> Self {
+        self.expected = configuration_ids.to_vec();
+        self
     }
 
     /// The time (seconds since the epoch) signed metadata is checked at:
@@ -109,9 +125,16 @@ impl Exchange for IssuerMetadataDiscovery {
         } else {
             "application/jwt, application/json;q=0.9"
         };
-        Ok(HttpRequest::get(&self.url)
-            .header("accept", accept)
-            .header("accept-language", accept_language(config)))
+        Ok(no_cache_if(
+            self.refetch,
+            HttpRequest::get(&self.url)
+                .header("accept", accept)
+                .header("accept-language", accept_language(config)),
+        ))
+    }
+
+    fn cacheable(&self) -> bool {
+        true
     }
 
     fn handle_response(
@@ -120,6 +143,7 @@ impl Exchange for IssuerMetadataDiscovery {
         config: &EngineConfig,
     ) -> Result<Progress<Self, IssuerMetadata>> {
         let doc = Document::IssuerMetadata;
+        let cached = served_from_cache(&response);
         if response.status == 404 && !self.appended {
             let url = issuer_metadata_appended_url(&self.issuer);
             if url != self.url {
@@ -181,7 +205,30 @@ impl Exchange for IssuerMetadataDiscovery {
                 .map_err(|e| Error::metadata(doc, &self.url, e))?
         };
         validate_issuer_metadata(&metadata, &self.issuer, &self.url, config)?;
+        let missing = self.expected.iter().any(|id| {
+            !metadata
+                .credential_configurations_supported
+                .contains_key(id)
+        });
+        if cached && missing && !self.refetch {
+            // A cached document older than the offer: ask the server, once.
+            tracing::debug!(url = %crate::error::display_url(&self.url), "cached issuer metadata lacks an offered configuration; refetching");
+            return Ok(Progress::Again(Self {
+                refetch: true,
+                ..self
+            }));
+        }
         Ok(Progress::Done(metadata))
+    }
+}
+
+/// `request` with `Cache-Control: no-cache` when `refetch` (a cached copy
+/// turned out stale: ask the server, ours and any cache on the way).
+fn no_cache_if(refetch: bool, request: HttpRequest) -> HttpRequest {
+    if refetch {
+        request.header("cache-control", "no-cache")
+    } else {
+        request
     }
 }
 
@@ -350,6 +397,10 @@ impl Exchange for AsMetadataDiscovery {
 
     fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
         Ok(HttpRequest::get(&self.url).header("accept", "application/json"))
+    }
+
+    fn cacheable(&self) -> bool {
+        true
     }
 
     fn handle_response(
@@ -588,6 +639,7 @@ pub struct JwtVcIssuerKeys {
     issuer: String,
     url: String,
     jwks_uri: bool,
+    refetch: bool,
 }
 
 impl JwtVcIssuerKeys {
@@ -597,7 +649,15 @@ impl JwtVcIssuerKeys {
             issuer: issuer.to_string(),
             url: well_known(issuer, "jwt-vc-issuer", false)?,
             jwks_uri: false,
+            refetch: false,
         })
+    }
+
+    /// Fetches past any cache (`Cache-Control: no-cache`): the cached keys
+    /// did not verify.
+    pub fn refetching(mut self) -> Self {
+        self.refetch = true;
+        self
     }
 
     /// Where the keys are fetched from.
@@ -614,7 +674,14 @@ impl Exchange for JwtVcIssuerKeys {
     }
 
     fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
-        Ok(HttpRequest::get(&self.url).header("accept", "application/json"))
+        Ok(no_cache_if(
+            self.refetch,
+            HttpRequest::get(&self.url).header("accept", "application/json"),
+        ))
+    }
+
+    fn cacheable(&self) -> bool {
+        true
     }
 
     fn handle_response(
@@ -662,6 +729,7 @@ impl Exchange for JwtVcIssuerKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DidWebDocument {
     url: String,
+    refetch: bool,
 }
 
 impl DidWebDocument {
@@ -669,7 +737,15 @@ impl DidWebDocument {
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_string(),
+            refetch: false,
         }
+    }
+
+    /// Fetches past any cache (`Cache-Control: no-cache`): the cached
+    /// document's keys did not verify.
+    pub fn refetching(mut self) -> Self {
+        self.refetch = true;
+        self
     }
 }
 
@@ -681,7 +757,14 @@ impl Exchange for DidWebDocument {
     }
 
     fn prepare_request(&self, _config: &EngineConfig) -> Result<HttpRequest> {
-        Ok(HttpRequest::get(&self.url).header("accept", "application/did+json, application/json"))
+        Ok(no_cache_if(
+            self.refetch,
+            HttpRequest::get(&self.url).header("accept", "application/did+json, application/json"),
+        ))
+    }
+
+    fn cacheable(&self) -> bool {
+        true
     }
 
     fn handle_response(

@@ -30,6 +30,7 @@ pub use offer::{Grant, OfferedCredential, ResolvedOffer};
 pub use pre_authorized::PreAuthorizedStep;
 pub use saved::SAVED_STATE_VERSION;
 // The exchanges and flows, in the order an issuance meets them.
+pub use crate::http::cache::served_from_cache;
 pub use authorization::{AuthorizationBegin, AuthorizationSecrets, ParExchange};
 pub use credential::{CredentialExchange, CredentialOutcome, Issuance, MAX_NONCE_RETRIES};
 pub use deferred::DeferredPoll;
@@ -143,6 +144,13 @@ pub trait Exchange: Sized {
         response: HttpResponse,
         config: &EngineConfig,
     ) -> Result<Progress<Self, Self::Output>>;
+
+    /// Whether the request may be answered from the wallet's metadata cache
+    /// (a GET of a document whose `Cache-Control` governs it: metadata and
+    /// issuer keys). Default: no.
+    fn cacheable(&self) -> bool {
+        false
+    }
 }
 
 /// A run of requests the protocol links together (an [`Exchange`] with its
@@ -178,6 +186,12 @@ pub trait Flow: Sized {
     /// How long the driver waits before the next request (a retry's pause).
     fn wait(&self) -> Option<std::time::Duration> {
         None
+    }
+
+    /// Whether the request just prepared may be answered from the wallet's
+    /// metadata cache ([`crate::MetadataCache`]). Default: no.
+    fn cacheable(&self) -> bool {
+        false
     }
 }
 

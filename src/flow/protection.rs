@@ -328,6 +328,10 @@ impl<E: Exchange> Flow for Protected<'_, E> {
             }
         }
     }
+    fn cacheable(&self) -> bool {
+        // Only an unprotected request (discovery) is answered from a cache.
+        self.protection.dpop.is_none() && self.protection.attest.is_none() && self.inner.cacheable()
+    }
 }
 
 /// Fetching an attestation challenge from the authorization server's

@@ -22,6 +22,7 @@ use super::discovery::{DidWebDocument, JwtVcIssuerKeys};
 use super::issued::{is_sd_jwt, IssuedCredential};
 use super::{EngineConfig, Exchange, Flow, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
+use crate::http::cache::served_from_cache;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::verify::jwt_vc::JwtVc;
 use crate::verify::mdoc::Mdoc;
@@ -29,7 +30,7 @@ use crate::verify::sd_jwt::SdJwt;
 use crate::verify::trust::{check_x5c, check_x5chain, ChainOutcome, TrustAnchors};
 use crate::verify::{did, IssuerSigned, Verification, VerifiedBy};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What the wallet requires of issuer signatures.
 #[derive(Debug, Clone)]
@@ -59,6 +60,8 @@ struct Fetch {
     key: String,
     url: String,
     exchange: Fetching,
+    /// A response of this fetch came through a cache.
+    cached: bool,
 }
 
 enum Fetching {
@@ -76,8 +79,10 @@ enum FetchKind {
 /// What one credential's check needs next.
 enum Need {
     Done(Verification),
-    IssuerKeys(String),
-    DidDocument(String),
+    /// The keys of an `iss`; again (past any cache) when `true`.
+    IssuerKeys(String, bool),
+    /// A DID document by URL; again (past any cache) when `true`.
+    DidDocument(String, bool),
 }
 
 /// Keys fetched while checking one response: the JWT VC issuer metadata
@@ -87,6 +92,18 @@ enum Need {
 struct KeyCache {
     issuers: HashMap<String, std::result::Result<(String, Vec<Value>), String>>,
     documents: HashMap<String, std::result::Result<Value, String>>,
+    /// The keys (an `iss` or a URL) whose outcome came through a cache.
+    cached: HashSet<String>,
+    /// The keys fetched again because the cached ones did not verify.
+    refetched: HashSet<String>,
+}
+
+impl KeyCache {
+    /// Whether a failed signature with the keys of `key` may be a stale
+    /// cache: they came through one, and were not fetched again yet.
+    fn may_be_stale(&self, key: &str) -> bool {
+        self.cached.contains(key) && !self.refetched.contains(key)
+    }
 }
 
 /// Checks the issuer signature of every received credential (see the module
@@ -146,26 +163,38 @@ impl CheckReceived {
                     }
                     self.next += 1;
                 }
-                Ok(Need::IssuerKeys(iss)) => {
-                    let Ok(exchange) = JwtVcIssuerKeys::new(&iss) else {
+                Ok(Need::IssuerKeys(iss, again)) => {
+                    let Ok(mut exchange) = JwtVcIssuerKeys::new(&iss) else {
                         let reason = format!(
                             "iss {} is not an issuer URL to find its keys at",
                             sanitize(&iss, 80)
                         );
                         return Err(self.rejected(i, reason));
                     };
+                    if again {
+                        // The cached keys did not verify: fetch them anew, once.
+                        self.keys.refetched.insert(iss.clone());
+                        exchange = exchange.refetching();
+                    }
                     self.fetch = Some(Fetch {
                         url: exchange.url().to_string(),
                         key: iss,
                         exchange: Fetching::Issuer(exchange),
+                        cached: false,
                     });
                     return Ok(Progress::Again(self));
                 }
-                Ok(Need::DidDocument(url)) => {
+                Ok(Need::DidDocument(url, again)) => {
+                    let mut exchange = DidWebDocument::new(&url);
+                    if again {
+                        self.keys.refetched.insert(url.clone());
+                        exchange = exchange.refetching();
+                    }
                     self.fetch = Some(Fetch {
-                        exchange: Fetching::Did(DidWebDocument::new(&url)),
+                        exchange: Fetching::Did(exchange),
                         key: url.clone(),
                         url,
+                        cached: false,
                     });
                     return Ok(Progress::Again(self));
                 }
@@ -280,15 +309,32 @@ impl CheckReceived {
             let jwk = match did::resolve(iss, self.allow_http) {
                 Ok(did::DidKey::Local(jwk)) => jwk,
                 Ok(did::DidKey::Document(url)) => match self.keys.documents.get(&url) {
-                    None => return Ok(Need::DidDocument(url)),
+                    None => return Ok(Need::DidDocument(url, false)),
                     Some(Err(reason)) => {
                         return Ok(Need::Done(Verification::unverified(format!(
                             "the DID document of {} could not be fetched: {reason}",
                             sanitize(iss, 80)
                         ))))
                     }
-                    Some(Ok(document)) => did::key_in_document(document, iss, signed.kid())
-                        .map_err(|e| format!("{}: {e}", sanitize(iss, 80)))?,
+                    Some(Ok(document)) => {
+                        let verified = did::key_in_document(document, iss, signed.kid())
+                            .map_err(|e| format!("{}: {e}", sanitize(iss, 80)))
+                            .and_then(|jwk| signed.verify(&jwk).map_err(|e| e.to_string()));
+                        match verified {
+                            Ok(()) => {
+                                return Ok(Need::Done(Verification::Verified {
+                                    by: VerifiedBy::Did {
+                                        did: sanitize(iss, crate::error::MAX_QUOTED_CHARS),
+                                    },
+                                }))
+                            }
+                            // A cached document may predate a key rotation.
+                            Err(_) if self.keys.may_be_stale(&url) => {
+                                return Ok(Need::DidDocument(url, true))
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                 },
                 Err(reason) => {
                     return Ok(Need::Done(Verification::unverified(format!(
@@ -311,12 +357,19 @@ impl CheckReceived {
             ))));
         }
         match self.keys.issuers.get(iss) {
-            None => Ok(Need::IssuerKeys(iss.to_string())),
+            None => Ok(Need::IssuerKeys(iss.to_string(), false)),
             Some(Err(reason)) => Ok(Need::Done(Verification::unverified(format!(
                 "the issuer's keys could not be fetched: {reason}"
             )))),
             Some(Ok((url, keys))) => {
-                verify_with_any(signed, keys)?;
+                match verify_with_any(signed, keys) {
+                    Ok(()) => {}
+                    // Cached keys may predate a key rotation: fetch anew, once.
+                    Err(_) if self.keys.may_be_stale(iss) => {
+                        return Ok(Need::IssuerKeys(iss.to_string(), true))
+                    }
+                    Err(e) => return Err(e),
+                }
                 Ok(Need::Done(Verification::Verified {
                     by: VerifiedBy::IssuerMetadata {
                         url: display_url(url),
@@ -327,13 +380,8 @@ impl CheckReceived {
     }
 
     /// The fetch goes on with a second request (the exchange asked for it).
-    fn again(
-        mut self,
-        key: String,
-        url: String,
-        exchange: Fetching,
-    ) -> Progress<Self, Vec<IssuedCredential>> {
-        self.fetch = Some(Fetch { key, url, exchange });
+    fn again(mut self, fetch: Fetch) -> Progress<Self, Vec<IssuedCredential>> {
+        self.fetch = Some(fetch);
         Progress::Again(self)
     }
 
@@ -343,12 +391,17 @@ impl CheckReceived {
         fetch: Fetch,
         outcome: std::result::Result<Value, String>,
     ) -> Result<Progress<Self, Vec<IssuedCredential>>> {
-        let Fetch { key, url, exchange } = fetch;
+        let Fetch {
+            key,
+            url,
+            exchange,
+            cached,
+        } = fetch;
         let kind = match exchange {
             Fetching::Issuer(_) => FetchKind::Issuer,
             Fetching::Did(_) => FetchKind::Did,
         };
-        self.file(kind, key, url, outcome)
+        self.file(kind, key, url, outcome, cached)
     }
 
     /// Files what a fetch of `key` brought (or why it brought nothing).
@@ -358,7 +411,13 @@ impl CheckReceived {
         key: String,
         url: String,
         outcome: std::result::Result<Value, String>,
+        cached: bool,
     ) -> Result<Progress<Self, Vec<IssuedCredential>>> {
+        if cached {
+            self.keys.cached.insert(key.clone());
+        } else {
+            self.keys.cached.remove(&key);
+        }
         match kind {
             FetchKind::Issuer => {
                 let keys = outcome.map(|v| match v {
@@ -407,22 +466,46 @@ impl Flow for CheckReceived {
         })?;
         // Each exchange may ask for a second request (jwks_uri); else what it
         // found, or why it found nothing, is filed under the fetch's key.
-        let Fetch { key, url, exchange } = fetch;
+        let Fetch {
+            key,
+            url,
+            exchange,
+            cached,
+        } = fetch;
+        let cached = cached || served_from_cache(&response);
         let (kind, outcome) = match exchange {
             Fetching::Issuer(ex) => match ex.handle_response(response, config) {
                 Ok(Progress::Again(ex)) => {
-                    return Ok(self.again(key, url, Fetching::Issuer(ex)));
+                    let exchange = Fetching::Issuer(ex);
+                    return Ok(self.again(Fetch {
+                        key,
+                        url,
+                        exchange,
+                        cached,
+                    }));
                 }
                 Ok(Progress::Done(keys)) => (FetchKind::Issuer, Ok(Value::Array(keys))),
                 Err(e) => (FetchKind::Issuer, Err(e.to_string())),
             },
             Fetching::Did(ex) => match ex.handle_response(response, config) {
-                Ok(Progress::Again(ex)) => return Ok(self.again(key, url, Fetching::Did(ex))),
+                Ok(Progress::Again(ex)) => {
+                    let exchange = Fetching::Did(ex);
+                    return Ok(self.again(Fetch {
+                        key,
+                        url,
+                        exchange,
+                        cached,
+                    }));
+                }
                 Ok(Progress::Done(document)) => (FetchKind::Did, Ok(document)),
                 Err(e) => (FetchKind::Did, Err(e.to_string())),
             },
         };
-        self.file(kind, key, url, outcome)
+        self.file(kind, key, url, outcome, cached)
+    }
+
+    fn cacheable(&self) -> bool {
+        self.fetch.is_some()
     }
 
     fn handle_transport_error(mut self, error: Error) -> Result<Progress<Self, Self::Output>> {

@@ -6,6 +6,7 @@
 //! `Fn(HttpRequest) -> impl Future<Output = Result<HttpResponse, TransportError>>`
 //! is an `HttpClient` too.
 
+pub(crate) mod cache;
 pub(crate) mod reqwest_client;
 pub(crate) mod response;
 pub(crate) mod trace;

@@ -78,7 +78,8 @@ impl ReqwestClient {
         }
         let mut response = builder.send().await.map_err(map_error)?;
         let status = response.status().as_u16();
-        if (300..400).contains(&status) {
+        // 304 is no redirect: the answer to a revalidation (If-None-Match).
+        if (300..400).contains(&status) && status != 304 {
             return Err(TransportError::Redirect { status });
         }
         let headers = response

@@ -11,6 +11,7 @@ mod common;
 mod attestation;
 mod authorization;
 mod batch;
+mod cache;
 mod cancellation;
 mod deferred;
 mod discovery;

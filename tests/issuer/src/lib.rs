@@ -388,6 +388,22 @@ impl IssuerBuilder {
         self
     }
 
+    /// Lets wallets cache the discovery documents (issuer and authorization
+    /// server metadata, `jwt-vc-issuer`, did:web document) for `seconds`:
+    /// `Cache-Control: max-age=N`, an `ETag`, and 304 to a matching
+    /// `If-None-Match` (counted in the stats as `not_modified`). Default:
+    /// `no-store`, like every other answer.
+    pub fn cache_max_age(self, seconds: u64) -> Self {
+        self.cache_control(&format!("max-age={seconds}"))
+    }
+
+    /// [`Self::cache_max_age`] with any `Cache-Control` value (`no-cache`,
+    /// `no-store`...), still with an `ETag`.
+    pub fn cache_control(mut self, value: &str) -> Self {
+        self.settings.cache_control = Some(value.to_string());
+        self
+    }
+
     /// With key attestations on: list only the `attestation` proof type
     /// (no `jwt`), so a wallet must send the key attestation as the proof.
     pub fn attestation_proof_only(mut self, on: bool) -> Self {

@@ -123,6 +123,10 @@ struct Args {
     /// x5c chain to the test root).
     #[arg(long)]
     signed_metadata: bool,
+    /// Let wallets cache the discovery documents for this many seconds
+    /// (Cache-Control: max-age, ETag, 304 on If-None-Match).
+    #[arg(long)]
+    cache_max_age: Option<u64>,
     /// Delay every response by this many milliseconds (a phone's network).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -284,6 +288,9 @@ async fn main() {
         .credential_signing(args.credential_signing.into())
         .credential_key(args.credential_key.into())
         .access_token_lifetime(std::time::Duration::from_secs(args.access_token_lifetime));
+    if let Some(seconds) = args.cache_max_age {
+        builder = builder.cache_max_age(seconds);
+    }
     for text in &args.responses {
         match serde_json::from_str::<oid4vci_issuer::Canned>(text) {
             Ok(canned) => builder = builder.respond(canned),

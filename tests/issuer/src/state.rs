@@ -236,6 +236,10 @@ pub(crate) struct Settings {
     pub signed_metadata: bool,
     /// How long every answer waits (a phone network's round trip).
     pub latency: std::time::Duration,
+    /// The `Cache-Control` of the discovery documents (metadata, keys, DID
+    /// document), which then carry an `ETag` and answer a matching
+    /// `If-None-Match` with 304. `None`: `no-store` like every answer.
+    pub cache_control: Option<String>,
 }
 
 impl Settings {
@@ -324,6 +328,7 @@ impl Default for Settings {
             attestation_proof_only: false,
             signed_metadata: false,
             latency: std::time::Duration::ZERO,
+            cache_control: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! authorization server's metadata, the `jwt-vc-issuer` metadata and the
 //! did:web document.
 
-use super::{not_found, oauth_error, ok, respond, server_error, Request};
+use super::{not_found, oauth_error, respond, server_error, Request};
 use crate::credential::{self, CredentialSigner, KeyHeader, SignKey};
 use crate::did;
 use crate::metadata;
@@ -32,36 +32,75 @@ pub(super) fn inserted_issuer_metadata(shared: &Shared, request: &Request) -> Re
 
 /// `GET /.well-known/oauth-authorization-server{prefix}` (RFC 8414), unless
 /// a fault hides it or breaks it.
-pub(super) fn authorization_server_metadata(shared: &Shared) -> Response {
+pub(super) fn authorization_server_metadata(shared: &Shared, request: &Request) -> Response {
     if shared.has(Fault::AsOpenidConfigurationOnly) {
         not_found()
     } else if shared.has(Fault::AsServerError) {
         server_error()
     } else {
-        ok(metadata::authorization_server_metadata(shared))
+        openid_configuration(shared, request)
     }
 }
 
 /// `GET {prefix}/.well-known/openid-configuration`: the same metadata.
-pub(super) fn openid_configuration(shared: &Shared) -> Response {
-    ok(metadata::authorization_server_metadata(shared))
+pub(super) fn openid_configuration(shared: &Shared, request: &Request) -> Response {
+    let metadata = metadata::authorization_server_metadata(shared);
+    document(shared, request, "application/json", metadata.to_string())
 }
 
 /// `GET /.well-known/jwt-vc-issuer{path}`.
-pub(super) fn jwt_vc_issuer(shared: &Shared) -> Response {
-    ok(metadata::jwt_vc_issuer_metadata(shared))
+pub(super) fn jwt_vc_issuer(shared: &Shared, request: &Request) -> Response {
+    let metadata = metadata::jwt_vc_issuer_metadata(shared);
+    document(shared, request, "application/json", metadata.to_string())
+}
+
+/// A discovery document: `no-store` (as every answer), or, with
+/// [`crate::IssuerBuilder::cache_max_age`], its `Cache-Control`, an `ETag`
+/// (a hash of the body), and 304 without a body to a matching
+/// `If-None-Match`.
+fn document(shared: &Shared, request: &Request, content_type: &str, body: String) -> Response {
+    let Some(cache_control) = &shared.settings.cache_control else {
+        return respond(StatusCode::OK, content_type, body);
+    };
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    let etag = format!("\"{:016x}\"", hasher.finish());
+    let matches = request
+        .headers
+        .get_all(axum::http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == etag || t.trim() == "*");
+    let builder = Response::builder()
+        .header(axum::http::header::CACHE_CONTROL, cache_control.as_str())
+        .header(axum::http::header::ETAG, etag.as_str());
+    if matches {
+        shared.lock().count("not_modified");
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(axum::body::Body::empty())
+            .unwrap_or_default();
+    }
+    builder
+        .status(StatusCode::OK)
+        .header(axum::http::header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .unwrap_or_default()
 }
 
 /// The did:web document, when the issuer is named by a did:web (`None`:
 /// no such resource).
-pub(super) fn did_document(shared: &Shared) -> Option<Response> {
+pub(super) fn did_document(shared: &Shared, request: &Request) -> Option<Response> {
     let issuer = shared
         .did
         .as_ref()
         .filter(|_| shared.settings.credential_signing == CredentialSigning::DidWeb)?;
     let document = did::did_document(&issuer.did, &issuer.document_jwk);
-    Some(respond(
-        StatusCode::OK,
+    Some(self::document(
+        shared,
+        request,
         "application/did+json",
         document.to_string(),
     ))
@@ -81,10 +120,10 @@ pub(super) fn issuer_metadata(shared: &Shared, request: &Request) -> Response {
         if shared.settings.spec.before_1_0() {
             metadata["signed_metadata"] = json!(jwt);
         } else if wants_jwt(request) {
-            return respond(StatusCode::OK, "application/jwt", jwt);
+            return document(shared, request, "application/jwt", jwt);
         }
     }
-    respond(StatusCode::OK, "application/json", metadata.to_string())
+    document(shared, request, "application/json", metadata.to_string())
 }
 
 /// Whether the request's `Accept` lists `application/jwt` (before or

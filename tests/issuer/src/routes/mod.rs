@@ -394,9 +394,9 @@ fn route_authorization_server(
     let is = |suffix: &str| path == format!("{prefix}/{suffix}");
     Some(
         if get && path == format!("/.well-known/oauth-authorization-server{prefix}") {
-            discovery::authorization_server_metadata(shared)
+            discovery::authorization_server_metadata(shared, request)
         } else if get && is(".well-known/openid-configuration") {
-            discovery::openid_configuration(shared)
+            discovery::openid_configuration(shared, request)
         } else if get && is("authorize") {
             authorize::authorization_endpoint(shared, &request.query)
         } else if post && is("authorize/login") {
@@ -432,10 +432,10 @@ fn route(shared: &Shared, path: &str, request: &Request) -> Response {
         return discovery::issuer_metadata(shared, request);
     }
     if get && path == format!("/.well-known/jwt-vc-issuer{p}") {
-        return discovery::jwt_vc_issuer(shared);
+        return discovery::jwt_vc_issuer(shared, request);
     }
     if get && path == did::did_document_path(p) {
-        if let Some(response) = discovery::did_document(shared) {
+        if let Some(response) = discovery::did_document(shared, request) {
             return response;
         }
     }
