@@ -4,7 +4,7 @@
 //! driven by the node scripts in `tests/interop/`, in both directions:
 //!
 //! - our SDK receives a credential from their issuer (`issuer.mjs`), in its
-//!   1.0 mode and its draft-13 mode;
+//!   1.0 mode, its draft-13 mode and its draft-11 mode;
 //! - their wallet (`Openid4vciClient`, `wallet.mjs`) receives a credential
 //!   from our reference issuer;
 //! - mdocs (ISO 18013-5) both ways, with `@owf/mdoc` (`mdoc.mjs`): our wallet
@@ -14,7 +14,7 @@
 //! Needs Node.js and the packages: `npm ci --prefix tests/interop`.
 
 use crate::common::*;
-use oid4vci_wallet::types::InputMode;
+use oid4vci_wallet::types::{InputMode, SpecVersion};
 use oid4vci_wallet::{
     Grant, Issuance, IssuedCredential, NotificationEvent, Signer, SoftwareSigner,
 };
@@ -313,6 +313,163 @@ async fn sdk_receives_a_verified_bound_sd_jwt_vc_from_the_owf_issuer_in_draft_13
     // No nonce endpoint: the c_nonce came with the token response.
     assert!(
         !requests.iter().any(|r| r.ends_with("/nonce")),
+        "{requests:?}"
+    );
+}
+
+/// The OWF issuer in its draft-11 mode: the library's own draft-11 metadata
+/// (`getCredentialIssuerMetadataDraft11`) and offer (`createCredentialOffer`
+/// with `Openid4vciVersion.Draft11`), served without their newer members.
+/// Both offer forms; the PIN as `user_pin`; a `format` + `vct` request with
+/// one `proof`; the SD-JWT VC verified with the issuer's published key.
+#[tokio::test(flavor = "multi_thread")]
+async fn sdk_receives_a_verified_credential_from_the_owf_issuer_in_draft_11_mode() {
+    let issuer = OwfIssuer::start("draft11").await;
+    let wallet = wallet();
+    for by_reference in [false, true] {
+        let (offer_url, tx_code) = issuer.offer(true, by_reference).await;
+        // The library's draft-11 offer: `credentials` and `user_pin_required`.
+        if !by_reference {
+            let offer = url::Url::parse(&offer_url).unwrap();
+            let (_, object) = offer
+                .query_pairs()
+                .find(|(k, _)| k == "credential_offer")
+                .expect("an offer by value");
+            let object: Value = serde_json::from_str(&object).unwrap();
+            assert_eq!(
+                object["credentials"],
+                json!([OWF_CONFIGURATION]),
+                "{object}"
+            );
+            assert!(
+                object.get("credential_configuration_ids").is_none(),
+                "{object}"
+            );
+            assert_eq!(
+                object["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+                    ["user_pin_required"],
+                true,
+                "{object}"
+            );
+        }
+
+        let resolved = wallet.resolve_offer(&offer_url).await.unwrap();
+        assert_eq!(resolved.issuer_id(), issuer.issuer_id);
+        // Detected from `credentials_supported` as an array.
+        assert_eq!(resolved.spec_version(), SpecVersion::Draft11);
+        assert_eq!(
+            resolved
+                .issuer_display(&locales(&["fr"]))
+                .and_then(|d| d.name.clone())
+                .as_deref(),
+            Some("Émetteur d’interopérabilité OWF")
+        );
+        let credentials = resolved.credentials();
+        assert_eq!(credentials.len(), 1);
+        assert_eq!(credentials[0].id, OWF_CONFIGURATION);
+        assert_eq!(credentials[0].configuration.format, "vc+sd-jwt");
+        assert_eq!(
+            credentials[0].configuration.vct.as_deref(),
+            Some("urn:eudi:pid:1")
+        );
+        assert_eq!(credentials[0].name(&locales(&["en-GB"])), "Personal ID");
+        assert_eq!(credentials[0].name(&locales(&["fr"])), "Pièce d’identité");
+
+        let Grant::PreAuthorized(step) = resolved.grant().expect("a grant") else {
+            panic!("expected the pre-authorized code grant");
+        };
+        // `user_pin_required: true` says only that a PIN is needed.
+        let spec = step
+            .tx_code_spec()
+            .expect("the offer asks for a user_pin")
+            .clone();
+        assert_eq!(spec.length, None);
+        assert_eq!(spec.description, None);
+
+        let tx_code = tx_code.expect("a PIN");
+        let mut authorized = step
+            .with_tx_code(tx_code.clone())
+            .authorize(&wallet)
+            .await
+            .unwrap();
+        assert_eq!(authorized.context().spec_version(), SpecVersion::Draft11);
+        let signer = SoftwareSigner::generate();
+        let credentials = issued(
+            authorized
+                .request_credential(&wallet, OWF_CONFIGURATION, &signer)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(credentials.len(), 1);
+        let c = &credentials[0];
+        assert_eq!(c.format, "vc+sd-jwt");
+        // The issuer's signature, checked with the key it publishes at
+        // /.well-known/jwt-vc-issuer{path}; bound to our key (cnf.jwk).
+        assert!(c.signature_verified);
+        assert_eq!(c.holder_jwk.as_ref(), Some(&signer.public_jwk()));
+        let sd = c.sd_jwt().expect("an SD-JWT");
+        assert_eq!(sd.holder_jwk(), Some(&signer.public_jwk()));
+        assert_eq!(sd.vct(), Some("urn:eudi:pid:1"));
+        let claims = c.claims.as_ref().expect("disclosed claims");
+        assert_eq!(claims["given_name"], "Erika");
+        assert_eq!(claims["address"]["locality"], "Berlin");
+        assert_eq!(claims["nationalities"], json!(["DE", "FR"]));
+        // Draft 11 has no notifications.
+        assert_eq!(c.notification_id, None);
+
+        // What went over the wire, as the OWF issuer saw it.
+        let bodies: Vec<Value> = serde_json::from_str(
+            &issuer
+                .http
+                .get(format!("{}/test/bodies", issuer.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let last = |route: &str| {
+            bodies
+                .iter()
+                .rev()
+                .find(|b| b["route"] == route)
+                .unwrap_or_else(|| panic!("no {route}: {bodies:?}"))["body"]
+                .clone()
+        };
+        let token = last("POST /draft11/token");
+        assert_eq!(token["user_pin"], tx_code.as_str(), "{token}");
+        assert!(token.get("tx_code").is_none(), "{token}");
+        let request = last("POST /draft11/credential");
+        assert_eq!(request["format"], "vc+sd-jwt", "{request}");
+        assert_eq!(request["vct"], "urn:eudi:pid:1", "{request}");
+        assert_eq!(request["proof"]["proof_type"], "jwt", "{request}");
+        for newer in ["proofs", "credential_configuration_id"] {
+            assert!(request.get(newer).is_none(), "{newer}: {request}");
+        }
+    }
+
+    let requests = issuer.requests().await;
+    // The 1.0 URL first (404), then the appended one; no nonce endpoint, no
+    // notification; the key from /.well-known/jwt-vc-issuer.
+    let inserted = requests
+        .iter()
+        .position(|r| r == "GET /.well-known/openid-credential-issuer/draft11")
+        .unwrap_or_else(|| panic!("1.0 URL not tried: {requests:?}"));
+    let appended = requests
+        .iter()
+        .position(|r| r == "GET /draft11/.well-known/openid-credential-issuer")
+        .unwrap_or_else(|| panic!("draft-11 URL not tried: {requests:?}"));
+    assert!(inserted < appended, "{requests:?}");
+    assert!(
+        requests.contains(&"GET /.well-known/jwt-vc-issuer/draft11".to_string()),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.ends_with("/nonce") || r.ends_with("/notification")),
         "{requests:?}"
     );
 }

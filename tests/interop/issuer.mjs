@@ -4,21 +4,23 @@
 // tokens, proof verification, responses) and @sd-jwt/sd-jwt-vc (the
 // credential), over node:http. tests/integration/interop.rs runs our SDK against it.
 //
-//   node tests/interop/issuer.mjs [--mode 1.0|draft13]
+//   node tests/interop/issuer.mjs [--mode 1.0|draft13|draft11]
 //
 // Listens on 127.0.0.1 (a free port) and prints one JSON line when ready:
-//   {"ready": BASE, "credential_issuer": ID, "mode": "1.0"|"draft13",
+//   {"ready": BASE, "credential_issuer": ID, "mode": "1.0"|"draft13"|"draft11",
 //    "mdoc_trust_anchor_pem": PEM|null}
 // (the root, generated at startup, of the document signer certificate of the
-// mdl_mdoc credentials; null in draft-13 mode, which has no mdoc).
-// The issuer identifier has a path (`/oid4vci` or `/draft13`), so the 1.0
-// path-inserted and the draft-13 appended well-known URLs differ.
+// mdl_mdoc credentials; null in the draft modes, which have no mdoc).
+// The issuer identifier has a path (`/oid4vci`, `/draft13` or `/draft11`), so
+// the 1.0 path-inserted and the draft appended well-known URLs differ.
 //
 // Test-only endpoints:
 //   POST /test/offers {"tx_code": bool, "by_reference": bool, "configuration_id": ID}
 //        -> {"offer_url", "tx_code", "pre_authorized_code"}
 //        (configuration_id defaults to the PID; 1.0 mode also knows mdl_mdoc)
 //   GET  /test/requests -> ["GET /.well-known/...", ...] (every request seen)
+//   GET  /test/bodies -> [{"route": "POST /draft11/token", "body": {...}}, ...]
+//        (the token and credential request bodies seen, token forms as objects)
 //
 // Mode 1.0: metadata at /.well-known/openid-credential-issuer/oid4vci with
 // `credential_metadata`, `dc+sd-jwt`, a nonce endpoint, `credential_configuration_id`
@@ -31,6 +33,21 @@
 // `claims`; no nonce endpoint (`c_nonce` in the token and credential
 // responses); requests must carry `format` + `vct` and a singular `proof`;
 // the response has a singular `credential`.
+// Mode draft11: the library's own draft-11 support. The metadata (at
+// /draft11/.well-known/openid-credential-issuer only) is
+// `Openid4vciIssuer.getCredentialIssuerMetadataDraft11` of the draft-13
+// metadata: a `credentials_supported` array (`id`, `vc+sd-jwt`, `vct`,
+// `cryptographic_suites_supported`, `display`; the library drops `claims`,
+// `scope` and `proof_types_supported`). The library returns it next to
+// `credential_configurations_supported`; this script serves only the
+// draft-11 half, with `proof_types_supported: ["jwt"]` put back. Offers come from `createCredentialOffer` with
+// `originalDraftVersion: Draft11`, which adds `credentials` and
+// `user_pin_required: true`; this script drops the newer
+// `credential_configuration_ids` and `tx_code` it also keeps. The token
+// endpoint takes the PIN as `user_pin` (`parseAccessTokenRequest` maps it to
+// tx_code) and returns `c_nonce`; requests must carry `format` `vc+sd-jwt` +
+// `vct` and a singular `proof`; the response has a singular `credential` (and
+// `format`, `c_nonce`). No notification endpoint (draft 11 has none), no mdoc.
 
 import crypto from 'node:crypto'
 import http from 'node:http'
@@ -56,12 +73,15 @@ setGlobalConfig({ allowInsecureUrls: true })
 
 const modeArg = process.argv.indexOf('--mode')
 const MODE = modeArg > 0 ? process.argv[modeArg + 1] : '1.0'
-if (MODE !== '1.0' && MODE !== 'draft13') {
-  console.error(`issuer.mjs: unknown mode ${MODE} (1.0 or draft13)`)
+if (MODE !== '1.0' && MODE !== 'draft13' && MODE !== 'draft11') {
+  console.error(`issuer.mjs: unknown mode ${MODE} (1.0, draft13 or draft11)`)
   process.exit(2)
 }
-const DRAFT13 = MODE === 'draft13'
-const TENANT = DRAFT13 ? '/draft13' : '/oid4vci'
+const DRAFT11 = MODE === 'draft11'
+// Draft 13 and draft 11 share most of the pre-1.0 behaviour (no nonce
+// endpoint, `format` + `vct` requests, one `proof`, a singular `credential`).
+const DRAFT13 = MODE === 'draft13' || DRAFT11
+const TENANT = DRAFT11 ? '/draft11' : DRAFT13 ? '/draft13' : '/oid4vci'
 const CONFIGURATION_ID = 'eu.europa.ec.eudi.pid_vc_sd_jwt'
 const MDL_CONFIGURATION_ID = 'mdl_mdoc'
 const VCT = 'urn:eudi:pid:1'
@@ -237,14 +257,26 @@ const credentialIssuerMetadata = issuer.createCredentialIssuerMetadata({
   credential_issuer: ID,
   credential_endpoint: `${ID}/credential`,
   ...(DRAFT13 ? {} : { nonce_endpoint: `${ID}/nonce` }),
-  notification_endpoint: `${ID}/notification`,
+  ...(DRAFT11 ? {} : { notification_endpoint: `${ID}/notification` }),
   display,
   credential_configurations_supported: credentialConfigurations,
 })
+// What GET on the metadata URL returns. Draft 11: the library's draft-11
+// view, without the `credential_configurations_supported` it keeps beside
+// `credentials_supported` (a draft-11 issuer has only the latter), and with
+// draft 11's `proof_types_supported: ["jwt"]`, which the library's
+// conversion drops (our SDK sends a proof only when the metadata lists a
+// proof type).
+const servedIssuerMetadata = DRAFT11
+  ? (({ credential_configurations_supported, credentials_supported, ...draft11 }) => ({
+      ...draft11,
+      credentials_supported: credentials_supported.map((entry) => ({ ...entry, proof_types_supported: ['jwt'] })),
+    }))(issuer.getCredentialIssuerMetadataDraft11(credentialIssuerMetadata))
+  : credentialIssuerMetadata
 const issuerMetadata = {
   credentialIssuer: credentialIssuerMetadata,
   authorizationServers: [asMetadata],
-  originalDraftVersion: DRAFT13 ? Openid4vciVersion.Draft14 : Openid4vciVersion.V1,
+  originalDraftVersion: DRAFT11 ? Openid4vciVersion.Draft11 : DRAFT13 ? Openid4vciVersion.Draft14 : Openid4vciVersion.V1,
   knownCredentialConfigurations: issuer.getKnownCredentialConfigurationsSupported(credentialIssuerMetadata),
 }
 
@@ -254,6 +286,7 @@ const offersByReference = new Map() // id -> offer object
 const nonces = new Map() // c_nonce -> expiry (ms)
 const notifications = new Set()
 const requests = []
+const bodies = [] // token and credential request bodies
 
 function freshNonce() {
   const nonce = crypto.randomBytes(16).toString('base64url')
@@ -277,7 +310,7 @@ async function handle(req, res) {
   const issuerMetadataPath = DRAFT13
     ? `${TENANT}/.well-known/openid-credential-issuer`
     : `/.well-known/openid-credential-issuer${TENANT}`
-  if (route === `GET ${issuerMetadataPath}`) return send(res, 200, credentialIssuerMetadata)
+  if (route === `GET ${issuerMetadataPath}`) return send(res, 200, servedIssuerMetadata)
   if (route === `GET /.well-known/oauth-authorization-server${TENANT}`) return send(res, 200, asMetadata)
   if (route === `GET ${TENANT}/jwks`) return send(res, 200, { keys: [accessTokenKey.publicJwk] }, 'application/jwk-set+json')
   if (route === `GET /.well-known/jwt-vc-issuer${TENANT}`) {
@@ -296,11 +329,12 @@ async function handle(req, res) {
     })
   }
   if (route === `POST ${TENANT}/credential`) return credential(req, res, url)
-  if (route === `POST ${TENANT}/notification`) return notification(req, res, url)
+  if (route === `POST ${TENANT}/notification` && !DRAFT11) return notification(req, res, url)
 
   // Test endpoints.
   if (route === 'POST /test/offers') return createOffer(req, res)
   if (route === 'GET /test/requests') return send(res, 200, requests)
+  if (route === 'GET /test/bodies') return send(res, 200, bodies)
   return send(res, 404, { error: 'not_found', error_description: `no route for ${route}` })
 }
 
@@ -328,14 +362,27 @@ async function createOffer(req, res) {
     credentialOfferScheme: 'openid-credential-offer://',
     credentialOfferUri: options.by_reference ? `${ID}/offers/${referenceId}` : undefined,
   })
-  if (options.by_reference) offersByReference.set(referenceId, credentialOfferObject)
+  let offerObject = credentialOfferObject
+  let offerUrl = credentialOffer
+  if (DRAFT11) {
+    // The library's draft-11 offer carries `credentials` and
+    // `user_pin_required` next to the newer members; keep the draft-11 ones.
+    const { credential_configuration_ids, grants, ...rest } = credentialOfferObject
+    const { tx_code, ...preAuthorized } = grants[preAuthorizedCodeGrantIdentifier]
+    offerObject = { ...rest, grants: { ...grants, [preAuthorizedCodeGrantIdentifier]: preAuthorized } }
+    if (!options.by_reference) {
+      offerUrl = `openid-credential-offer://?${new URLSearchParams({ credential_offer: JSON.stringify(offerObject) })}`
+    }
+  }
+  if (options.by_reference) offersByReference.set(referenceId, offerObject)
   offers.set(preAuthorizedCode, { txCode, used: false, configurationId })
-  return send(res, 201, { offer_url: credentialOffer, tx_code: txCode ?? null, pre_authorized_code: preAuthorizedCode })
+  return send(res, 201, { offer_url: offerUrl, tx_code: txCode ?? null, pre_authorized_code: preAuthorizedCode })
 }
 
 async function token(req, res, url) {
   try {
     const accessTokenRequest = Object.fromEntries(new URLSearchParams(await body(req)))
+    bodies.push({ route: `${req.method} ${url.pathname}`, body: accessTokenRequest })
     const request = requestLike(req, url)
     const parsed = authorizationServer.parseAccessTokenRequest({ accessTokenRequest, request })
     if (parsed.grant.grantType !== preAuthorizedCodeGrantIdentifier) {
@@ -386,14 +433,21 @@ async function credential(req, res, url) {
     // The access token's subject is the pre-authorized code of its offer.
     const offered = offers.get(tokenPayload.sub)?.configurationId ?? CONFIGURATION_ID
     const credentialRequest = JSON.parse(await body(req))
+    bodies.push({ route: `${req.method} ${url.pathname}`, body: credentialRequest })
     const parsed = issuer.parseCredentialRequest({ issuerMetadata, credentialRequest })
     if (DRAFT13) {
-      // A draft-13 issuer knows `format` + type parameters (or a credential
-      // identifier), not `credential_configuration_id`.
+      // A draft-13 (or draft-11) issuer knows `format` + type parameters (or
+      // a credential identifier), not `credential_configuration_id`.
       if (parsed.format?.format !== 'vc+sd-jwt' || parsed.format.vct !== VCT) {
         throw new Oauth2ServerErrorResponseError({
           error: 'unsupported_credential_format',
-          error_description: `draft 13: send format vc+sd-jwt and vct ${VCT}`,
+          error_description: `${MODE}: send format vc+sd-jwt and vct ${VCT}`,
+        })
+      }
+      if (DRAFT11 && (credentialRequest.proofs !== undefined || credentialRequest.proof === undefined)) {
+        throw new Oauth2ServerErrorResponseError({
+          error: Oauth2ErrorCodes.InvalidProof,
+          error_description: 'draft 11: send one `proof`, not `proofs`',
         })
       }
     } else if (parsed.credentialConfigurationId !== offered) {
@@ -470,8 +524,9 @@ async function credential(req, res, url) {
       },
       { header: { kid: credentialKey.publicJwk.kid, typ: DRAFT13 ? 'vc+sd-jwt' : 'dc+sd-jwt' } }
     )
-    const notificationId = crypto.randomBytes(12).toString('base64url')
-    notifications.add(notificationId)
+    // Draft 11 has no notifications.
+    const notificationId = DRAFT11 ? undefined : crypto.randomBytes(12).toString('base64url')
+    if (notificationId) notifications.add(notificationId)
     const response = issuer.createCredentialResponse({
       credentialRequest: parsed,
       ...(DRAFT13
