@@ -16,7 +16,8 @@ use crate::flow::issued::IssuedCredential;
 use crate::flow::notification::Notify;
 use crate::flow::pre_authorized::PreAuthorizedStep;
 use crate::flow::token::WithToken;
-use crate::jose::{DpopState, Signer};
+use crate::flow::{DpopUse, Protection};
+use crate::jose::{DpopServer, DpopState, Signer};
 use crate::types::{NotificationEvent, PkceVerifier};
 use std::time::Duration;
 
@@ -91,12 +92,30 @@ impl PreAuthorizedStep {
             .with_capabilities(wallet.capabilities())
             .token_exchange(wallet.client_id())?
             .with_dpop(dpop.is_some());
+        // The nonce needs no token: it goes out with the token request. Its
+        // DPoP nonce (if the issuer sends one) is read into a copy of the key
+        // state and kept; a failed prefetch only means the credential
+        // exchange asks for a nonce itself.
+        let mut nonce_dpop = dpop.clone();
+        let prefetch = async {
+            let fetch = self.nonce_prefetch()?;
+            let protect = Protection::issuer(
+                nonce_dpop.as_mut(),
+                DpopUse::Observe(DpopServer::CredentialIssuer),
+            );
+            wallet.run_with(fetch, protect).await.ok()
+        };
         let protect = wallet.protect_at(&self.context.authorization_server, dpop.as_mut());
-        let token = wallet.run_with(exchange, protect).await?;
+        let (token, nonce) = tokio::join!(wallet.run_with(exchange, protect), prefetch);
+        let token = token?;
+        if let (Some(dpop), Some(seen)) = (dpop.as_mut(), nonce_dpop.as_ref()) {
+            dpop.adopt_issuer_nonce(seen);
+        }
         Ok(self
             .clone()
             .into_authorized(token, wallet.client_id(), wallet.now())
-            .with_dpop(dpop))
+            .with_dpop(dpop)
+            .with_prefetched_nonce(nonce))
     }
 }
 

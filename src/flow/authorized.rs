@@ -36,6 +36,21 @@ pub struct Authorized {
     /// The DPoP key and nonces, when the authorization server uses DPoP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dpop: Option<DpopState>,
+    /// A nonce from the nonce endpoint fetched beside the token request,
+    /// for the first credential request. Not saved: a restored session
+    /// fetches a fresh one.
+    #[serde(skip)]
+    pub(crate) prefetched_nonce: Option<PrefetchedNonce>,
+}
+
+/// A nonce kept for the next proof; its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct PrefetchedNonce(pub(crate) String);
+
+impl std::fmt::Debug for PrefetchedNonce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrefetchedNonce(<redacted>)")
+    }
 }
 
 impl Authorized {
@@ -59,7 +74,17 @@ impl Authorized {
             client_id,
             c_nonce: token.c_nonce,
             dpop: None,
+            prefetched_nonce: None,
         }
+    }
+
+    /// Keeps a nonce fetched from the nonce endpoint while the token was
+    /// requested ([`PreAuthorizedStep::nonce_prefetch`](super::PreAuthorizedStep::nonce_prefetch)):
+    /// the first credential request signs its proofs with it instead of
+    /// asking for one (an `invalid_nonce` answer still gets a fresh one).
+    pub fn with_prefetched_nonce(mut self, nonce: Option<String>) -> Self {
+        self.prefetched_nonce = nonce.map(PrefetchedNonce);
+        self
     }
 
     /// Attaches the DPoP key the token was requested with.

@@ -105,6 +105,10 @@ impl<'a> CredentialExchange<'a> {
             guard: Guard::default(),
             rounds: 0,
         };
+        // A nonce fetched beside the token request serves the first request.
+        if exchange.plan.needs_proofs() {
+            exchange.nonce = exchange.authorized.prefetched_nonce.take().map(|n| n.0);
+        }
         exchange.step = match exchange.authorized.refresh_exchange() {
             Some(refresh) if exchange.authorized.token_expired(now) => Step::Refresh(refresh),
             _ => exchange.first_step(),

@@ -148,6 +148,27 @@ impl PreAuthorizedStep {
         })
     }
 
+    /// The nonce request that may go out with the token request: the nonce
+    /// endpoint needs no token, so a driver sends both at once and saves a
+    /// round trip (then [`Authorized::with_prefetched_nonce`]). `None` when
+    /// the issuer has no nonce endpoint or no offered configuration takes
+    /// proofs (then no nonce is needed).
+    pub fn nonce_prefetch(&self) -> Option<super::NonceExchange> {
+        let proofs = self.offered.iter().any(|id| {
+            self.context
+                .configuration(id)
+                .is_ok_and(|c| c.proof_types_supported.is_some())
+        });
+        if !proofs {
+            return None;
+        }
+        self.context
+            .issuer
+            .nonce_endpoint
+            .as_deref()
+            .map(super::NonceExchange::new)
+    }
+
     /// The authorized state after a successful token response.
     pub fn into_authorized(
         self,

@@ -272,6 +272,14 @@ impl DpopState {
         Ok(format!("{input}.{}", b64(signature)))
     }
 
+    /// Takes the credential issuer's nonce `other` has seen (a request sent
+    /// beside this state's own, with a copy of it), if any.
+    pub(crate) fn adopt_issuer_nonce(&mut self, other: &DpopState) {
+        if other.issuer_nonce.is_some() {
+            self.issuer_nonce = other.issuer_nonce.clone();
+        }
+    }
+
     /// Reads a response of `server`: keeps its `DPoP-Nonce` (from any
     /// response, successes included) and tells whether the response asks for
     /// the request again with that nonce (`use_dpop_nonce`, as a 400 error

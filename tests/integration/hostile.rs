@@ -374,7 +374,8 @@ async fn broken_token_responses_are_typed() {
         assert!(!err.to_string().contains("t0k3n-v4lue"), "{err}");
         assert_bounded(&err);
         assert_eq!(count(&issuer, "/credential"), 0);
-        assert_eq!(count(&issuer, "/nonce"), 0);
+        // The nonce went out beside the token request; nothing after it.
+        assert!(count(&issuer, "/nonce") <= 1);
     }
 }
 
