@@ -549,6 +549,32 @@ fn convert(id: &str, entry: CredentialSupported) -> Result<CredentialConfigurati
             .collect(),
         ProofTypesSupported::Map(map) => map,
     });
+    // Drafts 11 and 12 made `proof_types_supported` optional: a credential
+    // with binding methods and no proof types is still key-bound, by the
+    // one proof type those drafts define (`jwt`), signed with the listed
+    // suites (ES256 when none are listed).
+    let binds = entry
+        .cryptographic_binding_methods_supported
+        .as_ref()
+        .is_some_and(|m| !m.is_empty());
+    let proof_types_supported = match proof_types_supported {
+        None if binds => Some(
+            [(
+                "jwt".to_string(),
+                ProofTypeMetadata {
+                    proof_signing_alg_values_supported: if proof_algorithms.is_empty() {
+                        vec!["ES256".to_string()]
+                    } else {
+                        proof_algorithms.clone()
+                    },
+                    key_attestations_required: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        other => other,
+    };
     let credential_metadata =
         (entry.display.is_some() || !claims.is_empty()).then(|| CredentialMetadata {
             display: entry.display,
@@ -965,6 +991,33 @@ mod tests {
         assert!(proof_types["jwt"]
             .proof_signing_alg_values_supported
             .is_empty());
+    }
+
+    #[test]
+    fn binding_methods_without_proof_types_mean_jwt_proofs() {
+        let converted = issuer_metadata_from_draft11(&json!({
+            "credential_issuer": "https://i.example",
+            "credential_endpoint": "https://i.example/c",
+            "credentials_supported": [
+                {"format": "vc+sd-jwt", "id": "pid", "vct": "urn:eudi:pid:1",
+                 "cryptographic_binding_methods_supported": ["jwk"],
+                 "cryptographic_suites_supported": ["ES256"]},
+                {"format": "vc+sd-jwt", "id": "plain", "vct": "urn:x",
+                 "cryptographic_binding_methods_supported": ["jwk"]},
+                {"format": "vc+sd-jwt", "id": "unbound", "vct": "urn:y"}
+            ]
+        }))
+        .unwrap();
+        let configurations: &BTreeMap<String, CredentialConfiguration> =
+            &converted.credential_configurations_supported;
+        let algs = |id: &str| {
+            configurations[id].proof_types_supported.as_ref().unwrap()["jwt"]
+                .proof_signing_alg_values_supported
+                .clone()
+        };
+        assert_eq!(algs("pid"), ["ES256"]);
+        assert_eq!(algs("plain"), ["ES256"]);
+        assert_eq!(configurations["unbound"].proof_types_supported, None);
     }
 
     #[test]

@@ -40,7 +40,7 @@
 // `cryptographic_suites_supported`, `display`; the library drops `claims`,
 // `scope` and `proof_types_supported`). The library returns it next to
 // `credential_configurations_supported`; this script serves only the
-// draft-11 half, with `proof_types_supported: ["jwt"]` put back. Offers come from `createCredentialOffer` with
+// draft-11 half as the library makes it. Offers come from `createCredentialOffer` with
 // `originalDraftVersion: Draft11`, which adds `credentials` and
 // `user_pin_required: true`; this script drops the newer
 // `credential_configuration_ids` and `tx_code` it also keeps. The token
@@ -263,15 +263,14 @@ const credentialIssuerMetadata = issuer.createCredentialIssuerMetadata({
 })
 // What GET on the metadata URL returns. Draft 11: the library's draft-11
 // view, without the `credential_configurations_supported` it keeps beside
-// `credentials_supported` (a draft-11 issuer has only the latter), and with
-// draft 11's `proof_types_supported: ["jwt"]`, which the library's
-// conversion drops (our SDK sends a proof only when the metadata lists a
-// proof type).
+// `credentials_supported` (a draft-11 issuer has only the latter). The
+// library's conversion drops `proof_types_supported` (optional in draft 11):
+// the entries keep only `cryptographic_binding_methods_supported`, from
+// which the wallet must infer the `jwt` proof.
 const servedIssuerMetadata = DRAFT11
-  ? (({ credential_configurations_supported, credentials_supported, ...draft11 }) => ({
-      ...draft11,
-      credentials_supported: credentials_supported.map((entry) => ({ ...entry, proof_types_supported: ['jwt'] })),
-    }))(issuer.getCredentialIssuerMetadataDraft11(credentialIssuerMetadata))
+  ? (({ credential_configurations_supported, ...draft11 }) => draft11)(
+      issuer.getCredentialIssuerMetadataDraft11(credentialIssuerMetadata),
+    )
   : credentialIssuerMetadata
 const issuerMetadata = {
   credentialIssuer: credentialIssuerMetadata,
