@@ -193,12 +193,14 @@ impl Wallet {
         &self,
         credential_issuer: &str,
         credentials: Vec<IssuedCredential>,
+        prefetched_keys: Option<(String, Vec<serde_json::Value>)>,
     ) -> Result<Vec<IssuedCredential>> {
-        match CheckReceived::start(
+        match CheckReceived::start_with_issuer_keys(
             credential_issuer,
             credentials,
             &self.inner.engine,
             self.now(),
+            prefetched_keys,
         )? {
             Progress::Done(checked) => Ok(checked),
             Progress::Again(flow) => self.drive(flow).await,

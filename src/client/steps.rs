@@ -16,7 +16,7 @@ use crate::flow::issued::IssuedCredential;
 use crate::flow::notification::Notify;
 use crate::flow::pre_authorized::PreAuthorizedStep;
 use crate::flow::token::WithToken;
-use crate::flow::{DpopUse, Protection};
+use crate::flow::{CheckReceived, DpopUse, Protection};
 use crate::jose::{DpopServer, DpopState, Signer};
 use crate::types::{NotificationEvent, PkceVerifier};
 use std::time::Duration;
@@ -142,6 +142,17 @@ impl Authorized {
         signers: &[&dyn Signer],
     ) -> Result<Issuance> {
         let attestation = wallet.attestation();
+        let issuer = self.context.issuer.credential_issuer.clone();
+        // The issuer's keys need nothing from the answer: fetched beside the
+        // credential request when the check will most likely need them (a
+        // failed fetch only means the check fetches them itself).
+        let prefetch = self
+            .context
+            .configuration(configuration_id)
+            .ok()
+            .and_then(|c| {
+                CheckReceived::issuer_keys_prefetch(&issuer, &c.format, &wallet.inner.engine)
+            });
         let exchange = CredentialExchange::new(
             self,
             configuration_id,
@@ -151,14 +162,18 @@ impl Authorized {
             &wallet.inner.engine,
             wallet.now(),
         )?;
-        match wallet.drive(exchange).await {
-            Ok(Issuance::Issued(list)) => {
-                let issuer = self.context.issuer.credential_issuer.clone();
-                match wallet.check_received(&issuer, list).await {
-                    Ok(list) => Ok(Issuance::Issued(list)),
-                    Err(e) => Err(self.report_failure(wallet, e).await),
-                }
-            }
+        let keys = async {
+            let fetch = prefetch?;
+            let url = fetch.url().to_string();
+            let keys = wallet.run_with(fetch, Protection::none()).await.ok()?;
+            Some((url, keys))
+        };
+        let (issued, keys) = tokio::join!(wallet.drive(exchange), keys);
+        match issued {
+            Ok(Issuance::Issued(list)) => match wallet.check_received(&issuer, list, keys).await {
+                Ok(list) => Ok(Issuance::Issued(list)),
+                Err(e) => Err(self.report_failure(wallet, e).await),
+            },
             Ok(deferred) => Ok(deferred),
             Err(e) => Err(self.report_failure(wallet, e).await),
         }
@@ -262,7 +277,7 @@ impl DeferredPending {
         match status {
             DeferredStatus::Issued(list) => {
                 let issuer = self.authorized.context.issuer.credential_issuer.clone();
-                match wallet.check_received(&issuer, list).await {
+                match wallet.check_received(&issuer, list, None).await {
                     Ok(list) => Ok(DeferredStatus::Issued(list)),
                     Err(e) => Err(self.authorized.report_failure(wallet, e).await),
                 }

@@ -139,6 +139,26 @@ impl CheckReceived {
         config: &EngineConfig,
         now: u64,
     ) -> Result<Progress<Self, Vec<IssuedCredential>>> {
+        Self::start_with_issuer_keys(credential_issuer, credentials, config, now, None)
+    }
+
+    /// As [`Self::start`], with the credential issuer's JWT VC issuer keys
+    /// already fetched (`(url, keys)`, by [`Self::issuer_keys_prefetch`]
+    /// beside the credential request). Keys that do not verify are fetched
+    /// once more, as cached ones are.
+    pub fn start_with_issuer_keys(
+        credential_issuer: &str,
+        credentials: Vec<IssuedCredential>,
+        config: &EngineConfig,
+        now: u64,
+        prefetched: Option<(String, Vec<Value>)>,
+    ) -> Result<Progress<Self, Vec<IssuedCredential>>> {
+        let mut keys = KeyCache::default();
+        if let Some(found) = prefetched {
+            keys.issuers
+                .insert(credential_issuer.to_string(), Ok(found));
+            keys.cached.insert(credential_issuer.to_string());
+        }
         Self {
             credential_issuer: credential_issuer.to_string(),
             credentials,
@@ -146,10 +166,27 @@ impl CheckReceived {
             allow_http: config.allow_http,
             now,
             next: 0,
-            keys: KeyCache::default(),
+            keys,
             fetch: None,
         }
         .advance()
+    }
+
+    /// The fetch of the credential issuer's JWT VC issuer keys that may go
+    /// out beside a credential request of `format`: the credential will most
+    /// likely need them (an SD-JWT VC or JWT VC, signatures checked, no trust
+    /// anchors for an `x5c` chain), and they need nothing from the answer.
+    pub fn issuer_keys_prefetch(
+        credential_issuer: &str,
+        format: &str,
+        config: &EngineConfig,
+    ) -> Option<JwtVcIssuerKeys> {
+        let signed_jwt = is_sd_jwt(format) || format == "jwt_vc_json";
+        let by_metadata = config.trust.verify_signatures && config.trust.anchors.is_empty();
+        if !(signed_jwt && by_metadata) {
+            return None;
+        }
+        JwtVcIssuerKeys::new(credential_issuer).ok()
     }
 
     /// Checks from `next` on until a key must be fetched or all are done.
