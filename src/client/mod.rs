@@ -160,6 +160,14 @@ impl WalletBuilder {
         self
     }
 
+    /// [`Self::trust_anchor`] for each of `roots` (e.g. the certificates of
+    /// an EU trusted list).
+    pub fn trust_anchors<R: AsRef<[u8]>>(self, roots: impl IntoIterator<Item = R>) -> Self {
+        roots
+            .into_iter()
+            .fold(self, |builder, root| builder.trust_anchor(root))
+    }
+
     /// Keeps DPoP keys in the app's key store (e.g. the secure element)
     /// instead of drawing a software key per issuance: every DPoP proof of
     /// a session is signed by the app's key, and the saved session holds only

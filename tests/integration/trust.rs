@@ -165,9 +165,10 @@ async fn trust_anchors_are_served_and_a_bad_anchor_is_a_configuration_error() {
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap();
+    // Roots given as a list (e.g. an EU trusted list's), PEM and DER.
     let wallet = Wallet::builder()
         .dangerous_allow_http()
-        .trust_anchor(der)
+        .trust_anchors([served.clone().into_bytes(), der])
         .build()
         .unwrap();
     assert!(receive_pid(&issuer, &wallet)
