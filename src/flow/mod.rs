@@ -3,6 +3,31 @@
 //! either its output or itself to be sent again (a fallback URL, a retry).
 //! Time comes in as arguments; nothing here sleeps, reads a clock or opens a
 //! socket. [`crate::Wallet`] drives these steps with an [`crate::HttpClient`].
+//!
+//! Public on purpose, for drivers other than [`crate::Wallet`] (a blocking
+//! one, a wasm one, a test): an [`Exchange`] is one request and its answer;
+//! a [`Flow`] is a run of requests the protocol links, with every retry rule
+//! in it once. In the order an issuance meets them:
+//! - the offer: [`parse_offer_url`], [`OfferFetch`] (by reference);
+//! - the metadata: [`IssuerMetadataDiscovery`], [`AsMetadataDiscovery`],
+//!   [`select_authorization_server`], giving [`DiscoveredMetadata`] (with
+//!   [`DiscoveredMetadata::can_issue`]: refuse before spending);
+//! - authorization: [`crate::PreAuthorizedStep::token_exchange`] or
+//!   [`crate::AuthorizationCodeStep`] ([`ParExchange`], PKCE, the callback
+//!   checks), each a [`TokenExchange`], wrapped in [`Protected`] for DPoP
+//!   nonces and attestation challenges (the one-resend rule);
+//! - credentials: [`CredentialExchange`] (refresh when expired, the nonce,
+//!   the proofs, the sealed request, `invalid_nonce` once, `invalid_token`
+//!   with one refresh), then [`CheckReceived`] (issuer keys, trust anchors);
+//! - later: [`DeferredPoll`] and [`Notify`], run by [`WithToken`].
+//!
+//! Requests that do not depend on each other are named so a driver can send
+//! them together: [`crate::PreAuthorizedStep::nonce_prefetch`] (beside the
+//! token request) and [`CheckReceived::issuer_keys_prefetch`] (beside the
+//! credential request); [`Exchange::cacheable`] marks what a metadata cache
+//! may answer. See the test
+//! `the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet` for
+//! a complete hand-written driver.
 
 pub(crate) mod authorization;
 pub(crate) mod authorized;
