@@ -3,6 +3,7 @@
 //! store), where the
 //! `Wallet` constructors cover only the common pairs.
 
+use super::cache::{ForeignMetadataCache, MetadataStore};
 use super::signer::ForeignSigner;
 use super::wallet::client_attestation;
 use super::{HttpClient, Signer, Wallet, WalletConfig, WalletError};
@@ -60,6 +61,7 @@ struct Parts {
     attestation: Option<(String, Arc<dyn Signer>)>,
     key_attestations: Option<Arc<dyn KeyAttestationProvider>>,
     dpop_keys: Option<Arc<dyn DpopKeyStore>>,
+    metadata_store: Option<Arc<dyn MetadataStore>>,
 }
 
 /// Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
@@ -87,6 +89,7 @@ impl WalletBuilder {
                 attestation: None,
                 key_attestations: None,
                 dpop_keys: None,
+                metadata_store: None,
             }),
         })
     }
@@ -123,6 +126,14 @@ impl WalletBuilder {
         self.with(|p| p.dpop_keys = Some(store))
     }
 
+    /// Persists the metadata cache in the app's store (by default it lives
+    /// in memory, per wallet): a wallet built after a restart with the same
+    /// store reads the issuer's metadata and keys from it while the servers'
+    /// `Cache-Control` allows.
+    pub fn metadata_store(self: Arc<Self>, store: Arc<dyn MetadataStore>) -> Arc<Self> {
+        self.with(|p| p.metadata_store = Some(store))
+    }
+
     /// The wallet. `WalletError::Configuration` for an unusable part (as
     /// the `Wallet` constructors say).
     pub fn build(&self) -> Result<Arc<Wallet>, WalletError> {
@@ -139,6 +150,9 @@ impl WalletBuilder {
         }
         if let Some(store) = &parts.dpop_keys {
             builder = builder.dpop_keys(ForeignDpopKeys(store.clone()));
+        }
+        if let Some(store) = &parts.metadata_store {
+            builder = builder.metadata_cache(Arc::new(ForeignMetadataCache::new(store.clone())));
         }
         Ok(Arc::new(Wallet {
             inner: builder.build()?,

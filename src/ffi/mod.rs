@@ -41,6 +41,7 @@
 
 mod authorization;
 mod builder;
+mod cache;
 mod cancel;
 mod deferred;
 mod error;
@@ -60,6 +61,8 @@ mod wallet;
 pub use authorization::PendingAuthorization;
 #[allow(unused_imports)]
 pub use builder::{DpopKeyStore, KeyAttestationProvider, KeyAttestationRequest, WalletBuilder};
+#[allow(unused_imports)]
+pub use cache::MetadataStore;
 #[allow(unused_imports)]
 pub use cancel::Cancellation;
 #[allow(unused_imports)]

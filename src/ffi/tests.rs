@@ -583,3 +583,71 @@ async fn trust_anchors_apply_with_the_apps_http_client_too() {
         credentials[0].verification
     );
 }
+
+/// The app's metadata store: a map it could write to a file.
+#[derive(Default)]
+struct MapStore(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl MetadataStore for MapStore {
+    fn load(&self, url: String) -> Option<String> {
+        self.0.lock().unwrap().get(&url).cloned()
+    }
+    fn store(&self, url: String, entry: String) {
+        self.0.lock().unwrap().insert(url, entry);
+    }
+    fn remove(&self, url: String) {
+        self.0.lock().unwrap().remove(&url);
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_store_outlives_the_wallet_and_spares_the_next_its_requests() {
+    let issuer = Issuer::builder()
+        .cache_max_age(3600)
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let store = Arc::new(MapStore::default());
+    let build = || {
+        let mut config = config();
+        config.dangerous_allow_http = true;
+        WalletBuilder::new(config)
+            .metadata_store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let issue = |wallet: Arc<Wallet>| {
+        let offer = pid_offer(&issuer, false).offer_url;
+        async move {
+            let resolved = wallet.resolve_offer(offer, None).await.unwrap();
+            let session = resolved.authorize(wallet.clone(), None, None).await.unwrap();
+            let credentials = issue_pid(&wallet, &session).await;
+            assert!(credentials[0].signature_verified);
+        }
+    };
+    let well_known = |issuer: &RunningIssuer| -> u64 {
+        issuer
+            .stats()
+            .iter()
+            .filter(|(path, _)| path.contains(".well-known"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+
+    issue(build()).await;
+    let first = well_known(&issuer);
+    assert_eq!(first, 3, "{:?}", issuer.stats());
+    assert!(store.0.lock().unwrap().len() >= 3, "the app's store holds the documents");
+
+    // A new wallet (the app restarted) with the same store: no well-known
+    // request at all.
+    issue(build()).await;
+    assert_eq!(well_known(&issuer), first, "{:?}", issuer.stats());
+
+    // What the store gives back is input: a damaged entry is no entry.
+    for entry in store.0.lock().unwrap().values_mut() {
+        *entry = "{not json".into();
+    }
+    issue(build()).await;
+    assert_eq!(well_known(&issuer), 2 * first, "{:?}", issuer.stats());
+}

@@ -2586,6 +2586,310 @@ public func FfiConverterTypeKeySource_lower(_ value: KeySource) -> UInt64 {
 
 
 /**
+ * The app's persistent store of the metadata cache: entries are opaque JSON
+ * texts by URL (keep them in a file, `SharedPreferences`, `UserDefaults`).
+ * The wallet keeps a copy in memory and writes through: `load` is asked
+ * only for a URL it has not seen since it was built. The calls are short
+ * and made while a request is prepared; keep them fast.
+ */
+public protocol MetadataStore: AnyObject, Sendable {
+    
+    /**
+     * The entry stored for `url`, if any.
+     */
+    func load(url: String)  -> String?
+    
+    /**
+     * Stores (or replaces) the entry for `url`.
+     */
+    func store(url: String, entry: String) 
+    
+    /**
+     * Drops the entry for `url` (the server said `no-store`, or it changed).
+     */
+    func remove(url: String) 
+    
+}
+/**
+ * The app's persistent store of the metadata cache: entries are opaque JSON
+ * texts by URL (keep them in a file, `SharedPreferences`, `UserDefaults`).
+ * The wallet keeps a copy in memory and writes through: `load` is asked
+ * only for a URL it has not seen since it was built. The calls are short
+ * and made while a request is prepared; keep them fast.
+ */
+open class MetadataStoreImpl: MetadataStore, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_oid4vci_wallet_fn_clone_metadatastore(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_oid4vci_wallet_fn_free_metadatastore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The entry stored for `url`, if any.
+     */
+open func load(url: String) -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_metadatastore_load(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stores (or replaces) the entry for `url`.
+     */
+open func store(url: String, entry: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_metadatastore_store(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),
+        FfiConverterString.lower(entry),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Drops the entry for `url` (the server said `no-store`, or it changed).
+     */
+open func remove(url: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_metadatastore_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceMetadataStore {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceMetadataStore = UniffiVTableCallbackInterfaceMetadataStore(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeMetadataStore.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface MetadataStore: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeMetadataStore.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface MetadataStore: handle missing in uniffiClone")
+            }
+        },
+        load: { (
+            uniffiHandle: UInt64,
+            url: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeMetadataStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.load(
+                     url: try FfiConverterString.lift(url)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        store: { (
+            uniffiHandle: UInt64,
+            url: RustBuffer,
+            entry: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMetadataStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.store(
+                     url: try FfiConverterString.lift(url),
+                     entry: try FfiConverterString.lift(entry)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        remove: { (
+            uniffiHandle: UInt64,
+            url: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMetadataStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.remove(
+                     url: try FfiConverterString.lift(url)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceMetadataStore> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceMetadataStore>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitMetadataStore() {
+    uniffi_oid4vci_wallet_fn_init_callback_vtable_metadatastore(UniffiCallbackInterfaceMetadataStore.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMetadataStore: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<MetadataStore>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = MetadataStore
+
+    public static func lift(_ handle: UInt64) throws -> MetadataStore {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MetadataStoreImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: MetadataStore) -> UInt64 {
+         if let rustImpl = value as? MetadataStoreImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MetadataStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MetadataStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMetadataStore_lift(_ handle: UInt64) throws -> MetadataStore {
+    return try FfiConverterTypeMetadataStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMetadataStore_lower(_ value: MetadataStore) -> UInt64 {
+    return FfiConverterTypeMetadataStore.lower(value)
+}
+
+
+
+
+
+
+/**
  * An authorization waiting for the browser's redirect.
  *
  * Open [`Self::authorization_url`] in the browser (Custom Tabs,
@@ -4470,6 +4774,14 @@ public protocol WalletBuilderProtocol: AnyObject, Sendable {
      */
     func keyAttestations(provider: KeyAttestationProvider)  -> WalletBuilder
     
+    /**
+     * Persists the metadata cache in the app's store (by default it lives
+     * in memory, per wallet): a wallet built after a restart with the same
+     * store reads the issuer's metadata and keys from it while the servers'
+     * `Cache-Control` allows.
+     */
+    func metadataStore(store: MetadataStore)  -> WalletBuilder
+    
 }
 /**
  * Assembles a [`Wallet`]: `WalletBuilder(config).keyAttestations(p).build()`.
@@ -4606,6 +4918,22 @@ open func keyAttestations(provider: KeyAttestationProvider) -> WalletBuilder  {
     uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(
             self.uniffiCloneHandle(),
         FfiConverterTypeKeyAttestationProvider_lower(provider),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Persists the metadata cache in the app's store (by default it lives
+     * in memory, per wallet): a wallet built after a restart with the same
+     * store reads the issuer's metadata and keys from it while the servers'
+     * `Cache-Control` allows.
+     */
+open func metadataStore(store: MetadataStore) -> WalletBuilder  {
+    return try!  FfiConverterTypeWalletBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_oid4vci_wallet_fn_method_walletbuilder_metadata_store(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeMetadataStore_lower(store),uniffiCallStatus
     )
 })
 }
@@ -7968,6 +8296,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() != 36376) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_oid4vci_wallet_checksum_method_walletbuilder_metadata_store() != 56715) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_metadatastore_load() != 14142) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_metadatastore_store() != 39201) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_oid4vci_wallet_checksum_method_metadatastore_remove() != 48244) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_oid4vci_wallet_checksum_method_cancellation_cancel() != 13656) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8139,6 +8479,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitInteraction()
     uniffiCallbackInitKeyAttestationProvider()
     uniffiCallbackInitKeySource()
+    uniffiCallbackInitMetadataStore()
     uniffiCallbackInitProgressObserver()
     uniffiCallbackInitSigner()
     return InitializationResult.ok

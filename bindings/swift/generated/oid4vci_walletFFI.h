@@ -264,6 +264,27 @@ typedef void (*UniffiCallbackInterfaceKeyAttestationProviderMethod0)(uint64_t, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_METADATA_STORE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_METADATA_STORE_METHOD0
+typedef void (*UniffiCallbackInterfaceMetadataStoreMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_METADATA_STORE_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_METADATA_STORE_METHOD1
+typedef void (*UniffiCallbackInterfaceMetadataStoreMethod1)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_METADATA_STORE_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_METADATA_STORE_METHOD2
+typedef void (*UniffiCallbackInterfaceMetadataStoreMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_CLIENT_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_CLIENT_METHOD0
 typedef void (*UniffiCallbackInterfaceHttpClientMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -351,6 +372,17 @@ typedef struct UniffiVTableCallbackInterfaceKeyAttestationProvider {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceKeyAttestationProviderMethod0 _Nonnull keyAttestation;
 } UniffiVTableCallbackInterfaceKeyAttestationProvider;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_METADATA_STORE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_METADATA_STORE
+typedef struct UniffiVTableCallbackInterfaceMetadataStore {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceMetadataStoreMethod0 _Nonnull load;
+    UniffiCallbackInterfaceMetadataStoreMethod1 _Nonnull store;
+    UniffiCallbackInterfaceMetadataStoreMethod2 _Nonnull remove;
+} UniffiVTableCallbackInterfaceMetadataStore;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_CLIENT
@@ -536,6 +568,41 @@ uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_http_client(uint64_t ptr,
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
 uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(uint64_t ptr, uint64_t provider, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_METADATA_STORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_WALLETBUILDER_METADATA_STORE
+uint64_t uniffi_oid4vci_wallet_fn_method_walletbuilder_metadata_store(uint64_t ptr, uint64_t store, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_METADATASTORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_METADATASTORE
+uint64_t uniffi_oid4vci_wallet_fn_clone_metadatastore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_METADATASTORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_FREE_METADATASTORE
+void uniffi_oid4vci_wallet_fn_free_metadatastore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_METADATASTORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_INIT_CALLBACK_VTABLE_METADATASTORE
+void uniffi_oid4vci_wallet_fn_init_callback_vtable_metadatastore(const UniffiVTableCallbackInterfaceMetadataStore* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_METADATASTORE_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_METADATASTORE_LOAD
+RustBuffer uniffi_oid4vci_wallet_fn_method_metadatastore_load(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_METADATASTORE_STORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_METADATASTORE_STORE
+void uniffi_oid4vci_wallet_fn_method_metadatastore_store(uint64_t ptr, RustBuffer url, RustBuffer entry, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_METADATASTORE_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_METHOD_METADATASTORE_REMOVE
+void uniffi_oid4vci_wallet_fn_method_metadatastore_remove(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_FN_CLONE_CANCELLATION
@@ -1297,6 +1364,30 @@ uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_http_client(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
 #define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_KEY_ATTESTATIONS
 uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_METADATA_STORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_WALLETBUILDER_METADATA_STORE
+uint16_t uniffi_oid4vci_wallet_checksum_method_walletbuilder_metadata_store(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_METADATASTORE_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_METADATASTORE_LOAD
+uint16_t uniffi_oid4vci_wallet_checksum_method_metadatastore_load(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_METADATASTORE_STORE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_METADATASTORE_STORE
+uint16_t uniffi_oid4vci_wallet_checksum_method_metadatastore_store(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_METADATASTORE_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_OID4VCI_WALLET_CHECKSUM_METHOD_METADATASTORE_REMOVE
+uint16_t uniffi_oid4vci_wallet_checksum_method_metadatastore_remove(void
     
 );
 #endif

@@ -666,6 +666,15 @@ internal interface UniffiCallbackInterfaceDpopKeyStoreMethod1 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceKeyAttestationProviderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceMetadataStoreMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMetadataStoreMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMetadataStoreMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceHttpClientMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -734,6 +743,31 @@ internal open class UniffiVTableCallbackInterfaceKeyAttestationProvider(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `keyAttestation` = other.`keyAttestation`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "load", "store", "remove")
+internal open class UniffiVTableCallbackInterfaceMetadataStore(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `load`: UniffiCallbackInterfaceMetadataStoreMethod0? = null,
+    @JvmField internal var `store`: UniffiCallbackInterfaceMetadataStoreMethod1? = null,
+    @JvmField internal var `remove`: UniffiCallbackInterfaceMetadataStoreMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `load`: UniffiCallbackInterfaceMetadataStoreMethod0? = null,
+        `store`: UniffiCallbackInterfaceMetadataStoreMethod1? = null,
+        `remove`: UniffiCallbackInterfaceMetadataStoreMethod2? = null,
+    ): UniffiVTableCallbackInterfaceMetadataStore(`uniffiFree`,`uniffiClone`,`load`,`store`,`remove`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMetadataStore) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `load` = other.`load`
+        `store` = other.`store`
+        `remove` = other.`remove`
     }
 
 }
@@ -902,6 +936,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations(
     ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_walletbuilder_metadata_store(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_metadatastore_load(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_metadatastore_store(
+    ): Int
+    external fun uniffi_oid4vci_wallet_checksum_method_metadatastore_remove(
+    ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_cancellation_cancel(
     ): Int
     external fun uniffi_oid4vci_wallet_checksum_method_cancellation_is_cancelled(
@@ -1033,6 +1075,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceInteraction.register(this)
         uniffiCallbackInterfaceKeyAttestationProvider.register(this)
         uniffiCallbackInterfaceKeySource.register(this)
+        uniffiCallbackInterfaceMetadataStore.register(this)
         uniffiCallbackInterfaceProgressObserver.register(this)
         uniffiCallbackInterfaceSigner.register(this)
         
@@ -1093,6 +1136,20 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_key_attestations(`ptr`: Long,`provider`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_oid4vci_wallet_fn_method_walletbuilder_metadata_store(`ptr`: Long,`store`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_clone_metadatastore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_oid4vci_wallet_fn_free_metadatastore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_init_callback_vtable_metadatastore(`vtable`: UniffiVTableCallbackInterfaceMetadataStore,
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_metadatastore_load(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_oid4vci_wallet_fn_method_metadatastore_store(`ptr`: Long,`url`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_oid4vci_wallet_fn_method_metadatastore_remove(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_oid4vci_wallet_fn_clone_cancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_oid4vci_wallet_fn_free_cancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1419,6 +1476,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_key_attestations() and 0xFFFF) != 36376) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_walletbuilder_metadata_store() and 0xFFFF) != 56715) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_metadatastore_load() and 0xFFFF) != 14142) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_metadatastore_store() and 0xFFFF) != 39201) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_oid4vci_wallet_checksum_method_metadatastore_remove() and 0xFFFF) != 48244) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_oid4vci_wallet_checksum_method_cancellation_cancel() and 0xFFFF) != 13656) {
@@ -5126,6 +5195,408 @@ public object FfiConverterTypeKeySource: FfiConverter<KeySource, Long> {
 
 
 /**
+ * The app's persistent store of the metadata cache: entries are opaque JSON
+ * texts by URL (keep them in a file, `SharedPreferences`, `UserDefaults`).
+ * The wallet keeps a copy in memory and writes through: `load` is asked
+ * only for a URL it has not seen since it was built. The calls are short
+ * and made while a request is prepared; keep them fast.
+ */
+public interface MetadataStore {
+    
+    /**
+     * The entry stored for `url`, if any.
+     */
+    fun `load`(`url`: kotlin.String): kotlin.String?
+    
+    /**
+     * Stores (or replaces) the entry for `url`.
+     */
+    fun `store`(`url`: kotlin.String, `entry`: kotlin.String)
+    
+    /**
+     * Drops the entry for `url` (the server said `no-store`, or it changed).
+     */
+    fun `remove`(`url`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * The app's persistent store of the metadata cache: entries are opaque JSON
+ * texts by URL (keep them in a file, `SharedPreferences`, `UserDefaults`).
+ * The wallet keeps a copy in memory and writes through: `load` is asked
+ * only for a URL it has not seen since it was built. The calls are short
+ * and made while a request is prepared; keep them fast.
+ */
+open class MetadataStoreImpl: Disposable, AutoCloseable, MetadataStore
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_oid4vci_wallet_fn_free_metadatastore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_oid4vci_wallet_fn_clone_metadatastore(handle, status)
+        }
+    }
+
+    
+    /**
+     * The entry stored for `url`, if any.
+     */override fun `load`(`url`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_metadatastore_load(
+        it,
+        
+        FfiConverterString.lower(`url`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stores (or replaces) the entry for `url`.
+     */override fun `store`(`url`: kotlin.String, `entry`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_metadatastore_store(
+        it,
+        
+        FfiConverterString.lower(`url`),
+        FfiConverterString.lower(`entry`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Drops the entry for `url` (the server said `no-store`, or it changed).
+     */override fun `remove`(`url`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_metadatastore_remove(
+        it,
+        
+        FfiConverterString.lower(`url`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceMetadataStore {
+    internal object `load`: UniffiCallbackInterfaceMetadataStoreMethod0 {
+        override fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMetadataStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`load`(
+                    FfiConverterString.lift(`url`),
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `store`: UniffiCallbackInterfaceMetadataStoreMethod1 {
+        override fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMetadataStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`store`(
+                    FfiConverterString.lift(`url`),
+                    FfiConverterString.lift(`entry`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `remove`: UniffiCallbackInterfaceMetadataStoreMethod2 {
+        override fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMetadataStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`remove`(
+                    FfiConverterString.lift(`url`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeMetadataStore.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeMetadataStore.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceMetadataStore.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `load`,
+        `store`,
+        `remove`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_oid4vci_wallet_fn_init_callback_vtable_metadatastore(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMetadataStore: FfiConverter<MetadataStore, Long> {
+    internal val handleMap = UniffiHandleMap<MetadataStore>()
+
+    override fun lower(value: MetadataStore): Long {
+        if (value is MetadataStoreImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): MetadataStore {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MetadataStoreImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): MetadataStore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MetadataStore) = 8UL
+
+    override fun write(value: MetadataStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An authorization waiting for the browser's redirect.
  *
  * Open [`Self::authorization_url`] in the browser (Custom Tabs,
@@ -8040,6 +8511,14 @@ public interface WalletBuilderInterface {
      */
     fun `keyAttestations`(`provider`: KeyAttestationProvider): WalletBuilder
     
+    /**
+     * Persists the metadata cache in the app's store (by default it lives
+     * in memory, per wallet): a wallet built after a restart with the same
+     * store reads the issuer's metadata and keys from it while the servers'
+     * `Cache-Control` allows.
+     */
+    fun `metadataStore`(`store`: MetadataStore): WalletBuilder
+    
     companion object
 }
 
@@ -8245,6 +8724,26 @@ open class WalletBuilder: Disposable, AutoCloseable, WalletBuilderInterface
         it,
         
         FfiConverterTypeKeyAttestationProvider.lower(`provider`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Persists the metadata cache in the app's store (by default it lives
+     * in memory, per wallet): a wallet built after a restart with the same
+     * store reads the issuer's metadata and keys from it while the servers'
+     * `Cache-Control` allows.
+     */override fun `metadataStore`(`store`: MetadataStore): WalletBuilder {
+            return FfiConverterTypeWalletBuilder.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_oid4vci_wallet_fn_method_walletbuilder_metadata_store(
+        it,
+        
+        FfiConverterTypeMetadataStore.lower(`store`),_status)
 }
     }
     )
