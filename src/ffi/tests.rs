@@ -620,7 +620,10 @@ async fn a_metadata_store_outlives_the_wallet_and_spares_the_next_its_requests()
         let offer = pid_offer(&issuer, false).offer_url;
         async move {
             let resolved = wallet.resolve_offer(offer, None).await.unwrap();
-            let session = resolved.authorize(wallet.clone(), None, None).await.unwrap();
+            let session = resolved
+                .authorize(wallet.clone(), None, None)
+                .await
+                .unwrap();
             let credentials = issue_pid(&wallet, &session).await;
             assert!(credentials[0].signature_verified);
         }
@@ -637,7 +640,10 @@ async fn a_metadata_store_outlives_the_wallet_and_spares_the_next_its_requests()
     issue(build()).await;
     let first = well_known(&issuer);
     assert_eq!(first, 3, "{:?}", issuer.stats());
-    assert!(store.0.lock().unwrap().len() >= 3, "the app's store holds the documents");
+    assert!(
+        store.0.lock().unwrap().len() >= 3,
+        "the app's store holds the documents"
+    );
 
     // A new wallet (the app restarted) with the same store: no well-known
     // request at all.

@@ -2,8 +2,7 @@
 //! the authorization server's (RFC 8414, with the OpenID Connect fallback).
 
 use super::{
-    accept_language, check_endpoint, describe_body, is_json, parse_json, EngineConfig, Exchange,
-    Progress,
+    accept_language, check_endpoint, describe_body, is_json, EngineConfig, Exchange, Progress,
 };
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
 use crate::flow::offer::check_issuer_identifier;
@@ -177,7 +176,7 @@ impl Exchange for IssuerMetadataDiscovery {
                 .map_err(|_| Error::metadata(doc, &self.url, "signed metadata is not text"))?;
             serde_json::Value::Object(signed(text)?)
         } else {
-            parse_document(doc, &self.url, &response)?
+            parse_object(doc, &self.url, &response)?
         };
         // Draft 13: a signed_metadata JWT inside the JSON, whose claims
         // override the plain ones; read when the wallet has anchors to check
@@ -201,7 +200,7 @@ impl Exchange for IssuerMetadataDiscovery {
                 .map_err(|e| Error::metadata(doc, &self.url, e.to_string()))?
         } else {
             crate::types::draft13::normalize_issuer_metadata(&mut raw, self.appended);
-            parse_json(&serde_json::to_vec(&raw).unwrap_or_default())
+            crate::http::response::parse_value(raw)
                 .map_err(|e| Error::metadata(doc, &self.url, e))?
         };
         validate_issuer_metadata(&metadata, &self.issuer, &self.url, config)?;
@@ -237,6 +236,13 @@ fn parse_document<T: serde::de::DeserializeOwned>(
     url: &str,
     response: &HttpResponse,
 ) -> Result<T> {
+    let object = parse_object(doc, url, response)?;
+    crate::http::response::parse_value(object).map_err(|e| Error::metadata(doc, url, e))
+}
+
+/// The JSON object of a metadata document's response (parsed once), or the
+/// typed error: not 2xx, not JSON, not an object.
+fn parse_object(doc: Document, url: &str, response: &HttpResponse) -> Result<serde_json::Value> {
     if !response.is_success() {
         return Err(Error::metadata(
             doc,
@@ -254,17 +260,14 @@ fn parse_document<T: serde::de::DeserializeOwned>(
         return Err(Error::metadata(doc, url, what));
     }
     match serde_json::from_slice::<serde_json::Value>(&response.body) {
-        Ok(serde_json::Value::Object(_)) => {}
-        Ok(_) => return Err(Error::metadata(doc, url, "not a JSON object")),
-        Err(e) => {
-            return Err(Error::metadata(
-                doc,
-                url,
-                format!("invalid JSON: {}", sanitize(&e.to_string(), 80)),
-            ))
-        }
+        Ok(object @ serde_json::Value::Object(_)) => Ok(object),
+        Ok(_) => Err(Error::metadata(doc, url, "not a JSON object")),
+        Err(e) => Err(Error::metadata(
+            doc,
+            url,
+            format!("invalid JSON: {}", sanitize(&e.to_string(), 80)),
+        )),
     }
-    parse_json(&response.body).map_err(|e| Error::metadata(doc, url, e))
 }
 
 /// Checks issuer metadata: identifier equality and every endpoint's URL.
@@ -690,7 +693,7 @@ impl Exchange for JwtVcIssuerKeys {
         config: &EngineConfig,
     ) -> Result<Progress<Self, Self::Output>> {
         let doc = Document::JwtVcIssuerMetadata;
-        let value: serde_json::Value = parse_document(doc, &self.url, &response)?;
+        let value = parse_object(doc, &self.url, &response)?;
         if !self.jwks_uri {
             if value.get("issuer").and_then(|v| v.as_str()) != Some(self.issuer.as_str()) {
                 return Err(Error::metadata(
@@ -772,7 +775,7 @@ impl Exchange for DidWebDocument {
         response: HttpResponse,
         _config: &EngineConfig,
     ) -> Result<Progress<Self, Self::Output>> {
-        let document = parse_document(Document::DidDocument, &self.url, &response)?;
+        let document = parse_object(Document::DidDocument, &self.url, &response)?;
         Ok(Progress::Done(document))
     }
 }

@@ -100,6 +100,26 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Resul
     }
 }
 
+/// Reads `T` out of an already parsed JSON value, naming the field path of
+/// what is wrong (as [`parse_json`] does for bytes).
+pub(crate) fn parse_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+) -> std::result::Result<T, String> {
+    match serde_path_to_error::deserialize(value) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let what = sanitize(&inner.to_string(), 160);
+            if path == "." || path.is_empty() {
+                Err(what)
+            } else {
+                Err(format!("field {path}: {what}"))
+            }
+        }
+    }
+}
+
 /// Checks a 2xx JSON response and parses it, or returns the typed error.
 pub(crate) fn expect_json<T: DeserializeOwned>(
     endpoint: Endpoint,
