@@ -230,8 +230,11 @@ async fn a_deferred_transaction_from_an_offer_by_reference_resumes_after_a_resta
         .poll_until_ready(&wallet, Duration::from_secs(20), None)
         .await
         .unwrap();
+    assert_eq!(list.len(), 1, "one credential was asked for");
     assert_pid(&list[0], Some(&signer));
     assert_fetched_once(&issuer);
+    // The restored transaction polled on: once pending, once issued.
+    assert_eq!(count(&issuer, "/deferred"), 2, "{:?}", issuer.stats());
 }
 
 /// The whole pre-authorized chain, each step in a wallet of its own.
@@ -276,8 +279,14 @@ async fn every_step_of_one_issuance_in_a_new_wallet() {
         .poll_until_ready(&wallet(), Duration::from_secs(20), None)
         .await
         .unwrap();
+    assert_eq!(list.len(), 1, "one credential was asked for");
     assert_pid(&list[0], Some(&signer));
     assert_fetched_once(&issuer);
+    // Each step ran once, in its own wallet: one token, one credential
+    // request, and the restored transaction's two polls.
+    assert_eq!(count(&issuer, "/token"), 1, "{:?}", issuer.stats());
+    assert_eq!(count(&issuer, "/credential"), 1, "{:?}", issuer.stats());
+    assert_eq!(count(&issuer, "/deferred"), 2, "{:?}", issuer.stats());
 }
 
 type Restore = fn(&str) -> Result<(), Error>;
