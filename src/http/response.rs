@@ -85,18 +85,18 @@ pub(crate) fn is_json(response: &HttpResponse) -> bool {
 /// Parses a JSON body into `T`, naming the failing field.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize(&mut de) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let what = sanitize(&inner.to_string(), 160);
-            if path == "." || path.is_empty() {
-                Err(what)
-            } else {
-                Err(format!("field {path}: {what}"))
-            }
-        }
+    serde_path_to_error::deserialize(&mut de).map_err(path_error)
+}
+
+/// What a failed deserialisation says: the field path (when not the top)
+/// and the error, quoted safely.
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    let what = sanitize(&e.into_inner().to_string(), 160);
+    if path == "." || path.is_empty() {
+        what
+    } else {
+        format!("field {path}: {what}")
     }
 }
 
@@ -105,19 +105,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Resul
 pub(crate) fn parse_value<T: DeserializeOwned>(
     value: serde_json::Value,
 ) -> std::result::Result<T, String> {
-    match serde_path_to_error::deserialize(value) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let what = sanitize(&inner.to_string(), 160);
-            if path == "." || path.is_empty() {
-                Err(what)
-            } else {
-                Err(format!("field {path}: {what}"))
-            }
-        }
-    }
+    serde_path_to_error::deserialize(value).map_err(path_error)
 }
 
 /// Checks a 2xx JSON response and parses it, or returns the typed error.
