@@ -251,12 +251,22 @@ async fn the_cli_receives_the_credential_from_a_screenshot_of_the_offer_page_qr_
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
     assert_eq!(json["credential_issuer"], issuer.issuer_id());
+    // The CLI asks for the issuer's batch_size (3 here), each credential
+    // bound to its own fresh key, in one credential request.
     let list = json["credentials"].as_array().unwrap();
-    assert_eq!(list.len(), 1, "{json}");
-    assert_eq!(list[0]["credential_configuration_id"], "pid_sd_jwt");
-    assert_eq!(list[0]["format"], "dc+sd-jwt");
-    assert!(list[0]["credential"].as_str().unwrap().contains('~'));
-    assert_eq!(list[0]["claims"]["given_name"], "Erika");
+    assert_eq!(list.len(), 3, "{json}");
+    for credential in list {
+        assert_eq!(credential["credential_configuration_id"], "pid_sd_jwt");
+        assert_eq!(credential["format"], "dc+sd-jwt");
+        assert!(credential["credential"].as_str().unwrap().contains('~'));
+        assert_eq!(credential["claims"]["given_name"], "Erika");
+        assert_eq!(credential["verification"]["status"], "verified");
+    }
+    let keys: std::collections::HashSet<String> = list
+        .iter()
+        .map(|c| c["holder_jwk"]["x"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 3, "one fresh key per credential");
     // The QR code named the offer by reference: fetched once, by the CLI.
     assert_eq!(count(&issuer, "/offers/"), 1);
     assert_eq!(count(&issuer, "/credential"), 1);
