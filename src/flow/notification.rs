@@ -16,7 +16,9 @@ pub const NOTIFICATION_RETRY_DELAY: std::time::Duration = std::time::Duration::f
 /// transport failure, [`NOTIFICATION_RETRY_DELAY`] later.
 pub struct Notify<'p> {
     authorized: &'p mut Authorized,
-    request: HttpRequest,
+    notification_id: String,
+    event: NotificationEvent,
+    description: Option<String>,
 }
 
 impl<'p> Notify<'p> {
@@ -24,13 +26,18 @@ impl<'p> Notify<'p> {
     pub fn new(
         authorized: &'p mut Authorized,
         notification_id: &str,
-        event: crate::types::NotificationEvent,
+        event: NotificationEvent,
         description: Option<&str>,
     ) -> Result<Self> {
-        let request = authorized.notification_request(notification_id, event, description)?;
+        // Checked now, so a bad description fails before anything is sent;
+        // each send builds the request again, with the token of the moment
+        // (a refresh may come first, or after an `invalid_token`).
+        authorized.notification_request(notification_id, event, description)?;
         Ok(Self {
             authorized,
-            request,
+            notification_id: notification_id.to_string(),
+            event,
+            description: description.map(str::to_string),
         })
     }
 }
@@ -47,7 +54,11 @@ impl TokenRequest for Notify<'_> {
     }
 
     fn prepare(&mut self, _config: &EngineConfig) -> Result<HttpRequest> {
-        Ok(self.request.clone())
+        self.authorized.notification_request(
+            &self.notification_id,
+            self.event,
+            self.description.as_deref(),
+        )
     }
 
     fn handle(&mut self, response: HttpResponse) -> Result<()> {

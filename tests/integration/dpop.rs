@@ -48,6 +48,38 @@ async fn login(
     (pending, redirect)
 }
 
+/// A notification sent after the access token expired refreshes first and
+/// then presents the new token with a DPoP proof for it (`ath`). It once
+/// sent the request it had built with the old token beside a proof for the
+/// new one, which the issuer refuses (`invalid_dpop_proof`).
+#[tokio::test]
+async fn a_notification_after_the_token_expired_presents_the_refreshed_token() {
+    let issuer = start(dpop_issuer().access_token_lifetime(Duration::from_secs(1))).await;
+    let wallet = wallet();
+    let mut authorized = pre_authorized(&issuer, &wallet, &["pid_sd_jwt"]).await;
+    let credential = one_credential(&mut authorized, &wallet, "pid_sd_jwt").await;
+    let id = credential
+        .notification_id
+        .clone()
+        .expect("a notification_id");
+    let before = authorized.token().access_token.secret().to_string();
+    // Past the token's one second, by the wallet's clock and the issuer's.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    authorized
+        .notify(
+            &wallet,
+            &id,
+            oid4vci_wallet::NotificationEvent::CredentialAccepted,
+        )
+        .await
+        .expect("the notification goes out with the refreshed token");
+    assert_ne!(
+        authorized.token().access_token.secret(),
+        before,
+        "refreshed"
+    );
+}
+
 #[tokio::test]
 async fn pre_authorized_with_tx_code_gets_a_dpop_bound_token_and_a_credential() {
     let issuer = start(dpop_issuer()).await;
