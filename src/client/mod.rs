@@ -214,8 +214,11 @@ impl WalletBuilder {
 
     /// Replaces the source of randomness (PKCE verifiers, `state`, the `jti`
     /// of DPoP proofs and attestation PoPs, DPoP keys, JWE keys and IVs;
-    /// default: the OS). With a seeded source and a fixed [`Clock`], two runs
-    /// send byte-identical requests. Never use a predictable source outside
+    /// default: the OS). With a seeded source, a fixed [`Clock`] and
+    /// signers that sign deterministically (RFC 6979; [`Self::dpop_keys`]
+    /// for DPoP, since the SDK's own [`SoftwareSigner`](crate::SoftwareSigner)
+    /// draws its ECDSA nonces inside aws-lc-rs), two runs send
+    /// byte-identical requests. Never use a predictable source outside
     /// tests.
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.engine.random = Arc::new(random);

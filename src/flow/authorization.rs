@@ -16,7 +16,6 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::{b64, DpopState};
 use crate::types::{IssuerState, PkceVerifier, TokenResponse};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// How to ask for the credentials at the authorization server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -33,7 +32,7 @@ pub enum RequestMode {
 
 /// Creates an S256 PKCE challenge for a verifier.
 pub(crate) fn pkce_challenge(verifier: &PkceVerifier) -> String {
-    b64(Sha256::digest(verifier.secret().as_bytes()))
+    b64(crate::jose::sha256(verifier.secret().as_bytes()))
 }
 
 /// The start of an authorization code flow: issuer context, what to request,

@@ -20,7 +20,6 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::types::{AccessToken, AuthorizationServerMetadata, DpopPrivateKey};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
 
 /// The `typ` header of a DPoP proof.
@@ -252,7 +251,7 @@ impl DpopState {
             "iat": now,
         });
         if let Some(token) = access_token {
-            claims["ath"] = json!(b64(Sha256::digest(token.secret().as_bytes())));
+            claims["ath"] = json!(b64(crate::jose::sha256(token.secret().as_bytes())));
         }
         if let Some(nonce) = self.nonce(server) {
             claims["nonce"] = json!(nonce);
@@ -333,7 +332,7 @@ pub(crate) fn jwk_thumbprint(jwk: &serde_json::Value) -> String {
         member("x"),
         member("y")
     );
-    b64(Sha256::digest(canonical.as_bytes()))
+    b64(crate::jose::sha256(canonical.as_bytes()))
 }
 
 #[cfg(test)]
@@ -368,7 +367,7 @@ mod tests {
         assert_eq!(jws.payload["iat"], 1_767_225_600);
         assert_eq!(
             jws.payload["ath"],
-            b64(Sha256::digest(b"at-123")),
+            b64(crate::jose::sha256(b"at-123")),
             "ath is the hash of the access token"
         );
         assert!(jws.payload.get("nonce").is_none());
@@ -470,7 +469,7 @@ mod tests {
         let jwk = json!({"kty":"EC","crv":"P-256","x":"AAA","y":"BBB","kid":"ignored"});
         assert_eq!(
             jwk_thumbprint(&jwk),
-            b64(Sha256::digest(
+            b64(crate::jose::sha256(
                 br#"{"crv":"P-256","kty":"EC","x":"AAA","y":"BBB"}"#
             ))
         );

@@ -2,17 +2,16 @@
 //! compact serialization, `ECDH-ES` direct key agreement on P-256 (RFC 7518
 //! section 4.6, Concat KDF with SHA-256) and `A128GCM` / `A256GCM`.
 //!
-//! Built from RustCrypto crates (p256 ECDH, concat-kdf, aes-gcm) so that the
-//! mobile library needs no OpenSSL; the reference issuer checks it against
-//! josekit.
+//! Built on aws-lc-rs (P-256 ECDH, SHA-256, AES-GCM), the crypto rustls
+//! already links, so the mobile library needs no OpenSSL and no second
+//! stack; the reference issuer checks it against josekit.
 
 use super::{b64, b64_decode};
 use crate::types::EncryptionPrivateKey;
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
+use aws_lc_rs::agreement::{self, UnparsedPublicKey, ECDH_P256};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 /// The key management algorithm this wallet speaks.
 pub(crate) const ECDH_ES: &str = "ECDH-ES";
@@ -52,12 +51,51 @@ impl ContentEncryption {
             ContentEncryption::A256Gcm => 32,
         }
     }
+
+    fn key(self, cek: &[u8]) -> Result<LessSafeKey, String> {
+        let algorithm = match self {
+            ContentEncryption::A128Gcm => &AES_128_GCM,
+            ContentEncryption::A256Gcm => &AES_256_GCM,
+        };
+        UnboundKey::new(algorithm, cek)
+            .map(LessSafeKey::new)
+            .map_err(|_| "bad key length".to_string())
+    }
+}
+
+/// The Concat KDF of NIST SP 800-56A (section 5.8.1) with SHA-256, as
+/// RFC 7518 section 4.6.2 uses it: `SHA-256(counter || Z || OtherInfo)`
+/// for counter = 1, 2, ..., concatenated and cut to `out`'s length.
+fn concat_kdf_sha256(z: &[u8], other_info: &[u8], out: &mut [u8]) {
+    for (counter, chunk) in (1u32..).zip(out.chunks_mut(32)) {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(&counter.to_be_bytes());
+        context.update(z);
+        context.update(other_info);
+        let digest = context.finish();
+        chunk.copy_from_slice(&digest.as_ref()[..chunk.len()]);
+    }
+}
+
+/// ECDH on P-256 with a peer's checked point, then the content encryption
+/// key from the shared secret.
+fn agree_cek(
+    private: &agreement::PrivateKey,
+    peer: &super::P256Point,
+    enc: ContentEncryption,
+) -> Result<Vec<u8>, String> {
+    agreement::agree(
+        private,
+        UnparsedPublicKey::new(&ECDH_P256, peer.as_bytes()),
+        "key agreement failed".to_string(),
+        |shared| Ok(derive_cek(shared, enc)),
+    )
 }
 
 /// The content encryption key agreed with ECDH-ES (RFC 7518 section 4.6.2):
 /// Concat KDF over the shared secret, with the `enc` name as AlgorithmID and
 /// empty PartyUInfo / PartyVInfo (the wallet sends no `apu` / `apv`).
-fn derive_cek(shared: &[u8], enc: ContentEncryption) -> Result<Vec<u8>, String> {
+fn derive_cek(shared: &[u8], enc: ContentEncryption) -> Vec<u8> {
     let length_prefixed = |bytes: &[u8]| {
         let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
         out.extend_from_slice(bytes);
@@ -68,9 +106,8 @@ fn derive_cek(shared: &[u8], enc: ContentEncryption) -> Result<Vec<u8>, String> 
     other_info.extend(length_prefixed(b""));
     other_info.extend(((enc.key_len() * 8) as u32).to_be_bytes());
     let mut cek = vec![0u8; enc.key_len()];
-    concat_kdf::derive_key_into::<Sha256>(shared, &other_info, &mut cek)
-        .map_err(|_| "key derivation failed".to_string())?;
-    Ok(cek)
+    concat_kdf_sha256(shared, &other_info, &mut cek);
+    cek
 }
 
 fn seal(
@@ -79,17 +116,11 @@ fn seal(
     iv: &[u8; 12],
     aad: &[u8],
     buffer: &mut [u8],
-) -> Result<Tag, String> {
-    let nonce: &Nonce<_> = &(*iv).into();
-    let tag = match enc {
-        ContentEncryption::A128Gcm => Aes128Gcm::new_from_slice(cek)
-            .map_err(|_| "bad key length")?
-            .encrypt_in_place_detached(nonce, aad, buffer),
-        ContentEncryption::A256Gcm => Aes256Gcm::new_from_slice(cek)
-            .map_err(|_| "bad key length")?
-            .encrypt_in_place_detached(nonce, aad, buffer),
-    };
-    tag.map_err(|_| "encryption failed".to_string())
+) -> Result<Vec<u8>, String> {
+    enc.key(cek)?
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*iv), Aad::from(aad), buffer)
+        .map(|tag| tag.as_ref().to_vec())
+        .map_err(|_| "encryption failed".to_string())
 }
 
 fn open(
@@ -97,22 +128,25 @@ fn open(
     cek: &[u8],
     iv: &[u8],
     aad: &[u8],
-    buffer: &mut [u8],
+    buffer: &mut Vec<u8>,
     tag: &[u8],
 ) -> Result<(), String> {
     let iv: [u8; 12] = iv.try_into().map_err(|_| "JWE iv is not 96 bits")?;
-    let tag: [u8; 16] = tag.try_into().map_err(|_| "JWE tag is not 128 bits")?;
-    let nonce: &Nonce<_> = &iv.into();
-    let tag: &Tag = &tag.into();
-    let opened = match enc {
-        ContentEncryption::A128Gcm => Aes128Gcm::new_from_slice(cek)
-            .map_err(|_| "bad key length")?
-            .decrypt_in_place_detached(nonce, aad, buffer, tag),
-        ContentEncryption::A256Gcm => Aes256Gcm::new_from_slice(cek)
-            .map_err(|_| "bad key length")?
-            .decrypt_in_place_detached(nonce, aad, buffer, tag),
-    };
-    opened.map_err(|_| "the JWE does not decrypt with our key (authentication failed)".to_string())
+    if tag.len() != 16 {
+        return Err("JWE tag is not 128 bits".into());
+    }
+    buffer.extend_from_slice(tag);
+    let opened = enc
+        .key(cek)?
+        .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), buffer)
+        .map(|plaintext| plaintext.len());
+    match opened {
+        Ok(len) => {
+            buffer.truncate(len);
+            Ok(())
+        }
+        Err(_) => Err("the JWE does not decrypt with our key (authentication failed)".to_string()),
+    }
 }
 
 /// Encrypts `plaintext` to a P-256 public JWK with ECDH-ES and `enc`; the
@@ -124,11 +158,16 @@ pub(crate) fn encrypt(
     random: &dyn super::RandomSource,
 ) -> Result<String, String> {
     let public = super::p256_public_key(recipient)?;
-    let ephemeral = p256::ecdh::EphemeralSecret::random(&mut super::Rng(random));
-    let epk: Value = serde_json::from_str(&ephemeral.public_key().to_jwk_string())
-        .map_err(|_| "ephemeral key encoding failed".to_string())?;
-    let shared = ephemeral.diffie_hellman(&public);
-    let cek = derive_cek(shared.raw_secret_bytes(), enc)?;
+    let ephemeral =
+        agreement::PrivateKey::from_private_key(&ECDH_P256, &super::random::p256_scalar(random))
+            .map_err(|_| "ephemeral key generation failed".to_string())?;
+    let epk = ephemeral
+        .compute_public_key()
+        .ok()
+        .and_then(|point| super::P256Point::from_sec1(point.as_ref()).ok())
+        .ok_or("ephemeral key encoding failed")?
+        .to_jwk();
+    let cek = agree_cek(&ephemeral, &public, enc)?;
     let mut header = json!({"alg": ECDH_ES, "enc": enc.as_str(), "epk": epk});
     if let Some(kid) = recipient.get("kid").and_then(Value::as_str) {
         header["kid"] = json!(kid);
@@ -172,16 +211,16 @@ impl ResponseEncryption {
 
     /// A fresh P-256 key for `enc`, from `random`.
     pub fn generate_with(enc: ContentEncryption, random: &dyn super::RandomSource) -> Self {
-        let secret = p256::SecretKey::random(&mut super::Rng(random));
         Self {
-            key: EncryptionPrivateKey::new(b64(secret.to_bytes())),
+            key: EncryptionPrivateKey::new(b64(super::random::p256_scalar(random))),
             enc,
         }
     }
 
-    fn secret(&self) -> Result<p256::SecretKey, String> {
+    fn secret(&self) -> Result<agreement::PrivateKey, String> {
         b64_decode(self.key.secret())
-            .and_then(|bytes| p256::SecretKey::from_slice(&bytes).ok())
+            .filter(|bytes| bytes.len() == 32)
+            .and_then(|bytes| agreement::PrivateKey::from_private_key(&ECDH_P256, &bytes).ok())
             .ok_or_else(|| "the saved response encryption key is not a P-256 key".to_string())
     }
 
@@ -193,9 +232,13 @@ impl ResponseEncryption {
     /// The request parameter `credential_response_encryption` (1.0): the
     /// public key with its `alg`, and `enc`.
     pub fn request_parameter(&self) -> Result<Value, String> {
-        let public = self.secret()?.public_key();
-        let mut jwk: Value = serde_json::from_str(&public.to_jwk_string())
-            .map_err(|_| "key encoding failed".to_string())?;
+        let mut jwk = self
+            .secret()?
+            .compute_public_key()
+            .ok()
+            .and_then(|point| super::P256Point::from_sec1(point.as_ref()).ok())
+            .ok_or("key encoding failed")?
+            .to_jwk();
         jwk["alg"] = json!(ECDH_ES);
         jwk["use"] = json!("enc");
         Ok(json!({"jwk": jwk, "enc": self.enc.as_str()}))
@@ -246,9 +289,7 @@ impl ResponseEncryption {
             .filter(|t| t.len() == 16)
             .ok_or("JWE tag is not 128 bits of base64url")?;
         let mut buffer = b64_decode(ciphertext).ok_or("JWE ciphertext is not base64url")?;
-        let shared =
-            p256::ecdh::diffie_hellman(self.secret()?.to_nonzero_scalar(), epk.as_affine());
-        let cek = derive_cek(shared.raw_secret_bytes(), self.enc)?;
+        let cek = agree_cek(&self.secret()?, &epk, self.enc)?;
         open(self.enc, &cek, &iv, protected.as_bytes(), &mut buffer, &tag)?;
         Ok(buffer)
     }
@@ -309,7 +350,7 @@ mod tests {
         }
         other_info.extend(128u32.to_be_bytes());
         let mut cek = [0u8; 16];
-        concat_kdf::derive_key_into::<Sha256>(&z, &other_info, &mut cek).unwrap();
+        concat_kdf_sha256(&z, &other_info, &mut cek);
         assert_eq!(b64(cek), "VqqN6vgjbSBcIijNcacQGg");
     }
 }

@@ -17,7 +17,6 @@ pub(crate) use dpop::{DpopKeys, DpopServer, DpopState};
 pub(crate) use proof::{
     build_proof_jwt_with, KeyAttestationProvider, KeyAttestationRequest, ProofClaims,
 };
-pub(crate) use random::Rng;
 pub(crate) use random::{OsRandom, RandomSource};
 pub(crate) use signer::{Algorithm, Signer, SignerError, SoftwareSigner};
 pub(crate) use verify::verify_jws_signature;
@@ -81,7 +80,9 @@ impl<'a> CompactJws<'a> {
 #[cfg(test)]
 pub(crate) fn verify_es256(jwk: &Value, input: &[u8], signature: &[u8]) -> Result<(), String> {
     use p256::ecdsa::signature::Verifier as _;
-    let key = p256_public_key(jwk)?;
+    let point = p256_public_key(jwk)?;
+    let key = p256::PublicKey::from_sec1_bytes(point.as_bytes())
+        .map_err(|_| "not a P-256 point".to_string())?;
     let sig = p256::ecdsa::Signature::from_slice(signature)
         .map_err(|_| "signature is not a 64-byte ES256 signature".to_string())?;
     p256::ecdsa::VerifyingKey::from(key)
@@ -89,17 +90,84 @@ pub(crate) fn verify_es256(jwk: &Value, input: &[u8], signature: &[u8]) -> Resul
         .map_err(|_| "signature does not verify".to_string())
 }
 
-/// Parses a P-256 public JWK. Members other than `kty`, `crv`, `x` and `y`
-/// (`kid`, `use`, `alg`, ...) are ignored: p256 refuses unknown members.
-pub(crate) fn p256_public_key(jwk: &Value) -> Result<p256::PublicKey, String> {
-    let mut core = serde_json::Map::new();
-    for member in ["kty", "crv", "x", "y"] {
-        if let Some(v) = jwk.get(member) {
-            core.insert(member.into(), v.clone());
+/// A P-256 public key checked to be a point on the curve, as its
+/// uncompressed SEC1 encoding (`04 || x || y`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct P256Point([u8; 65]);
+
+impl P256Point {
+    /// Checks a SEC1 point (uncompressed or compressed) with aws-lc-rs.
+    pub(crate) fn from_sec1(bytes: &[u8]) -> Result<Self, String> {
+        use aws_lc_rs::encoding::AsDer as _;
+        let parsed = aws_lc_rs::signature::ParsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+            bytes,
+        )
+        .map_err(|_| "not a P-256 public key".to_string())?;
+        if let Ok(point) = <[u8; 65]>::try_from(bytes) {
+            return Ok(Self(point));
         }
+        // A compressed point: its SubjectPublicKeyInfo holds the
+        // uncompressed form, as the last 65 bytes.
+        let der = parsed
+            .as_der()
+            .map_err(|_| "not a P-256 public key".to_string())?;
+        let der = der.as_ref();
+        der.get(der.len().saturating_sub(65)..)
+            .and_then(|tail| <[u8; 65]>::try_from(tail).ok())
+            .filter(|point| point[0] == 4)
+            .map(Self)
+            .ok_or_else(|| "not a P-256 public key".to_string())
     }
-    let text = Value::Object(core).to_string();
-    p256::PublicKey::from_jwk_str(&text).map_err(|_| "not a valid P-256 public JWK".to_string())
+
+    /// The uncompressed SEC1 encoding.
+    pub(crate) fn as_bytes(&self) -> &[u8; 65] {
+        &self.0
+    }
+
+    /// The public JWK (`kty`, `crv`, `x`, `y`).
+    pub(crate) fn to_jwk(self) -> Value {
+        serde_json::json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64(&self.0[1..33]),
+            "y": b64(&self.0[33..]),
+        })
+    }
+}
+
+/// Parses a P-256 public JWK and checks its point is on the curve. Members
+/// other than `kty`, `crv`, `x` and `y` (`kid`, `use`, `alg`, ...) are
+/// ignored.
+pub(crate) fn p256_public_key(jwk: &Value) -> Result<P256Point, String> {
+    const INVALID: &str = "not a valid P-256 public JWK";
+    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
+    if member("kty") != Some("EC") || member("crv") != Some("P-256") {
+        return Err(INVALID.into());
+    }
+    let coordinate = |name: &str| {
+        member(name)
+            .and_then(b64_decode)
+            .filter(|c| c.len() == 32)
+            .ok_or_else(|| INVALID.to_string())
+    };
+    let mut point = vec![4u8];
+    point.extend(coordinate("x")?);
+    point.extend(coordinate("y")?);
+    P256Point::from_sec1(&point).map_err(|_| INVALID.into())
+}
+
+/// The SHA-256 digest of `data`.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// The digest of `data` with `algorithm` (`aws_lc_rs::digest::SHA384`, ...).
+pub(crate) fn digest(algorithm: &'static aws_lc_rs::digest::Algorithm, data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(algorithm, data).as_ref().to_vec()
 }
 
 /// Whether two public JWKs denote the same key (compares kty/crv/x/y or kty/n/e).

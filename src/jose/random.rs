@@ -1,6 +1,10 @@
 //! Where the SDK draws randomness: PKCE verifiers, `state`, the `jti` of
 //! DPoP proofs and attestation PoPs, DPoP keys, JWE keys and IVs. The OS by
-//! default; a test may give a seeded source to make two runs byte-identical.
+//! default; a test may give a seeded source, with signers that sign
+//! deterministically (RFC 6979), to make two runs byte-identical. The
+//! ECDSA nonces of [`SoftwareSigner`](super::SoftwareSigner) signatures
+//! (the SDK's own DPoP keys among them) are drawn inside aws-lc-rs, not
+//! from this source.
 
 /// A source of cryptographically secure random bytes.
 pub trait RandomSource: Send + Sync {
@@ -14,35 +18,25 @@ pub struct OsRandom;
 
 impl RandomSource for OsRandom {
     fn fill(&self, dest: &mut [u8]) {
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, dest);
+        // aws-lc-rs's generator, seeded by the OS; it fails only when the
+        // OS has no entropy to give, where no key can be made safely.
+        aws_lc_rs::rand::fill(dest).expect("the operating system's random generator failed");
     }
 }
 
-/// A [`RandomSource`] as a `rand` generator, for key generation.
-pub(crate) struct Rng<'a>(pub(crate) &'a dyn RandomSource);
-
-impl rand::RngCore for Rng<'_> {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.0.fill(&mut b);
-        u32::from_le_bytes(b)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.0.fill(&mut b);
-        u64::from_le_bytes(b)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill(dest);
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
-        self.0.fill(dest);
-        Ok(())
+/// A P-256 private scalar from `random`: 32 bytes, drawn again in the
+/// (about 2^-32) case that they are zero or not below the group order.
+pub(crate) fn p256_scalar(random: &dyn RandomSource) -> [u8; 32] {
+    loop {
+        let mut scalar = [0u8; 32];
+        random.fill(&mut scalar);
+        let valid = aws_lc_rs::agreement::PrivateKey::from_private_key(
+            &aws_lc_rs::agreement::ECDH_P256,
+            &scalar,
+        )
+        .is_ok();
+        if valid {
+            return scalar;
+        }
     }
 }
-
-/// The source is cryptographically secure by the trait's contract.
-impl rand::CryptoRng for Rng<'_> {}

@@ -19,7 +19,6 @@
 #![cfg_attr(not(feature = "uniffi"), allow(dead_code))]
 
 use super::{Algorithm, SignerError};
-use sha2::Digest as _;
 use x509_cert::der::{self, asn1::UintRef, Decode as _, Reader as _, SliceReader};
 
 /// An ECDSA curve: its name, the size of R and S, its order (big-endian, that size).
@@ -169,9 +168,9 @@ pub(crate) fn digest_to_sign(
     signing_input: &[u8],
 ) -> Result<Vec<u8>, SignerError> {
     match algorithm {
-        Algorithm::Es256 => Ok(sha2::Sha256::digest(signing_input).to_vec()),
-        Algorithm::Es384 => Ok(sha2::Sha384::digest(signing_input).to_vec()),
-        Algorithm::Es512 => Ok(sha2::Sha512::digest(signing_input).to_vec()),
+        Algorithm::Es256 => Ok(super::sha256(signing_input).to_vec()),
+        Algorithm::Es384 => Ok(super::digest(&aws_lc_rs::digest::SHA384, signing_input)),
+        Algorithm::Es512 => Ok(super::digest(&aws_lc_rs::digest::SHA512, signing_input)),
         Algorithm::EdDsa => Err(SignerError(
             "EdDSA signs the message itself: a key that signs only digests cannot use it".into(),
         )),

@@ -84,9 +84,17 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
 }
 
 /// An in-memory P-256 key (ES256), for tests, desktop apps and the CLI.
+///
+/// It signs with aws-lc-rs, whose ECDSA draws each signature's nonce from
+/// its own OS-seeded generator: two signatures of the same input differ,
+/// and the wallet's [`RandomSource`](super::RandomSource) does not decide
+/// them. Give a deterministic signer (RFC 6979) where byte-identical runs
+/// are needed.
 #[derive(Clone)]
 pub struct SoftwareSigner {
-    key: p256::ecdsa::SigningKey,
+    key: std::sync::Arc<aws_lc_rs::signature::EcdsaKeyPair>,
+    secret: std::sync::Arc<[u8; 32]>,
+    public: super::P256Point,
 }
 
 impl fmt::Debug for SoftwareSigner {
@@ -105,21 +113,37 @@ impl SoftwareSigner {
 
     /// A fresh random key from `random`.
     pub fn generate_with(random: &dyn super::RandomSource) -> Self {
-        Self {
-            key: p256::ecdsa::SigningKey::random(&mut super::Rng(random)),
-        }
+        Self::from_bytes(&super::random::p256_scalar(random))
+            .expect("a valid P-256 scalar makes a key")
     }
 
     /// A key from its 32-byte private scalar.
     pub fn from_bytes(secret: &[u8]) -> Result<Self, SignerError> {
-        p256::ecdsa::SigningKey::from_slice(secret)
-            .map(|key| Self { key })
-            .map_err(|_| SignerError("not a valid P-256 private key".into()))
+        let invalid = || SignerError("not a valid P-256 private key".into());
+        let secret: [u8; 32] = secret.try_into().map_err(|_| invalid())?;
+        let agreement = aws_lc_rs::agreement::PrivateKey::from_private_key(
+            &aws_lc_rs::agreement::ECDH_P256,
+            &secret,
+        )
+        .map_err(|_| invalid())?;
+        let point = agreement.compute_public_key().map_err(|_| invalid())?;
+        let public = super::P256Point::from_sec1(point.as_ref()).map_err(|_| invalid())?;
+        let key = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &secret,
+            public.as_bytes(),
+        )
+        .map_err(|_| invalid())?;
+        Ok(Self {
+            key: std::sync::Arc::new(key),
+            secret: std::sync::Arc::new(secret),
+            public,
+        })
     }
 
     /// The 32-byte private scalar (to store it; keep it secret).
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.key.to_bytes().to_vec()
+        self.secret.to_vec()
     }
 }
 
@@ -129,14 +153,15 @@ impl Signer for SoftwareSigner {
     }
 
     fn public_jwk(&self) -> Value {
-        let jwk = p256::PublicKey::from(self.key.verifying_key()).to_jwk_string();
-        serde_json::from_str(&jwk).unwrap_or(Value::Null)
+        self.public.to_jwk()
     }
 
     fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
-        use p256::ecdsa::signature::Signer as _;
-        let sig: p256::ecdsa::Signature = self.key.sign(signing_input);
-        Ok(sig.to_bytes().to_vec())
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        self.key
+            .sign(&rng, signing_input)
+            .map(|signature| signature.as_ref().to_vec())
+            .map_err(|_| SignerError("ES256 signing failed".into()))
     }
 }
 

@@ -82,11 +82,7 @@ pub(crate) fn multibase_key(value: &str) -> Result<Value, String> {
         .into_vec()
         .map_err(|_| "not base58btc")?;
     match bytes.as_slice() {
-        [0x80, 0x24, point @ ..] => {
-            let key =
-                p256::PublicKey::from_sec1_bytes(point).map_err(|_| "not a P-256 public key")?;
-            serde_json::from_str(&key.to_jwk_string()).map_err(|e| e.to_string())
-        }
+        [0x80, 0x24, point @ ..] => Ok(crate::jose::P256Point::from_sec1(point)?.to_jwk()),
         [0xed, 0x01, key @ ..] if key.len() == 32 => {
             Ok(json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key)}))
         }

@@ -17,7 +17,6 @@
 use ciborium::Value as Cbor;
 use coset::{AsCborValue as _, CoseKey, CoseSign1, Label};
 use serde_json::{Map, Value};
-use sha2::Digest as _;
 
 /// The largest `IssuerSigned` accepted, after base64url decoding.
 pub const MAX_MDOC_BYTES: usize = 1024 * 1024;
@@ -241,9 +240,9 @@ impl Mdoc {
 
     fn digest(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         Ok(match self.digest_algorithm.as_str() {
-            "SHA-256" => sha2::Sha256::digest(data).to_vec(),
-            "SHA-384" => sha2::Sha384::digest(data).to_vec(),
-            "SHA-512" => sha2::Sha512::digest(data).to_vec(),
+            "SHA-256" => crate::jose::sha256(data).to_vec(),
+            "SHA-384" => crate::jose::digest(&aws_lc_rs::digest::SHA384, data),
+            "SHA-512" => crate::jose::digest(&aws_lc_rs::digest::SHA512, data),
             other => {
                 return Err(format!(
                     "digestAlgorithm {} is not SHA-256, SHA-384 or SHA-512",

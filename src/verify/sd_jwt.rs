@@ -3,7 +3,6 @@
 
 use crate::jose::{b64, b64_decode, CompactJws};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The most disclosures an SD-JWT may carry.
@@ -36,9 +35,9 @@ enum SdAlg {
 impl SdAlg {
     fn digest(self, input: &[u8]) -> String {
         match self {
-            SdAlg::Sha256 => b64(Sha256::digest(input)),
-            SdAlg::Sha384 => b64(sha2::Sha384::digest(input)),
-            SdAlg::Sha512 => b64(sha2::Sha512::digest(input)),
+            SdAlg::Sha256 => b64(crate::jose::sha256(input)),
+            SdAlg::Sha384 => b64(crate::jose::digest(&aws_lc_rs::digest::SHA384, input)),
+            SdAlg::Sha512 => b64(crate::jose::digest(&aws_lc_rs::digest::SHA512, input)),
         }
     }
 }
@@ -326,7 +325,7 @@ pub(crate) mod tests {
         let mut disclosures = Vec::new();
         for (i, (name, value)) in sd.iter().enumerate() {
             let d = b64(json!([format!("salt{i}"), name, value]).to_string());
-            digests.push(Value::String(b64(Sha256::digest(d.as_bytes()))));
+            digests.push(Value::String(b64(crate::jose::sha256(d.as_bytes()))));
             disclosures.push(d);
         }
         payload.insert("_sd".into(), Value::Array(digests));

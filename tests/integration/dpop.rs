@@ -264,6 +264,52 @@ impl oid4vci_wallet::RandomSource for Seeded {
     }
 }
 
+/// An ES256 key whose signatures are deterministic (RFC 6979, p256), as a
+/// reproducible run needs: the SDK's own `SoftwareSigner` signs with
+/// aws-lc-rs, which draws each ECDSA nonce itself.
+struct Rfc6979Signer(p256::ecdsa::SigningKey);
+
+impl Rfc6979Signer {
+    fn from_seed(seed: u8) -> Self {
+        Self(p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap())
+    }
+}
+
+impl oid4vci_wallet::Signer for Rfc6979Signer {
+    fn algorithm(&self) -> oid4vci_wallet::Algorithm {
+        oid4vci_wallet::Algorithm::Es256
+    }
+
+    fn public_jwk(&self) -> serde_json::Value {
+        let jwk = p256::PublicKey::from(self.0.verifying_key()).to_jwk_string();
+        serde_json::from_str(&jwk).unwrap()
+    }
+
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, oid4vci_wallet::SignerError> {
+        use p256::ecdsa::signature::Signer as _;
+        let signature: p256::ecdsa::Signature = self.0.sign(input);
+        Ok(signature.to_bytes().to_vec())
+    }
+}
+
+/// DPoP keys of the app that sign deterministically (one key per
+/// authorization, the same in every run).
+struct DeterministicDpopKeys;
+
+impl oid4vci_wallet::DpopKeys for DeterministicDpopKeys {
+    fn create(&self) -> Result<String, oid4vci_wallet::SignerError> {
+        Ok("dpop-23".into())
+    }
+
+    fn signer(
+        &self,
+        reference: &str,
+    ) -> Result<std::sync::Arc<dyn oid4vci_wallet::Signer>, oid4vci_wallet::SignerError> {
+        assert_eq!(reference, "dpop-23");
+        Ok(std::sync::Arc::new(Rfc6979Signer::from_seed(23)))
+    }
+}
+
 struct FixedClock(u64);
 
 impl oid4vci_wallet::Clock for FixedClock {
@@ -288,10 +334,11 @@ async fn seeded_issuance(
         .dangerous_allow_http()
         .random(Seeded(std::sync::Mutex::new(7)))
         .clock(FixedClock(now))
+        .dpop_keys(DeterministicDpopKeys)
         .http_client(http)
         .build()
         .unwrap();
-    let holder = SoftwareSigner::generate_with(&Seeded(std::sync::Mutex::new(11)));
+    let holder = Rfc6979Signer::from_seed(11);
     let resolved = wallet.resolve_offer(offer_url).await.unwrap();
     let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
         panic!("pre-authorized expected")
@@ -359,7 +406,8 @@ async fn the_same_seed_and_clock_send_byte_identical_requests() {
         .any(|(r, _)| r.headers.iter().any(|(h, _)| h == "dpop")));
 
     // Second run: the same answers replayed; the requests must not differ
-    // by a byte (PKCE-free here, but DPoP keys, jtis, JWE keys and IVs).
+    // by a byte (PKCE-free here, but jtis, JWE keys and IVs come from the
+    // seeded source, and the app's DPoP and holder keys sign by RFC 6979).
     // Requests sent together (the nonce beside the token request) are
     // answered in any order, so each is answered with the recorded answer
     // to the identical request.
