@@ -192,9 +192,6 @@ enum Keys<'a> {
     Fresh(&'a dyn KeySource),
 }
 
-/// Configurations left out, with the reason.
-type NotRequested = Vec<(String, String)>;
-
 /// What [`Wallet::receive`] got.
 #[derive(Debug)]
 pub struct Received {
@@ -283,7 +280,11 @@ impl Wallet {
             .iter()
             .map(|c| c.id.to_string())
             .collect();
-        let (ids, not_requested) = self.issuable(offer.context(), &offered, options)?;
+        let chosen = offer.context().choose_configurations(
+            &offered,
+            options.credential_configuration_ids.as_deref(),
+            self.capabilities(),
+        )?;
         let authorized = match offer.grant()? {
             Grant::PreAuthorized(mut step) => {
                 if let Some(spec) = step.tx_code_spec().cloned() {
@@ -297,58 +298,11 @@ impl Wallet {
                 self.browser_round_trip(step, interaction, observer).await?
             }
         };
-        let mut received = self.collect(authorized, &ids, keys, options).await?;
-        received.not_requested = not_requested;
+        let mut received = self
+            .collect(authorized, &chosen.request, keys, options)
+            .await?;
+        received.not_requested = chosen.not_requested;
         Ok(received)
-    }
-
-    /// What to request, decided before anything is spent (SPEC A16): the
-    /// configurations named in `options`, each of which this wallet must be
-    /// able to finish, or else every offered one it can finish (the others
-    /// come back with the reason). An error when nothing can be finished.
-    fn issuable(
-        &self,
-        context: &crate::flow::discovery::DiscoveredMetadata,
-        offered: &[String],
-        options: &ReceiveOptions,
-    ) -> Result<(Vec<String>, NotRequested)> {
-        let capabilities = self.capabilities();
-        if let Some(named) = &options.credential_configuration_ids {
-            for id in named {
-                context.can_issue(id, capabilities)?;
-            }
-            return Ok((named.clone(), Vec::new()));
-        }
-        context.can_issue_any(offered, capabilities)?;
-        let (mut ids, mut skipped) = (Vec::new(), Vec::new());
-        for id in offered {
-            match context.can_issue(id, capabilities) {
-                Ok(()) => ids.push(id.clone()),
-                Err(e) => skipped.push((id.clone(), e.to_string())),
-            }
-        }
-        Ok((ids, skipped))
-    }
-
-    /// How many fresh keys a request of `configuration_id` gets: none for
-    /// an unbound configuration, else the app's cap within the issuer's
-    /// `batch_size` (1 without one), at least 1.
-    fn batch_keys(authorized: &Authorized, configuration_id: &str, cap: usize) -> Result<usize> {
-        let context = authorized.context();
-        let configuration = context.configuration(configuration_id)?;
-        let bound = configuration
-            .proof_types_supported
-            .as_ref()
-            .is_some_and(|types| types.contains_key("jwt") || types.contains_key("attestation"));
-        if !bound {
-            return Ok(0);
-        }
-        let issuer = context
-            .issuer
-            .batch_credential_issuance
-            .as_ref()
-            .map_or(1, |b| b.batch_size as usize);
-        Ok(cap.min(issuer).max(1))
     }
 
     /// Requests the configurations `ids` (a batch each with fresh keys) and
@@ -367,7 +321,9 @@ impl Wallet {
             let signers: Vec<&dyn Signer> = match keys {
                 Keys::One(signer) => vec![signer],
                 Keys::Fresh(source) => {
-                    let count = Self::batch_keys(&authorized, id, options.max_batch_size)?;
+                    let count = authorized
+                        .context()
+                        .batch_keys(id, options.max_batch_size)?;
                     made = (0..count)
                         .map(|_| {
                             source.new_key().map_err(|e| {
@@ -479,7 +435,14 @@ impl Wallet {
             ),
             ..options.clone()
         };
-        let (ids, _) = self.issuable(&step.context, &[], &options)?;
+        let ids = step
+            .context
+            .choose_configurations(
+                &[],
+                options.credential_configuration_ids.as_deref(),
+                self.capabilities(),
+            )?
+            .request;
         let authorized = self.browser_round_trip(step, interaction, observer).await?;
         self.collect(authorized, &ids, keys, &options).await
     }

@@ -69,7 +69,7 @@ pub use notification::{Notify, NOTIFICATION_RETRY_DELAY};
 pub use offer::{
     parse_offer_url, validate_offer_against_metadata, OfferFetch, OfferSource, MAX_OFFER_URL_BYTES,
 };
-pub use plan::{CredentialPlan, ProofType};
+pub use plan::{ChosenConfigurations, CredentialPlan, ProofType};
 pub use protection::{
     AttestationChallengeFetch, AttestationChallenges, DpopUse, Protected, Protection,
 };

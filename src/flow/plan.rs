@@ -232,6 +232,70 @@ impl DiscoveredMetadata {
         }
         first.map_or(Ok(()), Err)
     }
+
+    /// What to request from an offer, decided before anything is spent
+    /// (SPEC A16): the configurations the app `named`, each of which this
+    /// wallet must be able to finish (else the first that cannot is the
+    /// error), or else every `offered` one it can finish, beside the reason
+    /// for each it cannot. An error when none of them can be finished.
+    pub fn choose_configurations(
+        &self,
+        offered: &[String],
+        named: Option<&[String]>,
+        capabilities: super::Capabilities,
+    ) -> Result<ChosenConfigurations> {
+        if let Some(named) = named {
+            for id in named {
+                self.can_issue(id, capabilities)?;
+            }
+            return Ok(ChosenConfigurations {
+                request: named.to_vec(),
+                not_requested: Vec::new(),
+            });
+        }
+        self.can_issue_any(offered, capabilities)?;
+        let mut chosen = ChosenConfigurations {
+            request: Vec::new(),
+            not_requested: Vec::new(),
+        };
+        for id in offered {
+            match self.can_issue(id, capabilities) {
+                Ok(()) => chosen.request.push(id.clone()),
+                Err(e) => chosen.not_requested.push((id.clone(), e.to_string())),
+            }
+        }
+        Ok(chosen)
+    }
+
+    /// How many fresh keys one request of `configuration_id` takes when the
+    /// app allows up to `cap`: none for a configuration that is not key
+    /// bound, else `cap` within the issuer's `batch_size` (1 when it
+    /// declares none), and at least 1.
+    pub fn batch_keys(&self, configuration_id: &str, cap: usize) -> Result<usize> {
+        let configuration = self.configuration(configuration_id)?;
+        let bound = configuration
+            .proof_types_supported
+            .as_ref()
+            .is_some_and(|types| types.contains_key("jwt") || types.contains_key("attestation"));
+        if !bound {
+            return Ok(0);
+        }
+        let issuer = self
+            .issuer
+            .batch_credential_issuance
+            .as_ref()
+            .map_or(1, |b| b.batch_size as usize);
+        Ok(cap.min(issuer).max(1))
+    }
+}
+
+/// What [`DiscoveredMetadata::choose_configurations`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChosenConfigurations {
+    /// The configuration ids to request, in order.
+    pub request: Vec<String>,
+    /// Offered configurations this wallet cannot finish, each with the reason.
+    pub not_requested: Vec<(String, String)>,
 }
 
 impl Authorized {
