@@ -4,10 +4,12 @@
 //! `ROUND_TRIPS` latencies and less than one more, so its number of
 //! sequential round trips is exactly `ROUND_TRIPS` (counts, not times: a
 //! request added to or saved from the critical path flips it). The same
-//! count as the `round_trips` group of benches/issuance.rs.
+//! count as the `round_trips` group of benches/issuance.rs. A second
+//! issuance by the same wallet, with the metadata and the issuer's key
+//! cached, takes `WARM_ROUND_TRIPS`.
 
 use crate::common::*;
-use oid4vci_wallet::{Grant, Issuance, SoftwareSigner};
+use oid4vci_wallet::{Grant, Issuance, SoftwareSigner, Wallet};
 use std::time::{Duration, Instant};
 
 /// Long enough that the CPU work of an unoptimised build and scheduling
@@ -20,12 +22,17 @@ const LATENCY: Duration = Duration::from_millis(200);
 /// issuer's key (`/.well-known/jwt-vc-issuer`) beside it.
 const ROUND_TRIPS: u32 = 5;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fresh_pre_authorized_issuance_by_reference_takes_five_sequential_round_trips() {
-    let issuer = start(Issuer::builder().latency(LATENCY)).await;
+/// A second issuance by the same wallet from the same issuer, its metadata
+/// and key cached (`Cache-Control: max-age`): the offer, the token with the
+/// nonce beside it, and the credential (4 requests).
+const WARM_ROUND_TRIPS: u32 = 3;
+
+/// One issuance of `pid_sd_jwt` from a new by-reference offer: how long it
+/// took and how many requests the issuer saw for it.
+async fn timed_issuance(issuer: &RunningIssuer, wallet: &Wallet) -> (Duration, u64) {
     let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, false));
     let signer = SoftwareSigner::generate();
-    let wallet = wallet();
+    let before: u64 = issuer.stats().values().sum();
 
     let started = Instant::now();
     let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
@@ -34,11 +41,11 @@ async fn a_fresh_pre_authorized_issuance_by_reference_takes_five_sequential_roun
     };
     let mut authorized = step
         .with_tx_code(created.tx_code.unwrap())
-        .authorize(&wallet)
+        .authorize(wallet)
         .await
         .unwrap();
     let Issuance::Issued(credentials) = authorized
-        .request_credential(&wallet, "pid_sd_jwt", &signer)
+        .request_credential(wallet, "pid_sd_jwt", &signer)
         .await
         .unwrap()
     else {
@@ -52,12 +59,35 @@ async fn a_fresh_pre_authorized_issuance_by_reference_takes_five_sequential_roun
         "{:?}",
         credentials[0].verification
     );
-    let requests: u64 = issuer.stats().values().sum();
+    let after: u64 = issuer.stats().values().sum();
+    (elapsed, after - before)
+}
+
+/// Asserts `elapsed` is `round_trips` latencies and less than one more.
+fn assert_round_trips(what: &str, elapsed: Duration, round_trips: u32, requests: u64) {
     assert!(
-        elapsed >= LATENCY * ROUND_TRIPS && elapsed < LATENCY * (ROUND_TRIPS + 1),
-        "one issuance took {elapsed:.2?} at {LATENCY:?} per answer: {:.2} round trips, \
-         not {ROUND_TRIPS} ({requests} requests: {:?})",
+        elapsed >= LATENCY * round_trips && elapsed < LATENCY * (round_trips + 1),
+        "{what} took {elapsed:.2?} at {LATENCY:?} per answer: {:.2} round trips, not \
+         {round_trips} ({requests} requests)",
         elapsed.as_secs_f64() / LATENCY.as_secs_f64(),
-        issuer.stats()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_pre_authorized_issuance_by_reference_takes_five_sequential_round_trips() {
+    let issuer = start(Issuer::builder().latency(LATENCY)).await;
+    let (elapsed, requests) = timed_issuance(&issuer, &wallet()).await;
+    assert_eq!(requests, 7, "{:?}", issuer.stats());
+    assert_round_trips("one fresh issuance", elapsed, ROUND_TRIPS, requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_issuance_from_the_same_issuer_takes_three_sequential_round_trips() {
+    let issuer = start(Issuer::builder().latency(LATENCY).cache_max_age(3600)).await;
+    let wallet = wallet();
+    let (elapsed, requests) = timed_issuance(&issuer, &wallet).await;
+    assert_round_trips("the first issuance", elapsed, ROUND_TRIPS, requests);
+    let (elapsed, requests) = timed_issuance(&issuer, &wallet).await;
+    assert_eq!(requests, 4, "{:?}", issuer.stats());
+    assert_round_trips("the second issuance", elapsed, WARM_ROUND_TRIPS, requests);
 }
