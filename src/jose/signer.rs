@@ -93,7 +93,8 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
 #[derive(Clone)]
 pub struct SoftwareSigner {
     key: std::sync::Arc<aws_lc_rs::signature::EcdsaKeyPair>,
-    secret: std::sync::Arc<[u8; 32]>,
+    /// Wiped when the last clone is dropped.
+    secret: std::sync::Arc<zeroize::Zeroizing<[u8; 32]>>,
     public: super::P256Point,
 }
 
@@ -113,24 +114,25 @@ impl SoftwareSigner {
 
     /// A fresh random key from `random`.
     pub fn generate_with(random: &dyn super::RandomSource) -> Self {
-        Self::from_bytes(&super::random::p256_scalar(random))
-            .expect("a valid P-256 scalar makes a key")
+        let scalar = zeroize::Zeroizing::new(super::random::p256_scalar(random));
+        Self::from_bytes(scalar.as_slice()).expect("a valid P-256 scalar makes a key")
     }
 
     /// A key from its 32-byte private scalar.
     pub fn from_bytes(secret: &[u8]) -> Result<Self, SignerError> {
         let invalid = || SignerError("not a valid P-256 private key".into());
-        let secret: [u8; 32] = secret.try_into().map_err(|_| invalid())?;
+        let secret: zeroize::Zeroizing<[u8; 32]> =
+            zeroize::Zeroizing::new(secret.try_into().map_err(|_| invalid())?);
         let agreement = aws_lc_rs::agreement::PrivateKey::from_private_key(
             &aws_lc_rs::agreement::ECDH_P256,
-            &secret,
+            secret.as_slice(),
         )
         .map_err(|_| invalid())?;
         let point = agreement.compute_public_key().map_err(|_| invalid())?;
         let public = super::P256Point::from_sec1(point.as_ref()).map_err(|_| invalid())?;
         let key = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &secret,
+            secret.as_slice(),
             public.as_bytes(),
         )
         .map_err(|_| invalid())?;
