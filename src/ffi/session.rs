@@ -24,48 +24,7 @@ pub struct Claim {
     pub kind: ClaimKind,
 }
 
-/// The kind of a claim's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ClaimKind {
-    /// `null`.
-    Null,
-    /// A boolean.
-    Bool,
-    /// An integer.
-    Integer,
-    /// A number with a fraction.
-    Number,
-    /// Text.
-    Text,
-    /// A calendar date (`YYYY-MM-DD`).
-    Date,
-    /// A point in time (RFC 3339).
-    DateTime,
-    /// Bytes (base64url without padding in `value_json`), e.g. a portrait.
-    Bytes,
-    /// An array.
-    Array,
-    /// An object or map.
-    Object,
-}
-
-impl From<crate::ClaimKind> for ClaimKind {
-    fn from(kind: crate::ClaimKind) -> Self {
-        use crate::ClaimKind as K;
-        match kind {
-            K::Null => ClaimKind::Null,
-            K::Bool => ClaimKind::Bool,
-            K::Integer => ClaimKind::Integer,
-            K::Number => ClaimKind::Number,
-            K::Text => ClaimKind::Text,
-            K::Date => ClaimKind::Date,
-            K::DateTime => ClaimKind::DateTime,
-            K::Bytes => ClaimKind::Bytes,
-            K::Array => ClaimKind::Array,
-            K::Object => ClaimKind::Object,
-        }
-    }
-}
+pub use crate::ClaimKind;
 
 /// A received credential.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -198,7 +157,7 @@ pub(super) fn convert_credentials(
                             other => other.to_string(),
                         })
                         .collect(),
-                    kind: claim.kind.into(),
+                    kind: claim.kind,
                 })
                 .collect();
             let verification = Verification::from(&c.verification);

@@ -177,8 +177,11 @@ pub struct LabelledClaim {
 
 /// The kind of a claim's value, so an app can show a date as a date and a
 /// portrait as an image.
+///
+/// The bindings export this enum as it is (`feature = "uniffi"`).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimKind {
     /// `null`.
@@ -195,7 +198,8 @@ pub enum ClaimKind {
     Date,
     /// A point in time (RFC 3339; mdoc `tdate`).
     DateTime,
-    /// Bytes, shown base64url without padding in JSON (e.g. an mdoc portrait).
+    /// Bytes, shown base64url without padding in JSON (the bindings'
+    /// `value_json` too), e.g. an mdoc portrait.
     Bytes,
     /// An array.
     Array,

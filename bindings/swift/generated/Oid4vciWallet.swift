@@ -6242,7 +6242,10 @@ public func FfiConverterTypeWalletConfig_lower(_ value: WalletConfig) -> RustBuf
 
 
 /**
- * The kind of a claim's value.
+ * The kind of a claim's value, so an app can show a date as a date and a
+ * portrait as an image.
+ *
+ * The bindings export this enum as it is (`feature = "uniffi"`).
  */
 
 public enum ClaimKind: Equatable, Hashable {
@@ -6268,15 +6271,16 @@ public enum ClaimKind: Equatable, Hashable {
      */
     case text
     /**
-     * A calendar date (`YYYY-MM-DD`).
+     * A calendar date (`YYYY-MM-DD`; mdoc `full-date`).
      */
     case date
     /**
-     * A point in time (RFC 3339).
+     * A point in time (RFC 3339; mdoc `tdate`).
      */
     case dateTime
     /**
-     * Bytes (base64url without padding in `value_json`), e.g. a portrait.
+     * Bytes, shown base64url without padding in JSON (the bindings'
+     * `value_json` too), e.g. an mdoc portrait.
      */
     case bytes
     /**

@@ -9682,7 +9682,10 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
 
 
 /**
- * The kind of a claim's value.
+ * The kind of a claim's value, so an app can show a date as a date and a
+ * portrait as an image.
+ *
+ * The bindings export this enum as it is (`feature = "uniffi"`).
  */
 
 enum class ClaimKind {
@@ -9708,15 +9711,16 @@ enum class ClaimKind {
      */
     TEXT,
     /**
-     * A calendar date (`YYYY-MM-DD`).
+     * A calendar date (`YYYY-MM-DD`; mdoc `full-date`).
      */
     DATE,
     /**
-     * A point in time (RFC 3339).
+     * A point in time (RFC 3339; mdoc `tdate`).
      */
     DATE_TIME,
     /**
-     * Bytes (base64url without padding in `value_json`), e.g. a portrait.
+     * Bytes, shown base64url without padding in JSON (the bindings'
+     * `value_json` too), e.g. an mdoc portrait.
      */
     BYTES,
     /**
