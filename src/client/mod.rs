@@ -378,13 +378,7 @@ impl Wallet {
                 .and_then(|g| g.authorization_server.as_deref()));
         let as_id = select_authorization_server(&issuer, hint)?;
         let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
-        ResolvedOffer::new(
-            offer,
-            DiscoveredMetadata {
-                issuer,
-                authorization_server,
-            },
-        )
+        ResolvedOffer::new(offer, DiscoveredMetadata::new(issuer, authorization_server))
     }
 
     /// Wallet-initiated issuance: discovers the issuer (and its first
@@ -418,10 +412,7 @@ impl Wallet {
         let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
         let ids = configuration_ids.iter().map(|s| s.to_string()).collect();
         AuthorizationCodeStep::new(
-            DiscoveredMetadata {
-                issuer,
-                authorization_server,
-            },
+            DiscoveredMetadata::new(issuer, authorization_server),
             ids,
             None,
         )

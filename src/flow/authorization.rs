@@ -476,10 +476,10 @@ mod tests {
         if par {
             as_md["pushed_authorization_request_endpoint"] = json!("https://as.example/par");
         }
-        DiscoveredMetadata {
-            issuer: serde_json::from_value(issuer).unwrap(),
-            authorization_server: serde_json::from_value(as_md).unwrap(),
-        }
+        DiscoveredMetadata::new(
+            serde_json::from_value(issuer).unwrap(),
+            serde_json::from_value(as_md).unwrap(),
+        )
     }
 
     fn secrets() -> AuthorizationSecrets {

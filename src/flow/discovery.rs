@@ -458,16 +458,27 @@ impl Exchange for AsMetadataDiscovery {
     }
 }
 
-/// What every step after discovery needs: both metadata documents.
+/// What every step after discovery needs: both metadata documents. Each
+/// step carries a copy; the documents are shared (`Arc`), so a copy costs
+/// two reference counts, not the metadata. Saved as the documents
+/// themselves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiscoveredMetadata {
     /// The credential issuer metadata (validated).
-    pub issuer: IssuerMetadata,
+    pub issuer: std::sync::Arc<IssuerMetadata>,
     /// The chosen authorization server's metadata (validated).
-    pub authorization_server: AuthorizationServerMetadata,
+    pub authorization_server: std::sync::Arc<AuthorizationServerMetadata>,
 }
 
 impl DiscoveredMetadata {
+    /// Both documents, as discovery validated them.
+    pub fn new(issuer: IssuerMetadata, authorization_server: AuthorizationServerMetadata) -> Self {
+        Self {
+            issuer: std::sync::Arc::new(issuer),
+            authorization_server: std::sync::Arc::new(authorization_server),
+        }
+    }
+
     /// The credential issuer identifier.
     pub fn issuer_id(&self) -> &str {
         &self.issuer.credential_issuer

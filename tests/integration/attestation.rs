@@ -339,14 +339,8 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
         Protected::new(discovery, Protection::none()),
     )
     .await;
-    let resolved = ResolvedOffer::new(
-        offer,
-        DiscoveredMetadata {
-            issuer: metadata,
-            authorization_server: server.clone(),
-        },
-    )
-    .unwrap();
+    let resolved =
+        ResolvedOffer::new(offer, DiscoveredMetadata::new(metadata, server.clone())).unwrap();
     let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
         panic!("pre-authorized expected")
     };

@@ -330,14 +330,7 @@ fn german_pid_demo_issuer_draft_13() {
         .contains(&"ES256".to_string()));
     validate_offer_against_metadata(&offer, &issuer).unwrap();
 
-    let resolved = ResolvedOffer::new(
-        offer,
-        DiscoveredMetadata {
-            issuer,
-            authorization_server: server,
-        },
-    )
-    .unwrap();
+    let resolved = ResolvedOffer::new(offer, DiscoveredMetadata::new(issuer, server)).unwrap();
     let name = |tags: &[&str]| {
         resolved
             .issuer_display(&locales(tags))

@@ -376,10 +376,7 @@ async fn inspect_issuer(
     let issuer = wallet.run(IssuerMetadataDiscovery::new(issuer_id)?).await?;
     let as_id = select_authorization_server(&issuer, None)?;
     let authorization_server = wallet.run(AsMetadataDiscovery::new(&as_id)?).await?;
-    let context = DiscoveredMetadata {
-        issuer,
-        authorization_server,
-    };
+    let context = DiscoveredMetadata::new(issuer, authorization_server);
     let supported: Vec<String> = context
         .issuer
         .credential_configurations_supported
@@ -627,7 +624,7 @@ async fn servers(
         let (metadata, raw, error) = match fetched {
             // The wallet's own copy for the server it uses.
             _ if is_used => (
-                Some(used.clone()),
+                Some((**used).clone()),
                 fetched.ok().and_then(|(_, raw)| raw),
                 None,
             ),
