@@ -397,8 +397,86 @@ impl Authorized {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::Capabilities;
     use crate::jose::OsRandom;
     use serde_json::json;
+
+    /// An issuer with `batch_size` 2 offering a key-bound configuration that
+    /// needs key attestations, one that does not, and an unbound one.
+    fn three_configurations() -> DiscoveredMetadata {
+        serde_json::from_value(json!({
+            "issuer": {
+                "credential_issuer": "https://i.example",
+                "credential_endpoint": "https://i.example/credential",
+                "batch_credential_issuance": {"batch_size": 2},
+                "credential_configurations_supported": {
+                    "attested": {"format": "dc+sd-jwt", "vct": "urn:a",
+                        "cryptographic_binding_methods_supported": ["jwk"],
+                        "proof_types_supported": {"attestation": {
+                            "proof_signing_alg_values_supported": ["ES256"]}}},
+                    "bound": {"format": "dc+sd-jwt", "vct": "urn:b",
+                        "cryptographic_binding_methods_supported": ["jwk"],
+                        "proof_types_supported": {"jwt": {
+                            "proof_signing_alg_values_supported": ["ES256"]}}},
+                    "unbound": {"format": "dc+sd-jwt", "vct": "urn:u"}
+                }
+            },
+            "authorization_server": {"issuer": "https://i.example", "token_endpoint": "https://i.example/token"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn what_to_request_is_chosen_before_spending_with_the_reason_for_the_rest() {
+        let context = three_configurations();
+        let offered: Vec<String> = ["attested", "bound", "unbound"].map(String::from).into();
+        let none = Capabilities::default();
+        let chosen = context.choose_configurations(&offered, None, none).unwrap();
+        assert_eq!(chosen.request, ["bound", "unbound"]);
+        assert_eq!(chosen.not_requested.len(), 1);
+        assert_eq!(chosen.not_requested[0].0, "attested");
+        assert!(
+            chosen.not_requested[0].1.contains("key attestation"),
+            "{chosen:?}"
+        );
+
+        // With a key attestation provider every one can be finished.
+        let with = Capabilities {
+            key_attestations: true,
+        };
+        let chosen = context.choose_configurations(&offered, None, with).unwrap();
+        assert_eq!(chosen.request, offered);
+        assert!(chosen.not_requested.is_empty());
+
+        // A configuration the app named and the wallet cannot finish is the
+        // error; none that can be finished is an error too.
+        let named = ["bound".to_string(), "attested".to_string()];
+        let err = context
+            .choose_configurations(&offered, Some(&named), none)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Proof(p) if p.kind == crate::error::ProofErrorKind::KeyAttestationRequired),
+            "{err:?}"
+        );
+        let err = context
+            .choose_configurations(&["attested".to_string()], None, none)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Proof(p) if p.kind == crate::error::ProofErrorKind::KeyAttestationRequired),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_batch_takes_the_apps_cap_within_the_issuers_batch_size() {
+        let context = three_configurations();
+        assert_eq!(context.batch_keys("bound", 3).unwrap(), 2);
+        assert_eq!(context.batch_keys("bound", 1).unwrap(), 1);
+        assert_eq!(context.batch_keys("bound", 0).unwrap(), 1);
+        assert_eq!(context.batch_keys("attested", 3).unwrap(), 2);
+        assert_eq!(context.batch_keys("unbound", 3).unwrap(), 0);
+        assert!(context.batch_keys("unknown", 3).is_err());
+    }
 
     #[test]
     fn key_attestations_required_is_refused_before_any_request() {
