@@ -21,7 +21,8 @@ use crate::flow::authorization::AuthorizationCodeStep;
 use crate::flow::deferred::DeferredPending;
 use crate::flow::discovery::DiscoveredMetadata;
 use crate::flow::discovery::{
-    select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
+    as_metadata_prefetch, offered_authorization_server, select_authorization_server,
+    AsMetadataDiscovery, IssuerMetadataDiscovery,
 };
 use crate::flow::offer::ResolvedOffer;
 use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
@@ -349,13 +350,19 @@ impl Wallet {
         observer.emit(|| ReceiveStage::ReadingMetadata {
             credential_issuer: offer.credential_issuer.clone(),
         });
-        let issuer = self
-            .run(
-                IssuerMetadataDiscovery::new(&offer.credential_issuer)?
-                    .at(self.now())
-                    .expecting(&offer.credential_configuration_ids),
-            )
-            .await?;
+        // The AS metadata goes out beside the issuer metadata when the offer
+        // names the AS (the engine's as_metadata_prefetch).
+        let issuer_discovery = IssuerMetadataDiscovery::new(&offer.credential_issuer)?
+            .at(self.now())
+            .expecting(&offer.credential_configuration_ids);
+        let as_prefetch = as_metadata_prefetch(&offer);
+        let (issuer, prefetched) = tokio::join!(self.run(issuer_discovery), async {
+            match as_prefetch {
+                Some(discovery) => Some(self.run(discovery).await),
+                None => None,
+            }
+        });
+        let issuer = issuer?;
         if let Some(objects) = offer.legacy_credentials.take() {
             // Draft 11/12: credentials named by format and type.
             let ids = crate::types::draft13::resolve_legacy_offer_ids(
@@ -367,17 +374,13 @@ impl Wallet {
             crate::flow::offer::validate_offer(&offer, &self.inner.engine)?;
         }
         validate_offer_against_metadata(&offer, &issuer)?;
-        let grants = offer.grants.clone().unwrap_or_default();
-        let hint = grants
-            .pre_authorized_code
-            .as_ref()
-            .and_then(|g| g.authorization_server.as_deref())
-            .or(grants
-                .authorization_code
-                .as_ref()
-                .and_then(|g| g.authorization_server.as_deref()));
-        let as_id = select_authorization_server(&issuer, hint)?;
-        let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
+        let as_id = select_authorization_server(&issuer, offered_authorization_server(&offer))?;
+        // A prefetched answer is for the hint, which select_authorization_server
+        // has just returned as one of the issuer's.
+        let authorization_server = match prefetched {
+            Some(fetched) => fetched?,
+            None => self.run(AsMetadataDiscovery::new(&as_id)?).await?,
+        };
         ResolvedOffer::new(offer, DiscoveredMetadata::new(issuer, authorization_server))
     }
 

@@ -346,6 +346,32 @@ pub(crate) fn validate_issuer_metadata(
     Ok(())
 }
 
+/// The authorization server the offer's grant names (`authorization_server`
+/// of the pre-authorized grant, else of the authorization code grant), if
+/// any: the hint [`select_authorization_server`] takes.
+pub fn offered_authorization_server(offer: &crate::types::CredentialOffer) -> Option<&str> {
+    let grants = offer.grants.as_ref()?;
+    grants
+        .pre_authorized_code
+        .as_ref()
+        .and_then(|g| g.authorization_server.as_deref())
+        .or(grants
+            .authorization_code
+            .as_ref()
+            .and_then(|g| g.authorization_server.as_deref()))
+}
+
+/// The authorization server metadata request that may go out beside the
+/// issuer metadata request: when the offer names its server, its metadata
+/// needs nothing from the issuer's. Whether that server is one of the
+/// issuer's is decided after both arrive, by [`select_authorization_server`]
+/// (which returns the hint when it is); otherwise the answer is dropped.
+/// `None` also for a hint that is no server identifier: the request in
+/// order then says what is wrong with it, as without the prefetch.
+pub fn as_metadata_prefetch(offer: &crate::types::CredentialOffer) -> Option<AsMetadataDiscovery> {
+    AsMetadataDiscovery::new(offered_authorization_server(offer)?).ok()
+}
+
 /// Picks the authorization server: the offer's hint (which must name one of the
 /// issuer's), else the first listed, else the issuer itself.
 pub fn select_authorization_server(

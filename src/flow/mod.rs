@@ -11,7 +11,9 @@
 //! - the offer: [`parse_offer_url`], [`OfferFetch`] (by reference);
 //! - the metadata: [`IssuerMetadataDiscovery`], [`AsMetadataDiscovery`],
 //!   [`select_authorization_server`], giving [`DiscoveredMetadata`] (with
-//!   [`DiscoveredMetadata::can_issue`]: refuse before spending);
+//!   [`DiscoveredMetadata::can_issue`] and
+//!   [`DiscoveredMetadata::choose_configurations`]: refuse before spending,
+//!   and [`DiscoveredMetadata::batch_keys`]);
 //! - authorization: [`crate::PreAuthorizedStep::token_exchange`] or
 //!   [`crate::AuthorizationCodeStep`] ([`ParExchange`], PKCE, the callback
 //!   checks), each a [`TokenExchange`], wrapped in [`Protected`] for DPoP
@@ -22,9 +24,11 @@
 //! - later: [`DeferredPoll`] and [`Notify`], run by [`WithToken`].
 //!
 //! Requests that do not depend on each other are named so a driver can send
-//! them together: [`crate::PreAuthorizedStep::nonce_prefetch`] (beside the
-//! token request) and [`CheckReceived::issuer_keys_prefetch`] (beside the
-//! credential request); [`Exchange::cacheable`] marks what a metadata cache
+//! them together: [`as_metadata_prefetch`] (beside the issuer metadata
+//! request, when the offer names its authorization server),
+//! [`crate::PreAuthorizedStep::nonce_prefetch`] (beside the token request)
+//! and [`CheckReceived::issuer_keys_prefetch`] (beside the credential
+//! request); [`Exchange::cacheable`] marks what a metadata cache
 //! may answer. See the test
 //! `the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet` for
 //! a complete hand-written driver.
@@ -60,8 +64,9 @@ pub use authorization::{AuthorizationBegin, AuthorizationSecrets, ParExchange};
 pub use credential::{CredentialExchange, CredentialOutcome, Issuance, MAX_NONCE_RETRIES};
 pub use deferred::DeferredPoll;
 pub use discovery::{
-    select_authorization_server, AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata,
-    IssuerMetadataDiscovery, JwtVcIssuerKeys,
+    as_metadata_prefetch, offered_authorization_server, select_authorization_server,
+    AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata, IssuerMetadataDiscovery,
+    JwtVcIssuerKeys,
 };
 pub use encryption::PlannedEncryption;
 pub use nonce::NonceExchange;

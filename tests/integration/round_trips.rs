@@ -9,6 +9,7 @@
 //! cached, takes `WARM_ROUND_TRIPS`.
 
 use crate::common::*;
+use oid4vci_issuer::OfferRequest;
 use oid4vci_wallet::{Grant, Issuance, SoftwareSigner, Wallet};
 use std::time::{Duration, Instant};
 
@@ -90,4 +91,36 @@ async fn a_second_issuance_from_the_same_issuer_takes_three_sequential_round_tri
     let (elapsed, requests) = timed_issuance(&issuer, &wallet).await;
     assert_eq!(requests, 4, "{:?}", issuer.stats());
     assert_round_trips("the second issuance", elapsed, WARM_ROUND_TRIPS, requests);
+}
+
+/// An offer that names its authorization server (the authorization code
+/// grant of an issuer whose AS runs apart): resolving it takes the offer,
+/// then both metadata documents at once, so 2 round trips (3 requests)
+/// instead of 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_naming_its_authorization_server_resolves_in_two_round_trips() {
+    let issuer = start(
+        Issuer::builder()
+            .latency(LATENCY)
+            .separate_authorization_server(true),
+    )
+    .await;
+    let created = issuer.create_offer(OfferRequest {
+        authorization_code: Some(true),
+        ..offer(&["pid_sd_jwt"], false, true, false)
+    });
+    let wallet = wallet();
+
+    let started = Instant::now();
+    let resolved = wallet.resolve_offer(&created.offer_url).await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(
+        resolved.context().authorization_server.issuer,
+        issuer.authorization_server()
+    );
+    assert_ne!(issuer.authorization_server(), issuer.issuer_id());
+    let requests: u64 = issuer.stats().values().sum();
+    assert_eq!(requests, 3, "{:?}", issuer.stats());
+    assert_round_trips("resolving the offer", elapsed, 2, requests);
 }
