@@ -312,7 +312,8 @@ fn restorers() -> [(&'static str, Restore); 5] {
     ]
 }
 
-fn invalid_state(result: Result<(), Error>, name: &str, input: &str) -> String {
+/// Asserts `result` is `Error::InvalidState` naming `name`; its message.
+fn assert_invalid_state(result: Result<(), Error>, name: &str, input: &str) -> String {
     match result {
         Err(Error::InvalidState(message)) => {
             assert!(message.starts_with(name), "{input:?}: {message}");
@@ -344,11 +345,11 @@ fn garbage_is_refused_with_a_typed_error_for_every_state() {
     ];
     for (name, restore) in restorers() {
         for input in garbage {
-            invalid_state(restore(input), name, input);
+            assert_invalid_state(restore(input), name, input);
         }
         // Deeply nested: refused, not a stack overflow.
         let deep = format!("{}{}", "{\"a\":[".repeat(5000), "]}".repeat(5000));
-        invalid_state(restore(&deep), name, "deeply nested");
+        assert_invalid_state(restore(&deep), name, "deeply nested");
     }
 }
 
@@ -407,7 +408,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
                 restore(json).unwrap_or_else(|e| panic!("{name}: {e}"));
                 continue;
             }
-            let message = invalid_state(restore(json), name, restorers[i].0);
+            let message = assert_invalid_state(restore(json), name, restorers[i].0);
             let theirs = restorers[i].0.trim_start_matches("saved ");
             assert!(
                 message.contains(&format!("this is a saved {theirs}, not a saved ")),
@@ -419,7 +420,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
         // A format from a newer SDK, or no format version.
         let mut newer = value.clone();
         newer["saved_version"] = serde_json::json!(2);
-        let message = invalid_state(restore(&newer.to_string()), name, "version 2");
+        let message = assert_invalid_state(restore(&newer.to_string()), name, "version 2");
         assert!(message.contains("newer"), "{message}");
         for bad in [
             serde_json::json!(0),
@@ -428,16 +429,16 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
         ] {
             let mut odd = value.clone();
             odd["saved_version"] = bad;
-            invalid_state(restore(&odd.to_string()), name, "odd version");
+            assert_invalid_state(restore(&odd.to_string()), name, "odd version");
         }
         let mut unversioned = value.clone();
         unversioned.as_object_mut().unwrap().remove("saved_version");
-        invalid_state(restore(&unversioned.to_string()), name, "no version");
+        assert_invalid_state(restore(&unversioned.to_string()), name, "no version");
 
         // Truncated anywhere: refused, never a panic.
         for cut in (0..json.len()).step_by(97) {
             if json.is_char_boundary(cut) {
-                invalid_state(restore(&json[..cut]), name, "truncated");
+                assert_invalid_state(restore(&json[..cut]), name, "truncated");
             }
         }
 
@@ -449,7 +450,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
         for secret in &secrets {
             let mut tampered = value.clone();
             tampered[field] = serde_json::json!(secret);
-            let message = invalid_state(restore(&tampered.to_string()), name, "a secret");
+            let message = assert_invalid_state(restore(&tampered.to_string()), name, "a secret");
             assert!(message.contains(field), "{message}");
             assert!(!message.contains(secret.as_str()), "{message}");
         }
@@ -459,7 +460,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
             "context" => tampered["context"]["issuer"] = serde_json::json!(493_536_123),
             _ => tampered["authorized"]["context"]["issuer"] = serde_json::json!(493_536_123),
         }
-        let message = invalid_state(restore(&tampered.to_string()), name, "a number");
+        let message = assert_invalid_state(restore(&tampered.to_string()), name, "a number");
         assert!(message.contains("context.issuer"), "{message}");
         assert!(!message.contains("493536123"), "{message}");
     }
@@ -482,7 +483,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
         let object = untagged.as_object_mut().unwrap();
         object.remove("saved_state");
         object.remove("saved_version");
-        invalid_state(
+        assert_invalid_state(
             restorers[i].1(&untagged.to_string()),
             restorers[i].0,
             "untagged",
@@ -492,7 +493,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
     // A resolved offer whose offer no longer matches its metadata.
     let mut mismatched: serde_json::Value = serde_json::from_str(&saved[0]).unwrap();
     mismatched["offer"]["credential_configuration_ids"] = serde_json::json!(["unknown_id"]);
-    let message = invalid_state(
+    let message = assert_invalid_state(
         restorers[0].1(&mismatched.to_string()),
         restorers[0].0,
         "mismatched",
@@ -500,7 +501,7 @@ async fn a_saved_state_is_versioned_and_never_taken_for_another() {
     assert!(message.contains("unknown_id"), "{message}");
     let mut mismatched: serde_json::Value = serde_json::from_str(&saved[1]).unwrap();
     mismatched["offered"] = serde_json::json!([]);
-    invalid_state(
+    assert_invalid_state(
         restorers[1].1(&mismatched.to_string()),
         restorers[1].0,
         "nothing offered",
