@@ -2,13 +2,12 @@
 //! done; and runs the check of what was received.
 
 use super::Wallet;
-use crate::error::{display_url, Endpoint, Error, Result, TransportError};
+use crate::error::{Endpoint, Error, Result};
 use crate::flow::issued::IssuedCredential;
 use crate::flow::protection::{Protected, Protection};
 use crate::flow::received::CheckReceived;
 use crate::flow::{Exchange, Flow, Progress};
 use crate::http::cache;
-use crate::http::trace::WIRE_TARGET;
 use crate::http::{HttpRequest, HttpResponse, Method};
 
 impl Wallet {
@@ -94,54 +93,15 @@ impl Wallet {
             Some(cache) if request.method == Method::Get => cache.clone(),
             _ => return self.send(endpoint, request).await,
         };
-        let now = self.now();
-        let variant = cache::variant(&request);
-        let entry = cache.get(&request.url).filter(|e| e.variant == variant);
-        if let Some(e) = &entry {
-            if e.is_fresh(now) && !cache::request_no_cache(&request) {
-                tracing::debug!(%endpoint, url = %display_url(&request.url), "answered from the metadata cache");
-                return Ok(e.response(Some(now.saturating_sub(e.stored_at))));
-            }
-        }
-        let etag = entry.as_ref().and_then(|e| e.etag.clone());
-        let request = match &etag {
-            Some(tag) => request.header("if-none-match", tag.clone()),
-            None => request,
-        };
-        let url = request.url.clone();
-        let response = match self.send(endpoint, request.clone()).await {
-            Ok(response) => response,
-            // A transport that refuses every 3xx (an app's) still revalidates.
-            Err(Error::Transport {
-                kind: TransportError::Redirect { status: 304 },
-                ..
-            }) if etag.is_some() => HttpResponse {
-                status: 304,
-                headers: Vec::new(),
-                body: Vec::new(),
-            },
-            Err(e) => return Err(e),
-        };
-        let now = self.now();
-        match (response.status, entry) {
-            (304, Some(entry)) if etag.is_some() => {
-                tracing::debug!(%endpoint, url = %display_url(&url), "revalidated (304)");
-                let body = entry.response(None);
-                match cache::revalidated(entry, &response, now) {
-                    Some(renewed) => cache.put(renewed),
-                    None => cache.remove(&url),
-                }
-                Ok(body)
-            }
-            (200, _) => {
-                match cache::entry_for(&request, &response, now) {
-                    (Some(entry), _) => cache.put(entry),
-                    (None, true) => cache.remove(&url),
-                    (None, false) => {}
-                }
+        match cache::lookup(&*cache, request, self.now()) {
+            cache::Lookup::Hit(response) => {
+                tracing::debug!(%endpoint, "answered from the metadata cache");
                 Ok(response)
             }
-            _ => Ok(response),
+            cache::Lookup::Send(pending) => {
+                let sent = self.send(endpoint, pending.request()).await;
+                pending.settle(&*cache, sent, self.now())
+            }
         }
     }
 
@@ -151,39 +111,8 @@ impl Wallet {
         endpoint: Endpoint,
         request: HttpRequest,
     ) -> Result<HttpResponse> {
-        let url = display_url(&request.url);
-        crate::http::check_url(&request.url, self.inner.engine.allow_http).map_err(|kind| {
-            Error::Transport {
-                endpoint,
-                url: url.clone(),
-                kind,
-            }
-        })?;
-        tracing::debug!(%endpoint, %url, method = request.method.as_str(), "request");
-        let wire = tracing::enabled!(target: WIRE_TARGET, tracing::Level::TRACE);
-        let full_url = wire.then(|| request.url.clone());
-        if wire {
-            tracing::trace!(target: WIRE_TARGET, "{}", crate::http::trace::request_line(&request));
-        }
-        let response = self
-            .inner
-            .http
-            .send(request)
-            .await
-            .map_err(|kind| Error::Transport {
-                endpoint,
-                url: url.clone(),
-                kind,
-            })?;
-        tracing::debug!(%endpoint, %url, status = response.status, bytes = response.body.len(), "response");
-        if let Some(full_url) = full_url {
-            tracing::trace!(
-                target: WIRE_TARGET,
-                "{}",
-                crate::http::trace::response_line(&full_url, &response)
-            );
-        }
-        Ok(response)
+        let allow_http = self.inner.engine.allow_http;
+        crate::http::trace::send(&*self.inner.http, endpoint, request, allow_http).await
     }
 
     /// Checks the issuer signature of received credentials

@@ -329,6 +329,98 @@ pub(crate) fn revalidated(
     Some(entry)
 }
 
+/// What the cache makes of a request the engine marked cacheable, before
+/// it is sent ([`lookup`]).
+pub(crate) enum Lookup {
+    /// A fresh entry answers, without a request (marked with `Age`).
+    Hit(HttpResponse),
+    /// Send [`Pending::request`], then settle the answer with
+    /// [`Pending::settle`].
+    Send(Pending),
+}
+
+/// A request on its way past the cache: the entry it may revalidate.
+pub(crate) struct Pending {
+    request: HttpRequest,
+    entry: Option<CacheEntry>,
+    etag: Option<String>,
+}
+
+/// Looks `request` up at `now`: a fresh entry of the same variant answers
+/// (unless the request says `no-cache`); a stale one with an `ETag` makes
+/// the request conditional (`If-None-Match`).
+pub(crate) fn lookup(cache: &dyn MetadataCache, request: HttpRequest, now: u64) -> Lookup {
+    let variant = variant(&request);
+    let entry = cache.get(&request.url).filter(|e| e.variant == variant);
+    if let Some(e) = &entry {
+        if e.is_fresh(now) && !request_no_cache(&request) {
+            return Lookup::Hit(e.response(Some(now.saturating_sub(e.stored_at))));
+        }
+    }
+    let etag = entry.as_ref().and_then(|e| e.etag.clone());
+    let request = match &etag {
+        Some(tag) => request.header("if-none-match", tag.clone()),
+        None => request,
+    };
+    Lookup::Send(Pending {
+        request,
+        entry,
+        etag,
+    })
+}
+
+impl Pending {
+    /// The request to send.
+    pub(crate) fn request(&self) -> HttpRequest {
+        self.request.clone()
+    }
+
+    /// Settles what the server (or the transport) answered at `now`: a `304`
+    /// to a conditional request renews the entry and answers with its body
+    /// (also when an app's transport reports the `304` as a refused
+    /// redirect), a `200` is stored as its `Cache-Control` allows, anything
+    /// else passes through.
+    pub(crate) fn settle(
+        self,
+        cache: &dyn MetadataCache,
+        sent: Result<HttpResponse, crate::error::Error>,
+        now: u64,
+    ) -> Result<HttpResponse, crate::error::Error> {
+        let response = match sent {
+            Ok(response) => response,
+            Err(crate::error::Error::Transport {
+                kind: crate::error::TransportError::Redirect { status: 304 },
+                ..
+            }) if self.etag.is_some() => HttpResponse {
+                status: 304,
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+            Err(e) => return Err(e),
+        };
+        let url = &self.request.url;
+        match (response.status, self.entry) {
+            (304, Some(entry)) if self.etag.is_some() => {
+                let body = entry.response(None);
+                match revalidated(entry, &response, now) {
+                    Some(renewed) => cache.put(renewed),
+                    None => cache.remove(url),
+                }
+                Ok(body)
+            }
+            (200, _) => {
+                match entry_for(&self.request, &response, now) {
+                    (Some(entry), _) => cache.put(entry),
+                    (None, true) => cache.remove(url),
+                    (None, false) => {}
+                }
+                Ok(response)
+            }
+            _ => Ok(response),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,11 +9,44 @@
 //! Enable it with a subscriber for the target, e.g.
 //! `RUST_LOG=oid4vci_wallet::wire=trace`, or the CLI's `--trace`.
 
-use super::{HttpRequest, HttpResponse};
+use super::{HttpClient, HttpRequest, HttpResponse};
+use crate::error::{display_url, Endpoint, Error, Result};
 use serde_json::Value;
 
 /// The `tracing` target of the wire trace.
 pub const WIRE_TARGET: &str = "oid4vci_wallet::wire";
+
+/// Sends `request` through `client` with the URL policy applied (https
+/// only, unless `allow_http` and a loopback host), logging it (and, when
+/// the wire target is on, the redacted request and response); a transport
+/// failure becomes [`Error::Transport`] naming `endpoint` and the URL
+/// (without its query).
+pub(crate) async fn send(
+    client: &dyn HttpClient,
+    endpoint: Endpoint,
+    request: HttpRequest,
+    allow_http: bool,
+) -> Result<HttpResponse> {
+    let url = display_url(&request.url);
+    let transport = |kind| Error::Transport {
+        endpoint,
+        url: url.clone(),
+        kind,
+    };
+    super::check_url(&request.url, allow_http).map_err(transport)?;
+    tracing::debug!(%endpoint, %url, method = request.method.as_str(), "request");
+    let wire = tracing::enabled!(target: WIRE_TARGET, tracing::Level::TRACE);
+    let full_url = wire.then(|| request.url.clone());
+    if wire {
+        tracing::trace!(target: WIRE_TARGET, "{}", request_line(&request));
+    }
+    let response = client.send(request).await.map_err(transport)?;
+    tracing::debug!(%endpoint, %url, status = response.status, bytes = response.body.len(), "response");
+    if let Some(full_url) = full_url {
+        tracing::trace!(target: WIRE_TARGET, "{}", response_line(&full_url, &response));
+    }
+    Ok(response)
+}
 
 /// The most body characters shown per message.
 const MAX_BODY_CHARS: usize = 4096;
