@@ -21,11 +21,10 @@ use crate::flow::authorization::AuthorizationCodeStep;
 use crate::flow::deferred::DeferredPending;
 use crate::flow::discovery::DiscoveredMetadata;
 use crate::flow::discovery::{
-    as_metadata_prefetch, offered_authorization_server, select_authorization_server,
-    AsMetadataDiscovery, IssuerMetadataDiscovery,
+    select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery, OfferDiscovery,
 };
 use crate::flow::offer::ResolvedOffer;
-use crate::flow::offer::{parse_offer_url, validate_offer_against_metadata, OfferSource};
+use crate::flow::offer::{parse_offer_url, OfferSource};
 use crate::flow::protection::AttestationChallenges;
 use crate::flow::EngineConfig;
 use crate::http::cache::{InMemoryMetadataCache, MetadataCache};
@@ -343,45 +342,27 @@ impl Wallet {
         observer: Observer<'_>,
     ) -> Result<ResolvedOffer> {
         observer.emit(|| ReceiveStage::ResolvingOffer);
-        let mut offer = match parse_offer_url(offer_url, &self.inner.engine)? {
+        let offer = match parse_offer_url(offer_url, &self.inner.engine)? {
             OfferSource::ByValue(offer) => offer,
             OfferSource::ByReference(fetch) => self.run(fetch).await?,
         };
         observer.emit(|| ReceiveStage::ReadingMetadata {
             credential_issuer: offer.credential_issuer.clone(),
         });
-        // The AS metadata goes out beside the issuer metadata when the offer
-        // names the AS (the engine's as_metadata_prefetch).
-        let issuer_discovery = IssuerMetadataDiscovery::new(&offer.credential_issuer)?
-            .at(self.now())
-            .expecting(&offer.credential_configuration_ids);
-        let as_prefetch = as_metadata_prefetch(&offer);
-        let (issuer, prefetched) = tokio::join!(self.run(issuer_discovery), async {
+        let discovery = OfferDiscovery::new(offer);
+        let (issuer, as_prefetch) = discovery.requests(self.now())?;
+        let (issuer, prefetched) = tokio::join!(self.run(issuer), async {
             match as_prefetch {
-                Some(discovery) => Some(self.run(discovery).await),
+                Some(fetch) => Some(self.run(fetch).await),
                 None => None,
             }
         });
-        let issuer = issuer?;
-        if let Some(objects) = offer.legacy_credentials.take() {
-            // Draft 11/12: credentials named by format and type.
-            let ids = crate::types::draft13::resolve_legacy_offer_ids(
-                &objects,
-                &issuer.credential_configurations_supported,
-            )
-            .map_err(Error::InvalidOffer)?;
-            offer.credential_configuration_ids.extend(ids);
-            crate::flow::offer::validate_offer(&offer, &self.inner.engine)?;
-        }
-        validate_offer_against_metadata(&offer, &issuer)?;
-        let as_id = select_authorization_server(&issuer, offered_authorization_server(&offer))?;
-        // A prefetched answer is for the hint, which select_authorization_server
-        // has just returned as one of the issuer's.
+        let known = discovery.with_issuer(issuer?, &self.inner.engine)?;
         let authorization_server = match prefetched {
             Some(fetched) => fetched?,
-            None => self.run(AsMetadataDiscovery::new(&as_id)?).await?,
+            None => self.run(known.as_discovery()?).await?,
         };
-        ResolvedOffer::new(offer, DiscoveredMetadata::new(issuer, authorization_server))
+        known.finish(authorization_server)
     }
 
     /// Wallet-initiated issuance: discovers the issuer (and its first

@@ -372,6 +372,102 @@ pub fn as_metadata_prefetch(offer: &crate::types::CredentialOffer) -> Option<AsM
     AsMetadataDiscovery::new(offered_authorization_server(offer)?).ok()
 }
 
+/// The metadata of an offer, without IO. First [`Self::requests`]: the
+/// issuer's metadata request and, when the offer names its authorization
+/// server, that server's beside it ([`as_metadata_prefetch`]). Then, with
+/// the issuer's metadata in, [`Self::with_issuer`]: an offer of draft 11/12
+/// (credentials named by format and type) gets its configuration ids, every
+/// offered id is checked to be the issuer's, and the authorization server
+/// is chosen ([`select_authorization_server`]). A prefetched answer is for
+/// that server: a hint the issuer does not list is refused there.
+#[derive(Debug, Clone)]
+pub struct OfferDiscovery {
+    offer: crate::types::CredentialOffer,
+}
+
+impl OfferDiscovery {
+    /// Discovery for a parsed (or fetched) offer.
+    pub fn new(offer: crate::types::CredentialOffer) -> Self {
+        Self { offer }
+    }
+
+    /// The offer.
+    pub fn offer(&self) -> &crate::types::CredentialOffer {
+        &self.offer
+    }
+
+    /// The issuer metadata request (checked at `now`, expecting the offered
+    /// ids), and the authorization server metadata request that may go out
+    /// at the same time.
+    pub fn requests(
+        &self,
+        now: u64,
+    ) -> Result<(IssuerMetadataDiscovery, Option<AsMetadataDiscovery>)> {
+        let issuer = IssuerMetadataDiscovery::new(&self.offer.credential_issuer)?
+            .at(now)
+            .expecting(&self.offer.credential_configuration_ids);
+        Ok((issuer, as_metadata_prefetch(&self.offer)))
+    }
+
+    /// The offer completed and checked against the issuer's metadata, and
+    /// its authorization server chosen.
+    pub fn with_issuer(
+        mut self,
+        issuer: IssuerMetadata,
+        config: &EngineConfig,
+    ) -> Result<OfferIssuerKnown> {
+        if let Some(objects) = self.offer.legacy_credentials.take() {
+            let ids = crate::types::draft13::resolve_legacy_offer_ids(
+                &objects,
+                &issuer.credential_configurations_supported,
+            )
+            .map_err(Error::InvalidOffer)?;
+            self.offer.credential_configuration_ids.extend(ids);
+            crate::flow::offer::validate_offer(&self.offer, config)?;
+        }
+        crate::flow::offer::validate_offer_against_metadata(&self.offer, &issuer)?;
+        let authorization_server =
+            select_authorization_server(&issuer, offered_authorization_server(&self.offer))?;
+        Ok(OfferIssuerKnown {
+            offer: self.offer,
+            issuer,
+            authorization_server,
+        })
+    }
+}
+
+/// An offer whose issuer metadata is in ([`OfferDiscovery::with_issuer`]):
+/// its authorization server's metadata is what is left.
+#[derive(Debug, Clone)]
+pub struct OfferIssuerKnown {
+    offer: crate::types::CredentialOffer,
+    issuer: IssuerMetadata,
+    authorization_server: String,
+}
+
+impl OfferIssuerKnown {
+    /// The chosen authorization server's identifier.
+    pub fn authorization_server(&self) -> &str {
+        &self.authorization_server
+    }
+
+    /// Its metadata request (when it did not go out beside the issuer's).
+    pub fn as_discovery(&self) -> Result<AsMetadataDiscovery> {
+        AsMetadataDiscovery::new(&self.authorization_server)
+    }
+
+    /// The resolved offer, with the authorization server's metadata.
+    pub fn finish(
+        self,
+        authorization_server: AuthorizationServerMetadata,
+    ) -> Result<crate::flow::offer::ResolvedOffer> {
+        crate::flow::offer::ResolvedOffer::new(
+            self.offer,
+            DiscoveredMetadata::new(self.issuer, authorization_server),
+        )
+    }
+}
+
 /// Picks the authorization server: the offer's hint (which must name one of the
 /// issuer's), else the first listed, else the issuer itself.
 pub fn select_authorization_server(

@@ -9,8 +9,11 @@
 //! a [`Flow`] is a run of requests the protocol links, with every retry rule
 //! in it once. In the order an issuance meets them:
 //! - the offer: [`parse_offer_url`], [`OfferFetch`] (by reference);
-//! - the metadata: [`IssuerMetadataDiscovery`], [`AsMetadataDiscovery`],
-//!   [`select_authorization_server`], giving [`DiscoveredMetadata`] (with
+//! - the metadata: [`OfferDiscovery`] for an offer's (the requests, then
+//!   the offer checked against the issuer's metadata and its authorization
+//!   server chosen), or [`IssuerMetadataDiscovery`], [`AsMetadataDiscovery`]
+//!   and [`select_authorization_server`] by hand, giving
+//!   [`DiscoveredMetadata`] (with
 //!   [`DiscoveredMetadata::can_issue`] and
 //!   [`DiscoveredMetadata::choose_configurations`]: refuse before spending,
 //!   and [`DiscoveredMetadata::batch_keys`]);
@@ -53,7 +56,7 @@ pub(crate) mod token;
 // The states (also at the crate root).
 pub use authorization::{AuthorizationCodeStep, PendingAuthorization, RequestMode};
 pub use authorized::{Authorized, TokenState};
-pub use deferred::{DeferredPending, DeferredStatus, DEFAULT_DEFERRED_INTERVAL};
+pub use deferred::{DeferredPending, DeferredStatus, DEFAULT_DEFERRED_INTERVAL, MIN_POLL_INTERVAL};
 pub use issued::{ClaimKind, IssuedCredential, LabelledClaim};
 pub use offer::{Grant, OfferedCredential, ResolvedOffer};
 pub use pre_authorized::PreAuthorizedStep;
@@ -66,7 +69,7 @@ pub use deferred::DeferredPoll;
 pub use discovery::{
     as_metadata_prefetch, offered_authorization_server, select_authorization_server,
     AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata, IssuerMetadataDiscovery,
-    JwtVcIssuerKeys,
+    JwtVcIssuerKeys, OfferDiscovery, OfferIssuerKnown,
 };
 pub use encryption::PlannedEncryption;
 pub use nonce::NonceExchange;

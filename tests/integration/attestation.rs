@@ -259,14 +259,9 @@ async fn use_attestation_challenge_is_answered_once_with_the_challenge_it_brings
 #[tokio::test]
 async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet() {
     use oid4vci_wallet::flow::DeferredPoll;
-    use oid4vci_wallet::flow::DiscoveredMetadata;
     use oid4vci_wallet::flow::DpopState;
-    use oid4vci_wallet::flow::ResolvedOffer;
     use oid4vci_wallet::flow::WithToken;
-    use oid4vci_wallet::flow::{parse_offer_url, validate_offer_against_metadata, OfferSource};
-    use oid4vci_wallet::flow::{
-        select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery,
-    };
+    use oid4vci_wallet::flow::{parse_offer_url, OfferDiscovery, OfferSource};
     use oid4vci_wallet::flow::{AttestationChallenges, Protected, Protection};
     use oid4vci_wallet::flow::{CredentialExchange, Issuance};
     use oid4vci_wallet::flow::{EngineConfig, Flow, Progress};
@@ -323,24 +318,29 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
         panic!("an offer by reference")
     };
     let offer = drive(&http, &config, Protected::new(fetch, Protection::none())).await;
-    let discovery = IssuerMetadataDiscovery::new(&offer.credential_issuer).unwrap();
+    // The engine says which metadata to fetch (the AS's beside the
+    // issuer's when the offer names it: this one does not), then checks the
+    // offer against the issuer's and picks the authorization server.
+    let discovery = OfferDiscovery::new(offer);
+    let (issuer_fetch, as_prefetch) = discovery.requests(0).unwrap();
+    assert!(
+        as_prefetch.is_none(),
+        "the offer names no authorization server"
+    );
     let metadata = drive(
         &http,
         &config,
-        Protected::new(discovery, Protection::none()),
+        Protected::new(issuer_fetch, Protection::none()),
     )
     .await;
-    validate_offer_against_metadata(&offer, &metadata).unwrap();
-    let as_id = select_authorization_server(&metadata, None).unwrap();
-    let discovery = AsMetadataDiscovery::new(&as_id).unwrap();
+    let known = discovery.with_issuer(metadata, &config).unwrap();
     let server = drive(
         &http,
         &config,
-        Protected::new(discovery, Protection::none()),
+        Protected::new(known.as_discovery().unwrap(), Protection::none()),
     )
     .await;
-    let resolved =
-        ResolvedOffer::new(offer, DiscoveredMetadata::new(metadata, server.clone())).unwrap();
+    let resolved = known.finish(server.clone()).unwrap();
     let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
         panic!("pre-authorized expected")
     };
