@@ -3,7 +3,7 @@
 
 use super::receive::Observer;
 use super::{CancelToken, Issuance, ReceiveStage, Wallet};
-use crate::error::{display_url, Endpoint, Error, Result};
+use crate::error::{Error, Result};
 use crate::flow::authorization::{
     AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, PendingAuthorization,
     RequestMode,
@@ -184,26 +184,12 @@ impl Authorized {
     /// `notification_id` and the issuer a notification endpoint, best
     /// effort; returns the error as it was.
     async fn report_failure(&mut self, wallet: &Wallet, error: Error) -> Error {
-        let Error::CredentialCheck(rejection) = &error else {
-            return error;
-        };
-        let Some(id) = rejection.notification_id.clone() else {
-            return error;
-        };
-        if self.context.issuer.notification_endpoint.is_none() {
-            return error;
-        }
-        let description = event_description(&rejection.problem);
-        if let Err(e) = self
-            .notify_with_description(
-                wallet,
-                &id,
-                NotificationEvent::CredentialFailure,
-                Some(&description),
-            )
-            .await
-        {
-            tracing::debug!(error = %e, "credential_failure notification not delivered");
+        if let Some(notify) = Notify::for_failed_check(self, &error) {
+            let attestation = wallet.attestation();
+            let sent = wallet.drive(WithToken::new(notify, attestation, wallet.now()));
+            if let Err(e) = sent.await {
+                tracing::debug!(error = %e, "credential_failure notification not delivered");
+            }
         }
         error
     }
@@ -311,13 +297,11 @@ impl DeferredPending {
     ) -> Result<Vec<IssuedCredential>> {
         let end = tokio::time::Instant::now() + deadline;
         loop {
-            let wait = self.interval().max(Duration::from_secs(1));
-            let wake = tokio::time::Instant::now()
-                .checked_add(wait)
-                .filter(|w| *w <= end);
-            let Some(wake) = wake else {
+            let remaining = end.saturating_duration_since(tokio::time::Instant::now());
+            let Some(wait) = self.next_wait(remaining) else {
                 return Err(Error::DeadlineExceeded);
             };
+            let wake = tokio::time::Instant::now() + wait;
             observer.emit(|| ReceiveStage::Deferred {
                 configuration_id: self.configuration_id().to_string(),
                 next_poll_in: wait,
@@ -342,37 +326,8 @@ impl DeferredPending {
             match status {
                 DeferredStatus::Pending { .. } => continue,
                 DeferredStatus::Issued(list) => return Ok(list),
-                DeferredStatus::Failed(error) => {
-                    return Err(Error::Server {
-                        endpoint: Endpoint::Deferred,
-                        url: display_url(
-                            self.authorized
-                                .context
-                                .issuer
-                                .deferred_credential_endpoint
-                                .as_deref()
-                                .unwrap_or_default(),
-                        ),
-                        status: 400,
-                        error,
-                    })
-                }
+                DeferredStatus::Failed(error) => return Err(self.ended_error(error)),
             }
         }
     }
-}
-
-/// An `event_description` for a failed check: printable ASCII without `"`
-/// and `\`, at most 200 characters.
-fn event_description(problem: &str) -> String {
-    let text: String = problem
-        .chars()
-        .map(|c| match c {
-            '"' | '\\' => '\'',
-            c if (' '..='~').contains(&c) => c,
-            _ => '?',
-        })
-        .take(200)
-        .collect();
-    format!("wallet check failed: {text}")
 }

@@ -76,12 +76,7 @@ impl DeferredCredential {
                     &self.locales,
                 ),
             }),
-            crate::DeferredStatus::Failed(error) => Err(WalletError::Server {
-                code: error.code.as_str().to_string(),
-                description: error.description.clone().unwrap_or_default(),
-                status: 400,
-                details: format!("deferred issuance failed: {error}"),
-            }),
+            crate::DeferredStatus::Failed(error) => Err(pending.ended_error(error).into()),
         }
     }
 

@@ -576,6 +576,7 @@ impl Authorized {
                 acceptance_token: Some(token),
                 interval_secs: interval.as_secs(),
                 completed: false,
+                ended_status: 0,
             }));
         }
         // 1.0 answers 202; draft 13 answered 200 with a transaction_id.
@@ -600,6 +601,7 @@ impl Authorized {
                 acceptance_token: None,
                 interval_secs: interval.as_secs(),
                 completed: false,
+                ended_status: 0,
             }));
         }
         let credentials =

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
+/// The shortest wait between two polls, whatever the issuer's interval says.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The interval assumed when a deferred response gives none (draft 13's default).
 pub const DEFAULT_DEFERRED_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -40,6 +43,10 @@ pub struct DeferredPending {
     pub(crate) acceptance_token: Option<AccessToken>,
     pub(crate) interval_secs: u64,
     pub(crate) completed: bool,
+    /// The HTTP status of the answer that ended the transaction
+    /// ([`DeferredStatus::Failed`]), for its error.
+    #[serde(skip)]
+    pub(crate) ended_status: u16,
 }
 
 /// What a deferred poll found.
@@ -61,6 +68,27 @@ impl DeferredPending {
     /// The issuer's last requested wait before the next poll.
     pub fn interval(&self) -> Duration {
         Duration::from_secs(self.interval_secs)
+    }
+
+    /// How long to wait before the next poll: the issuer's interval, at
+    /// least [`MIN_POLL_INTERVAL`]; `None` when the wait would end after
+    /// `remaining` (the time left before the caller's deadline), so that
+    /// the caller gives up now rather than at the deadline.
+    pub fn next_wait(&self, remaining: Duration) -> Option<Duration> {
+        let wait = self.interval().max(MIN_POLL_INTERVAL);
+        (wait <= remaining).then_some(wait)
+    }
+
+    /// The error for a transaction the issuer ended
+    /// ([`DeferredStatus::Failed`]): [`Error::Server`] at the deferred
+    /// endpoint, with the status it answered.
+    pub fn ended_error(&self, error: ServerError) -> Error {
+        Error::Server {
+            endpoint: Endpoint::Deferred,
+            url: display_url(self.endpoint().unwrap_or("")),
+            status: self.ended_status,
+            error,
+        }
     }
 
     /// The configuration being issued.
@@ -145,6 +173,7 @@ impl DeferredPending {
                     ) =>
                 {
                     self.completed = true;
+                    self.ended_status = response.status;
                     Ok(DeferredStatus::Failed(e))
                 }
                 _ => Err(error_from_response(Endpoint::Deferred, &url, &response)),

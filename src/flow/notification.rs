@@ -42,6 +42,44 @@ impl<'p> Notify<'p> {
     }
 }
 
+impl<'p> Notify<'p> {
+    /// The `credential_failure` notification the issuer gets when a check
+    /// of what it issued fails ([`Error::CredentialCheck`]) and the issuer
+    /// gave a `notification_id` and has a notification endpoint: best
+    /// effort, naming the check in the `event_description`. `None` for
+    /// any other error, or when there is no one to tell.
+    pub fn for_failed_check(authorized: &'p mut Authorized, error: &Error) -> Option<Self> {
+        let Error::CredentialCheck(rejection) = error else {
+            return None;
+        };
+        let id = rejection.notification_id.as_deref()?;
+        authorized.context().issuer.notification_endpoint.as_ref()?;
+        let description = event_description(&rejection.problem);
+        Self::new(
+            authorized,
+            id,
+            NotificationEvent::CredentialFailure,
+            Some(&description),
+        )
+        .ok()
+    }
+}
+
+/// An `event_description` for a failed check: printable ASCII without `"`
+/// and `\`, at most 200 characters.
+fn event_description(problem: &str) -> String {
+    let text: String = problem
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if (' '..='~').contains(&c) => c,
+            _ => '?',
+        })
+        .take(200)
+        .collect();
+    format!("wallet check failed: {text}")
+}
+
 impl TokenRequest for Notify<'_> {
     type Output = ();
 

@@ -563,6 +563,29 @@ async fn an_absurd_interval_ends_at_the_deadline_without_waiting() {
 }
 
 #[tokio::test]
+async fn a_transaction_the_issuer_ends_is_a_server_error_with_the_status_it_answered() {
+    let (issuer, mut pending) = deferred_with(Canned::json(
+        Endpoint::Deferred,
+        403,
+        json!({"error": "credential_request_denied"}),
+    ))
+    .await;
+    let err = pending
+        .poll_until_ready(&wallet(), Duration::from_secs(10), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Server { endpoint: oid4vci_wallet::Endpoint::Deferred, status: 403, error, .. }
+                if error.code == ErrorCode::CredentialRequestDenied
+        ),
+        "{err:?}"
+    );
+    assert_eq!(count(&issuer, "/deferred"), 1);
+}
+
+#[tokio::test]
 async fn invalid_transaction_id_fails_the_transaction() {
     let (issuer, mut pending) = deferred_with(Canned::json(
         Endpoint::Deferred,
