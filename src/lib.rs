@@ -105,11 +105,12 @@ pub mod verify;
 
 // The driver and its settings.
 pub use client::{
-    CancelToken, Clock, Interaction, Issuance, ReceiveOptions, Received, SystemClock, Wallet,
-    WalletBuilder, NOTIFICATION_RETRY_DELAY,
+    CancelToken, Clock, Interaction, Issuance, SystemClock, Wallet, WalletBuilder,
+    NOTIFICATION_RETRY_DELAY,
 };
-// One-call issuance: batches of fresh keys, and its stages.
-pub use client::{KeySource, ProgressObserver, ReceiveStage, DEFAULT_MAX_BATCH_SIZE};
+// One-call issuance: its options, batches of fresh keys, and its stages.
+pub use flow::{ProgressObserver, ReceiveOptions, ReceiveStage, Received, DEFAULT_MAX_BATCH_SIZE};
+pub use jose::signer::KeySource;
 // The states of an issuance, each named for what comes next.
 pub use flow::{AuthorizationCodeStep, RequestMode};
 pub use flow::{

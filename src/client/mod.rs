@@ -9,10 +9,7 @@ mod receive;
 mod steps;
 
 pub use crate::flow::credential::Issuance;
-pub use receive::{
-    Interaction, KeySource, ProgressObserver, ReceiveOptions, ReceiveStage, Received,
-    DEFAULT_MAX_BATCH_SIZE,
-};
+pub use receive::Interaction;
 pub use steps::NOTIFICATION_RETRY_DELAY;
 
 use crate::error::{Error, Result};
@@ -26,13 +23,13 @@ use crate::flow::discovery::{
 use crate::flow::offer::ResolvedOffer;
 use crate::flow::offer::{parse_offer_url, OfferSource};
 use crate::flow::protection::AttestationChallenges;
+use crate::flow::receive::{Observer, ReceiveStage};
 use crate::flow::EngineConfig;
 use crate::http::cache::{InMemoryMetadataCache, MetadataCache};
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
 use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
 #[allow(unused_imports)] // doc links
 use crate::verify::Verification;
-use receive::Observer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,184 +5,15 @@
 //! stages it may watch ([`ProgressObserver`], [`ReceiveStage`]).
 
 use super::{Issuance, Wallet};
-use crate::error::{Error, ProofErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::flow::authorization::AuthorizationCodeStep;
 use crate::flow::authorized::Authorized;
-use crate::flow::issued::IssuedCredential;
 use crate::flow::offer::Grant;
+use crate::flow::receive::{Observer, ReceiveOptions, ReceiveStage, Received};
 use crate::http::BoxFuture;
-use crate::jose::{Signer, SignerError};
+use crate::jose::{fresh_keys, KeySource, Signer};
 use crate::types::{TxCode, TxCodeSpec};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The most credentials of one configuration [`Wallet::receive_batch`] asks
-/// for by default ([`ReceiveOptions::max_batch_size`]).
-pub const DEFAULT_MAX_BATCH_SIZE: usize = 3;
-
-/// Options of [`Wallet::receive`] and the other one-call conveniences.
-#[derive(Clone)]
-pub struct ReceiveOptions {
-    /// Which offered configurations to request (default: all).
-    pub credential_configuration_ids: Option<Vec<String>>,
-    /// How long to wait for deferred credentials (default 5 minutes).
-    pub deferred_deadline: Duration,
-    /// With [`Wallet::receive_batch`] and [`Wallet::request_batch`]: the
-    /// most credentials (each bound to its own fresh key) asked for per
-    /// configuration, further capped by the issuer's
-    /// `batch_credential_issuance.batch_size` (1 without one). Default
-    /// [`DEFAULT_MAX_BATCH_SIZE`] (3); 1 (or 0) disables batching. The
-    /// one-signer calls always ask for one.
-    pub max_batch_size: usize,
-    /// Told each stage of the issuance as it begins (default: none).
-    pub progress: Option<Arc<dyn ProgressObserver>>,
-}
-
-impl Default for ReceiveOptions {
-    fn default() -> Self {
-        Self {
-            credential_configuration_ids: None,
-            deferred_deadline: Duration::from_secs(300),
-            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
-            progress: None,
-        }
-    }
-}
-
-impl ReceiveOptions {
-    /// These options with `observer` told every [`ReceiveStage`].
-    pub fn with_progress(mut self, observer: impl ProgressObserver + 'static) -> Self {
-        self.progress = Some(Arc::new(observer));
-        self
-    }
-}
-
-impl std::fmt::Debug for ReceiveOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReceiveOptions")
-            .field(
-                "credential_configuration_ids",
-                &self.credential_configuration_ids,
-            )
-            .field("deferred_deadline", &self.deferred_deadline)
-            .field("max_batch_size", &self.max_batch_size)
-            .field("progress", &self.progress.is_some())
-            .finish()
-    }
-}
-
-/// Makes the holder keys of [`Wallet::receive_batch`]: one new key per
-/// credential, so that no two credentials can be linked by their key. Each
-/// call must return a key distinct from every other (a repeated key fails
-/// with [`ProofErrorKind::KeyUsedTwice`] before the request is sent). The
-/// app keeps the keys (e.g. in its key store): each received credential
-/// names its own in [`IssuedCredential::holder_jwk`]; a key whose request
-/// failed, or that the issuer gave no credential for, can be deleted.
-/// A closure `Fn() -> Result<Arc<dyn Signer>, SignerError>` is one.
-pub trait KeySource: Send + Sync {
-    /// A new key for one credential.
-    fn new_key(&self) -> std::result::Result<Arc<dyn Signer>, SignerError>;
-}
-
-impl<F> KeySource for F
-where
-    F: Fn() -> std::result::Result<Arc<dyn Signer>, SignerError> + Send + Sync,
-{
-    fn new_key(&self) -> std::result::Result<Arc<dyn Signer>, SignerError> {
-        self()
-    }
-}
-
-/// A stage of a one-call issuance ([`Wallet::receive`] and the others), in
-/// the order they come; told to the [`ReceiveOptions::progress`] observer
-/// as each begins.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReceiveStage {
-    /// Reading the offer URL, fetching the offer when it is by reference.
-    ResolvingOffer,
-    /// Fetching and checking the issuer's and its authorization server's
-    /// metadata.
-    ReadingMetadata {
-        /// The credential issuer identifier (as the offer gives it: escape
-        /// it before a terminal shows it).
-        credential_issuer: String,
-    },
-    /// Waiting for the user's transaction code ([`Interaction::tx_code`]).
-    WaitingForTxCode,
-    /// Waiting for the user in the browser ([`Interaction::authorize`]).
-    WaitingForBrowser {
-        /// The authorization URL the browser is sent to.
-        authorization_url: String,
-    },
-    /// Requesting the access token.
-    Token,
-    /// Requesting the credentials of one configuration: the `index`-th
-    /// (from 1) of `total` requests, asking for `batch_size` credentials
-    /// (one per key).
-    Credential {
-        /// The configuration requested.
-        configuration_id: String,
-        /// Which request this is, from 1.
-        index: usize,
-        /// How many configurations are requested.
-        total: usize,
-        /// How many credentials this request asks for.
-        batch_size: usize,
-    },
-    /// The issuer defers the credentials: waiting until the next poll.
-    Deferred {
-        /// The configuration being issued.
-        configuration_id: String,
-        /// How long until the next poll.
-        next_poll_in: Duration,
-        /// When the next poll is sent, in seconds since the Unix epoch (by
-        /// the wallet's [`super::Clock`]).
-        next_poll_at: u64,
-    },
-    /// Finished: every requested credential is received.
-    Done {
-        /// How many credentials were received.
-        credentials: usize,
-    },
-}
-
-/// Hears the [`ReceiveStage`]s of a one-call issuance (to show progress).
-/// Called on the task that runs the issuance, in order: return quickly. A
-/// closure `Fn(&ReceiveStage)` is one.
-pub trait ProgressObserver: Send + Sync {
-    /// A stage begins.
-    fn on_stage(&self, stage: &ReceiveStage);
-}
-
-impl<F> ProgressObserver for F
-where
-    F: Fn(&ReceiveStage) + Send + Sync,
-{
-    fn on_stage(&self, stage: &ReceiveStage) {
-        self(stage)
-    }
-}
-
-/// The observer of one call, if any.
-#[derive(Clone, Copy)]
-pub(super) struct Observer<'a>(Option<&'a dyn ProgressObserver>);
-
-impl<'a> Observer<'a> {
-    /// No one listens.
-    pub(super) const NONE: Observer<'static> = Observer(None);
-
-    fn of(options: &'a ReceiveOptions) -> Self {
-        Observer(options.progress.as_deref())
-    }
-
-    /// Tells the stage (built only when someone listens).
-    pub(super) fn emit(&self, stage: impl FnOnce() -> ReceiveStage) {
-        if let Some(observer) = self.0 {
-            observer.on_stage(&stage());
-        }
-    }
-}
 
 /// The keys of a one-call issuance: the app's one signer, or a fresh key
 /// per credential.
@@ -190,18 +21,6 @@ impl<'a> Observer<'a> {
 enum Keys<'a> {
     One(&'a dyn Signer),
     Fresh(&'a dyn KeySource),
-}
-
-/// What [`Wallet::receive`] got.
-#[derive(Debug)]
-pub struct Received {
-    /// The authorization, for notifications.
-    pub authorized: Authorized,
-    /// The credentials, in request order.
-    pub credentials: Vec<IssuedCredential>,
-    /// Offered configurations not requested because this wallet cannot
-    /// finish them (configuration id, why), found before anything was spent.
-    pub not_requested: Vec<(String, String)>,
 }
 
 /// What the app does for the user during [`Wallet::receive`] and
@@ -252,7 +71,7 @@ impl Wallet {
     /// (default 3), and requests that many credentials in one request, one
     /// proof per key. Each credential is checked to be bound to its own key
     /// (`cnf.jwk`, an mdoc's `deviceKey`), which it names in
-    /// [`IssuedCredential::holder_jwk`]. An issuer without
+    /// [`crate::IssuedCredential::holder_jwk`]. An issuer without
     /// `batch_credential_issuance` gets one request per configuration with
     /// one fresh key; an unbound configuration uses no key.
     pub async fn receive_batch(
@@ -324,16 +143,7 @@ impl Wallet {
                     let count = authorized
                         .context()
                         .batch_keys(id, options.max_batch_size)?;
-                    made = (0..count)
-                        .map(|_| {
-                            source.new_key().map_err(|e| {
-                                Error::proof(
-                                    ProofErrorKind::SignerFailed,
-                                    format!("the key source made no key: {e}"),
-                                )
-                            })
-                        })
-                        .collect::<Result<_>>()?;
+                    made = fresh_keys(source, count)?;
                     made.iter().map(|k| &**k as &dyn Signer).collect()
                 }
             };
@@ -425,16 +235,7 @@ impl Wallet {
         let step = self
             .start_issuance_observed(issuer_id, configuration_ids, observer)
             .await?;
-        let named: Vec<String> = configuration_ids.iter().map(|s| s.to_string()).collect();
-        let options = ReceiveOptions {
-            credential_configuration_ids: Some(
-                options
-                    .credential_configuration_ids
-                    .clone()
-                    .unwrap_or(named),
-            ),
-            ..options.clone()
-        };
+        let options = options.requesting(configuration_ids);
         let ids = step
             .context
             .choose_configurations(

@@ -1,8 +1,7 @@
 //! The async methods on the engine's states: each builds the exchange, runs
 //! it through [`Wallet`] with its protection, and moves the state on.
 
-use super::receive::Observer;
-use super::{CancelToken, Issuance, ReceiveStage, Wallet};
+use super::{CancelToken, Issuance, Wallet};
 use crate::error::{Error, Result};
 use crate::flow::authorization::{
     AuthorizationBegin, AuthorizationCodeStep, AuthorizationSecrets, PendingAuthorization,
@@ -15,6 +14,8 @@ use crate::flow::deferred::{DeferredPending, DeferredStatus};
 use crate::flow::issued::IssuedCredential;
 use crate::flow::notification::Notify;
 use crate::flow::pre_authorized::PreAuthorizedStep;
+use crate::flow::receive::Observer;
+use crate::flow::receive::ReceiveStage;
 use crate::flow::token::WithToken;
 use crate::flow::{CheckReceived, DpopUse, Protection};
 use crate::jose::{DpopServer, DpopState, Signer};

@@ -49,6 +49,7 @@ pub(crate) mod offer;
 pub(crate) mod plan;
 pub(crate) mod pre_authorized;
 pub(crate) mod protection;
+pub(crate) mod receive;
 pub(crate) mod received;
 pub(crate) mod saved;
 pub(crate) mod token;
@@ -60,6 +61,9 @@ pub use deferred::{DeferredPending, DeferredStatus, DEFAULT_DEFERRED_INTERVAL, M
 pub use issued::{ClaimKind, IssuedCredential, LabelledClaim};
 pub use offer::{Grant, OfferedCredential, ResolvedOffer};
 pub use pre_authorized::PreAuthorizedStep;
+pub use receive::{
+    ProgressObserver, ReceiveOptions, ReceiveStage, Received, DEFAULT_MAX_BATCH_SIZE,
+};
 pub use saved::SAVED_STATE_VERSION;
 // The exchanges and flows, in the order an issuance meets them.
 pub use crate::http::cache::served_from_cache;

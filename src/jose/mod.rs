@@ -18,7 +18,7 @@ pub(crate) use proof::{
     build_proof_jwt_with, KeyAttestationProvider, KeyAttestationRequest, ProofClaims,
 };
 pub(crate) use random::{OsRandom, RandomSource};
-pub(crate) use signer::{Algorithm, Signer, SignerError, SoftwareSigner};
+pub(crate) use signer::{fresh_keys, Algorithm, KeySource, Signer, SignerError, SoftwareSigner};
 pub(crate) use verify::verify_jws_signature;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

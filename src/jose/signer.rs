@@ -83,6 +83,46 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
     }
 }
 
+/// Makes the holder keys of `Wallet::receive_batch`: one new key per
+/// credential, so that no two credentials can be linked by their key. Each
+/// call must return a key distinct from every other (a repeated key fails
+/// with [`crate::ProofErrorKind::KeyUsedTwice`] before the request is sent). The
+/// app keeps the keys (e.g. in its key store): each received credential
+/// names its own in `IssuedCredential::holder_jwk`; a key whose request
+/// failed, or that the issuer gave no credential for, can be deleted.
+/// A closure `Fn() -> Result<Arc<dyn Signer>, SignerError>` is one.
+pub trait KeySource: Send + Sync {
+    /// A new key for one credential.
+    fn new_key(&self) -> Result<std::sync::Arc<dyn Signer>, SignerError>;
+}
+
+impl<F> KeySource for F
+where
+    F: Fn() -> Result<std::sync::Arc<dyn Signer>, SignerError> + Send + Sync,
+{
+    fn new_key(&self) -> Result<std::sync::Arc<dyn Signer>, SignerError> {
+        self()
+    }
+}
+
+/// `count` fresh keys from `source`; a key it cannot make is a
+/// [`crate::ProofErrorKind::SignerFailed`] proof error.
+pub(crate) fn fresh_keys(
+    source: &dyn KeySource,
+    count: usize,
+) -> crate::error::Result<Vec<std::sync::Arc<dyn Signer>>> {
+    (0..count)
+        .map(|_| {
+            source.new_key().map_err(|e| {
+                crate::error::Error::proof(
+                    crate::error::ProofErrorKind::SignerFailed,
+                    format!("the key source made no key: {e}"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// An in-memory P-256 key (ES256), for tests, desktop apps and the CLI.
 ///
 /// It signs with aws-lc-rs, whose ECDSA draws each signature's nonce from
