@@ -24,7 +24,12 @@
 //! - credentials: [`CredentialExchange`] (refresh when expired, the nonce,
 //!   the proofs, the sealed request, `invalid_nonce` once, `invalid_token`
 //!   with one refresh), then [`CheckReceived`] (issuer keys, trust anchors);
-//! - later: [`DeferredPoll`] and [`Notify`], run by [`WithToken`].
+//! - later: [`DeferredPoll`] and [`Notify`], run by [`WithToken`]
+//!   ([`DeferredPending::next_wait`] for the wait between polls,
+//!   [`Notify::for_failed_check`] for the issuer's `credential_failure`);
+//! - one call from offer to credentials: [`ReceiveOptions`], the
+//!   [`ReceiveStage`]s a driver tells a [`ProgressObserver`], and
+//!   [`Received`].
 //!
 //! Requests that do not depend on each other are named so a driver can send
 //! them together: [`as_metadata_prefetch`] (beside the issuer metadata
