@@ -182,3 +182,28 @@ pub struct Received {
     /// finish them (configuration id, why), found before anything was spent.
     pub not_requested: Vec<(String, String)>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_asks_for_the_named_configurations_unless_the_options_name_their_own() {
+        let named = ReceiveOptions::default().requesting(&["pid_sd_jwt", "mdl"]);
+        assert_eq!(
+            named.credential_configuration_ids.as_deref(),
+            Some(&["pid_sd_jwt".to_string(), "mdl".to_string()][..])
+        );
+        let own = ReceiveOptions {
+            credential_configuration_ids: Some(vec!["pid_mdoc".into()]),
+            max_batch_size: 1,
+            ..ReceiveOptions::default()
+        }
+        .requesting(&["pid_sd_jwt"]);
+        assert_eq!(
+            own.credential_configuration_ids.as_deref(),
+            Some(&["pid_mdoc".to_string()][..])
+        );
+        assert_eq!(own.max_batch_size, 1, "the other options are kept");
+    }
+}
