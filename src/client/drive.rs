@@ -1,29 +1,23 @@
-//! The loop: sends a flow's requests (with their protection) until it is
-//! done; and runs the check of what was received.
+//! The loop: sends a flow's requests until it is done (through the metadata
+//! cache where the flow allows), sleeps when told, and stops when cancelled.
+//! [`Wallet`] is the engine's [`Driver`].
 
-use super::Wallet;
+use super::{CancelToken, Wallet};
 use crate::error::{Endpoint, Error, Result};
+use crate::flow::deferred::DeferredPending;
 use crate::flow::issued::IssuedCredential;
-use crate::flow::protection::{Protected, Protection};
-use crate::flow::received::CheckReceived;
-use crate::flow::{Exchange, Flow, Progress};
+use crate::flow::protection::{AttestationChallenges, Protected, Protection};
+use crate::flow::{Driver, EngineConfig, Exchange, Flow, Progress};
 use crate::http::cache;
 use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::jose::{ClientAttestation, KeyAttestationProvider};
+use std::future::Future;
+use std::time::Duration;
 
 impl Wallet {
     /// Runs one exchange to completion (following its fallbacks and retries).
     pub async fn run<E: Exchange>(&self, step: E) -> Result<E::Output> {
-        self.run_with(step, Protection::none()).await
-    }
-
-    /// [`Self::run`] with DPoP and client attestation as `protection` says:
-    /// the loop that sends what [`Protected`] prepares until it is done.
-    pub(crate) async fn run_with<E: Exchange>(
-        &self,
-        step: E,
-        protection: Protection<'_>,
-    ) -> Result<E::Output> {
-        self.drive(Protected::new(step, protection)).await
+        self.drive(Protected::new(step, Protection::none())).await
     }
 
     /// The loop: sends what the flow prepares, sleeps when it says so, and
@@ -51,38 +45,6 @@ impl Wallet {
         }
     }
 
-    /// The wallet attestation and the challenges kept for it, if the wallet
-    /// has one.
-    pub(crate) fn attestation(
-        &self,
-    ) -> Option<(
-        &crate::jose::ClientAttestation,
-        &crate::flow::protection::AttestationChallenges,
-    )> {
-        self.inner
-            .attestation
-            .as_ref()
-            .map(|a| (a, &self.inner.challenges))
-    }
-
-    /// What this wallet can do beyond the baseline, for the checks before
-    /// anything is spent.
-    pub(crate) fn capabilities(&self) -> crate::flow::Capabilities {
-        crate::flow::Capabilities {
-            key_attestations: self.inner.key_attestations.is_some(),
-        }
-    }
-
-    /// The protection of a PAR or token request to `server`: DPoP when
-    /// `dpop` is given, and the wallet attestation when the wallet has one.
-    pub(crate) fn protect_at<'a>(
-        &'a self,
-        server: &'a crate::types::AuthorizationServerMetadata,
-        dpop: Option<&'a mut crate::jose::DpopState>,
-    ) -> Protection<'a> {
-        Protection::authorization_server(server, dpop, self.attestation())
-    }
-
     /// Sends a request the flow marked cacheable, through the metadata cache
     /// (see [`crate::MetadataCache`] for the rules): a fresh entry answers
     /// without a request (marked with `Age`), a stale one is revalidated
@@ -106,33 +68,124 @@ impl Wallet {
     }
 
     /// Sends one request, applying the URL policy and mapping transport errors.
-    pub(crate) async fn send(
-        &self,
-        endpoint: Endpoint,
-        request: HttpRequest,
-    ) -> Result<HttpResponse> {
+    async fn send(&self, endpoint: Endpoint, request: HttpRequest) -> Result<HttpResponse> {
         let allow_http = self.inner.engine.allow_http;
         crate::http::trace::send(&*self.inner.http, endpoint, request, allow_http).await
     }
+}
 
-    /// Checks the issuer signature of received credentials
-    /// ([`crate::flow::received::CheckReceived`]) and returns them with what
-    /// it established; a failed check carries them all.
-    pub(super) async fn check_received(
-        &self,
-        credential_issuer: &str,
-        credentials: Vec<IssuedCredential>,
-        prefetched_keys: Option<(String, Vec<serde_json::Value>)>,
+impl Driver for Wallet {
+    fn config(&self) -> &EngineConfig {
+        &self.inner.engine
+    }
+
+    fn now(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    fn drive<F>(&self, flow: F) -> impl Future<Output = Result<F::Output>> + Send
+    where
+        F: Flow + Send,
+        F::Output: Send,
+    {
+        Wallet::drive(self, flow)
+    }
+
+    async fn sleep(&self, pause: Duration) -> Result<()> {
+        tokio::time::sleep(pause).await;
+        Ok(())
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    fn attestation(&self) -> Option<(&ClientAttestation, &AttestationChallenges)> {
+        let attestation = self.inner.attestation.as_ref()?;
+        Some((attestation, &self.inner.challenges))
+    }
+
+    fn key_attestations(&self) -> Option<&dyn KeyAttestationProvider> {
+        self.inner.key_attestations.as_deref()
+    }
+}
+
+/// A [`Wallet`] whose sends and sleeps end with [`Error::Cancelled`] once
+/// `cancel` fires (a request in flight is abandoned: its connection is
+/// closed, and a deferred transaction stays pollable).
+struct Cancellable<'a> {
+    wallet: &'a Wallet,
+    cancel: &'a CancelToken,
+}
+
+impl Cancellable<'_> {
+    async fn or_cancelled<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::select! {
+            done = work => done,
+            _ = self.cancel.cancelled() => Err(Error::Cancelled),
+        }
+    }
+}
+
+impl Driver for Cancellable<'_> {
+    fn config(&self) -> &EngineConfig {
+        self.wallet.config()
+    }
+
+    fn now(&self) -> u64 {
+        Driver::now(self.wallet)
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.wallet.monotonic()
+    }
+
+    fn drive<F>(&self, flow: F) -> impl Future<Output = Result<F::Output>> + Send
+    where
+        F: Flow + Send,
+        F::Output: Send,
+    {
+        self.or_cancelled(self.wallet.drive(flow))
+    }
+
+    fn sleep(&self, pause: Duration) -> impl Future<Output = Result<()>> + Send {
+        self.or_cancelled(Driver::sleep(self.wallet, pause))
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        Driver::client_id(self.wallet)
+    }
+
+    fn attestation(&self) -> Option<(&ClientAttestation, &AttestationChallenges)> {
+        self.wallet.attestation()
+    }
+
+    fn key_attestations(&self) -> Option<&dyn KeyAttestationProvider> {
+        self.wallet.key_attestations()
+    }
+}
+
+impl DeferredPending {
+    /// Waits the issuer's interval (at least one second), polls, and repeats
+    /// until issued, failed, past `deadline` from now, or cancelled. Returns
+    /// [`Error::DeadlineExceeded`] without waiting when the next interval would
+    /// end past the deadline.
+    pub async fn poll_until_ready(
+        &mut self,
+        wallet: &Wallet,
+        deadline: Duration,
+        cancel: Option<&CancelToken>,
     ) -> Result<Vec<IssuedCredential>> {
-        match CheckReceived::start_with_issuer_keys(
-            credential_issuer,
-            credentials,
-            &self.inner.engine,
-            self.now(),
-            prefetched_keys,
-        )? {
-            Progress::Done(checked) => Ok(checked),
-            Progress::Again(flow) => self.drive(flow).await,
+        match cancel {
+            Some(cancel) => {
+                let driver = Cancellable { wallet, cancel };
+                self.poll_until_ready_with(&driver, deadline).await
+            }
+            None => self.poll_until_ready_with(wallet, deadline).await,
         }
     }
 }

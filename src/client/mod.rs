@@ -1,29 +1,24 @@
 //! The async driver: [`Wallet`] runs the engine's steps with an [`HttpClient`].
-//! `drive` is the loop (send, protect, check what was received), `steps` the
-//! async methods on the states (`authorize`, `request_credential`,
-//! `poll_until_ready`, `notify`), `receive` the one-call conveniences (with
-//! their batches of fresh keys and progress stages).
+//! `drive` is the loop (send, sleep, cancel: the engine's [`Driver`]),
+//! `receive` the one-call conveniences. The steps themselves
+//! (`authorize`, `request_credentials`, `poll`...) are the engine's, over any
+//! [`Driver`].
 
 mod drive;
 mod receive;
-mod steps;
 
 pub use crate::flow::credential::Issuance;
-pub use receive::Interaction;
-pub use steps::NOTIFICATION_RETRY_DELAY;
+pub use crate::flow::notification::NOTIFICATION_RETRY_DELAY;
+pub use crate::flow::receive::Interaction;
 
 use crate::error::{Error, Result};
 use crate::flow::authorization::AuthorizationCodeStep;
 #[allow(unused_imports)] // doc links
 use crate::flow::deferred::DeferredPending;
-use crate::flow::discovery::DiscoveredMetadata;
-use crate::flow::discovery::{
-    select_authorization_server, AsMetadataDiscovery, IssuerMetadataDiscovery, OfferDiscovery,
-};
 use crate::flow::offer::ResolvedOffer;
-use crate::flow::offer::{parse_offer_url, OfferSource};
 use crate::flow::protection::AttestationChallenges;
-use crate::flow::receive::{Observer, ReceiveStage};
+#[allow(unused_imports)] // doc links
+use crate::flow::Driver;
 use crate::flow::EngineConfig;
 use crate::http::cache::{InMemoryMetadataCache, MetadataCache};
 use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
@@ -259,6 +254,7 @@ impl WalletBuilder {
                 key_attestations: self.key_attestations,
                 challenges: AttestationChallenges::default(),
                 cache: self.cache,
+                started: tokio::time::Instant::now(),
             }),
         })
     }
@@ -276,6 +272,8 @@ pub(crate) struct Inner {
     challenges: AttestationChallenges,
     /// Where metadata and issuer keys are cached (none: never).
     cache: Option<Arc<dyn MetadataCache>>,
+    /// The fixed point of [`Driver::monotonic`].
+    started: tokio::time::Instant,
 }
 
 /// The wallet's entry point: configuration plus transport. Cheap to clone;
@@ -328,38 +326,7 @@ impl Wallet {
     /// Parses an offer URL, fetches the offer if by reference, and discovers and
     /// checks the issuer's and authorization server's metadata.
     pub async fn resolve_offer(&self, offer_url: &str) -> Result<ResolvedOffer> {
-        self.resolve_offer_observed(offer_url, Observer::NONE).await
-    }
-
-    /// [`Self::resolve_offer`], telling `observer` the offer and metadata
-    /// stages.
-    async fn resolve_offer_observed(
-        &self,
-        offer_url: &str,
-        observer: Observer<'_>,
-    ) -> Result<ResolvedOffer> {
-        observer.emit(|| ReceiveStage::ResolvingOffer);
-        let offer = match parse_offer_url(offer_url, &self.inner.engine)? {
-            OfferSource::ByValue(offer) => offer,
-            OfferSource::ByReference(fetch) => self.run(fetch).await?,
-        };
-        observer.emit(|| ReceiveStage::ReadingMetadata {
-            credential_issuer: offer.credential_issuer.clone(),
-        });
-        let discovery = OfferDiscovery::new(offer);
-        let (issuer, as_prefetch) = discovery.requests(self.now())?;
-        let (issuer, prefetched) = tokio::join!(self.run(issuer), async {
-            match as_prefetch {
-                Some(fetch) => Some(self.run(fetch).await),
-                None => None,
-            }
-        });
-        let known = discovery.with_issuer(issuer?, &self.inner.engine)?;
-        let authorization_server = match prefetched {
-            Some(fetched) => fetched?,
-            None => self.run(known.as_discovery()?).await?,
-        };
-        known.finish(authorization_server)
+        crate::flow::discovery::resolve_offer(self, offer_url).await
     }
 
     /// Wallet-initiated issuance: discovers the issuer (and its first
@@ -370,41 +337,7 @@ impl Wallet {
         issuer_id: &str,
         configuration_ids: &[&str],
     ) -> Result<AuthorizationCodeStep> {
-        self.start_issuance_observed(issuer_id, configuration_ids, Observer::NONE)
-            .await
-    }
-
-    /// [`Self::start_issuance`], telling `observer` the metadata stage.
-    async fn start_issuance_observed(
-        &self,
-        issuer_id: &str,
-        configuration_ids: &[&str],
-        observer: Observer<'_>,
-    ) -> Result<AuthorizationCodeStep> {
-        crate::flow::offer::check_issuer_identifier(issuer_id, &self.inner.engine)
-            .map_err(|e| Error::Config(format!("issuer identifier: {e}")))?;
-        observer.emit(|| ReceiveStage::ReadingMetadata {
-            credential_issuer: issuer_id.to_string(),
-        });
-        let issuer = self
-            .run(IssuerMetadataDiscovery::new(issuer_id)?.at(self.now()))
-            .await?;
-        let as_id = select_authorization_server(&issuer, None)?;
-        let authorization_server = self.run(AsMetadataDiscovery::new(&as_id)?).await?;
-        let ids = configuration_ids.iter().map(|s| s.to_string()).collect();
-        AuthorizationCodeStep::new(
-            DiscoveredMetadata::new(issuer, authorization_server),
-            ids,
-            None,
-        )
-    }
-
-    fn require_client_id(&self) -> Result<&str> {
-        self.client_id().ok_or_else(|| {
-            Error::Config(
-                "the authorization code flow needs a client_id (WalletBuilder::client_id)".into(),
-            )
-        })
+        crate::flow::discovery::start_issuance(self, issuer_id, configuration_ids).await
     }
 }
 

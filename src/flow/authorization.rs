@@ -7,6 +7,7 @@ use super::saved::{restore_state, save_state, SavedKind};
 use super::authorized::Authorized;
 
 use super::discovery::DiscoveredMetadata;
+use super::driver::{capabilities, dpop_for, require_client_id, run_at, Driver};
 use super::token::TokenExchange;
 use super::{expect_json, EngineConfig, Exchange, Progress};
 use crate::error::{
@@ -447,6 +448,61 @@ impl PendingAuthorization {
     /// authorization.
     pub fn from_json(json: &str) -> Result<Self> {
         restore_state(SavedKind::PendingAuthorization, json)
+    }
+}
+
+impl AuthorizationCodeStep {
+    /// Builds the authorization request (PKCE S256, `state`, `issuer_state`,
+    /// `scope` or `authorization_details` as the configurations allow), pushes
+    /// it when the server offers PAR, and returns the pending authorization
+    /// whose [`PendingAuthorization::url`] the app opens in the browser.
+    pub async fn authorization_url<D: Driver>(
+        self,
+        driver: &D,
+        redirect_uri: &str,
+    ) -> Result<PendingAuthorization> {
+        self.authorization_url_with(driver, redirect_uri, RequestMode::Auto)
+            .await
+    }
+
+    /// [`Self::authorization_url`] choosing `scope` or `authorization_details`.
+    pub async fn authorization_url_with<D: Driver>(
+        self,
+        driver: &D,
+        redirect_uri: &str,
+        mode: RequestMode,
+    ) -> Result<PendingAuthorization> {
+        let random = &*driver.config().random;
+        let server = self.context.authorization_server.clone();
+        let secrets = AuthorizationSecrets {
+            verifier: PkceVerifier::new(crate::jose::random_token(random, 32)),
+            state: crate::jose::random_token(random, 16),
+            dpop: dpop_for(driver, &server)?,
+        };
+        let step = self.with_capabilities(capabilities(driver));
+        match step.begin(require_client_id(driver)?, redirect_uri, mode, secrets)? {
+            AuthorizationBegin::Ready(pending) => Ok(pending),
+            AuthorizationBegin::Pushed(mut par) => {
+                let mut dpop = par.take_dpop();
+                let pending = run_at(driver, par, &server, dpop.as_mut()).await?;
+                Ok(pending.restore_dpop(dpop))
+            }
+        }
+    }
+}
+
+impl PendingAuthorization {
+    /// Checks the redirect URL the browser came back with (`state`, `iss`,
+    /// `error`) and exchanges the code. Nothing is sent if a check fails.
+    pub async fn complete<D: Driver>(
+        mut self,
+        driver: &D,
+        redirect_url: &str,
+    ) -> Result<Authorized> {
+        let exchange = self.callback(redirect_url)?;
+        let server = &self.context.authorization_server;
+        let token = run_at(driver, exchange, server, self.dpop.as_mut()).await?;
+        Ok(self.into_authorized(token, driver.now()))
     }
 }
 

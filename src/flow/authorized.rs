@@ -1,11 +1,17 @@
 //! Holding an access token: the session credential requests run in.
 
+use super::credential::{CredentialExchange, Issuance};
 use super::discovery::DiscoveredMetadata;
+use super::driver::{run, run_at, Driver};
+use super::notification::Notify;
+use super::received::CheckReceived;
 use super::saved::{restore_state, save_state, SavedKind};
-use super::token::TokenExchange;
-use crate::error::Result;
-use crate::jose::DpopState;
-use crate::types::{AccessToken, AuthorizationDetail, RefreshToken, TokenResponse};
+use super::token::{TokenExchange, WithToken};
+use crate::error::{Error, Result};
+use crate::jose::{DpopState, Signer};
+use crate::types::{
+    AccessToken, AuthorizationDetail, NotificationEvent, RefreshToken, TokenResponse,
+};
 use serde::{Deserialize, Serialize};
 
 /// The access token and what came with it.
@@ -186,5 +192,121 @@ impl Authorized {
     /// saved authorized session.
     pub fn from_json(json: &str) -> Result<Self> {
         restore_state(SavedKind::Authorized, json)
+    }
+}
+
+impl Authorized {
+    /// Requests one credential of `configuration_id`, bound to `signer`'s key
+    /// when the configuration needs key binding (fresh nonce, proof JWT).
+    pub async fn request_credential<D: Driver>(
+        &mut self,
+        driver: &D,
+        configuration_id: &str,
+        signer: &dyn Signer,
+    ) -> Result<Issuance> {
+        self.request_credentials(driver, configuration_id, &[signer])
+            .await
+    }
+
+    /// Requests a batch: one credential per signer (distinct keys, at most the
+    /// issuer's `batch_size`). Credentials are matched to keys by `cnf`, not by
+    /// position. What is issued is checked ([`CheckReceived`]); a failed check
+    /// is told to the issuer ([`Notify::for_failed_check`]).
+    pub async fn request_credentials<D: Driver>(
+        &mut self,
+        driver: &D,
+        configuration_id: &str,
+        signers: &[&dyn Signer],
+    ) -> Result<Issuance> {
+        let config = driver.config();
+        let issuer = self.context.issuer.credential_issuer.clone();
+        // The issuer's keys need nothing from the answer: fetched beside the
+        // credential request when the check will most likely need them (a
+        // failed fetch only means the check fetches them itself).
+        let prefetch = self
+            .context
+            .configuration(configuration_id)
+            .ok()
+            .and_then(|c| CheckReceived::issuer_keys_prefetch(&issuer, &c.format, config));
+        let exchange = CredentialExchange::new(
+            self,
+            configuration_id,
+            signers,
+            driver.attestation(),
+            driver.key_attestations(),
+            config,
+            driver.now(),
+        )?;
+        let keys = async {
+            let fetch = prefetch?;
+            let url = fetch.url().to_string();
+            Some((url, run(driver, fetch).await.ok()?))
+        };
+        let (issued, keys) = tokio::join!(driver.drive(exchange), keys);
+        match issued {
+            Ok(Issuance::Issued(list)) => {
+                match CheckReceived::run(driver, &issuer, list, keys).await {
+                    Ok(list) => Ok(Issuance::Issued(list)),
+                    Err(e) => Err(self.report_failure(driver, e).await),
+                }
+            }
+            Ok(deferred) => Ok(deferred),
+            Err(e) => Err(self.report_failure(driver, e).await),
+        }
+    }
+
+    /// After a failed check of issued credentials: tells the issuer
+    /// `credential_failure` (naming the check) when the response had a
+    /// `notification_id` and the issuer a notification endpoint, best
+    /// effort; returns the error as it was.
+    pub(crate) async fn report_failure<D: Driver>(&mut self, driver: &D, error: Error) -> Error {
+        if let Some(notify) = Notify::for_failed_check(self, &error) {
+            let sent = driver.drive(WithToken::new(notify, driver.attestation(), driver.now()));
+            if let Err(e) = sent.await {
+                tracing::debug!(error = %e, "credential_failure notification not delivered");
+            }
+        }
+        error
+    }
+
+    /// Refreshes the access token now (needs a refresh token).
+    pub async fn refresh<D: Driver>(&mut self, driver: &D) -> Result<()> {
+        let exchange = self.refresh_exchange().ok_or_else(|| {
+            Error::InvalidState("no refresh token to refresh the access token with".into())
+        })?;
+        let server = &self.context.authorization_server;
+        let token = run_at(driver, exchange, server, self.dpop.as_mut()).await?;
+        self.apply_refresh(token, driver.now());
+        Ok(())
+    }
+
+    /// Tells the issuer what became of a credential (`notification_id` from
+    /// [`IssuedCredential::notification_id`](super::IssuedCredential::notification_id)).
+    /// Refreshes the access token
+    /// first when it has expired (or once after `invalid_token`), and retries
+    /// once after a 5xx or a transport failure.
+    pub async fn notify<D: Driver>(
+        &mut self,
+        driver: &D,
+        notification_id: &str,
+        event: NotificationEvent,
+    ) -> Result<()> {
+        self.notify_with_description(driver, notification_id, event, None)
+            .await
+    }
+
+    /// [`Self::notify`] with an `event_description` (printable ASCII).
+    pub async fn notify_with_description<D: Driver>(
+        &mut self,
+        driver: &D,
+        notification_id: &str,
+        event: NotificationEvent,
+        description: Option<&str>,
+    ) -> Result<()> {
+        let notify = Notify::new(self, notification_id, event, description)?;
+        let attestation = driver.attestation();
+        driver
+            .drive(WithToken::new(notify, attestation, driver.now()))
+            .await
     }
 }

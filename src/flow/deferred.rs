@@ -4,14 +4,17 @@
 
 use super::authorized::Authorized;
 use super::credential::credential_body;
+use super::driver::Driver;
 use super::issued::{issued_credentials, IssuedCredential};
 use super::plan::CredentialPlan;
-use super::token::TokenRequest;
+use super::receive::{Observer, ReceiveStage};
+use super::received::CheckReceived;
+use super::token::{TokenRequest, WithToken};
 use super::{error_from_response, parse_error_body, EngineConfig};
 use crate::error::{display_url, Endpoint, Error, ErrorCode, Result, ServerError};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::jose::RandomSource;
-use crate::types::{AccessToken, DeferredRequest};
+use crate::types::{AccessToken, DeferredRequest, NotificationEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -230,5 +233,85 @@ impl TokenRequest for DeferredPoll<'_> {
 
     fn handle(&mut self, response: HttpResponse) -> Result<Self::Output> {
         self.0.handle_poll_response(response)
+    }
+}
+
+impl DeferredPending {
+    /// The authorization, with the newest tokens, for further requests.
+    pub fn into_authorized(self) -> Authorized {
+        self.authorized
+    }
+
+    /// [`Authorized::notify`] with this transaction's (newest) tokens.
+    pub async fn notify<D: Driver>(
+        &mut self,
+        driver: &D,
+        notification_id: &str,
+        event: NotificationEvent,
+    ) -> Result<()> {
+        self.authorized.notify(driver, notification_id, event).await
+    }
+
+    /// Polls once (refreshing the access token first when it has expired, or
+    /// once after an `invalid_token` answer, when there is a refresh token),
+    /// and checks what is issued as [`Authorized::request_credentials`] does.
+    pub async fn poll<D: Driver>(&mut self, driver: &D) -> Result<DeferredStatus> {
+        let poll = WithToken::new(DeferredPoll(self), driver.attestation(), driver.now());
+        let status = match driver.drive(poll).await {
+            Ok(status) => status,
+            Err(e) => return Err(self.authorized.report_failure(driver, e).await),
+        };
+        match status {
+            DeferredStatus::Issued(list) => {
+                let issuer = self.authorized.context.issuer.credential_issuer.clone();
+                match CheckReceived::run(driver, &issuer, list, None).await {
+                    Ok(list) => Ok(DeferredStatus::Issued(list)),
+                    Err(e) => Err(self.authorized.report_failure(driver, e).await),
+                }
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Waits the issuer's interval (at least [`MIN_POLL_INTERVAL`]) with
+    /// [`Driver::sleep`], polls, and repeats until issued, failed, or past
+    /// `deadline` from now (on [`Driver::monotonic`]). Returns
+    /// [`Error::DeadlineExceeded`] without waiting when the next interval
+    /// would end past the deadline. A driver that is cancelled ends it with
+    /// [`Error::Cancelled`].
+    pub async fn poll_until_ready_with<D: Driver>(
+        &mut self,
+        driver: &D,
+        deadline: Duration,
+    ) -> Result<Vec<IssuedCredential>> {
+        self.poll_until_ready_observed(driver, deadline, Observer::NONE)
+            .await
+    }
+
+    /// [`Self::poll_until_ready_with`], telling `observer` each wait
+    /// ([`ReceiveStage::Deferred`], with the time of the next poll).
+    pub(crate) async fn poll_until_ready_observed<D: Driver>(
+        &mut self,
+        driver: &D,
+        deadline: Duration,
+        observer: Observer<'_>,
+    ) -> Result<Vec<IssuedCredential>> {
+        let end = driver.monotonic().saturating_add(deadline);
+        loop {
+            let Some(wait) = self.next_wait(end.saturating_sub(driver.monotonic())) else {
+                return Err(Error::DeadlineExceeded);
+            };
+            observer.emit(|| ReceiveStage::Deferred {
+                configuration_id: self.configuration_id().to_string(),
+                next_poll_in: wait,
+                next_poll_at: driver.now().saturating_add(wait.as_secs()),
+            });
+            driver.sleep(wait).await?;
+            match self.poll(driver).await? {
+                DeferredStatus::Pending { .. } => continue,
+                DeferredStatus::Issued(list) => return Ok(list),
+                DeferredStatus::Failed(error) => return Err(self.ended_error(error)),
+            }
+        }
     }
 }

@@ -1,11 +1,14 @@
 //! Metadata discovery: the credential issuer's (OID4VCI 1.0 section 12.2.2) and
 //! the authorization server's (RFC 8414, with the OpenID Connect fallback).
 
+use super::authorization::AuthorizationCodeStep;
+use super::driver::{run, Driver};
+use super::offer::{check_issuer_identifier, parse_offer_url, OfferSource, ResolvedOffer};
+use super::receive::{Observer, ReceiveStage};
 use super::{
     accept_language, check_endpoint, describe_body, is_json, EngineConfig, Exchange, Progress,
 };
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
-use crate::flow::offer::check_issuer_identifier;
 use crate::http::cache::served_from_cache;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::types::{AuthorizationServerMetadata, CredentialConfiguration, IssuerMetadata};
@@ -624,6 +627,79 @@ impl DiscoveredMetadata {
                 ))
             })
     }
+}
+
+/// Parses an offer URL, fetches the offer if by reference, and discovers and
+/// checks the issuer's and the authorization server's metadata (the AS's
+/// beside the issuer's when the offer names its server).
+pub async fn resolve_offer<D: Driver>(driver: &D, offer_url: &str) -> Result<ResolvedOffer> {
+    resolve_offer_observed(driver, offer_url, Observer::NONE).await
+}
+
+/// [`resolve_offer`], telling `observer` the offer and metadata stages.
+pub(crate) async fn resolve_offer_observed<D: Driver>(
+    driver: &D,
+    offer_url: &str,
+    observer: Observer<'_>,
+) -> Result<ResolvedOffer> {
+    observer.emit(|| ReceiveStage::ResolvingOffer);
+    let offer = match parse_offer_url(offer_url, driver.config())? {
+        OfferSource::ByValue(offer) => offer,
+        OfferSource::ByReference(fetch) => run(driver, fetch).await?,
+    };
+    observer.emit(|| ReceiveStage::ReadingMetadata {
+        credential_issuer: offer.credential_issuer.clone(),
+    });
+    let discovery = OfferDiscovery::new(offer);
+    let (issuer, as_prefetch) = discovery.requests(driver.now())?;
+    let prefetch = async {
+        match as_prefetch {
+            Some(fetch) => Some(run(driver, fetch).await),
+            None => None,
+        }
+    };
+    let (issuer, prefetched) = tokio::join!(run(driver, issuer), prefetch);
+    let known = discovery.with_issuer(issuer?, driver.config())?;
+    let authorization_server = match prefetched {
+        Some(fetched) => fetched?,
+        None => run(driver, known.as_discovery()?).await?,
+    };
+    known.finish(authorization_server)
+}
+
+/// Wallet-initiated issuance: discovers the issuer (and its first
+/// authorization server) and starts the authorization code flow for
+/// `configuration_ids`.
+pub async fn start_issuance<D: Driver>(
+    driver: &D,
+    issuer_id: &str,
+    configuration_ids: &[&str],
+) -> Result<AuthorizationCodeStep> {
+    start_issuance_observed(driver, issuer_id, configuration_ids, Observer::NONE).await
+}
+
+/// [`start_issuance`], telling `observer` the metadata stage.
+pub(crate) async fn start_issuance_observed<D: Driver>(
+    driver: &D,
+    issuer_id: &str,
+    configuration_ids: &[&str],
+    observer: Observer<'_>,
+) -> Result<AuthorizationCodeStep> {
+    check_issuer_identifier(issuer_id, driver.config())
+        .map_err(|e| Error::Config(format!("issuer identifier: {e}")))?;
+    observer.emit(|| ReceiveStage::ReadingMetadata {
+        credential_issuer: issuer_id.to_string(),
+    });
+    let fetch = IssuerMetadataDiscovery::new(issuer_id)?.at(driver.now());
+    let issuer = run(driver, fetch).await?;
+    let as_id = select_authorization_server(&issuer, None)?;
+    let authorization_server = run(driver, AsMetadataDiscovery::new(&as_id)?).await?;
+    let ids = configuration_ids.iter().map(|s| s.to_string()).collect();
+    AuthorizationCodeStep::new(
+        DiscoveredMetadata::new(issuer, authorization_server),
+        ids,
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! prepares an [`HttpRequest`] and handles the [`HttpResponse`], returning
 //! either its output or itself to be sent again (a fallback URL, a retry).
 //! Time comes in as arguments; nothing here sleeps, reads a clock or opens a
-//! socket. [`crate::Wallet`] drives these steps with an [`crate::HttpClient`].
+//! socket: a [`Driver`] does. [`crate::Wallet`] drives these steps with an
+//! [`crate::HttpClient`].
 //!
 //! Public on purpose, for drivers other than [`crate::Wallet`] (a blocking
 //! one, a wasm one, a test): an [`Exchange`] is one request and its answer;
@@ -31,6 +32,19 @@
 //!   [`ReceiveStage`]s a driver tells a [`ProgressObserver`], and
 //!   [`Received`].
 //!
+//! The steps themselves run over a [`Driver`] (a few methods: run a flow
+//! to its end, sleep, the time, who the wallet is): [`resolve_offer`],
+//! [`start_issuance`], [`crate::PreAuthorizedStep::authorize`],
+//! [`AuthorizationCodeStep::authorization_url`],
+//! [`PendingAuthorization::complete`], [`Authorized::request_credentials`]
+//! (with the check of what was issued and the issuer told of a failed
+//! one), [`Authorized::refresh`], [`Authorized::notify`],
+//! [`DeferredPending::poll`] and [`DeferredPending::poll_until_ready_with`].
+//! They decide which requests go out together; [`crate::Wallet`] is one
+//! driver, and the test
+//! `a_hand_written_driver_runs_the_engines_own_steps_without_a_wallet` has
+//! another in sixty lines.
+//!
 //! Requests that do not depend on each other are named so a driver can send
 //! them together: [`as_metadata_prefetch`] (beside the issuer metadata
 //! request, when the offer names its authorization server),
@@ -46,6 +60,7 @@ pub(crate) mod authorized;
 pub(crate) mod credential;
 pub(crate) mod deferred;
 pub(crate) mod discovery;
+pub(crate) mod driver;
 pub(crate) mod encryption;
 pub(crate) mod issued;
 pub(crate) mod nonce;
@@ -76,10 +91,11 @@ pub use authorization::{AuthorizationBegin, AuthorizationSecrets, ParExchange};
 pub use credential::{CredentialExchange, CredentialOutcome, Issuance, MAX_NONCE_RETRIES};
 pub use deferred::DeferredPoll;
 pub use discovery::{
-    as_metadata_prefetch, offered_authorization_server, select_authorization_server,
-    AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata, IssuerMetadataDiscovery,
-    JwtVcIssuerKeys, OfferDiscovery, OfferIssuerKnown,
+    as_metadata_prefetch, offered_authorization_server, resolve_offer, select_authorization_server,
+    start_issuance, AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata,
+    IssuerMetadataDiscovery, JwtVcIssuerKeys, OfferDiscovery, OfferIssuerKnown,
 };
+pub use driver::Driver;
 pub use encryption::PlannedEncryption;
 pub use nonce::NonceExchange;
 pub use notification::{Notify, NOTIFICATION_RETRY_DELAY};

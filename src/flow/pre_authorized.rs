@@ -3,9 +3,12 @@
 
 use super::authorized::Authorized;
 use super::discovery::DiscoveredMetadata;
+use super::driver::{capabilities, dpop_for, run_at, Driver};
+use super::protection::{DpopUse, Protected, Protection};
 use super::saved::{restore_state, save_state, SavedKind};
 use super::token::TokenExchange;
 use crate::error::{Document, Error, Result, TxCodeErrorKind};
+use crate::jose::DpopServer;
 use crate::types::{PreAuthorizedCode, TokenResponse, TxCode, TxCodeSpec};
 use serde::{Deserialize, Serialize};
 
@@ -178,5 +181,41 @@ impl PreAuthorizedStep {
     ) -> Authorized {
         let client_id = self.client_id(client_id).map(str::to_string);
         Authorized::new(self.context, self.offered, token, client_id, now)
+    }
+
+    /// Sends the token request (with the transaction code, if the offer has
+    /// one, and a DPoP proof of a fresh key when the authorization server
+    /// uses DPoP), with the nonce request beside it. Keep a clone of the
+    /// step to retry after a mistyped code.
+    pub async fn authorize<D: Driver>(&self, driver: &D) -> Result<Authorized> {
+        let server = &self.context.authorization_server;
+        let mut dpop = dpop_for(driver, server)?;
+        let exchange = self
+            .clone()
+            .with_capabilities(capabilities(driver))
+            .token_exchange(driver.client_id())?
+            .with_dpop(dpop.is_some());
+        // The nonce needs no token: it goes out with the token request. Its
+        // DPoP nonce (if the issuer sends one) is read into a copy of the key
+        // state and kept; a failed prefetch only means the credential
+        // exchange asks for a nonce itself.
+        let mut nonce_dpop = dpop.clone();
+        let prefetch = async {
+            let fetch = self.nonce_prefetch()?;
+            let observe = DpopUse::Observe(DpopServer::CredentialIssuer);
+            let protect = Protection::issuer(nonce_dpop.as_mut(), observe);
+            driver.drive(Protected::new(fetch, protect)).await.ok()
+        };
+        let token = run_at(driver, exchange, server, dpop.as_mut());
+        let (token, nonce) = tokio::join!(token, prefetch);
+        let token = token?;
+        if let (Some(dpop), Some(seen)) = (dpop.as_mut(), nonce_dpop.as_ref()) {
+            dpop.adopt_issuer_nonce(seen);
+        }
+        Ok(self
+            .clone()
+            .into_authorized(token, driver.client_id(), driver.now())
+            .with_dpop(dpop)
+            .with_prefetched_nonce(nonce))
     }
 }

@@ -1,11 +1,21 @@
 //! The one-call issuance without IO: its options ([`ReceiveOptions`]), the
 //! stages a driver tells as each begins ([`ReceiveStage`], heard by a
-//! [`ProgressObserver`]), and what it got ([`Received`]). `Wallet::receive`
-//! and the other one-call conveniences drive it; any other driver can tell
-//! the same stages.
+//! [`ProgressObserver`]), and what it got ([`Received`]); the app's part
+//! ([`Interaction`]: the PIN screen, the browser), and the run itself, from
+//! an offer or an issuer to checked credentials, over any [`Driver`].
+//! `Wallet::receive` and the other one-call conveniences call it.
 
+use super::authorization::AuthorizationCodeStep;
 use super::authorized::Authorized;
+use super::credential::Issuance;
+use super::discovery::{resolve_offer_observed, start_issuance_observed};
+use super::driver::{capabilities, Driver};
 use super::issued::IssuedCredential;
+use super::offer::Grant;
+use crate::error::{Error, Result};
+use crate::http::BoxFuture;
+use crate::jose::{fresh_keys, KeySource, Signer};
+use crate::types::{TxCode, TxCodeSpec};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,6 +191,179 @@ pub struct Received {
     /// Offered configurations not requested because this wallet cannot
     /// finish them (configuration id, why), found before anything was spent.
     pub not_requested: Vec<(String, String)>,
+}
+
+/// What the app does for the user during a one-call issuance
+/// (`Wallet::receive`, `Wallet::request`).
+pub trait Interaction: Send + Sync {
+    /// Asks the user for the transaction code described by `spec`.
+    fn tx_code<'a>(&'a self, spec: &'a TxCodeSpec) -> BoxFuture<'a, Result<TxCode>>;
+
+    /// The redirect URI the browser comes back to (a loopback URL such as
+    /// `loopback::LoopbackRedirect::redirect_uri` (feature `loopback`), an app link, or a
+    /// private-use scheme). `None`, the default, means this interaction cannot
+    /// run the authorization code flow.
+    fn redirect_uri(&self) -> Option<String> {
+        None
+    }
+
+    /// Takes the user through `authorization_url` (opens the browser) and
+    /// returns the full URL the browser was redirected to.
+    fn authorize<'a>(&'a self, authorization_url: &'a str) -> BoxFuture<'a, Result<String>> {
+        let _ = authorization_url;
+        Box::pin(async {
+            Err(Error::Config(
+                "this interaction cannot open a browser for the authorization code flow".into(),
+            ))
+        })
+    }
+}
+
+/// The keys of a one-call issuance: the app's one signer, or a fresh key
+/// per credential (as many as the issuer's `batch_size` and
+/// [`ReceiveOptions::max_batch_size`] allow, one request per configuration).
+#[derive(Clone, Copy)]
+pub(crate) enum Keys<'a> {
+    One(&'a dyn Signer),
+    Fresh(&'a dyn KeySource),
+}
+
+/// From an offer URL to credentials: resolves the offer, asks `interaction`
+/// for a transaction code (or takes the user through the browser), requests
+/// each chosen configuration with `keys`, and waits for deferred ones up to
+/// the options' deadline.
+pub(crate) async fn receive_offer<D: Driver>(
+    driver: &D,
+    offer_url: &str,
+    interaction: &dyn Interaction,
+    keys: Keys<'_>,
+    options: &ReceiveOptions,
+) -> Result<Received> {
+    let observer = Observer::of(options);
+    let offer = resolve_offer_observed(driver, offer_url, observer).await?;
+    let offered: Vec<String> = offer
+        .credentials()
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    let chosen = offer.context().choose_configurations(
+        &offered,
+        options.credential_configuration_ids.as_deref(),
+        capabilities(driver),
+    )?;
+    let authorized = match offer.grant()? {
+        Grant::PreAuthorized(mut step) => {
+            if let Some(spec) = step.tx_code_spec().cloned() {
+                observer.emit(|| ReceiveStage::WaitingForTxCode);
+                step = step.with_tx_code(interaction.tx_code(&spec).await?);
+            }
+            observer.emit(|| ReceiveStage::Token);
+            step.authorize(driver).await?
+        }
+        Grant::AuthorizationCode(step) => {
+            browser_round_trip(driver, step, interaction, observer).await?
+        }
+    };
+    let mut received = collect(driver, authorized, &chosen.request, keys, options).await?;
+    received.not_requested = chosen.not_requested;
+    Ok(received)
+}
+
+/// Wallet-initiated issuance in one call: discovers the issuer, runs the
+/// authorization code flow through `interaction`, then requests the
+/// configurations as [`receive_offer`] does.
+pub(crate) async fn request_issuance<D: Driver>(
+    driver: &D,
+    issuer_id: &str,
+    configuration_ids: &[&str],
+    interaction: &dyn Interaction,
+    keys: Keys<'_>,
+    options: &ReceiveOptions,
+) -> Result<Received> {
+    let observer = Observer::of(options);
+    let step = start_issuance_observed(driver, issuer_id, configuration_ids, observer).await?;
+    let options = options.requesting(configuration_ids);
+    let wanted = options.credential_configuration_ids.as_deref();
+    let ids = step
+        .context
+        .choose_configurations(&[], wanted, capabilities(driver))?
+        .request;
+    let authorized = browser_round_trip(driver, step, interaction, observer).await?;
+    collect(driver, authorized, &ids, keys, &options).await
+}
+
+/// Requests the configurations `ids` (a batch each with fresh keys) and
+/// waits for deferred ones.
+async fn collect<D: Driver>(
+    driver: &D,
+    mut authorized: Authorized,
+    ids: &[String],
+    keys: Keys<'_>,
+    options: &ReceiveOptions,
+) -> Result<Received> {
+    let observer = Observer::of(options);
+    let mut credentials = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let made: Vec<Arc<dyn Signer>>;
+        let signers: Vec<&dyn Signer> = match keys {
+            Keys::One(signer) => vec![signer],
+            Keys::Fresh(source) => {
+                let count = authorized
+                    .context()
+                    .batch_keys(id, options.max_batch_size)?;
+                made = fresh_keys(source, count)?;
+                made.iter().map(|k| &**k as &dyn Signer).collect()
+            }
+        };
+        observer.emit(|| ReceiveStage::Credential {
+            configuration_id: id.clone(),
+            index: index + 1,
+            total: ids.len(),
+            batch_size: signers.len().max(1),
+        });
+        match authorized.request_credentials(driver, id, &signers).await? {
+            Issuance::Issued(list) => credentials.extend(list),
+            Issuance::Deferred(mut pending) => {
+                let deadline = options.deferred_deadline;
+                let wait = pending.poll_until_ready_observed(driver, deadline, observer);
+                credentials.extend(wait.await?);
+                // The transaction's tokens are the newest (a refresh while
+                // polling): go on with them.
+                authorized = pending.into_authorized();
+            }
+        }
+    }
+    observer.emit(|| ReceiveStage::Done {
+        credentials: credentials.len(),
+    });
+    Ok(Received {
+        authorized,
+        credentials,
+        not_requested: Vec::new(),
+    })
+}
+
+/// Builds the authorization URL, lets `interaction` take the user through
+/// the browser, and completes with the redirect it returns.
+async fn browser_round_trip<D: Driver>(
+    driver: &D,
+    step: AuthorizationCodeStep,
+    interaction: &dyn Interaction,
+    observer: Observer<'_>,
+) -> Result<Authorized> {
+    let redirect_uri = interaction.redirect_uri().ok_or_else(|| {
+        Error::Config(
+            "this offer needs the authorization code flow, and the Interaction gives no redirect_uri"
+                .into(),
+        )
+    })?;
+    let pending = step.authorization_url(driver, &redirect_uri).await?;
+    observer.emit(|| ReceiveStage::WaitingForBrowser {
+        authorization_url: pending.url().to_string(),
+    });
+    let redirect = interaction.authorize(pending.url()).await?;
+    observer.emit(|| ReceiveStage::Token);
+    pending.complete(driver, &redirect).await
 }
 
 #[cfg(test)]

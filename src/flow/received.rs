@@ -19,6 +19,7 @@
 //! is a failed check.
 
 use super::discovery::{DidWebDocument, JwtVcIssuerKeys};
+use super::driver::Driver;
 use super::issued::{is_sd_jwt, IssuedCredential};
 use super::{EngineConfig, Exchange, Flow, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
@@ -617,4 +618,29 @@ fn verify_with_any(signed: &IssuerSigned<'_>, keys: &[Value]) -> std::result::Re
         }
     }
     Err(last)
+}
+
+impl CheckReceived {
+    /// Checks `credentials` through `driver` ([`Self::start_with_issuer_keys`]
+    /// then the key fetches it asks for), returning them with what was
+    /// established; a failed check carries them all.
+    pub async fn run<D: Driver>(
+        driver: &D,
+        credential_issuer: &str,
+        credentials: Vec<IssuedCredential>,
+        prefetched_keys: Option<(String, Vec<Value>)>,
+    ) -> Result<Vec<IssuedCredential>> {
+        let config = driver.config();
+        let start = Self::start_with_issuer_keys;
+        match start(
+            credential_issuer,
+            credentials,
+            config,
+            driver.now(),
+            prefetched_keys,
+        )? {
+            Progress::Done(checked) => Ok(checked),
+            Progress::Again(flow) => driver.drive(flow).await,
+        }
+    }
 }

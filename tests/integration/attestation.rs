@@ -285,22 +285,7 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
         }
     }
 
-    let issuer = start(
-        Issuer::builder()
-            .wallet_attestation(WalletAttestation::RequiredWithChallenge)
-            .require_dpop(true)
-            .dpop_nonce(true)
-            .deferred_pending_polls(1)
-            .deferred_interval(1),
-    )
-    .await;
-    let key = Arc::new(SoftwareSigner::generate());
-    let jwt = issuer.issue_wallet_attestation(
-        "engine-wallet",
-        &key.public_jwk(),
-        Duration::from_secs(600),
-    );
-    let attestation = ClientAttestation::new(jwt, key).unwrap();
+    let (issuer, attestation) = haip_deferred_issuer("engine-wallet").await;
     let challenges = AttestationChallenges::default();
     let http = ReqwestClient::new(ReqwestConfig {
         allow_http: true,
@@ -389,6 +374,157 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
         credentials[0].holder_jwk.as_ref(),
         Some(&holder.public_jwk())
     );
+    assert_every_haip_rule_ran(&issuer);
+}
+
+/// The engine's own steps (`resolve_offer`, `authorize`, `request_credential`,
+/// `poll_until_ready_with`) over the smallest driver there is: a plain HTTP
+/// client and the system clock, no `Wallet`, no cache. Everything a `Wallet`
+/// does beyond sending (the nonce beside the token request, the DPoP and
+/// attestation rules, the issuer-key fetch and the signature check, the
+/// deferred interval) comes with the steps.
+#[tokio::test]
+async fn a_hand_written_driver_runs_the_engines_own_steps_without_a_wallet() {
+    use oid4vci_wallet::flow::{self, AttestationChallenges, Driver, EngineConfig, Flow, Progress};
+    use oid4vci_wallet::{HttpClient, Issuance, ReqwestClient, ReqwestConfig};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Plain {
+        http: ReqwestClient,
+        config: EngineConfig,
+        attestation: ClientAttestation,
+        challenges: AttestationChallenges,
+        sent: AtomicUsize,
+        started: std::time::Instant,
+    }
+
+    impl Driver for Plain {
+        fn config(&self) -> &EngineConfig {
+            &self.config
+        }
+
+        fn now(&self) -> u64 {
+            SystemClock.now()
+        }
+
+        fn monotonic(&self) -> Duration {
+            self.started.elapsed()
+        }
+
+        async fn drive<F>(&self, mut flow: F) -> oid4vci_wallet::Result<F::Output>
+        where
+            F: Flow + Send,
+            F::Output: Send,
+        {
+            loop {
+                if let Some(pause) = flow.wait() {
+                    tokio::time::sleep(pause).await;
+                }
+                let (_, request) = flow.prepare_request(&self.config, self.now())?;
+                self.sent.fetch_add(1, Ordering::SeqCst);
+                let response = self.http.send(request).await.expect("the issuer answers");
+                match flow.handle_response(response, &self.config, self.now())? {
+                    Progress::Again(next) => flow = next,
+                    Progress::Done(output) => return Ok(output),
+                }
+            }
+        }
+
+        async fn sleep(&self, pause: Duration) -> oid4vci_wallet::Result<()> {
+            tokio::time::sleep(pause).await;
+            Ok(())
+        }
+
+        fn client_id(&self) -> Option<&str> {
+            Some(self.attestation.client_id())
+        }
+
+        fn attestation(&self) -> Option<(&ClientAttestation, &AttestationChallenges)> {
+            Some((&self.attestation, &self.challenges))
+        }
+    }
+
+    let (issuer, attestation) = haip_deferred_issuer("plain-driver").await;
+    let driver = Plain {
+        http: ReqwestClient::new(ReqwestConfig {
+            allow_http: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        config: EngineConfig {
+            allow_http: true,
+            ..EngineConfig::default()
+        },
+        attestation,
+        challenges: AttestationChallenges::default(),
+        sent: AtomicUsize::new(0),
+        started: std::time::Instant::now(),
+    };
+
+    let created = issuer.create_offer(offer(&["pid_sd_jwt"], true, true, true));
+    let resolved = flow::resolve_offer(&driver, &created.offer_url)
+        .await
+        .unwrap();
+    let Grant::PreAuthorized(step) = resolved.grant().unwrap() else {
+        panic!("pre-authorized expected")
+    };
+    let step = step.with_tx_code(created.tx_code.clone().unwrap());
+    let mut authorized = step.authorize(&driver).await.unwrap();
+    assert!(authorized.uses_dpop(), "the server advertises DPoP");
+    let holder = SoftwareSigner::generate();
+    let issuance = authorized
+        .request_credential(&driver, "pid_sd_jwt", &holder)
+        .await
+        .unwrap();
+    let Issuance::Deferred(mut pending) = issuance else {
+        panic!("a deferred issuance")
+    };
+    let credentials = pending
+        .poll_until_ready_with(&driver, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(credentials.len(), 1);
+    assert_eq!(
+        credentials[0].holder_jwk.as_ref(),
+        Some(&holder.public_jwk())
+    );
+    assert!(
+        credentials[0].verification.is_verified(),
+        "checked with the issuer's published keys: {:?}",
+        credentials[0].verification
+    );
+    assert_every_haip_rule_ran(&issuer);
+    let nonces = issuer.stats()["/nonce"];
+    assert_eq!(nonces, 1, "one nonce, fetched beside the token request");
+    assert!(
+        driver.sent.load(Ordering::SeqCst) >= 9,
+        "every request went through the driver"
+    );
+}
+
+/// A reference issuer that asks for everything HAIP has (a wallet
+/// attestation with a challenge, DPoP with nonces) and defers the credential
+/// by one poll, with a wallet attestation for `client_id`.
+async fn haip_deferred_issuer(client_id: &str) -> (RunningIssuer, ClientAttestation) {
+    let issuer = start(
+        Issuer::builder()
+            .wallet_attestation(WalletAttestation::RequiredWithChallenge)
+            .require_dpop(true)
+            .dpop_nonce(true)
+            .deferred_pending_polls(1)
+            .deferred_interval(1),
+    )
+    .await;
+    let key = Arc::new(SoftwareSigner::generate());
+    let jwt =
+        issuer.issue_wallet_attestation(client_id, &key.public_jwk(), Duration::from_secs(600));
+    (issuer, ClientAttestation::new(jwt, key).unwrap())
+}
+
+/// Every rule ran: the authorization server's nonce challenge answered (the
+/// issuer's nonce came with the nonce response, so it needed none), the
+/// attestation challenge fetched, two deferred polls, nothing refused.
+fn assert_every_haip_rule_ran(issuer: &RunningIssuer) {
     let stats = issuer.stats();
     let total = |needle: &str| -> u64 {
         stats
@@ -397,9 +533,6 @@ async fn the_public_engine_runs_attestation_dpop_and_deferred_without_a_wallet()
             .map(|(_, v)| *v)
             .sum()
     };
-    // Every rule ran: the authorization server's nonce challenge answered
-    // (the issuer's nonce came with the nonce response, so it needed none),
-    // the attestation challenge fetched, nothing refused.
     assert!(stats["dpop_nonce_challenges_as"] >= 1, "{stats:?}");
     assert_eq!(stats["/deferred"], 2, "{stats:?}");
     assert_eq!(stats["dpop_rejected"], 0, "{stats:?}");
