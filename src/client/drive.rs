@@ -114,61 +114,6 @@ impl Driver for Wallet {
     }
 }
 
-/// A [`Wallet`] whose sends and sleeps end with [`Error::Cancelled`] once
-/// `cancel` fires (a request in flight is abandoned: its connection is
-/// closed, and a deferred transaction stays pollable).
-struct Cancellable<'a> {
-    wallet: &'a Wallet,
-    cancel: &'a CancelToken,
-}
-
-impl Cancellable<'_> {
-    async fn or_cancelled<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
-        tokio::select! {
-            done = work => done,
-            _ = self.cancel.cancelled() => Err(Error::Cancelled),
-        }
-    }
-}
-
-impl Driver for Cancellable<'_> {
-    fn config(&self) -> &EngineConfig {
-        self.wallet.config()
-    }
-
-    fn now(&self) -> u64 {
-        Driver::now(self.wallet)
-    }
-
-    fn monotonic(&self) -> Duration {
-        self.wallet.monotonic()
-    }
-
-    fn drive<F>(&self, flow: F) -> impl Future<Output = Result<F::Output>> + Send
-    where
-        F: Flow + Send,
-        F::Output: Send,
-    {
-        self.or_cancelled(self.wallet.drive(flow))
-    }
-
-    fn sleep(&self, pause: Duration) -> impl Future<Output = Result<()>> + Send {
-        self.or_cancelled(Driver::sleep(self.wallet, pause))
-    }
-
-    fn client_id(&self) -> Option<&str> {
-        Driver::client_id(self.wallet)
-    }
-
-    fn attestation(&self) -> Option<(&ClientAttestation, &AttestationChallenges)> {
-        self.wallet.attestation()
-    }
-
-    fn key_attestations(&self) -> Option<&dyn KeyAttestationProvider> {
-        self.wallet.key_attestations()
-    }
-}
-
 impl DeferredPending {
     /// Waits the issuer's interval (at least one second), polls, and repeats
     /// until issued, failed, past `deadline` from now, or cancelled. Returns
@@ -180,12 +125,15 @@ impl DeferredPending {
         deadline: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Vec<IssuedCredential>> {
+        // Cancelling drops the wait or the poll in flight (its connection is
+        // closed; the transaction stays pollable).
+        let polls = self.poll_until_ready_with(wallet, deadline);
         match cancel {
-            Some(cancel) => {
-                let driver = Cancellable { wallet, cancel };
-                self.poll_until_ready_with(&driver, deadline).await
-            }
-            None => self.poll_until_ready_with(wallet, deadline).await,
+            Some(token) => tokio::select! {
+                done = polls => done,
+                _ = token.cancelled() => Err(Error::Cancelled),
+            },
+            None => polls.await,
         }
     }
 }
