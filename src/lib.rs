@@ -124,7 +124,9 @@ pub use error::{
     TxCodeError, TxCodeErrorKind, MAX_QUOTED_CHARS,
 };
 // HTTP: the transport the app may replace, and the wire trace.
-pub use http::reqwest_client::{ReqwestClient, ReqwestConfig};
+#[cfg(feature = "builtin-http")]
+pub use http::reqwest_client::ReqwestClient;
+pub use http::reqwest_client::ReqwestConfig;
 pub use http::trace::WIRE_TARGET;
 pub use http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
 // The metadata cache (issuer and authorization server metadata, issuer keys).

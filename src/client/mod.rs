@@ -21,7 +21,9 @@ use crate::flow::protection::AttestationChallenges;
 use crate::flow::Driver;
 use crate::flow::EngineConfig;
 use crate::http::cache::{InMemoryMetadataCache, MetadataCache};
-use crate::http::{HttpClient, ReqwestClient, ReqwestConfig};
+#[cfg(feature = "builtin-http")]
+use crate::http::ReqwestClient;
+use crate::http::{HttpClient, ReqwestConfig};
 use crate::jose::{ClientAttestation, KeyAttestationProvider, RandomSource};
 #[allow(unused_imports)] // doc links
 use crate::verify::Verification;
@@ -105,7 +107,8 @@ impl WalletBuilder {
     }
 
     /// Uses your own transport instead of the built-in reqwest client (the
-    /// timeouts and size cap below then are yours to enforce).
+    /// timeouts and size cap below then are yours to enforce). Required in a
+    /// build without the feature `builtin-http`.
     pub fn http_client(mut self, client: impl HttpClient + 'static) -> Self {
         self.http = Some(Arc::new(client));
         self
@@ -230,9 +233,19 @@ impl WalletBuilder {
         }
         let http = match self.http {
             Some(h) => h,
+            #[cfg(feature = "builtin-http")]
             None => Arc::new(
                 ReqwestClient::new(self.reqwest).map_err(|e| Error::Config(e.to_string()))?,
             ),
+            #[cfg(not(feature = "builtin-http"))]
+            None => {
+                return Err(Error::Config(
+                    "this build has no built-in HTTP client (feature builtin-http): give \
+                     the app's own (WalletBuilder::http_client; Wallet.withHttpClient in \
+                     Kotlin and Swift)"
+                        .into(),
+                ))
+            }
         };
         let client_id = match (&self.attestation, self.client_id) {
             (Some(a), Some(id)) if id != a.client_id() => {

@@ -11,7 +11,9 @@ pub(crate) mod reqwest_client;
 pub(crate) mod response;
 pub(crate) mod trace;
 
-pub(crate) use reqwest_client::{ReqwestClient, ReqwestConfig};
+#[cfg(feature = "builtin-http")]
+pub(crate) use reqwest_client::ReqwestClient;
+pub(crate) use reqwest_client::ReqwestConfig;
 
 use crate::error::TransportError;
 use std::future::Future;

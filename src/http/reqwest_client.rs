@@ -1,11 +1,14 @@
 //! The default transport: reqwest with rustls, no redirects, timeouts and a
 //! response body cap.
 
+#[cfg(feature = "builtin-http")]
 use super::{check_url, BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+#[cfg(feature = "builtin-http")]
 use crate::error::TransportError;
 use std::time::Duration;
 
-/// Settings of [`ReqwestClient`]. The defaults are the SDK's documented limits.
+/// Settings of the built-in `ReqwestClient` (feature `builtin-http`). The
+/// defaults are the SDK's documented limits.
 #[derive(Debug, Clone)]
 pub struct ReqwestConfig {
     /// Time to establish a connection. Default 10 s.
@@ -32,6 +35,7 @@ impl Default for ReqwestConfig {
     }
 }
 
+#[cfg(feature = "builtin-http")]
 /// [`HttpClient`] on reqwest (rustls, platform certificate verification).
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
@@ -39,6 +43,7 @@ pub struct ReqwestClient {
     config: ReqwestConfig,
 }
 
+#[cfg(feature = "builtin-http")]
 impl ReqwestClient {
     /// Builds a client with the given settings.
     pub fn new(config: ReqwestConfig) -> Result<Self, TransportError> {
@@ -106,6 +111,7 @@ impl ReqwestClient {
     }
 }
 
+#[cfg(feature = "builtin-http")]
 fn map_error(e: reqwest::Error) -> TransportError {
     if e.is_timeout() {
         TransportError::Timeout
@@ -116,6 +122,7 @@ fn map_error(e: reqwest::Error) -> TransportError {
     }
 }
 
+#[cfg(feature = "builtin-http")]
 /// rustls names certificate failures by their variant; say what to do.
 fn with_tls_hint(cause: String) -> String {
     let hint = if cause.contains("UnknownIssuer") {
@@ -134,6 +141,7 @@ fn with_tls_hint(cause: String) -> String {
     format!("{cause} ({hint})")
 }
 
+#[cfg(feature = "builtin-http")]
 // reqwest's Display includes the URL (with its query); report the cause chain only.
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
@@ -143,6 +151,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     crate::error::sanitize(&cur.to_string(), crate::error::MAX_QUOTED_CHARS)
 }
 
+#[cfg(feature = "builtin-http")]
 impl HttpClient for ReqwestClient {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(self.send_inner(request))

@@ -23,7 +23,7 @@ suspend fun authorizationCodeChecks() {
     check("authorization code flow from an offer: save, restore, sign in as max, Kotlin signer") {
         val offer = createOffer(authorizationCode = true)
         expect(offer.txCode == null) { "tx_code ${offer.txCode}" }
-        val codeWallet = Wallet(codeFlowConfig())
+        val codeWallet = newWallet(codeFlowConfig())
         val resolved = codeWallet.resolveOffer(offer.url)
         expect(resolved.grants() == listOf(GrantKind.AUTHORIZATION_CODE)) { "grants ${resolved.grants()}" }
         expect(resolved.txCodeSpec() == null) { "tx_code spec ${resolved.txCodeSpec()}" }
@@ -41,7 +41,7 @@ suspend fun authorizationCodeChecks() {
         expect(location.startsWith("$REDIRECT_URI?")) { "redirect $location" }
         expect(queryParameter(location, "code") != null && queryParameter(location, "iss") == base) { "redirect $location" }
         // Restarted: a fresh Wallet and the restored authorization.
-        val freshWallet = Wallet(codeFlowConfig())
+        val freshWallet = newWallet(codeFlowConfig())
         val restored = PendingAuthorization.fromJson(saved, locales)
         expect(restored.authorizationUrl() == url) { "restored URL ${restored.authorizationUrl()}" }
         expect(restored.redirectUri() == REDIRECT_URI) { "restored redirect URI ${restored.redirectUri()}" }
@@ -78,7 +78,7 @@ suspend fun authorizationCodeChecks() {
     }
 
     check("consent denied raises WalletException.AuthorizationFailed (access_denied)") {
-        val codeWallet = Wallet(codeFlowConfig())
+        val codeWallet = newWallet(codeFlowConfig())
         val (pending, location) = authorizedRedirect(codeWallet, allow = false)
         expect(queryParameter(location, "error") == "access_denied") { "redirect $location" }
         val e = expectThrows<WalletException.AuthorizationFailed> { pending.complete(codeWallet, location) }
@@ -86,7 +86,7 @@ suspend fun authorizationCodeChecks() {
     }
 
     check("tampered state raises WalletException.AuthorizationFailed; the genuine redirect still works") {
-        val codeWallet = Wallet(codeFlowConfig())
+        val codeWallet = newWallet(codeFlowConfig())
         val (pending, location) = authorizedRedirect(codeWallet)
         val tampered = location.replace(Regex("([?&]state=)[^&]*"), "$1tampered")
         expect(tampered != location) { "no state in $location" }
@@ -99,7 +99,7 @@ suspend fun authorizationCodeChecks() {
     }
 
     check("the same redirect completed twice: InvalidState, and Server(invalid_grant) from a restored copy") {
-        val codeWallet = Wallet(codeFlowConfig())
+        val codeWallet = newWallet(codeFlowConfig())
         val (pending, location) = authorizedRedirect(codeWallet)
         val saved = pending.toJson()
         pending.complete(codeWallet, location)

@@ -179,7 +179,8 @@ suspend fun cancellationChecks(wallet: Wallet) {
             println("      (ended $took ms after the cancel)")
         }
 
-        check(names[4]) {
+        if (APP_HTTP) skip(names[4], "no built-in HTTP client in this build (an app's blocking send runs on, as the check with the app's HttpClient shows)")
+        else check(names[4]) {
             // Sent after every cancelled request, answered 3 s later: by then
             // the issuer had handled each of them that was not abandoned.
             delay(200)

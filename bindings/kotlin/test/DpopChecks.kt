@@ -22,7 +22,7 @@ suspend fun dpopChecks() {
         check(dpopPreAuthorized) {
             val before = issuerStats(dpopBase)
             val offer = createOffer(txCode = true, issuer = dpopBase)
-            val dpopWallet = Wallet(config())
+            val dpopWallet = newWallet(config())
             val resolved = dpopWallet.resolveOffer(offer.url)
             expect(resolved.issuerId() == dpopBase) { "issuer ${resolved.issuerId()}" }
             val session = resolved.authorize(dpopWallet, offer.txCode)
@@ -32,7 +32,7 @@ suspend fun dpopChecks() {
             session.destroy()
             val restored = AuthorizedSession.fromJson(saved, locales)
             expect(restored.usesDpop()) { "the restored session does not use DPoP" }
-            val freshWallet = Wallet(config())
+            val freshWallet = newWallet(config())
             val signer = KotlinSigner()
             expectPid(issued(restored.requestCredential(freshWallet, "pid_sd_jwt", signer)), signer)
             val after = issuerStats(dpopBase)
@@ -43,7 +43,7 @@ suspend fun dpopChecks() {
         }
 
         check(dpopCodeFlow) {
-            val codeWallet = Wallet(codeFlowConfig())
+            val codeWallet = newWallet(codeFlowConfig())
             val offer = createOffer(authorizationCode = true, issuer = dpopBase)
             val pending = codeWallet.resolveOffer(offer.url).beginAuthorization(codeWallet, REDIRECT_URI)
             expect(pending.usesDpop()) { "the pending authorization does not use DPoP" }
@@ -52,7 +52,7 @@ suspend fun dpopChecks() {
             val restored = PendingAuthorization.fromJson(saved, locales)
             expect(restored.usesDpop()) { "the restored authorization does not use DPoP" }
             val location = browser(restored.authorizationUrl(), "max", "max-password", allow = true)
-            val session = restored.complete(Wallet(codeFlowConfig()), location)
+            val session = restored.complete(newWallet(codeFlowConfig()), location)
             expect(session.usesDpop()) { "the session does not use DPoP" }
             val signer = KotlinSigner()
             expectClaim(issued(session.requestCredential(codeWallet, "pid_sd_jwt", signer)), "pid_sd_jwt", "given_name", "Max", signer)

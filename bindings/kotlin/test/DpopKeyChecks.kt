@@ -55,7 +55,7 @@ suspend fun dpopKeyChecks() {
     check(appKeys) {
         val before = issuerStats(dpopBase)
         val store = KotlinDpopKeys()
-        val wallet = WalletBuilder(config()).dpopKeys(store).build()
+        val wallet = newBuilder(config()).dpopKeys(store).build()
         val offer = createOffer(txCode = true, issuer = dpopBase)
         val session = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode)
         expect(session.usesDpop()) { "the session does not use DPoP" }
@@ -74,13 +74,13 @@ suspend fun dpopKeyChecks() {
         val withoutStore = AuthorizedSession.fromJson(saved, locales)
         expect(withoutStore.usesDpop()) { "the restored session does not use DPoP" }
         val e = expectThrows<WalletException.InvalidState> {
-            withoutStore.requestCredential(Wallet(config()), "pid_sd_jwt", KotlinSigner())
+            withoutStore.requestCredential(newWallet(config()), "pid_sd_jwt", KotlinSigner())
         }
         expect(e.details.contains("dpop_keys")) { "details: ${e.details}" }
 
         // Restored into a new wallet with the same store: request and notify.
         val restored = AuthorizedSession.fromJson(saved, locales)
-        val sameStore = WalletBuilder(config()).dpopKeys(store).build()
+        val sameStore = newBuilder(config()).dpopKeys(store).build()
         val signer = KotlinSigner()
         val credentials = issued(restored.requestCredential(sameStore, "pid_sd_jwt", signer))
         expectPid(credentials, signer)

@@ -14,6 +14,8 @@ import dev.oid4vci.wallet.HttpRequest
 import dev.oid4vci.wallet.HttpResponse
 import dev.oid4vci.wallet.Issuance
 import dev.oid4vci.wallet.Signer
+import dev.oid4vci.wallet.Wallet
+import dev.oid4vci.wallet.WalletBuilder
 import dev.oid4vci.wallet.WalletConfig
 import kotlinx.coroutines.runBlocking
 import java.math.BigInteger
@@ -104,9 +106,13 @@ class KotlinSigner(private val digest: Boolean = false) : Signer {
 
 // --- an HTTP stack of the app's ---------------------------------------------------
 
-/** java.net.http as the app's HTTP stack: no redirects, counts its requests. */
-class KotlinHttpClient : HttpClient {
+/**
+ * java.net.http as the app's HTTP stack: no redirects, counts its requests;
+ * `tls` replaces the platform's trust (e.g. a test issuer's certificate).
+ */
+class KotlinHttpClient(tls: javax.net.ssl.SSLContext? = null) : HttpClient {
     private val client = JavaHttpClient.newBuilder()
+        .apply { if (tls != null) sslContext(tls) }
         .followRedirects(JavaHttpClient.Redirect.NEVER)
         .version(JavaHttpClient.Version.HTTP_1_1)
         .connectTimeout(Duration.ofSeconds(10))
@@ -314,6 +320,27 @@ fun config() = WalletConfig(locales = locales, dangerousAllowHttp = true)
 
 /** The authorization code flow needs a client_id. */
 fun codeFlowConfig() = WalletConfig(clientId = "kotlin-wallet-test", locales = locales, dangerousAllowHttp = true)
+
+/**
+ * Whether the library under test is built without the built-in HTTP client
+ * (`--no-default-features --features uniffi`, the small mobile build): then
+ * every wallet sends through [KotlinHttpClient], as an app's would through
+ * OkHttp (OID4VCI_APP_HTTP=1, set by bindings/test-kotlin --app-http).
+ */
+val APP_HTTP = System.getenv("OID4VCI_APP_HTTP") == "1"
+
+/** A wallet on the built-in HTTP client, or on [KotlinHttpClient] when [APP_HTTP]. */
+fun newWallet(config: WalletConfig): Wallet =
+    if (APP_HTTP) Wallet.withHttpClient(config, KotlinHttpClient()) else Wallet(config)
+
+/** [newWallet] with a wallet attestation. */
+fun newAttestedWallet(config: WalletConfig, attestation: String, key: Signer): Wallet =
+    if (APP_HTTP) Wallet.withHttpClientAndAttestation(config, KotlinHttpClient(), attestation, key)
+    else Wallet.withAttestation(config, attestation, key)
+
+/** A [WalletBuilder] whose wallet sends as [newWallet]'s does. */
+fun newBuilder(config: WalletConfig): WalletBuilder =
+    WalletBuilder(config).let { if (APP_HTTP) it.httpClient(KotlinHttpClient()) else it }
 const val REDIRECT_URI = "https://wallet.example/callback"
 
 fun issued(issuance: Issuance): List<Credential> = when (issuance) {

@@ -2,7 +2,9 @@
 // the built-in HTTP client against an issuer with a self-signed certificate,
 // refused (Network) until the certificate is in `rootCertificatesPem`, then a
 // full issuance over https (no dangerousAllowHttp); an unparsable certificate,
-// or `rootCertificatesPem` with an HttpClient, is Configuration.
+// or `rootCertificatesPem` with an HttpClient, is Configuration. In the
+// app-HTTP run (no built-in client) the same issuance goes through
+// KotlinHttpClient trusting the certificate, and Wallet(config) is refused.
 //
 // Issuer (the https issuance skipped without it; the misuse check runs anyway):
 //   OID4VCI_ISSUER_HTTPS=<url>        an issuer run with --tls
@@ -15,8 +17,8 @@ import java.net.http.HttpClient as JavaHttpClient
 import javax.net.ssl.SSLContext
 import javax.net.ssl.TrustManagerFactory
 
-/** java.net.http trusting only `certificatePem` (the https issuer's self-signed certificate). */
-fun trustingHttp(certificatePem: String): JavaHttpClient {
+/** TLS trusting only `certificatePem` (the https issuer's self-signed certificate). */
+fun trustingTls(certificatePem: String): SSLContext {
     val certificate = java.security.cert.CertificateFactory.getInstance("X.509")
         .generateCertificate(certificatePem.byteInputStream())
     val store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType()).apply {
@@ -24,9 +26,12 @@ fun trustingHttp(certificatePem: String): JavaHttpClient {
         setCertificateEntry("reference-issuer", certificate)
     }
     val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(store) }
-    val tls = SSLContext.getInstance("TLS").apply { init(null, trust.trustManagers, null) }
-    return JavaHttpClient.newBuilder().sslContext(tls).version(JavaHttpClient.Version.HTTP_1_1).build()
+    return SSLContext.getInstance("TLS").apply { init(null, trust.trustManagers, null) }
 }
+
+/** java.net.http trusting only `certificatePem`. */
+fun trustingHttp(certificatePem: String): JavaHttpClient =
+    JavaHttpClient.newBuilder().sslContext(trustingTls(certificatePem)).version(JavaHttpClient.Version.HTTP_1_1).build()
 
 suspend fun httpsChecks() {
     val httpsBase = System.getenv("OID4VCI_ISSUER_HTTPS")?.trimEnd('/')
@@ -45,11 +50,13 @@ suspend fun httpsChecks() {
             val offer = createOffer(txCode = true, issuer = httpsBase, client = trusting)
             val before = issuerStats(httpsBase, trusting).values.sum()
             // https only (no dangerousAllowHttp), platform roots only: the handshake fails.
-            val untrusted = Wallet(WalletConfig(locales = locales))
+            val untrusted = newWallet(WalletConfig(locales = locales))
             val e = expectThrows<WalletException.Network> { untrusted.resolveOffer(offer.url) }
             expect(issuerStats(httpsBase, trusting).values.sum() == before) { "a request got through: ${e.details}" }
-            // The same offer (by value) with the certificate trusted.
-            val trustingWallet = Wallet(WalletConfig(locales = locales, rootCertificatesPem = listOf(pem)))
+            // The same offer (by value) with the certificate trusted: by the
+            // built-in client's rootCertificatesPem, or by the app's own stack.
+            val trustingWallet = if (APP_HTTP) Wallet.withHttpClient(WalletConfig(locales = locales), KotlinHttpClient(trustingTls(pem)))
+            else Wallet(WalletConfig(locales = locales, rootCertificatesPem = listOf(pem)))
             val resolved = trustingWallet.resolveOffer(offer.url)
             expect(resolved.issuerId() == httpsBase) { "issuer ${resolved.issuerId()}" }
             val session = resolved.authorize(trustingWallet, offer.txCode)
@@ -67,5 +74,11 @@ suspend fun httpsChecks() {
             Wallet.withHttpClient(WalletConfig(locales = locales, rootCertificatesPem = listOf(pem)), KotlinHttpClient())
         }
         expect(e.details.contains("HttpClient")) { "details: ${e.details}" }
+    }
+    if (APP_HTTP) {
+        check("without the built-in HTTP client, Wallet(config) raises WalletException.Configuration naming withHttpClient") {
+            val e = expectThrows<WalletException.Configuration> { Wallet(config()) }
+            expect(e.details.contains("built-in HTTP client") && e.details.contains("withHttpClient")) { "details: ${e.details}" }
+        }
     }
 }

@@ -72,7 +72,7 @@ suspend fun keyAttestationChecks() {
 
     check(refused) {
         // A plain Wallet, and one from a WalletBuilder given no provider.
-        for (wallet in listOf(Wallet(config()), WalletBuilder(config()).build())) {
+        for (wallet in listOf(newWallet(config()), newBuilder(config()).build())) {
             val before = issuerStats(keyAttestationBase)
             val offer = createOffer(txCode = true, issuer = keyAttestationBase)
             val resolved = wallet.resolveOffer(offer.url)
@@ -91,7 +91,7 @@ suspend fun keyAttestationChecks() {
     check(attested) {
         val before = issuerStats(keyAttestationBase)
         val provider = KotlinKeyAttestations(keyAttestationBase)
-        val wallet = WalletBuilder(config()).keyAttestations(provider).build()
+        val wallet = newBuilder(config()).keyAttestations(provider).build()
         val offer = createOffer(txCode = true, issuer = keyAttestationBase)
         val session = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode)
         val signer = KotlinSigner()
@@ -123,7 +123,7 @@ suspend fun attestationProofChecks() {
     check(name) {
         val before = issuerStats(attestationProofBase)
         val provider = KotlinKeyAttestations(attestationProofBase)
-        val wallet = WalletBuilder(config()).keyAttestations(provider).build()
+        val wallet = newBuilder(config()).keyAttestations(provider).build()
         val offer = createOffer(txCode = true, issuer = attestationProofBase)
         val session = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode)
         val signers = List(3) { KotlinSigner() }

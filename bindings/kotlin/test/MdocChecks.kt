@@ -139,7 +139,7 @@ fun expectMdoc(credentials: List<Credential>, configuration: String, signer: Kot
 
 /** A pre-authorized `configuration` from the main issuer, bound to `signer`'s key. */
 suspend fun receiveMdoc(configuration: String, config: WalletConfig, signer: KotlinSigner): List<Credential> {
-    val wallet = Wallet(config)
+    val wallet = newWallet(config)
     val offer = createOffer(configuration = configuration)
     val session = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode)
     return issued(session.requestCredential(wallet, configuration, signer))

@@ -30,7 +30,7 @@ suspend fun resumeChecks() {
     ) {
         val offer = createOffer(txCode = true, byReference = true)
         val path = offerPath(offer.url)
-        val firstWallet = Wallet(config())
+        val firstWallet = newWallet(config())
         val resolved = firstWallet.resolveOffer(offer.url)
         expect(resolved.txCodeSpec() != null) { "no tx_code spec" }
         // The PIN screen is shown: the app saves the offer, and is killed.
@@ -49,7 +49,7 @@ suspend fun resumeChecks() {
         expect(offered.display?.name == "Personalausweis") { "display ${offered.display}" }
 
         // The user types the code in the restarted app.
-        val wallet = Wallet(config())
+        val wallet = newWallet(config())
         val session = restored.authorize(wallet, offer.txCode)
         val signer = KotlinSigner()
         expectPid(issued(session.requestCredential(wallet, "pid_sd_jwt", signer)), signer)
@@ -66,13 +66,13 @@ suspend fun resumeChecks() {
     ) {
         val offer = createOffer(byReference = true, authorizationCode = true)
         val path = offerPath(offer.url)
-        val firstWallet = Wallet(codeFlowConfig())
+        val firstWallet = newWallet(codeFlowConfig())
         val resolved = firstWallet.resolveOffer(offer.url)
         val saved = resolved.toJson()
         resolved.destroy()
         firstWallet.destroy()
 
-        val wallet = Wallet(codeFlowConfig())
+        val wallet = newWallet(codeFlowConfig())
         val restored = ResolvedOffer.fromJson(saved, locales)
         val pending = restored.beginAuthorization(wallet, REDIRECT_URI)
         val location = browser(pending.authorizationUrl(), "erika", "erika-password", true)
@@ -96,7 +96,7 @@ suspend fun resumeChecks() {
                 expect(e.details.contains("saved $name")) { "$name from $json: ${e.details}" }
             }
         }
-        val wallet = Wallet(config())
+        val wallet = newWallet(config())
         val saved = wallet.resolveOffer(createOffer().url).toJson()
         for ((name, restore) in restorers.drop(1)) {
             val e = expectThrows<WalletException.InvalidState> { restore(saved) }

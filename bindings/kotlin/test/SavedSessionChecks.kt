@@ -14,7 +14,7 @@ suspend fun savedSessionChecks(wallet: Wallet) {
         val offer = createOffer(txCode = true)
         val saved = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode).toJson()
         expect(saved.contains("pid_sd_jwt")) { "saved session: no configuration id" }
-        val freshWallet = Wallet(config())
+        val freshWallet = newWallet(config())
         val restored = AuthorizedSession.fromJson(saved, locales)
         expect(restored.issuerId() == base) { "restored issuer ${restored.issuerId()}" }
         val signer = KotlinSigner()
@@ -27,7 +27,7 @@ suspend fun savedSessionChecks(wallet: Wallet) {
         val session = wallet.resolveOffer(offer.url).authorize(wallet, null)
         val signer = KotlinSigner()
         val saved = deferred(session.requestCredential(wallet, "pid_sd_jwt", signer)).toJson()
-        val freshWallet = Wallet(config())
+        val freshWallet = newWallet(config())
         val restored = DeferredCredential.fromJson(saved, locales)
         expectPid(restored.pollUntilReady(freshWallet, 30_000u), signer)
     }

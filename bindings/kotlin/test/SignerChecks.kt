@@ -57,7 +57,7 @@ class JavaSecuritySigner(private val digestOnly: Boolean, private val raw: Boole
 
 /** Issues the PID to `signer` at the main issuer from the calling thread; checks it and where `sign` ran. */
 suspend fun issueTo(signer: JavaSecuritySigner) {
-    val wallet = Wallet(config())
+    val wallet = newWallet(config())
     val offer = createOffer()
     val session = wallet.resolveOffer(offer.url).authorize(wallet, null)
     val caller = Thread.currentThread()

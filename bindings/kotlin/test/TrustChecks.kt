@@ -38,7 +38,7 @@ fun trustConfig(anchors: List<String>, requireVerified: Boolean = false) = Walle
 
 /** A pre-authorized PID from `issuer`, bound to `signer`'s key. */
 suspend fun receivePid(issuer: String, config: WalletConfig, signer: KotlinSigner): List<Credential> {
-    val wallet = Wallet(config)
+    val wallet = newWallet(config)
     val offer = createOffer(issuer = issuer)
     val session = wallet.resolveOffer(offer.url).authorize(wallet, offer.txCode)
     return issued(session.requestCredential(wallet, "pid_sd_jwt", signer))
@@ -106,7 +106,7 @@ suspend fun trustChecks() {
 
     check("unparsable trustAnchorsPem raises WalletException.Configuration naming the entry") {
         for (bad in listOf("not a certificate", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")) {
-            val e = expectThrows<WalletException.Configuration> { Wallet(trustConfig(listOf(bad))) }
+            val e = expectThrows<WalletException.Configuration> { newWallet(trustConfig(listOf(bad))) }
             expect(e.details.contains("trust_anchors_pem[0]")) { "details: ${e.details}" }
             // Anchors apply with the app's HttpClient too, so a bad one fails there as well.
             expectThrows<WalletException.Configuration> { Wallet.withHttpClient(trustConfig(listOf(bad)), KotlinHttpClient()) }

@@ -48,7 +48,7 @@ suspend fun walletAttestationChecks() {
             // The app instance's key (Android Keystore in an app) and the attestation its wallet provider issues for it.
             val platformKey = KotlinSigner()
             val attestation = walletAttestation(attestationBase, "kotlin-wallet", platformKey.publicJwk())
-            val attested = Wallet.withAttestation(config(), attestation, platformKey)
+            val attested = newAttestedWallet(config(), attestation, platformKey)
             expect(attested.clientId() == "kotlin-wallet") { "client_id ${attested.clientId()}" }
             val offer = createOffer(txCode = true, issuer = attestationBase)
             val session = attested.resolveOffer(offer.url).authorize(attested, offer.txCode)
@@ -91,7 +91,7 @@ suspend fun walletAttestationChecks() {
 
         check(attestationRefusals) {
             // No attestation: the AS refuses the client.
-            val anonymous = Wallet(config())
+            val anonymous = newWallet(config())
             val offer = createOffer(txCode = true, issuer = attestationBase)
             val refused = expectThrows<WalletException.Server> {
                 anonymous.resolveOffer(offer.url).authorize(anonymous, offer.txCode)
@@ -100,19 +100,19 @@ suspend fun walletAttestationChecks() {
             // Refused locally, when the wallet is built.
             val platformKey = KotlinSigner()
             val attestation = walletAttestation(attestationBase, "kotlin-wallet", platformKey.publicJwk())
-            val otherKey = expectThrows<WalletException.Configuration> { Wallet.withAttestation(config(), attestation, KotlinSigner()) }
+            val otherKey = expectThrows<WalletException.Configuration> { newAttestedWallet(config(), attestation, KotlinSigner()) }
             expect(otherKey.details.contains("cnf.jwk")) { "another key: ${otherKey.details}" }
             expectThrows<WalletException.Configuration> {
                 Wallet.withHttpClientAndAttestation(config(), KotlinHttpClient(), attestation, KotlinSigner())
             }
             val otherClient = expectThrows<WalletException.Configuration> {
-                Wallet.withAttestation(codeFlowConfig(), attestation, platformKey)
+                newAttestedWallet(codeFlowConfig(), attestation, platformKey)
             }
             expect(otherClient.details.contains("client_id")) { "another client_id: ${otherClient.details}" }
-            expectThrows<WalletException.Configuration> { Wallet.withAttestation(config(), "not.a.jwt", platformKey) }
+            expectThrows<WalletException.Configuration> { newAttestedWallet(config(), "not.a.jwt", platformKey) }
             // Expired: refused before anything is sent; the app fetches a fresh one.
             val expiredAttestation = walletAttestation(attestationBase, "kotlin-wallet", platformKey.publicJwk(), lifetimeSecs = 0)
-            val expired = Wallet.withAttestation(config(), expiredAttestation, platformKey)
+            val expired = newAttestedWallet(config(), expiredAttestation, platformKey)
             val resolved = expired.resolveOffer(createOffer(issuer = attestationBase).url)
             val tokens = issuerStats(attestationBase)["/token"] ?: 0
             val e = expectThrows<WalletException.Configuration> { resolved.authorize(expired, null) }

@@ -20,7 +20,7 @@ import dev.oid4vci.wallet.Wallet
 
 fun main(args: Array<String>) = runTest(args) {
     // The first flows share one wallet, as one app's would be.
-    val wallet = Wallet(config())
+    val wallet = newWallet(config())
     preAuthorizedChecks(wallet)
     deferredChecks(wallet)
     errorChecks(wallet)

@@ -16,7 +16,7 @@ func authorizationCodeChecks() async {
     await check("authorization code flow from an offer: save, restore, sign in as max, Swift signer") {
         let offer = try await createOffer(authorizationCode: true)
         try expect(offer.txCode == nil, "tx_code \(offer.txCode ?? "")")
-        let codeWallet = try Wallet(config: codeFlowConfig())
+        let codeWallet = try newWallet(config: codeFlowConfig())
         let resolved = try await codeWallet.resolveOffer(offerUrl: offer.url)
         try expect(resolved.grants() == [.authorizationCode], "grants \(resolved.grants())")
         try expect(resolved.txCodeSpec() == nil, "tx_code spec \(String(describing: resolved.txCodeSpec()))")
@@ -35,7 +35,7 @@ func authorizationCodeChecks() async {
         try expect(location.hasPrefix("\(redirectUri)?"), "redirect \(location)")
         try expect(queryParameter(location, "code") != nil && queryParameter(location, "iss") == base, "redirect \(location)")
         // Restarted: a fresh Wallet and the restored authorization.
-        let freshWallet = try Wallet(config: codeFlowConfig())
+        let freshWallet = try newWallet(config: codeFlowConfig())
         let restored = try PendingAuthorization.fromJson(json: saved, locales: locales)
         try expect(restored.authorizationUrl() == url, "restored URL \(restored.authorizationUrl())")
         try expect(restored.redirectUri() == redirectUri, "restored redirect URI \(restored.redirectUri())")
@@ -73,7 +73,7 @@ func authorizationCodeChecks() async {
     }
 
     await check("consent denied throws WalletError.AuthorizationFailed (access_denied)") {
-        let codeWallet = try Wallet(config: codeFlowConfig())
+        let codeWallet = try newWallet(config: codeFlowConfig())
         let (pending, location) = try await authorizedRedirect(codeWallet, allow: false)
         try expect(queryParameter(location, "error") == "access_denied", "redirect \(location)")
         try await expectError("AuthorizationFailed naming access_denied", { try await pending.complete(wallet: codeWallet, redirectUrl: location) }) {
@@ -83,7 +83,7 @@ func authorizationCodeChecks() async {
     }
 
     await check("tampered state throws WalletError.AuthorizationFailed; the genuine redirect still works") {
-        let codeWallet = try Wallet(config: codeFlowConfig())
+        let codeWallet = try newWallet(config: codeFlowConfig())
         let (pending, location) = try await authorizedRedirect(codeWallet)
         let tampered = location.replacingOccurrences(of: "([?&]state=)[^&]*", with: "$1tampered", options: .regularExpression)
         try expect(tampered != location, "no state in \(location)")
@@ -100,7 +100,7 @@ func authorizationCodeChecks() async {
     }
 
     await check("the same redirect completed twice: InvalidState, and Server(invalid_grant) from a restored copy") {
-        let codeWallet = try Wallet(config: codeFlowConfig())
+        let codeWallet = try newWallet(config: codeFlowConfig())
         let (pending, location) = try await authorizedRedirect(codeWallet)
         let saved = try pending.toJson()
         _ = try await pending.complete(wallet: codeWallet, redirectUrl: location)

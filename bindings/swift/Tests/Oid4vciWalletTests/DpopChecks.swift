@@ -20,7 +20,7 @@ func dpopChecks() async {
         await check(dpopPreAuthorized) {
             let before = try await issuerStats(dpopBase)
             let offer = try await createOffer(txCode: true, issuer: dpopBase)
-            let dpopWallet = try Wallet(config: config())
+            let dpopWallet = try newWallet(config: config())
             let resolved = try await dpopWallet.resolveOffer(offerUrl: offer.url)
             try expect(resolved.issuerId() == dpopBase, "issuer \(resolved.issuerId())")
             var session: AuthorizedSession? = try await resolved.authorize(wallet: dpopWallet, txCode: offer.txCode)
@@ -32,7 +32,7 @@ func dpopChecks() async {
             let restored = try AuthorizedSession.fromJson(json: saved, locales: locales)
             let restoredUsesDpop = await restored.usesDpop()
             try expect(restoredUsesDpop, "the restored session does not use DPoP")
-            let freshWallet = try Wallet(config: config())
+            let freshWallet = try newWallet(config: config())
             let signer = try SwiftSigner()
             try expectPid(try issued(try await restored.requestCredential(wallet: freshWallet, configurationId: "pid_sd_jwt", signer: signer)), signer)
             let after = try await issuerStats(dpopBase)
@@ -43,7 +43,7 @@ func dpopChecks() async {
         }
 
         await check(dpopCodeFlow) {
-            let codeWallet = try Wallet(config: codeFlowConfig())
+            let codeWallet = try newWallet(config: codeFlowConfig())
             let offer = try await createOffer(authorizationCode: true, issuer: dpopBase)
             var pending: PendingAuthorization? = try await codeWallet.resolveOffer(offerUrl: offer.url)
                 .beginAuthorization(wallet: codeWallet, redirectUri: redirectUri)
@@ -53,7 +53,7 @@ func dpopChecks() async {
             let restored = try PendingAuthorization.fromJson(json: saved, locales: locales)
             try expect(restored.usesDpop(), "the restored authorization does not use DPoP")
             let location = try await browser.authorize(restored.authorizationUrl(), user: "max", password: "max-password", allow: true)
-            let session = try await restored.complete(wallet: try Wallet(config: codeFlowConfig()), redirectUrl: location)
+            let session = try await restored.complete(wallet: try newWallet(config: codeFlowConfig()), redirectUrl: location)
             let usesDpop = await session.usesDpop()
             try expect(usesDpop, "the session does not use DPoP")
             let signer = try SwiftSigner()

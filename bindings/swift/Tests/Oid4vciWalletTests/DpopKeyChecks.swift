@@ -58,7 +58,7 @@ func dpopKeyChecks() async {
     await check(appKeys) {
         let before = try await issuerStats(dpopBase)
         let store = SwiftDpopKeys()
-        let wallet = try WalletBuilder(config: config()).dpopKeys(store: store).build()
+        let wallet = try newBuilder(config: config()).dpopKeys(store: store).build()
         let offer = try await createOffer(txCode: true, issuer: dpopBase)
         var session: AuthorizedSession? = try await wallet.resolveOffer(offerUrl: offer.url)
             .authorize(wallet: wallet, txCode: offer.txCode)
@@ -80,7 +80,7 @@ func dpopKeyChecks() async {
         let withoutStore = try AuthorizedSession.fromJson(json: saved, locales: locales)
         let restoredUsesDpop = await withoutStore.usesDpop()
         try expect(restoredUsesDpop, "the restored session does not use DPoP")
-        let plain = try Wallet(config: config())
+        let plain = try newWallet(config: config())
         let error = try await expectError("InvalidState", {
             try await withoutStore.requestCredential(wallet: plain, configurationId: "pid_sd_jwt", signer: try SwiftSigner())
         }) {
@@ -92,7 +92,7 @@ func dpopKeyChecks() async {
 
         // Restored into a new wallet with the same store: request and notify.
         let restored = try AuthorizedSession.fromJson(json: saved, locales: locales)
-        let sameStore = try WalletBuilder(config: config()).dpopKeys(store: store).build()
+        let sameStore = try newBuilder(config: config()).dpopKeys(store: store).build()
         let signer = try SwiftSigner()
         let credentials = try issued(try await restored.requestCredential(wallet: sameStore, configurationId: "pid_sd_jwt", signer: signer))
         try expectPid(credentials, signer)

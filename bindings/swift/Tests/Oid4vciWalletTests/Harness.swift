@@ -350,6 +350,31 @@ func codeFlowConfig() -> WalletConfig {
 }
 let redirectUri = "https://wallet.example/callback"
 
+/// Whether the library under test is built without the built-in HTTP client
+/// (`--no-default-features --features uniffi`, the small mobile build): then
+/// every wallet sends through `SwiftHttpClient`, as an app's would through
+/// URLSession (OID4VCI_APP_HTTP=1, set by bindings/test-swift --app-http).
+let appHttp = environment["OID4VCI_APP_HTTP"] == "1"
+
+/// A wallet on the built-in HTTP client, or on `SwiftHttpClient` when `appHttp`.
+func newWallet(config: WalletConfig) throws -> Wallet {
+    appHttp ? try Wallet.withHttpClient(config: config, httpClient: SwiftHttpClient()) : try Wallet(config: config)
+}
+
+/// `newWallet` with a wallet attestation.
+func newAttestedWallet(config: WalletConfig, attestationJwt: String, signer: Signer) throws -> Wallet {
+    appHttp
+        ? try Wallet.withHttpClientAndAttestation(config: config, httpClient: SwiftHttpClient(),
+                                                  attestationJwt: attestationJwt, signer: signer)
+        : try Wallet.withAttestation(config: config, attestationJwt: attestationJwt, signer: signer)
+}
+
+/// A `WalletBuilder` whose wallet sends as `newWallet`'s does.
+func newBuilder(config: WalletConfig) -> WalletBuilder {
+    let builder = WalletBuilder(config: config)
+    return appHttp ? builder.httpClient(httpClient: SwiftHttpClient()) : builder
+}
+
 func issued(_ issuance: Issuance) throws -> [Credential] {
     switch issuance {
     case .issued(let credentials): return credentials

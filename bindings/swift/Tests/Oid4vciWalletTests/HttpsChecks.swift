@@ -1,7 +1,8 @@
 // The https checks of the Swift test program (Harness.swift is the harness):
 // the built-in client trusting a test issuer's self-signed certificate
 // through `WalletConfig.rootCertificatesPem` (and refusing it without), and
-// what that setting refuses.
+// what that setting refuses. In the app-HTTP run (no built-in client) the
+// untrusted half runs on SwiftHttpClient, and Wallet(config:) is refused.
 //
 // Issuer (the https issuance check is skipped without all three):
 //   OID4VCI_ISSUER_HTTPS=<url>         an issuer run with --tls
@@ -29,11 +30,14 @@ func httpsChecks() async {
             let created = try jsonObject(try String(contentsOfFile: offerFile, encoding: .utf8))
             guard let offerUrl = created["offer_url"] as? String else { throw CheckFailed("no offer_url in \(created)") }
             // https only (no dangerousAllowHttp), platform roots only: the handshake fails.
-            let untrusted = try Wallet(config: WalletConfig(locales: locales))
+            let untrusted = try newWallet(config: WalletConfig(locales: locales))
             try await expectError("Network", { try await untrusted.resolveOffer(offerUrl: offerUrl) }) {
                 if case .Network = $0 { return true }
                 return false
             }
+            // URLSession on Linux cannot be given the certificate: the trusted
+            // half needs the built-in client (Kotlin's app-HTTP run covers it).
+            if appHttp { return }
             // The same offer (by value) with the certificate trusted.
             let trusting = try Wallet(config: WalletConfig(locales: locales, rootCertificatesPem: [pem]))
             let resolved = try await trusting.resolveOffer(offerUrl: offerUrl)
@@ -58,6 +62,17 @@ func httpsChecks() async {
         }) {
             if case .Configuration(let details) = $0 { return details.contains("HttpClient") }
             return false
+        }
+    }
+
+    if appHttp {
+        await check("without the built-in HTTP client, Wallet(config:) throws WalletError.Configuration naming withHttpClient") {
+            try await expectError("Configuration naming withHttpClient", { try Wallet(config: config()) }) {
+                if case .Configuration(let details) = $0 {
+                    return details.contains("built-in HTTP client") && details.contains("withHttpClient")
+                }
+                return false
+            }
         }
     }
 }

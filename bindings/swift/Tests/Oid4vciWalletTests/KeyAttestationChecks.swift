@@ -75,7 +75,7 @@ func keyAttestationChecks() async {
 
     await check(refused) {
         // A plain Wallet, and one from a WalletBuilder given no provider.
-        for wallet in [try Wallet(config: config()), try WalletBuilder(config: config()).build()] {
+        for wallet in [try newWallet(config: config()), try newBuilder(config: config()).build()] {
             let before = try await issuerStats(keyAttestationBase)
             let offer = try await createOffer(txCode: true, issuer: keyAttestationBase)
             let resolved = try await wallet.resolveOffer(offerUrl: offer.url)
@@ -97,7 +97,7 @@ func keyAttestationChecks() async {
     await check(attested) {
         let before = try await issuerStats(keyAttestationBase)
         let provider = SwiftKeyAttestations(issuer: keyAttestationBase)
-        let wallet = try WalletBuilder(config: config()).keyAttestations(provider: provider).build()
+        let wallet = try newBuilder(config: config()).keyAttestations(provider: provider).build()
         let offer = try await createOffer(txCode: true, issuer: keyAttestationBase)
         let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode)
         let signer = try SwiftSigner()
@@ -128,7 +128,7 @@ func attestationProofChecks() async {
     await check(name) {
         let before = try await issuerStats(attestationProofBase)
         let provider = SwiftKeyAttestations(issuer: attestationProofBase)
-        let wallet = try WalletBuilder(config: config()).keyAttestations(provider: provider).build()
+        let wallet = try newBuilder(config: config()).keyAttestations(provider: provider).build()
         let offer = try await createOffer(txCode: true, issuer: attestationProofBase)
         let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode)
         let signers = try (0..<3).map { _ in try SwiftSigner() }

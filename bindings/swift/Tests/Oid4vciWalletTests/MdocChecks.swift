@@ -53,7 +53,7 @@ func expectMdoc(_ credentials: [Credential], _ configuration: String, _ signer: 
 
 /// A pre-authorized `configuration` from the main issuer, bound to `signer`'s key.
 func receiveMdoc(_ configuration: String, _ config: WalletConfig, _ signer: SwiftSigner) async throws -> [Credential] {
-    let wallet = try Wallet(config: config)
+    let wallet = try newWallet(config: config)
     let offer = try await createOffer(configuration: configuration)
     let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode)
     return try issued(try await session.requestCredential(wallet: wallet, configurationId: configuration, signer: signer))

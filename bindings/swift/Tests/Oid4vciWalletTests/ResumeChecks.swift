@@ -29,7 +29,7 @@ func resumeChecks() async {
         + "restored (fromJson) in a new Wallet and issued; the offer fetched once") {
         let offer = try await createOffer(txCode: true, byReference: true)
         let path = try offerPath(offer.url)
-        var firstWallet: Wallet? = try Wallet(config: config())
+        var firstWallet: Wallet? = try newWallet(config: config())
         var resolved: ResolvedOffer? = try await firstWallet!.resolveOffer(offerUrl: offer.url)
         try expect(resolved!.txCodeSpec() != nil, "no tx_code spec")
         // The PIN screen is shown: the app saves the offer, and is killed.
@@ -50,7 +50,7 @@ func resumeChecks() async {
         try expect(offered.count == 1 && offered[0].display?.name == "Personalausweis", "offered \(offered)")
 
         // The user types the code in the restarted app.
-        let wallet = try Wallet(config: config())
+        let wallet = try newWallet(config: config())
         let session = try await restored.authorize(wallet: wallet, txCode: offer.txCode)
         let signer = try SwiftSigner()
         try expectPid(try issued(try await session.requestCredential(wallet: wallet, configurationId: "pid_sd_jwt", signer: signer)), signer)
@@ -67,13 +67,13 @@ func resumeChecks() async {
         + "signed in as erika; the offer fetched once") {
         let offer = try await createOffer(byReference: true, authorizationCode: true)
         let path = try offerPath(offer.url)
-        var firstWallet: Wallet? = try Wallet(config: codeFlowConfig())
+        var firstWallet: Wallet? = try newWallet(config: codeFlowConfig())
         var resolved: ResolvedOffer? = try await firstWallet!.resolveOffer(offerUrl: offer.url)
         let saved = try await resolved!.toJson()
         resolved = nil
         firstWallet = nil
 
-        let wallet = try Wallet(config: codeFlowConfig())
+        let wallet = try newWallet(config: codeFlowConfig())
         let restored = try ResolvedOffer.fromJson(json: saved, locales: locales)
         let pending = try await restored.beginAuthorization(wallet: wallet, redirectUri: redirectUri)
         let location = try await browser.authorize(pending.authorizationUrl(), user: "erika", password: "erika-password", allow: true)
@@ -99,7 +99,7 @@ func resumeChecks() async {
                 }
             }
         }
-        let wallet = try Wallet(config: config())
+        let wallet = try newWallet(config: config())
         let saved = try await wallet.resolveOffer(offerUrl: try await createOffer().url).toJson()
         for (name, restore) in restorers.dropFirst() {
             try await expectError("InvalidState: a saved offer is no \(name)", { try restore(saved) }) {

@@ -16,7 +16,7 @@ func savedSessionChecks(_ wallet: Wallet) async {
         let offer = try await createOffer(txCode: true)
         let saved = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode).toJson()
         try expect(saved.contains("pid_sd_jwt"), "saved session: no configuration id")
-        let freshWallet = try Wallet(config: config())
+        let freshWallet = try newWallet(config: config())
         let restored = try AuthorizedSession.fromJson(json: saved, locales: locales)
         let issuer = await restored.issuerId()
         try expect(issuer == base, "restored issuer \(issuer)")
@@ -33,7 +33,7 @@ func savedSessionChecks(_ wallet: Wallet) async {
         let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: nil)
         let signer = try SwiftSigner()
         let saved = try await deferred(try await session.requestCredential(wallet: wallet, configurationId: "pid_sd_jwt", signer: signer)).toJson()
-        let freshWallet = try Wallet(config: config())
+        let freshWallet = try newWallet(config: config())
         let restored = try DeferredCredential.fromJson(json: saved, locales: locales)
         try expectPid(try await restored.pollUntilReady(wallet: freshWallet, deadlineMs: 30_000), signer)
     }

@@ -38,7 +38,7 @@ final class ThreadRecordingSigner: Signer, @unchecked Sendable {
 func signerChecks() async {
     await check("a signer returning DER, called off the main thread that awaits the SDK") {
         try expect(Thread.isMainThread, "the checks do not run on the main thread")
-        let wallet = try Wallet(config: config())
+        let wallet = try newWallet(config: config())
         let offer = try await createOffer()
         let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: nil)
         let signer = try ThreadRecordingSigner()

@@ -31,7 +31,7 @@ func trustConfig(_ anchors: [String], requireVerified: Bool = false) -> WalletCo
 
 /// A pre-authorized PID from `issuer`, bound to `signer`'s key.
 func receivePid(_ issuer: String, _ config: WalletConfig, _ signer: SwiftSigner) async throws -> [Credential] {
-    let wallet = try Wallet(config: config)
+    let wallet = try newWallet(config: config)
     let offer = try await createOffer(issuer: issuer)
     let session = try await wallet.resolveOffer(offerUrl: offer.url).authorize(wallet: wallet, txCode: offer.txCode)
     return try issued(try await session.requestCredential(wallet: wallet, configurationId: "pid_sd_jwt", signer: signer))
@@ -109,7 +109,7 @@ func trustChecks() async {
 
     await check("unparsable trustAnchorsPem throws WalletError.Configuration naming the entry") {
         for bad in ["not a certificate", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"] {
-            try await expectError("Configuration naming trust_anchors_pem[0]", { try Wallet(config: trustConfig([bad])) }) {
+            try await expectError("Configuration naming trust_anchors_pem[0]", { try newWallet(config: trustConfig([bad])) }) {
                 if case .Configuration(let details) = $0 { return details.contains("trust_anchors_pem[0]") }
                 return false
             }

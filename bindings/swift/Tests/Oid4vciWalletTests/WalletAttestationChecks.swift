@@ -26,7 +26,7 @@ func walletAttestationChecks() async {
             // The app instance's key (the Secure Enclave in an app) and the attestation its wallet provider issues for it.
             let platformKey = try SwiftSigner()
             let attestation = try await walletAttestation(attestationBase, clientId: "swift-wallet", jwk: platformKey.publicJwk())
-            let attested = try Wallet.withAttestation(config: config(), attestationJwt: attestation, signer: platformKey)
+            let attested = try newAttestedWallet(config: config(), attestationJwt: attestation, signer: platformKey)
             try expect(attested.clientId() == "swift-wallet", "client_id \(attested.clientId() ?? "none")")
             let offer = try await createOffer(txCode: true, issuer: attestationBase)
             let session = try await attested.resolveOffer(offerUrl: offer.url).authorize(wallet: attested, txCode: offer.txCode)
@@ -73,7 +73,7 @@ func walletAttestationChecks() async {
 
         await check(attestationRefusals) {
             // No attestation: the AS refuses the client.
-            let anonymous = try Wallet(config: config())
+            let anonymous = try newWallet(config: config())
             let offer = try await createOffer(txCode: true, issuer: attestationBase)
             let resolved = try await anonymous.resolveOffer(offerUrl: offer.url)
             try await expectError("Server invalid_client", { try await resolved.authorize(wallet: anonymous, txCode: offer.txCode) }) {
@@ -84,7 +84,7 @@ func walletAttestationChecks() async {
             let platformKey = try SwiftSigner()
             let attestation = try await walletAttestation(attestationBase, clientId: "swift-wallet", jwk: platformKey.publicJwk())
             try await expectError("Configuration naming cnf.jwk", {
-                try Wallet.withAttestation(config: config(), attestationJwt: attestation, signer: try SwiftSigner())
+                try newAttestedWallet(config: config(), attestationJwt: attestation, signer: try SwiftSigner())
             }) {
                 if case .Configuration(let details) = $0 { return details.contains("cnf.jwk") }
                 return false
@@ -97,13 +97,13 @@ func walletAttestationChecks() async {
                 return false
             }
             try await expectError("Configuration naming client_id", {
-                try Wallet.withAttestation(config: codeFlowConfig(), attestationJwt: attestation, signer: platformKey)
+                try newAttestedWallet(config: codeFlowConfig(), attestationJwt: attestation, signer: platformKey)
             }) {
                 if case .Configuration(let details) = $0 { return details.contains("client_id") }
                 return false
             }
             try await expectError("Configuration", {
-                try Wallet.withAttestation(config: config(), attestationJwt: "not.a.jwt", signer: platformKey)
+                try newAttestedWallet(config: config(), attestationJwt: "not.a.jwt", signer: platformKey)
             }) {
                 if case .Configuration = $0 { return true }
                 return false
@@ -111,7 +111,7 @@ func walletAttestationChecks() async {
             // Expired: refused before anything is sent; the app fetches a fresh one.
             let expiredAttestation = try await walletAttestation(attestationBase, clientId: "swift-wallet",
                                                                   jwk: platformKey.publicJwk(), lifetimeSecs: 0)
-            let expired = try Wallet.withAttestation(config: config(), attestationJwt: expiredAttestation, signer: platformKey)
+            let expired = try newAttestedWallet(config: config(), attestationJwt: expiredAttestation, signer: platformKey)
             let stale = try await expired.resolveOffer(offerUrl: try await createOffer(issuer: attestationBase).url)
             let tokens = try await issuerStats(attestationBase)["/token"] ?? 0
             try await expectError("Configuration naming expired", { try await stale.authorize(wallet: expired, txCode: nil) }) {

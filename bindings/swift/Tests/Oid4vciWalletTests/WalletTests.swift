@@ -41,7 +41,7 @@ final class WalletTests: XCTestCase {
 func runChecks() async throws {
     setvbuf(stdout, nil, _IOLBF, 0)
     print("Swift bindings against \(base)")
-    let wallet = try Wallet(config: config())
+    let wallet = try newWallet(config: config())
 
     await preAuthorizedChecks(wallet)
     await deferredChecks(wallet)
