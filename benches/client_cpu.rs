@@ -27,24 +27,25 @@
 //! `request_credential`), with the standalone costs of the proof signature
 //! and the SD-JWT check next to them.
 //!
-//! Profile (`perf record -g --call-graph dwarf` of the row above, 2 cores;
-//! one replayed issuance ~520 µs, 1.6x the p256 sign + verify baseline, 3.2x
-//! a p256 sign + aws-lc-rs verify): shares of the issuance's samples
-//! - 36% the issuer metadata (7 KB): `parse_document` parses the body into
-//!   a `serde_json::Value` only to check that it is an object (~9%), then
-//!   again into the typed metadata through `serde_path_to_error` (~13%,
-//!   most of it the `Value` maps inside, with indexmap inserts), the rest
-//!   clones and drops of the metadata and its credential configurations;
-//! - 27% the proof JWT's ES256 signature (p256, pure Rust, ~130 µs alone);
-//! - 13% the received SD-JWT's checks: aws-lc-rs signature verification
-//!   (~9%), `SdJwt::parse` with the disclosure digests (~5%);
-//! - ~10% clones of states: `PreAuthorizedStep` in `ResolvedOffer::grant`
-//!   (~4%), `DiscoveredMetadata` (~2%), `CredentialConfiguration` clones
-//!   and drops (~5%);
-//! - the AS metadata, token, nonce and credential responses a few % each.
+//! Profile (`perf record -g --call-graph dwarf` of the row above, 2 cores,
+//! 2026-12-03; one replayed issuance ~265 µs, 4.5x the aws-lc-rs sign +
+//! verify baseline of ~60 µs, 0.77x the p256 sign + verify the SDK did
+//! before): shares of the samples, inclusive
+//! - 36% the issuer metadata (7 KB): 19% parsing the body into a
+//!   `serde_json::Value` (`parse_object`), the rest the draft-13
+//!   normalisation, the typed parse from the `Value` through
+//!   `serde_path_to_error`, and the endpoint checks (`check_url`, 3.5%);
+//! - 21% the check of the received SD-JWT: the aws-lc-rs signature
+//!   verification 16%, `SdJwt::parse` with the disclosure digests 7%;
+//! - 8% the proof JWT with its aws-lc-rs ES256 signature;
+//! - 7% the replaying transport itself (not the SDK);
+//! - 6% the credential response, 3% dropping the resolved offer's
+//!   metadata; the offer, AS metadata, token and nonce a few % each.
 //!
-//! By self time: JSON (serde_json, serde_path_to_error, indexmap) ~27%,
-//! malloc/free/memcpy ~25%, p256 ~25%, aws-lc ~9%.
+//! By self time: malloc/free/memcpy ~25%, JSON (serde_json, indexmap) ~15%,
+//! aws-lc's P-256 ~15%. What would take it toward 2x: parsing the
+//! metadata straight into its types (no `Value` on the way for a 1.0
+//! document), fewer clones and allocations of the metadata.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};

@@ -46,10 +46,19 @@
 //!   [`KeyAttestationProvider`]);
 //! - [`flow`]: the protocol engine, public on purpose for other drivers: no
 //!   IO, each exchange prepares a request and handles the response, and every
-//!   retry rule of the protocol lives there once;
+//!   retry rule of the protocol lives there once; the steps of an issuance
+//!   run over any [`flow::Driver`] ([`Wallet`] is one);
 //! - [`types`]: the protocol messages as serde types;
 //! - [`verify`]: what the wallet checks in what it receives (SD-JWT, mdoc,
 //!   JWT VC, `x5c` chains to the app's trust anchors, DIDs), usable on its own.
+//!
+//! ## Features
+//! - `builtin-http` (default): the built-in [`ReqwestClient`] (reqwest on
+//!   rustls). Without it (`default-features = false`, e.g. for a phone whose
+//!   app sends through OkHttp or URLSession) the library is about a third
+//!   smaller, and [`WalletBuilder::build`] needs [`WalletBuilder::http_client`].
+//! - `uniffi`: the Kotlin and Swift bindings; `loopback`: a loopback
+//!   redirect listener for desktop wallets; `cli`: the `oid4vci` command.
 //!
 //! ## Limits
 //! Everything an issuer sends is bounded in size and time. Configurable on
