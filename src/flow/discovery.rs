@@ -172,6 +172,9 @@ impl Exchange for IssuerMetadataDiscovery {
             )
             .map_err(|e| Error::metadata(doc, &self.url, format!("signed metadata: {e}")))
         };
+        if let Some(metadata) = plain_v1_metadata(&response, self.appended) {
+            return self.checked(metadata, cached, config);
+        }
         let mut raw: serde_json::Value = if response.is_success()
             && response.media_type().as_deref() == Some("application/jwt")
         {
@@ -206,6 +209,19 @@ impl Exchange for IssuerMetadataDiscovery {
             crate::http::response::parse_value(raw)
                 .map_err(|e| Error::metadata(doc, &self.url, e))?
         };
+        self.checked(metadata, cached, config)
+    }
+}
+
+impl IssuerMetadataDiscovery {
+    /// Checks parsed metadata against the issuer identifier and the offer:
+    /// done, or (a cached copy lacking an offered configuration) once again.
+    fn checked(
+        self,
+        metadata: IssuerMetadata,
+        cached: bool,
+        config: &EngineConfig,
+    ) -> Result<Progress<Self, IssuerMetadata>> {
         validate_issuer_metadata(&metadata, &self.issuer, &self.url, config)?;
         let missing = self.expected.iter().any(|id| {
             !metadata
@@ -224,6 +240,106 @@ impl Exchange for IssuerMetadataDiscovery {
     }
 }
 
+/// The fast path of issuer metadata: a 2xx JSON document with none of the
+/// members that the normalising path acts on (a draft 11/12
+/// `credentials_supported`, draft 13's root members or per-configuration
+/// `display` / `claims` / `vc+sd-jwt`, `signed_metadata`, our own version
+/// member), at the 1.0 URL, parsed straight into its types: what the
+/// normalising path would make of it, without a `serde_json::Value` on the
+/// way. `None` sends it the slow way, which also names any error.
+fn plain_v1_metadata(response: &HttpResponse, appended: bool) -> Option<IssuerMetadata> {
+    if appended || !response.is_success() || !is_json(response) {
+        return None;
+    }
+    let probe: PlainProbe<'_> = serde_json::from_slice(&response.body).ok()?;
+    let plain = !(probe.credentials_supported.0
+        || probe.signed_metadata.0
+        || probe.batch_credential_endpoint.0
+        || probe.credential_identifiers_supported.0
+        || probe.detected_version.0)
+        && probe.credential_configurations_supported.0;
+    if !plain {
+        return None;
+    }
+    let mut metadata: IssuerMetadata = serde_json::from_slice(&response.body).ok()?;
+    metadata.detected_version = crate::types::SpecVersion::V1;
+    Some(metadata)
+}
+
+/// Which members that change a document's reading it has (present at all,
+/// whatever their value, as the normalising path sees them).
+#[derive(serde::Deserialize)]
+struct PlainProbe<'a> {
+    #[serde(default)]
+    credentials_supported: Present,
+    #[serde(default)]
+    signed_metadata: Present,
+    #[serde(default)]
+    batch_credential_endpoint: Present,
+    #[serde(default)]
+    credential_identifiers_supported: Present,
+    #[serde(default, rename = "x-oid4vci-wallet-detected-version")]
+    detected_version: Present,
+    #[serde(default, borrow)]
+    credential_configurations_supported: PlainConfigurations<'a>,
+}
+
+/// A member is there (any value, `null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Present(true))
+    }
+}
+
+/// Whether every credential configuration is plain 1.0 (no draft-13
+/// `display`, `claims` or `vc+sd-jwt` at its top level).
+struct PlainConfigurations<'a>(bool, std::marker::PhantomData<&'a ()>);
+
+impl Default for PlainConfigurations<'_> {
+    fn default() -> Self {
+        Self(true, std::marker::PhantomData)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PlainConfiguration<'a> {
+    #[serde(default)]
+    display: Present,
+    #[serde(default)]
+    claims: Present,
+    #[serde(default, borrow)]
+    format: Option<&'a str>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for PlainConfigurations<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = PlainConfigurations<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("credential configurations")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Self::Value, M::Error> {
+                let mut plain = true;
+                while let Some((_, c)) =
+                    map.next_entry::<serde::de::IgnoredAny, PlainConfiguration<'de>>()?
+                {
+                    plain &= !(c.display.0 || c.claims.0 || c.format == Some("vc+sd-jwt"));
+                }
+                Ok(PlainConfigurations(plain, std::marker::PhantomData))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 /// `request` with `Cache-Control: no-cache` when `refetch` (a cached copy
 /// turned out stale: ask the server, ours and any cache on the way).
 fn no_cache_if(refetch: bool, request: HttpRequest) -> HttpRequest {
@@ -239,6 +355,13 @@ fn parse_document<T: serde::de::DeserializeOwned>(
     url: &str,
     response: &HttpResponse,
 ) -> Result<T> {
+    // Straight into the type when it parses (the same result as through a
+    // `Value`); the slow way names what is wrong.
+    if response.is_success() && is_json(response) {
+        if let Ok(parsed) = serde_json::from_slice(&response.body) {
+            return Ok(parsed);
+        }
+    }
     let object = parse_object(doc, url, response)?;
     crate::http::response::parse_value(object).map_err(|e| Error::metadata(doc, url, e))
 }
@@ -705,6 +828,102 @@ pub(crate) async fn start_issuance_observed<D: Driver>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json(body: &[u8]) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_vec(),
+        }
+    }
+
+    /// The normalising path: through a `Value`, draft 13 normalised.
+    fn normalised(body: &[u8]) -> IssuerMetadata {
+        let mut raw: serde_json::Value = serde_json::from_slice(body).unwrap();
+        crate::types::draft13::normalize_issuer_metadata(&mut raw, false);
+        serde_json::from_value(raw).unwrap()
+    }
+
+    #[test]
+    fn plain_metadata_parsed_straight_is_what_the_normalising_path_makes_of_it() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let mut fast = Vec::new();
+        for name in [
+            "spec-1.0-issuer-metadata.json",
+            "eudiw-issuer-metadata.json",
+            "de-bdr-pid-issuer-metadata.json",
+            "sunet-dc4eu-issuer-metadata.json",
+            "no-eidas2sandkasse-issuer-metadata.json",
+        ] {
+            let body = std::fs::read(format!("{dir}{name}")).unwrap();
+            if let Some(metadata) = plain_v1_metadata(&json(&body), false) {
+                assert_eq!(metadata, normalised(&body), "{name}");
+                fast.push(name);
+            }
+        }
+        assert!(
+            fast.contains(&"spec-1.0-issuer-metadata.json"),
+            "the 1.0 example takes the fast path: {fast:?}"
+        );
+    }
+
+    #[test]
+    fn whatever_the_normalising_path_would_change_takes_the_slow_way() {
+        let plain = serde_json::json!({
+            "credential_issuer": "https://issuer.example",
+            "credential_endpoint": "https://issuer.example/credential",
+            "credential_configurations_supported": {
+                "pid": {"format": "dc+sd-jwt", "vct": "urn:pid",
+                        "credential_metadata": {"display": [{"name": "PID"}]}}
+            }
+        });
+        let body = serde_json::to_vec(&plain).unwrap();
+        assert_eq!(
+            plain_v1_metadata(&json(&body), false),
+            Some(normalised(&body))
+        );
+        assert_eq!(
+            plain_v1_metadata(&json(&body), true),
+            None,
+            "the draft-13 URL"
+        );
+        let marked = |path: &[&str], value: serde_json::Value| {
+            let mut doc = plain.clone();
+            let mut at = &mut doc;
+            for key in &path[..path.len() - 1] {
+                at = &mut at[*key];
+            }
+            at[path[path.len() - 1]] = value;
+            plain_v1_metadata(&json(&serde_json::to_vec(&doc).unwrap()), false)
+        };
+        let config = "credential_configurations_supported";
+        for path in [
+            &["credentials_supported"][..],
+            &["signed_metadata"],
+            &["batch_credential_endpoint"],
+            &["credential_identifiers_supported"],
+            &["x-oid4vci-wallet-detected-version"],
+            &[config, "pid", "display"],
+            &[config, "pid", "claims"],
+        ] {
+            assert_eq!(
+                marked(path, serde_json::Value::Null),
+                None,
+                "{path:?} (even null)"
+            );
+        }
+        assert_eq!(marked(&[config, "pid", "format"], "vc+sd-jwt".into()), None);
+        assert_eq!(
+            marked(&[config, "pid"], serde_json::json!(7)),
+            None,
+            "not an object"
+        );
+        let not_json = HttpResponse {
+            headers: vec![("content-type".into(), "text/plain".into())],
+            ..json(&body)
+        };
+        assert_eq!(plain_v1_metadata(&not_json, false), None);
+    }
 
     #[test]
     fn an_https_document_cannot_name_http_endpoints_even_when_http_is_allowed() {
