@@ -27,21 +27,24 @@ pub(crate) async fn send(
     request: HttpRequest,
     allow_http: bool,
 ) -> Result<HttpResponse> {
-    let url = display_url(&request.url);
+    // The URL as shown (without its query) is made only for an error or an
+    // enabled log line.
+    let sent_url = request.url.clone();
+    let shown = || display_url(&sent_url);
     let transport = |kind| Error::Transport {
         endpoint,
-        url: url.clone(),
+        url: shown(),
         kind,
     };
     super::check_url(&request.url, allow_http).map_err(transport)?;
-    tracing::debug!(%endpoint, %url, method = request.method.as_str(), "request");
+    tracing::debug!(%endpoint, url = %shown(), method = request.method.as_str(), "request");
     let wire = tracing::enabled!(target: WIRE_TARGET, tracing::Level::TRACE);
     let full_url = wire.then(|| request.url.clone());
     if wire {
         tracing::trace!(target: WIRE_TARGET, "{}", request_line(&request));
     }
     let response = client.send(request).await.map_err(transport)?;
-    tracing::debug!(%endpoint, %url, status = response.status, bytes = response.body.len(), "response");
+    tracing::debug!(%endpoint, url = %shown(), status = response.status, bytes = response.body.len(), "response");
     if let Some(full_url) = full_url {
         tracing::trace!(target: WIRE_TARGET, "{}", response_line(&full_url, &response));
     }
