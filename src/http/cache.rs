@@ -14,6 +14,11 @@
 //! - only `200` responses to GETs are stored;
 //! - `no-store` (or `Vary: *`): never stored, and a stored entry is dropped;
 //! - `max-age=N`: fresh for N seconds, at most [`MAX_FRESHNESS`];
+//! - without `max-age`, `Expires`: fresh until then (counted from the
+//!   response's `Date`, or from its arrival without one), at most
+//!   [`MAX_FRESHNESS`]; an `Expires` that is no date (e.g. `0`) means
+//!   stale. `s-maxage` is for shared caches, and this one is private:
+//!   ignored;
 //! - `no-cache`, or no `Cache-Control` at all: stored only with an `ETag`,
 //!   and then revalidated before every use (no heuristic freshness);
 //! - a request with `Cache-Control: no-cache` is never answered without
@@ -191,6 +196,19 @@ pub(crate) struct CacheRules {
     pub(crate) no_cache: bool,
     /// `max-age`, capped at [`MAX_FRESHNESS`].
     pub(crate) max_age: Option<u64>,
+    /// `Expires`, in seconds since the epoch (0 when it is no date).
+    pub(crate) expires: Option<u64>,
+    /// `Date`, in seconds since the epoch.
+    pub(crate) date: Option<u64>,
+}
+
+/// An HTTP date (RFC 9110 section 5.6.7, the three forms it allows) in
+/// seconds since the epoch.
+fn http_date(value: &str) -> Option<u64> {
+    let time = httpdate::parse_http_date(value.trim()).ok()?;
+    time.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 impl CacheRules {
@@ -230,15 +248,30 @@ impl CacheRules {
         {
             rules.no_store = true;
         }
+        rules.expires = response
+            .header("expires")
+            .map(|v| http_date(v).unwrap_or(0));
+        rules.date = response.header("date").and_then(http_date);
         rules
     }
 
-    /// How long a response may be used without asking the server.
-    pub(crate) fn freshness(&self) -> u64 {
+    /// Whether the response says anything about its freshness.
+    pub(crate) fn says_freshness(&self) -> bool {
+        self.present || self.expires.is_some()
+    }
+
+    /// How long a response received at `now` may be used without asking
+    /// the server.
+    pub(crate) fn freshness(&self, now: u64) -> u64 {
         if self.no_cache {
-            0
-        } else {
-            self.max_age.unwrap_or(0)
+            return 0;
+        }
+        match (self.max_age, self.expires) {
+            (Some(max_age), _) => max_age,
+            (None, Some(expires)) => expires
+                .saturating_sub(self.date.unwrap_or(now))
+                .min(MAX_FRESHNESS),
+            (None, None) => 0,
         }
     }
 }
@@ -287,7 +320,7 @@ pub(crate) fn entry_for(
         return (None, true);
     }
     let etag = response.header("etag").map(str::to_string);
-    let max_age = rules.freshness();
+    let max_age = rules.freshness(now);
     if max_age == 0 && etag.is_none() {
         // Nothing to gain: no freshness and nothing to revalidate with.
         return (None, true);
@@ -318,8 +351,8 @@ pub(crate) fn revalidated(
     if rules.no_store {
         return None;
     }
-    if rules.present {
-        entry.max_age = rules.freshness();
+    if rules.says_freshness() {
+        entry.max_age = rules.freshness(now);
     }
     if let Some(etag) = not_modified.header("etag") {
         entry.etag = Some(etag.to_string());
@@ -437,11 +470,71 @@ mod tests {
     }
 
     #[test]
+    fn expires_counts_from_date_when_there_is_no_max_age() {
+        let date = "Thu, 03 Dec 2026 06:00:00 GMT";
+        let at = http_date(date).unwrap();
+        let r = CacheRules::of(&response(&[
+            ("date", date),
+            ("expires", "Thu, 03 Dec 2026 07:00:00 GMT"),
+        ]));
+        assert_eq!(r.freshness(at + 100), 3600, "from Date, not from arrival");
+        assert!(r.says_freshness() && !r.present);
+        // Without Date: from arrival; the other two date forms read too.
+        let r = CacheRules::of(&response(&[(
+            "expires",
+            "Thursday, 03-Dec-26 07:00:00 GMT",
+        )]));
+        assert_eq!(r.freshness(at + 600), 3000);
+        let r = CacheRules::of(&response(&[("expires", "Thu Dec  3 07:00:00 2026")]));
+        assert_eq!(r.freshness(at), 3600);
+        // max-age wins; no-cache and an Expires that is no date mean stale.
+        let r = CacheRules::of(&response(&[
+            ("cache-control", "max-age=60"),
+            ("expires", "Thu, 03 Dec 2026 07:00:00 GMT"),
+        ]));
+        assert_eq!(r.freshness(at), 60);
+        let r = CacheRules::of(&response(&[
+            ("cache-control", "no-cache"),
+            ("expires", "Thu, 03 Dec 2026 07:00:00 GMT"),
+        ]));
+        assert_eq!(r.freshness(at), 0);
+        assert_eq!(
+            CacheRules::of(&response(&[("expires", "0")])).freshness(at),
+            0
+        );
+        // In the past, and far in the future (capped).
+        let r = CacheRules::of(&response(&[("expires", "Thu, 03 Dec 2026 05:00:00 GMT")]));
+        assert_eq!(r.freshness(at), 0);
+        let r = CacheRules::of(&response(&[("expires", "Fri, 03 Dec 2027 07:00:00 GMT")]));
+        assert_eq!(r.freshness(at), MAX_FRESHNESS);
+        // s-maxage is for shared caches: not ours.
+        let r = CacheRules::of(&response(&[("cache-control", "s-maxage=600")]));
+        assert_eq!(r.freshness(at), 0);
+        // A stored entry follows it, and a 304's Expires renews it.
+        let request =
+            HttpRequest::get("https://issuer.example/.well-known/openid-credential-issuer");
+        let (entry, _) = entry_for(
+            &request,
+            &response(&[("date", date), ("expires", "Thu, 03 Dec 2026 06:10:00 GMT")]),
+            at,
+        );
+        let entry = entry.expect("stored: fresh for ten minutes");
+        assert!(entry.is_fresh(at + 599) && !entry.is_fresh(at + 600));
+        let renewed = revalidated(
+            entry,
+            &response(&[("expires", "Thu, 03 Dec 2026 07:00:00 GMT")]),
+            at + 600,
+        )
+        .unwrap();
+        assert_eq!(renewed.fresh_until, at + 3600);
+    }
+
+    #[test]
     fn cache_control_directives() {
         let r = CacheRules::of(&response(&[("Cache-Control", "public, MAX-AGE=\"60\"")]));
-        assert_eq!((r.present, r.max_age, r.freshness()), (true, Some(60), 60));
+        assert_eq!((r.present, r.max_age, r.freshness(0)), (true, Some(60), 60));
         let r = CacheRules::of(&response(&[("cache-control", "max-age=60, no-cache")]));
-        assert_eq!(r.freshness(), 0);
+        assert_eq!(r.freshness(0), 0);
         let r = CacheRules::of(&response(&[
             ("cache-control", "max-age=60"),
             ("cache-control", "max-age=10"),
@@ -450,7 +543,7 @@ mod tests {
         let r = CacheRules::of(&response(&[("cache-control", "max-age=99999999")]));
         assert_eq!(r.max_age, Some(MAX_FRESHNESS));
         let r = CacheRules::of(&response(&[("cache-control", "max-age=abc")]));
-        assert_eq!(r.freshness(), 0);
+        assert_eq!(r.freshness(0), 0);
         assert!(CacheRules::of(&response(&[("cache-control", "no-store")])).no_store);
         assert!(CacheRules::of(&response(&[("vary", "*")])).no_store);
         assert!(!CacheRules::of(&response(&[])).present);
