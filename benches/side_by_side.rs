@@ -27,6 +27,9 @@
 //! it on both sides. Fresh on the SDK side is a new `Wallet`, so a new
 //! connection pool; node's `fetch` keeps one pool per process, so its fresh
 //! issuances reuse loopback connections (a few tens of microseconds each).
+//! The row `fresh/pool` is the like-for-like one: a new `Wallet` (an empty
+//! metadata cache) on one `ReqwestClient` kept for the run, as an app keeps
+//! its HTTP stack, against the same OWF fresh issuances.
 //! Warm on the OWF side reuses the issuer metadata and the issuer's SD-JWT
 //! keys resolved the first time (its API lets the caller keep them); the
 //! SDK's warm issuance answers them from the `Wallet`'s metadata cache (the
@@ -108,11 +111,12 @@ fn main() {
         }
         for (state, sdk_times, sdk_requests) in [
             ("fresh", &sdk.fresh, sdk.fresh_requests),
+            ("fresh/pool", &sdk.fresh_pooled, sdk.fresh_requests),
             ("warm", &sdk.warm, sdk.warm_requests),
         ] {
             let owf_cell = match &owf_result {
                 Some(Ok(o)) => {
-                    let (times, requests) = if state == "fresh" {
+                    let (times, requests) = if state != "warm" {
                         (&o.fresh, &o.fresh_requests)
                     } else {
                         (&o.warm, &o.warm_requests)
@@ -133,7 +137,7 @@ fn main() {
         node_version().unwrap_or_else(|| "?".into())
     );
     println!(
-        "{:>8}  {:<5}  {:>12} {:>5}  {:>12} {:>5}  {:>8}",
+        "{:>8}  {:<10}  {:>12} {:>5}  {:>12} {:>5}  {:>8}",
         "latency", "state", "SDK", "reqs", "OWF", "reqs", "OWF/SDK"
     );
     for (latency_ms, state, sdk_median, sdk_requests, owf_cell) in rows {
@@ -149,7 +153,7 @@ fn main() {
             Err(e) => (e, "-".into(), "-".into()),
         };
         println!(
-            "{:>5} ms  {:<5}  {:>9.2} ms {:>5}  {:>12} {:>5}  {:>8}",
+            "{:>5} ms  {:<10}  {:>9.2} ms {:>5}  {:>12} {:>5}  {:>8}",
             latency_ms,
             state,
             ms(sdk_median),
@@ -160,15 +164,18 @@ fn main() {
         );
     }
     println!(
-        "(reqs: HTTP requests per issuance; SDK warm answers the metadata and SD-JWT keys \
-         from the Wallet's metadata cache; OWF warm reuses the issuer metadata and SD-JWT \
-         keys it resolved)"
+        "(reqs: HTTP requests per issuance; fresh/pool: a new Wallet on one HTTP client kept \
+         for the run, as node keeps its pool, against the OWF fresh issuances; SDK warm \
+         answers the metadata and SD-JWT keys from the Wallet's metadata cache; OWF warm \
+         reuses the issuer metadata and SD-JWT keys it resolved)"
     );
 }
 
 struct SdkRun {
     build: Vec<Duration>,
     fresh: Vec<Duration>,
+    /// Fresh issuances of new wallets on one HTTP client (its pool).
+    fresh_pooled: Vec<Duration>,
     warm: Vec<Duration>,
     fresh_requests: u64,
     warm_requests: u64,
@@ -179,9 +186,15 @@ struct SdkRun {
 /// `warmup` untimed pairs, then `n` pairs: a new wallet, its fresh issuance,
 /// its warm (second) issuance.
 async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
+    let pool = oid4vci_wallet::ReqwestClient::new(oid4vci_wallet::ReqwestConfig {
+        allow_http: true,
+        ..Default::default()
+    })
+    .expect("an HTTP client");
     let mut run = SdkRun {
         build: Vec::new(),
         fresh: Vec::new(),
+        fresh_pooled: Vec::new(),
         warm: Vec::new(),
         fresh_requests: 0,
         warm_requests: 0,
@@ -189,7 +202,7 @@ async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
         warm_paths: BTreeMap::new(),
     };
     for i in 0..warmup + n {
-        let offers = [offer(issuer), offer(issuer)];
+        let offers = [offer(issuer), offer(issuer), offer(issuer)];
         let t = Instant::now();
         let wallet = Wallet::builder()
             .dangerous_allow_http()
@@ -206,6 +219,14 @@ async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
         sdk_issue(&wallet, &offers[1]).await;
         let warm = t.elapsed();
         let warm_paths = issuer.stats();
+        let pooled = Wallet::builder()
+            .dangerous_allow_http()
+            .http_client(pool.clone())
+            .build()
+            .expect("wallet builds");
+        let t = Instant::now();
+        sdk_issue(&pooled, &offers[2]).await;
+        let fresh_pooled = t.elapsed();
         if i < warmup {
             continue;
         }
@@ -217,6 +238,7 @@ async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
         }
         run.build.push(build);
         run.fresh.push(fresh);
+        run.fresh_pooled.push(fresh_pooled);
         run.warm.push(warm);
     }
     run
