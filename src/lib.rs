@@ -99,6 +99,7 @@
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!();
 
+mod builder;
 mod client;
 mod error;
 #[cfg(feature = "uniffi")]
@@ -113,9 +114,9 @@ pub mod types;
 pub mod verify;
 
 // The driver and its settings.
+pub use builder::WalletBuilder;
 pub use client::{
-    CancelToken, Clock, Interaction, Issuance, SystemClock, Wallet, WalletBuilder,
-    NOTIFICATION_RETRY_DELAY,
+    CancelToken, Clock, Interaction, Issuance, SystemClock, Wallet, NOTIFICATION_RETRY_DELAY,
 };
 // One-call issuance: its options, batches of fresh keys, and its stages.
 pub use flow::{ProgressObserver, ReceiveOptions, ReceiveStage, Received, DEFAULT_MAX_BATCH_SIZE};
