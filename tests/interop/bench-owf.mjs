@@ -7,28 +7,32 @@
 // stdin, one JSON object (the bench makes the offers in-process, so making
 // them costs no injected latency and is not timed):
 //
-//   {"warmup": [[OFFER, OFFER], ...], "samples": [[OFFER, OFFER], ...]}
+//   {"warmup": [[OFFER, OFFER, OFFER], ...], "samples": [[OFFER, OFFER, OFFER], ...]}
 //
-// where OFFER is {"offer_url": "...", "tx_code": "..."}. Each pair is one
+// where OFFER is {"offer_url": "...", "tx_code": "..."}. Each triple is one
 // wallet state: the first offer is its fresh issuance (a new client and new
 // callbacks, nothing known about the issuer), the second its warm issuance
 // (the same client, the issuer metadata and the issuer's SD-JWT keys it
 // resolved the first time reused: the library's API lets the caller keep
-// them). The `warmup` pairs run first and are not reported (the JIT and the
-// module loading, as the SDK's side warms up too).
+// them), the third its "again" issuance: the same client once more, as the
+// library runs it on its own (it keeps no metadata or keys between
+// issuances, so nothing the caller kept is given to it). The `warmup`
+// triples run first and are not reported (the JIT and the module loading,
+// as the SDK's side warms up too).
 //
 // Every issuance: resolve the offer (GET credential_offer_uri), resolve the
-// issuer and authorization server metadata (fresh only), token request with
+// issuer and authorization server metadata (not warm), token request with
 // the pre-authorized code and tx_code, nonce request, a jwt proof signed with
 // a new ES256 holder key, credential request, and the SD-JWT VC verified with
-// @sd-jwt/sd-jwt-vc against the key at /.well-known/jwt-vc-issuer (fetched
-// fresh only), plus the `cnf.jwk` holder binding. No notification (the SDK's
+// @sd-jwt/sd-jwt-vc against the key at /.well-known/jwt-vc-issuer (not
+// fetched warm), plus the `cnf.jwk` holder binding. No notification (the SDK's
 // side sends none either).
 //
 // stdout, one JSON line:
 //
-//   {"fresh_ms": [..], "warm_ms": [..], "fresh_requests": [..], "warm_requests": [..],
-//    "fetch_paths_fresh": [..], "fetch_paths_warm": [..]}
+//   {"fresh_ms": [..], "warm_ms": [..], "again_ms": [..], "fresh_requests": [..],
+//    "warm_requests": [..], "again_requests": [..], "fetch_paths_fresh": [..],
+//    "fetch_paths_warm": [..], "fetch_paths_again": [..]}
 //
 // *_requests: the HTTP requests each issuance sent; fetch_paths_*: the paths of
 // the first sample's (to see which round trips there are). Exit 1 with the
@@ -159,7 +163,10 @@ async function readStdin() {
 
 async function main() {
   const plan = await readStdin()
-  const out = { fresh_ms: [], warm_ms: [], fresh_requests: [], warm_requests: [] }
+  const out = {
+    fresh_ms: [], warm_ms: [], again_ms: [],
+    fresh_requests: [], warm_requests: [], again_requests: [],
+  }
   for (const [index, pair] of [...(plan.warmup ?? []), ...plan.samples].entries()) {
     const report = index >= (plan.warmup ?? []).length
     const state = newWalletState()
@@ -168,15 +175,23 @@ async function main() {
     const t1 = performance.now()
     const warmRequests = await issue(state, pair[1])
     const t2 = performance.now()
+    // The library's own second issuance: nothing the caller kept.
+    state.issuerMetadata = null
+    state.sdJwtKeys = new Map()
+    const againRequests = await issue(state, pair[2])
+    const t3 = performance.now()
     if (!report) continue
     if (out.fresh_ms.length === 0) {
       out.fetch_paths_fresh = state.requests.slice(0, freshRequests)
-      out.fetch_paths_warm = state.requests.slice(freshRequests)
+      out.fetch_paths_warm = state.requests.slice(freshRequests, freshRequests + warmRequests)
+      out.fetch_paths_again = state.requests.slice(freshRequests + warmRequests)
     }
     out.fresh_ms.push(t1 - t0)
     out.warm_ms.push(t2 - t1)
+    out.again_ms.push(t3 - t2)
     out.fresh_requests.push(freshRequests)
     out.warm_requests.push(warmRequests)
+    out.again_requests.push(againRequests)
   }
   console.log(JSON.stringify(out))
 }
