@@ -82,6 +82,7 @@ fn main() {
         .unwrap();
 
     let mut rows = Vec::new();
+    let mut cpu_rows = Vec::new();
     for &latency_ms in &latencies {
         let latency = Duration::from_millis(latency_ms);
         let issuer = issuer_rt
@@ -93,7 +94,7 @@ fn main() {
             )
             .expect("the reference issuer starts");
 
-        let sdk = client_rt.block_on(sdk_side(&issuer, n, warmup));
+        let sdk = client_rt.block_on(sdk_side(&issuer, n, warmup, issuer_rt.handle()));
         let owf_result = match &owf {
             Ok(dir) => Some(owf_side(dir, &issuer, n, warmup)),
             Err(_) => None,
@@ -135,6 +136,27 @@ fn main() {
                 None => Err("skipped".to_string()),
             };
             rows.push((latency_ms, state, median(sdk_times), sdk_requests, owf_cell));
+        }
+        for (state, sdk_cpu, issuer_cpu) in [
+            ("fresh", &sdk.fresh_cpu, &sdk.issuer_fresh_cpu),
+            ("warm", &sdk.warm_cpu, &sdk.issuer_warm_cpu),
+            ("warm/again", &sdk.warm_cpu, &sdk.issuer_warm_cpu),
+        ] {
+            let owf_cpu = match &owf_result {
+                Some(Ok(o)) => match state {
+                    "warm" => median(&o.warm_cpu),
+                    "warm/again" => median(&o.again_cpu),
+                    _ => median(&o.fresh_cpu),
+                },
+                _ => Duration::ZERO,
+            };
+            cpu_rows.push((
+                latency_ms,
+                state,
+                median(sdk_cpu),
+                owf_cpu,
+                median(issuer_cpu),
+            ));
         }
         drop(issuer);
     }
@@ -179,6 +201,37 @@ fn main() {
          warm/again: the same SDK warm issuances against the OWF client's next issuance as \
          its library runs it, which keeps no metadata or keys between issuances)"
     );
+    if cpu_rows.iter().any(|row| row.2 > Duration::ZERO) {
+        println!();
+        println!("side_by_side: CPU time per issuance, medians (user + kernel)");
+        println!(
+            "{:>8}  {:<10}  {:>12}  {:>12}  {:>8}  {:>12}",
+            "latency", "state", "SDK thread", "OWF process", "OWF/SDK", "issuer"
+        );
+        for (latency_ms, state, sdk_cpu, owf_cpu, issuer_cpu) in cpu_rows {
+            let ratio = if owf_cpu > Duration::ZERO && sdk_cpu > Duration::ZERO {
+                format!("{:.2}x", owf_cpu.as_secs_f64() / sdk_cpu.as_secs_f64())
+            } else {
+                "-".into()
+            };
+            println!(
+                "{:>5} ms  {:<10}  {:>9.3} ms  {:>9.3} ms  {:>8}  {:>9.3} ms",
+                latency_ms,
+                state,
+                ms(sdk_cpu),
+                ms(owf_cpu),
+                ratio,
+                ms(issuer_cpu)
+            );
+        }
+        println!(
+            "(SDK thread: the thread the SDK's issuance runs on, its sends' loopback TCP work \
+             in the kernel included; OWF process: node's whole process (process.cpuUsage); \
+             issuer: the reference issuer's one worker thread during the SDK's issuance, the \
+             same work for both clients' requests. At 0 ms the wall time is about client + \
+             issuer + wake-ups, so the wall-time ratio stays under the CPU ratio)"
+        );
+    }
 }
 
 struct SdkRun {
@@ -187,6 +240,12 @@ struct SdkRun {
     /// Fresh issuances of new wallets on one HTTP client (its pool).
     fresh_pooled: Vec<Duration>,
     warm: Vec<Duration>,
+    /// CPU time of the SDK's thread per fresh and per warm issuance.
+    fresh_cpu: Vec<Duration>,
+    warm_cpu: Vec<Duration>,
+    /// CPU time of the issuer's worker during them.
+    issuer_fresh_cpu: Vec<Duration>,
+    issuer_warm_cpu: Vec<Duration>,
     fresh_requests: u64,
     warm_requests: u64,
     fresh_paths: BTreeMap<String, u64>,
@@ -195,7 +254,18 @@ struct SdkRun {
 
 /// `warmup` untimed pairs, then `n` pairs: a new wallet, its fresh issuance,
 /// its warm (second) issuance.
-async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
+async fn sdk_side(
+    issuer: &RunningIssuer,
+    n: usize,
+    warmup: usize,
+    issuer_rt: &tokio::runtime::Handle,
+) -> SdkRun {
+    // The CPU time of the issuer's one worker thread, asked on that thread.
+    let issuer_cpu = || async {
+        let on_worker = issuer_rt.spawn(async { cpu_time::ThreadTime::now().as_duration() });
+        on_worker.await.expect("the issuer's worker answers")
+    };
+    let own_cpu = || cpu_time::ThreadTime::now().as_duration();
     let pool = oid4vci_wallet::ReqwestClient::new(oid4vci_wallet::ReqwestConfig {
         allow_http: true,
         ..Default::default()
@@ -206,6 +276,10 @@ async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
         fresh: Vec::new(),
         fresh_pooled: Vec::new(),
         warm: Vec::new(),
+        fresh_cpu: Vec::new(),
+        warm_cpu: Vec::new(),
+        issuer_fresh_cpu: Vec::new(),
+        issuer_warm_cpu: Vec::new(),
         fresh_requests: 0,
         warm_requests: 0,
         fresh_paths: BTreeMap::new(),
@@ -220,14 +294,18 @@ async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
             .expect("wallet builds");
         let build = t.elapsed();
         issuer.reset_stats();
+        let c0 = (issuer_cpu().await, own_cpu());
         let t = Instant::now();
         sdk_issue(&wallet, &offers[0]).await;
         let fresh = t.elapsed();
+        let c1 = (own_cpu(), issuer_cpu().await);
         let fresh_paths = issuer.stats();
         issuer.reset_stats();
+        let c2 = (issuer_cpu().await, own_cpu());
         let t = Instant::now();
         sdk_issue(&wallet, &offers[1]).await;
         let warm = t.elapsed();
+        let c3 = (own_cpu(), issuer_cpu().await);
         let warm_paths = issuer.stats();
         let pooled = Wallet::builder()
             .dangerous_allow_http()
@@ -250,6 +328,10 @@ async fn sdk_side(issuer: &RunningIssuer, n: usize, warmup: usize) -> SdkRun {
         run.fresh.push(fresh);
         run.fresh_pooled.push(fresh_pooled);
         run.warm.push(warm);
+        run.fresh_cpu.push(c1.0.saturating_sub(c0.1));
+        run.warm_cpu.push(c3.0.saturating_sub(c2.1));
+        run.issuer_fresh_cpu.push(c1.1.saturating_sub(c0.0));
+        run.issuer_warm_cpu.push(c3.1.saturating_sub(c2.0));
     }
     run
 }
@@ -294,6 +376,10 @@ struct OwfRun {
     /// The same client's next issuance with nothing kept by the caller (the
     /// library keeps no metadata between issuances).
     again: Vec<Duration>,
+    /// CPU time of node's process per issuance.
+    fresh_cpu: Vec<Duration>,
+    warm_cpu: Vec<Duration>,
+    again_cpu: Vec<Duration>,
     fresh_requests: Vec<u64>,
     warm_requests: Vec<u64>,
     again_requests: Vec<u64>,
@@ -356,6 +442,9 @@ fn owf_side(dir: &Path, issuer: &RunningIssuer, n: usize, warmup: usize) -> Resu
         fresh: times("fresh_ms"),
         warm: times("warm_ms"),
         again: times("again_ms"),
+        fresh_cpu: times("fresh_cpu_ms"),
+        warm_cpu: times("warm_cpu_ms"),
+        again_cpu: times("again_cpu_ms"),
         fresh_requests: counts("fresh_requests"),
         warm_requests: counts("warm_requests"),
         again_requests: counts("again_requests"),

@@ -30,11 +30,13 @@
 //
 // stdout, one JSON line:
 //
-//   {"fresh_ms": [..], "warm_ms": [..], "again_ms": [..], "fresh_requests": [..],
+//   {"fresh_ms": [..], "warm_ms": [..], "again_ms": [..], "fresh_cpu_ms": [..],
+//    "warm_cpu_ms": [..], "again_cpu_ms": [..], "fresh_requests": [..],
 //    "warm_requests": [..], "again_requests": [..], "fetch_paths_fresh": [..],
 //    "fetch_paths_warm": [..], "fetch_paths_again": [..]}
 //
-// *_requests: the HTTP requests each issuance sent; fetch_paths_*: the paths of
+// *_cpu_ms: the process's CPU time (user + system, process.cpuUsage) during
+// each issuance; *_requests: the HTTP requests each issuance sent; fetch_paths_*: the paths of
 // the first sample's (to see which round trips there are). Exit 1 with the
 // reason on stderr when an issuance fails.
 
@@ -165,21 +167,27 @@ async function main() {
   const plan = await readStdin()
   const out = {
     fresh_ms: [], warm_ms: [], again_ms: [],
+    fresh_cpu_ms: [], warm_cpu_ms: [], again_cpu_ms: [],
     fresh_requests: [], warm_requests: [], again_requests: [],
   }
   for (const [index, pair] of [...(plan.warmup ?? []), ...plan.samples].entries()) {
     const report = index >= (plan.warmup ?? []).length
     const state = newWalletState()
+    const c0 = process.cpuUsage()
     const t0 = performance.now()
     const freshRequests = await issue(state, pair[0])
     const t1 = performance.now()
+    const c1 = process.cpuUsage()
     const warmRequests = await issue(state, pair[1])
     const t2 = performance.now()
+    const c2 = process.cpuUsage()
     // The library's own second issuance: nothing the caller kept.
     state.issuerMetadata = null
     state.sdJwtKeys = new Map()
+    const c3 = process.cpuUsage()
     const againRequests = await issue(state, pair[2])
     const t3 = performance.now()
+    const c4 = process.cpuUsage()
     if (!report) continue
     if (out.fresh_ms.length === 0) {
       out.fetch_paths_fresh = state.requests.slice(0, freshRequests)
@@ -189,6 +197,10 @@ async function main() {
     out.fresh_ms.push(t1 - t0)
     out.warm_ms.push(t2 - t1)
     out.again_ms.push(t3 - t2)
+    const cpuMs = (from, to) => (to.user - from.user + to.system - from.system) / 1000
+    out.fresh_cpu_ms.push(cpuMs(c0, c1))
+    out.warm_cpu_ms.push(cpuMs(c1, c2))
+    out.again_cpu_ms.push(cpuMs(c3, c4))
     out.fresh_requests.push(freshRequests)
     out.warm_requests.push(warmRequests)
     out.again_requests.push(againRequests)
