@@ -28,24 +28,27 @@
 //! and the SD-JWT check next to them.
 //!
 //! Profile (`perf record -g --call-graph dwarf` of the row above, 2 cores,
-//! 2026-12-03; one replayed issuance ~265 µs, 4.5x the aws-lc-rs sign +
-//! verify baseline of ~60 µs, 0.77x the p256 sign + verify the SDK did
-//! before): shares of the samples, inclusive
-//! - 36% the issuer metadata (7 KB): 19% parsing the body into a
-//!   `serde_json::Value` (`parse_object`), the rest the draft-13
-//!   normalisation, the typed parse from the `Value` through
-//!   `serde_path_to_error`, and the endpoint checks (`check_url`, 3.5%);
-//! - 21% the check of the received SD-JWT: the aws-lc-rs signature
-//!   verification 16%, `SdJwt::parse` with the disclosure digests 7%;
-//! - 8% the proof JWT with its aws-lc-rs ES256 signature;
-//! - 7% the replaying transport itself (not the SDK);
-//! - 6% the credential response, 3% dropping the resolved offer's
+//! 2026-12-03 at acd65b8; one replayed issuance ~180 µs, 3.5x the aws-lc-rs
+//! sign + verify baseline of ~52 µs, 0.57x the p256 sign + verify the SDK
+//! did before): shares of the samples, inclusive
+//! - 30% the check of the received SD-JWT: the aws-lc-rs signature
+//!   verification 24% (the baseline's verify), `SdJwt::parse` 5%;
+//! - 15% the issuer metadata (7 KB; parsed straight into its types since
+//!   40dc047): the configurations' `Deserialize` 3%, the endpoint checks;
+//! - 11% the replaying transport itself (masking and matching each request:
+//!   not the SDK);
+//! - 9% the proof JWT's aws-lc-rs ES256 signature (the baseline's sign);
+//! - 9% the credential response, of which 7% `issued_credentials` (the
+//!   SD-JWT's first parse, for `vct`, `cnf` and the claims);
+//! - 6% parsing URLs (`url::Url::parse`: each request's URL policy check,
+//!   the metadata's endpoint checks), 2% dropping the resolved offer's
 //!   metadata; the offer, AS metadata, token and nonce a few % each.
 //!
-//! By self time: malloc/free/memcpy ~25%, JSON (serde_json, indexmap) ~15%,
-//! aws-lc's P-256 ~15%. What would take it toward 2x: parsing the
-//! metadata straight into its types (no `Value` on the way for a 1.0
-//! document), fewer clones and allocations of the metadata.
+//! By self time: malloc/free/memmove ~22%, aws-lc's P-256 ~25%, JSON
+//! (serde_json, indexmap) ~12%. What would take it toward 2x: one parse of
+//! each SD-JWT (today `issued_credentials` and the check each parse it),
+//! URLs parsed once per request, fewer clones and allocations of the
+//! metadata; the crypto alone is the baseline (1x).
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
