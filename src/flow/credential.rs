@@ -16,7 +16,7 @@ use super::plan::{CredentialPlan, ProofType};
 use super::protection::{AttestationChallenges, DpopUse, Guard, Protection, Verdict};
 use super::token::{is_invalid_token, TokenExchange};
 use super::{
-    expect_json, parse_error_body, parse_json, EngineConfig, Exchange, Flow, Progress,
+    expect_json, parse_error_body, parse_value, EngineConfig, Exchange, Flow, Progress,
     MAX_EXCHANGE_ROUNDS,
 };
 use crate::error::{display_url, Endpoint, Error, ErrorCode, Result, ServerError};
@@ -635,13 +635,11 @@ pub(crate) fn credential_body(
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let body = parse_json(&serde_json::to_vec(&raw).unwrap_or_default()).map_err(|problem| {
-        Error::UnexpectedResponse {
-            endpoint,
-            url: display_url(url),
-            status: response.status,
-            problem,
-        }
+    let body = parse_value(raw).map_err(|problem| Error::UnexpectedResponse {
+        endpoint,
+        url: display_url(url),
+        status: response.status,
+        problem,
     })?;
     Ok((body, c_nonce))
 }

@@ -206,8 +206,7 @@ impl Exchange for IssuerMetadataDiscovery {
                 .map_err(|e| Error::metadata(doc, &self.url, e.to_string()))?
         } else {
             crate::types::draft13::normalize_issuer_metadata(&mut raw, self.appended);
-            crate::http::response::parse_value(raw)
-                .map_err(|e| Error::metadata(doc, &self.url, e))?
+            super::parse_value(raw).map_err(|e| Error::metadata(doc, &self.url, e))?
         };
         self.checked(metadata, cached, config)
     }
@@ -363,7 +362,7 @@ fn parse_document<T: serde::de::DeserializeOwned>(
         }
     }
     let object = parse_object(doc, url, response)?;
-    crate::http::response::parse_value(object).map_err(|e| Error::metadata(doc, url, e))
+    super::parse_value(object).map_err(|e| Error::metadata(doc, url, e))
 }
 
 /// The JSON object of a metadata document's response (parsed once), or the

@@ -116,6 +116,7 @@ pub use crate::jose::proof::{build_proof_jwt, ProofClaims};
 use crate::error::{sanitize, Document, Endpoint, Error, Result};
 pub(crate) use crate::http::response::{
     describe_body, error_from_response, expect_json, is_json, parse_error_body, parse_json,
+    parse_value,
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::{OsRandom, RandomSource};
