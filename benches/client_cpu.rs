@@ -28,27 +28,28 @@
 //! and the SD-JWT check next to them.
 //!
 //! Profile (`perf record -g --call-graph dwarf` of the row above, 2 cores,
-//! 2026-12-03 at acd65b8; one replayed issuance ~180 µs, 3.5x the aws-lc-rs
-//! sign + verify baseline of ~52 µs, 0.57x the p256 sign + verify the SDK
+//! 2026-12-03 at eaab03e; one replayed issuance ~157 µs, 2.9x the aws-lc-rs
+//! sign + verify baseline of ~54 µs, 0.47x the p256 sign + verify the SDK
 //! did before): shares of the samples, inclusive
-//! - 30% the check of the received SD-JWT: the aws-lc-rs signature
-//!   verification 24% (the baseline's verify), `SdJwt::parse` 5%;
-//! - 15% the issuer metadata (7 KB; parsed straight into its types since
-//!   40dc047): the configurations' `Deserialize` 3%, the endpoint checks;
-//! - 11% the replaying transport itself (masking and matching each request:
-//!   not the SDK);
+//! - 31% the check of the received SD-JWT: the aws-lc-rs signature
+//!   verification 24.5% (the baseline's verify), `SdJwt::parse` 5.5%;
+//! - 16% the issuer metadata (7 KB, parsed straight into its types since
+//!   40dc047): the configurations' `Deserialize`, the endpoint checks;
 //! - 9% the proof JWT's aws-lc-rs ES256 signature (the baseline's sign);
 //! - 9% the credential response, of which 7% `issued_credentials` (the
 //!   SD-JWT's first parse, for `vct`, `cnf` and the claims);
-//! - 6% parsing URLs (`url::Url::parse`: each request's URL policy check,
-//!   the metadata's endpoint checks), 2% dropping the resolved offer's
+//! - 7% the replaying transport (masking the request to match it, and a
+//!   copy of the response, as a real transport makes one);
+//! - 6.5% parsing URLs (`url::Url::parse`: each request's URL policy check,
+//!   the metadata's endpoint checks), 3% dropping the resolved offer's
 //!   metadata; the offer, AS metadata, token and nonce a few % each.
 //!
-//! By self time: malloc/free/memmove ~22%, aws-lc's P-256 ~25%, JSON
-//! (serde_json, indexmap) ~12%. What would take it toward 2x: one parse of
-//! each SD-JWT (today `issued_credentials` and the check each parse it),
-//! URLs parsed once per request, fewer clones and allocations of the
-//! metadata; the crypto alone is the baseline (1x).
+//! Until eaab03e the replay masked every recorded request again for each
+//! request it answered (11% then, 182 µs in all). What would take it
+//! toward 2x: one parse of each SD-JWT (today `issued_credentials` and the
+//! check each parse it; the public `Issuance` carries only the credentials
+//! between them), URLs parsed once per request, fewer allocations in the
+//! metadata's types; the crypto alone is the baseline (1x).
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
