@@ -63,6 +63,7 @@ pub(crate) mod discovery;
 pub(crate) mod driver;
 pub(crate) mod encryption;
 pub(crate) mod issued;
+pub(crate) mod issuer_keys;
 pub(crate) mod nonce;
 pub(crate) mod notification;
 pub(crate) mod offer;
@@ -92,11 +93,12 @@ pub use credential::{CredentialExchange, CredentialOutcome, Issuance, MAX_NONCE_
 pub use deferred::DeferredPoll;
 pub use discovery::{
     as_metadata_prefetch, offered_authorization_server, resolve_offer, select_authorization_server,
-    start_issuance, AsMetadataDiscovery, DidWebDocument, DiscoveredMetadata,
-    IssuerMetadataDiscovery, JwtVcIssuerKeys, OfferDiscovery, OfferIssuerKnown,
+    start_issuance, AsMetadataDiscovery, DiscoveredMetadata, IssuerMetadataDiscovery,
+    OfferDiscovery, OfferIssuerKnown,
 };
 pub use driver::Driver;
 pub use encryption::PlannedEncryption;
+pub use issuer_keys::{DidWebDocument, JwtVcIssuerKeys};
 pub use nonce::NonceExchange;
 pub use notification::{Notify, NOTIFICATION_RETRY_DELAY};
 pub use offer::{

@@ -18,9 +18,9 @@
 //! dropped; with [`TrustPolicy::require_verified`] an unverified credential
 //! is a failed check.
 
-use super::discovery::{DidWebDocument, JwtVcIssuerKeys};
 use super::driver::Driver;
 use super::issued::{is_sd_jwt, IssuedCredential};
+use super::issuer_keys::{DidWebDocument, JwtVcIssuerKeys};
 use super::{EngineConfig, Exchange, Flow, Progress};
 use crate::error::{display_url, sanitize, Endpoint, Error, Result};
 use crate::http::cache::served_from_cache;

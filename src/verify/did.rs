@@ -1,7 +1,7 @@
 //! Issuer keys from DIDs (the SD-JWT VC "DID" issuer key mechanism):
 //! `did:jwk` and `did:key` (P-256, Ed25519) decode locally; `did:web` names
 //! a `did.json` document that the engine fetches
-//! ([`crate::flow::discovery::DidWebDocument`]) and [`key_in_document`] reads.
+//! ([`crate::flow::issuer_keys::DidWebDocument`]) and [`key_in_document`] reads.
 
 use crate::error::sanitize;
 use crate::jose::{b64, b64_decode};
