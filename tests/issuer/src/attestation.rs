@@ -12,8 +12,7 @@ use crate::dpop::Recent;
 use crate::state::random_id;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -112,7 +111,7 @@ impl WalletProvider {
             B64.encode(header.to_string()),
             B64.encode(payload.to_string())
         );
-        let signature: Signature = self.key.sign(input.as_bytes());
+        let signature = crate::es256::sign(&self.key, input.as_bytes());
         format!("{input}.{}", B64.encode(signature.to_bytes()))
     }
 }
@@ -293,7 +292,7 @@ impl WalletProvider {
             }
             _ => self.key.clone(),
         };
-        let signature: Signature = key.sign(input.as_bytes());
+        let signature = crate::es256::sign(&key, input.as_bytes());
         format!("{input}.{}", B64.encode(signature.to_bytes()))
     }
 
@@ -589,6 +588,8 @@ impl AttestationState {
 pub(crate) mod tests {
     use super::*;
     use crate::credential::tests::{holder, proof};
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::Signature;
 
     const AS: &str = "http://127.0.0.1:9/tenant";
 

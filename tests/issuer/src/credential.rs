@@ -3,7 +3,6 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine as _;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -91,10 +90,7 @@ impl SignKey<'_> {
     /// way).
     pub fn sign(self, input: &[u8]) -> Vec<u8> {
         match self {
-            SignKey::P256(key) => {
-                let signature: Signature = key.sign(input);
-                signature.to_bytes().to_vec()
-            }
+            SignKey::P256(key) => crate::es256::sign(key, input).to_bytes().to_vec(),
             SignKey::Ed25519(key) => {
                 use ed25519_dalek::Signer as _;
                 key.sign(input).to_bytes().to_vec()
@@ -288,9 +284,13 @@ pub(crate) fn verify_jws(jwt: &str, typ: &str) -> Result<VerifiedJws, String> {
         return Err("the jwk header contains a private key".into());
     }
     let public = public_key(jwk).ok_or("the jwk header is not a P-256 public key")?;
-    VerifyingKey::from(public)
-        .verify(parsed.signing_input.as_bytes(), &parsed.signature)
-        .map_err(|_| "the signature does not verify with the jwk header")?;
+    if !crate::es256::verify(
+        &VerifyingKey::from(public),
+        parsed.signing_input.as_bytes(),
+        &parsed.signature,
+    ) {
+        return Err("the signature does not verify with the jwk header".into());
+    }
     Ok(VerifiedJws {
         jwk: jwk.clone(),
         payload: parsed.payload,
@@ -308,8 +308,9 @@ pub(crate) fn verify_jws_by(
     signer: &str,
 ) -> Result<Value, String> {
     let parsed = parse_jws(jwt, typ, "JWT")?;
-    key.verify(parsed.signing_input.as_bytes(), &parsed.signature)
-        .map_err(|_| format!("the signature does not verify with {signer}"))?;
+    if !crate::es256::verify(key, parsed.signing_input.as_bytes(), &parsed.signature) {
+        return Err(format!("the signature does not verify with {signer}"));
+    }
     Ok(parsed.payload)
 }
 
@@ -946,6 +947,7 @@ pub(crate) fn issue_jwt_vc(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use p256::ecdsa::signature::{Signer as _, Verifier as _};
 
     /// A compact ES256 JWS over `header` and `payload` (for tests).
     pub(crate) fn proof(key: &SigningKey, header: Value, payload: Value) -> String {

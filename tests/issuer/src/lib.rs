@@ -26,6 +26,7 @@ mod credential;
 mod did;
 mod dpop;
 mod encryption;
+mod es256;
 mod mdoc;
 mod metadata;
 mod offer_page;

@@ -28,8 +28,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine as _;
 use ciborium::Value as Cbor;
 use coset::{iana, AsCborValue as _, CoseKeyBuilder, CoseSign1Builder, HeaderBuilder};
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
+use p256::ecdsa::SigningKey;
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use rand::seq::SliceRandom as _;
 use rand::RngCore as _;
@@ -419,7 +418,7 @@ pub(crate) fn issue_mdoc(
         )
         .payload(payload)
         .create_signature(b"", |to_be_signed| {
-            let signature: Signature = signer.key.sign(to_be_signed);
+            let signature = crate::es256::sign(&signer.key, to_be_signed);
             signature.to_bytes().to_vec()
         })
         .build()
@@ -468,7 +467,7 @@ pub(crate) mod tests {
     use crate::trust::ROOT_NAME;
     use coset::CoseSign1;
     use p256::ecdsa::signature::Verifier as _;
-    use p256::ecdsa::VerifyingKey;
+    use p256::ecdsa::{Signature, VerifyingKey};
     use p256::pkcs8::DecodePublicKey as _;
     use serde_json::json;
     use tokio_rustls::rustls::pki_types::{CertificateDer, UnixTime};
