@@ -19,6 +19,11 @@
 //!   latency (default 2: connection setup, JIT, lazy statics);
 //! - `SIDE_BY_SIDE_LATENCIES_MS`: comma-separated (default `0,50`).
 //!
+//! At 0 ms the wall time is about the client's CPU plus the issuer's, so
+//! the issuer's share bounds every ratio: its ES256 is OpenSSL's
+//! (`tests/issuer/src/es256.rs`; p256 until e5ef36d, which cut the issuer's
+//! CPU per warm issuance from about 0.49 to 0.22 ms).
+//!
 //! Fairness: the issuer runs on its own tokio runtime (one worker thread);
 //! the SDK on a current-thread runtime of the main thread, as node's client
 //! runs on its one event loop. Offers are made in-process before the timing
