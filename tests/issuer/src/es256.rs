@@ -1,6 +1,7 @@
 //! ES256 (ECDSA P-256 with SHA-256) signatures made and checked with
-//! OpenSSL: the credentials', tokens' and attestations' signatures, and the
-//! checks of the wallet's proof JWTs, DPoP proofs and attestations.
+//! OpenSSL: the signatures of credentials (SD-JWT, JWT VC, mdoc), signed
+//! offers and metadata, and attestations, and the checks of the wallet's
+//! proof JWTs, DPoP proofs and attestations.
 //!
 //! Keys stay `p256` types (generation, JWK and SEC1 forms, certificates);
 //! only the arithmetic is OpenSSL's, about 4x faster than `p256` on the
